@@ -1,0 +1,104 @@
+# eenplan build. `make` builds eenpland and eenplan into $(O) (default build/).
+# `make run` runs the daemon with a demo PKI and demo data; `make check` runs
+# every test, including the ASan+UBSan build. Both install missing packages.
+#
+# Several builds can live side by side: `make O=build-x SAN=1`.
+
+O      ?= build
+SAN    ?= 0
+CC     ?= cc
+
+WARN    = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
+          -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong \
+          -D_FORTIFY_SOURCE=2 -I$(O)/gen -Iproto -Idaemon -Iclient
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+LIBS    = -lssl -lcrypto -levent_openssl -levent_pthreads -levent -llmdb \
+          -lprotobuf-c -lz -linih -ljansson -lpthread
+
+GEN      = $(O)/gen/eenplan.pb-c.c $(O)/gen/eenplan.pb-c.h
+PROTO_C  = $(wildcard proto/*.c)
+DAEMON_C = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+CLIENT_C = $(filter-out client/cli.c,$(wildcard client/*.c))
+UNIT_C   = $(wildcard tests/unit/test_*.c)
+
+PROTO_O  = $(O)/gen/eenplan.pb-c.o $(PROTO_C:%.c=$(O)/%.o)
+DAEMON_O = $(DAEMON_C:%.c=$(O)/%.o)
+CLIENT_O = $(CLIENT_C:%.c=$(O)/%.o)
+UNIT_BIN = $(UNIT_C:tests/unit/%.c=$(O)/tests/%)
+
+all: $(O)/eenpland $(O)/eenplan
+
+deps:
+	@./scripts/deps.sh
+
+$(GEN): proto/eenplan.proto
+	@mkdir -p $(O)/gen
+	protoc-c --proto_path=proto --c_out=$(O)/gen proto/eenplan.proto
+
+$(O)/gen/eenplan.pb-c.o: $(O)/gen/eenplan.pb-c.c
+	$(CC) $(filter-out $(WARN),$(CFLAGS)) -w -c -o $@ $<
+
+$(O)/%.o: %.c $(GEN) $(wildcard proto/*.h daemon/*.h client/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(O)/libproto.a: $(PROTO_O)
+	$(AR) rcs $@ $^
+$(O)/libeenpland.a: $(DAEMON_O)
+	$(AR) rcs $@ $^
+$(O)/libeenplan-client.a: $(CLIENT_O)
+	$(AR) rcs $@ $^
+
+$(O)/eenpland: $(O)/daemon/main.o $(O)/libeenpland.a $(O)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/eenplan: $(O)/client/cli.o $(O)/libeenplan-client.a $(O)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# Each unit test links only what it names in tests/unit/<test>.mk:
+#   TEST_DEPS_test_plan = daemon/plan.o daemon/util.o
+include $(wildcard tests/unit/*.mk)
+.SECONDEXPANSION:
+$(O)/tests/%: tests/unit/%.c $$(addprefix $(O)/,$$(TEST_DEPS_$$*)) $(O)/libproto.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(addprefix $(O)/,$(TEST_DEPS_$*)) \
+	    $(O)/libproto.a $(LIBS) -lcmocka
+
+unit-bins: $(UNIT_BIN)
+
+# Unit tests (CMocka). Each binary prints its own summary.
+unit: deps $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do \
+	    echo "== $$t"; TMPDIR=$${TMPDIR:-/tmp} $$t || fail=1; done; \
+	    test $$fail -eq 0
+
+# Black-box tests: the real daemon, real TLS, the demo PKI, the real client.
+blackbox: deps all
+	@tests/blackbox/run.sh $(O)
+
+# The demo PKI (certs/demo is made once and reused).
+pki: deps
+	@test -f certs/demo/ca/root.crt || certs/mkpki.sh certs/demo
+
+run: deps all pki
+	@deploy/demo-run.sh $(O)
+
+# Everything: a normal build with unit + black-box tests, then the same under
+# ASan+UBSan.
+check: deps
+	$(MAKE) O=build all unit-bins
+	$(MAKE) O=build unit blackbox
+	$(MAKE) O=build-asan SAN=1 all unit-bins
+	$(MAKE) O=build-asan SAN=1 unit blackbox
+	@echo "make check: all suites passed"
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all deps unit unit-bins blackbox pki run check clean
+.SECONDARY:

@@ -1,0 +1,70 @@
+/*
+ * config: eenpland's configuration file (INI, parsed with inih): the server,
+ * its limits, the consent and audit settings, and the organisations with
+ * their CA, official identifier and the roles their CA may issue. Relative
+ * paths are taken relative to the config file's directory.
+ */
+#ifndef EENPLAN_CONFIG_H
+#define EENPLAN_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "principal.h"
+
+#define CONFIG_MAX_ORGS	64
+
+struct config_org {
+	char		co_id[PRINCIPAL_ORG_MAX];	/* [org ID] section name */
+	char		co_name[128];			/* name = */
+	char		co_identifier[48];		/* identifier = e.g. OIN:..., URA:..., KvK:... */
+	char		co_ca_file[PATH_MAX];		/* ca = */
+	uint32_t	co_roles;			/* roles = client, carer, ...: bit (1 << ROLE) */
+};
+
+struct config {
+	char		c_path[PATH_MAX];
+	/* [server] */
+	char		c_listen_host[256];	/* listen = host:port */
+	char		c_listen_port[8];
+	char		c_data_dir[PATH_MAX];	/* data_dir = */
+	char		c_cert_file[PATH_MAX];	/* cert = server certificate (chain) */
+	char		c_key_file[PATH_MAX];	/* key = its key: refused when group/world readable */
+	char		c_ca_file[PATH_MAX];	/* ca = deployment root CA */
+	char		c_crl_file[PATH_MAX];	/* crl = PEM file of CRLs (root and every org CA); "" = none */
+	int		c_workers;		/* workers = 0: one per core */
+	char		c_citizens_org[PRINCIPAL_ORG_MAX]; /* citizens_org = burgers */
+	/* [limits] */
+	uint32_t	c_max_frame;		/* max_frame = 1048576 (bytes) */
+	uint32_t	c_max_inflight;		/* max_inflight = 64 (requests per connection) */
+	uint32_t	c_max_connections;	/* max_connections = 4096 */
+	uint32_t	c_handshake_timeout;	/* handshake_timeout = 10 (s) */
+	uint32_t	c_idle_timeout;		/* idle_timeout = 300 (s) */
+	size_t		c_request_memory;	/* request_memory = 8388608 (decode budget, bytes) */
+	size_t		c_map_max;		/* map_max = 1073741824 (bytes) */
+	uint32_t	c_page_max;		/* page_max = 200 (items per page) */
+	/* [consent] */
+	int		c_break_glass;		/* break_glass = on|off */
+	uint32_t	c_break_glass_window;	/* break_glass_window = 14400 (s) */
+	uint32_t	c_break_glass_reason_min; /* break_glass_reason_min = 20 (chars) */
+	/* [audit] */
+	uint32_t	c_audit_retention_years; /* retention_years = 5 (at least 5) */
+	/* [org ID] sections */
+	struct config_org c_orgs[CONFIG_MAX_ORGS];
+	size_t		c_norgs;
+};
+
+/* Sets every default. */
+void	config_defaults(struct config *);
+/*
+ * Reads path over the defaults. Unknown sections and keys, bad numbers
+ * (bounded), missing required keys (listen, data_dir, cert, key, ca, at
+ * least one org, citizens_org naming an org) fail with the file, line and
+ * key in err.
+ */
+int	config_load(struct config *, const char *path, char *err, size_t errlen)
+	    __attribute__((warn_unused_result));
+const struct config_org *config_org_find(const struct config *, const char *id);
+
+#endif

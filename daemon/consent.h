@@ -1,0 +1,124 @@
+/*
+ * consent: the access policy — who may do what with one household's plan,
+ * decided from the caller, the plan (members, regisseur) and the household's
+ * grants. Pure: no I/O, no clock (the caller passes now), no LMDB, no TLS.
+ * Every handler that touches a household asks it, and nothing else decides.
+ */
+#ifndef EENPLAN_CONSENT_H
+#define EENPLAN_CONSENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+#include "principal.h"
+
+/* Bit d (1..13) set: ZRM domain d is visible/writable. */
+#define CONSENT_SCOPE_ALL	0x3ffeu
+#define CONSENT_DOMAIN_BIT(d)	(1u << (d))
+
+/* Settings the policy needs (from the config). */
+struct consent_conf {
+	const char	*cc_citizens_org;	/* org of household members, "burgers" */
+	int		 cc_break_glass;	/* 0: switched off */
+	int64_t		 cc_break_glass_window;	/* microseconds, default 4 h */
+	size_t		 cc_break_glass_reason_min; /* characters */
+};
+
+/* What a caller wants to do. */
+enum consent_op {
+	CONSENT_OP_READ = 1,		/* GetPlan, GetHistory, ListHouseholds, feed */
+	CONSENT_OP_ADD_NOTE,		/* domain-bound */
+	CONSENT_OP_ADD_ASSESSMENT,	/* domain-bound */
+	CONSENT_OP_ADD_GOAL,		/* domain-bound */
+	CONSENT_OP_SET_GOAL_STATUS,	/* domain-bound */
+	CONSENT_OP_ADD_ACTION,		/* domain-bound; owner_org = action owner */
+	CONSENT_OP_SET_ACTION_STATUS,	/* domain-bound; owner_org = action owner */
+	CONSENT_OP_SET_TARGET,		/* domain-bound */
+	CONSENT_OP_ADD_MEMBER,
+	CONSENT_OP_GRANT,		/* record a new grant */
+	CONSENT_OP_REVOKE,		/* revoke someone else's grant */
+	CONSENT_OP_RENOUNCE,		/* grantee ends its own grant (owner_org/
+					   subject of the grant checked by handler) */
+	CONSENT_OP_LIST_CONSENT,
+	CONSENT_OP_TRANSFER_REGIE,
+	CONSENT_OP_ESCALATE,
+	CONSENT_OP_CLOSE,
+	CONSENT_OP_READ_AUDIT,		/* the household's access log */
+	CONSENT_OP_BREAK_GLASS,		/* open emergency read access */
+	CONSENT_OP__MAX
+};
+
+/* The caller's standing towards one household at one moment. */
+struct consent_decision {
+	int		cd_access;	/* EENPLAN__V1__ACCESS__*, after role ceilings */
+	uint32_t	cd_scope;	/* domains visible/writable; 0 when no access */
+	int		cd_member;	/* a household member (client role, listed) */
+	int		cd_regisseur;	/* holds the valid manage grant */
+	int		cd_break_glass;	/* access comes only from break-glass */
+	uint64_t	cd_grant_id;	/* the grant giving the highest access, 0: none */
+};
+
+/*
+ * Decides the caller's standing. grants are all the household's grants,
+ * revoked and expired included. Rules (DESIGN.md "Consent"):
+ * - a grant matches when grantee_org == caller org and grantee_subject is
+ *   empty or == caller subject; it counts only when valid_from <= now (or 0),
+ *   now < valid_until (or 0), and not revoked;
+ * - the caller's access is the highest matching access, scopes of matching
+ *   grants at that level or higher are united (empty scope = all domains);
+ *   a lower-level grant with another scope widens only read scope;
+ * - ceilings: gp and carer at most read; auditor none; client no grants at
+ *   all — a client that is a member (org == citizens_org, subject listed as
+ *   a member's person_id) reads all domains and may contribute notes;
+ *   system and professional as granted; manage only to the holder of the
+ *   household's one valid manage grant (the regisseur), whatever its role,
+ *   except gp/carer/auditor/client who never hold manage;
+ * - break-glass grants (break_glass set) give read to professional only.
+ * A caller with no access gets cd_access = NONE and cd_scope = 0.
+ */
+void	consent_evaluate(const struct consent_conf *, const struct principal *,
+	    const EpPlan *plan, EpGrant *const *grants, size_t ngrants,
+	    int64_t now, struct consent_decision *out);
+
+/*
+ * 1 when the decision allows op. domain is the ZRM domain the op touches
+ * (0 for ops not bound to one); owner_org is the owning organisation for
+ * action ops (NULL otherwise). Rules:
+ * - READ: access >= read (members always).
+ * - ADD_NOTE, ADD_ASSESSMENT: contribute in scope, or member (notes only,
+ *   any domain), or manage.
+ * - SET_ACTION_STATUS: manage; or contribute in scope when owner_org is the
+ *   caller's org.
+ * - ADD_ACTION: manage; or contribute in scope with owner_org == caller org.
+ * - ADD_GOAL, SET_GOAL_STATUS, SET_TARGET, ADD_MEMBER, ESCALATE, CLOSE,
+ *   TRANSFER_REGIE: manage.
+ * - GRANT, REVOKE, LIST_CONSENT: member or manage.
+ * - RENOUNCE: any caller with a matching grant (the handler checks it is
+ *   the caller's own grant); member and manage too.
+ * - READ_AUDIT: member or manage.
+ * - BREAK_GLASS: professional role, break-glass switched on, and not
+ *   already reading. (Never for gp, carer, system, auditor, client.)
+ */
+int	consent_allows(const struct consent_conf *, const struct principal *,
+	    const struct consent_decision *, enum consent_op, int domain,
+	    const char *owner_org);
+
+/*
+ * Checks a grant before it is recorded by a caller with decision d:
+ * fields (grantee org/subject identifiers, access read or contribute — manage
+ * only moves by TransferRegie —, scope domains 1..13 without duplicates,
+ * valid_until > valid_from when both set, purpose 1..500 chars of UTF-8), and
+ * on-behalf rules (a non-member recorder must give form_reference). Returns 0,
+ * or -1 with the offending field's name and a message in err.
+ */
+int	consent_check_grant(const struct principal *, const struct consent_decision *,
+	    const EpGrant *, char *err, size_t errlen);
+
+/* 1 when a grant counts at time now (started, not ended, not revoked). */
+int	consent_grant_active(const EpGrant *, int64_t now);
+
+/* Scope bits from a grant's scope list (empty: CONSENT_SCOPE_ALL). */
+uint32_t consent_scope_bits(const EpGrant *);
+
+#endif

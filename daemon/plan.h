@@ -1,0 +1,101 @@
+/*
+ * plan: the integrated support plan model — creating a plan, validating and
+ * applying mutations, filtering a plan or a history entry to a scope. Pure:
+ * no I/O, no LMDB, no TLS, no clock (the caller passes now).
+ *
+ * Plans handled here are trees of malloc'd protobuf-c structs (the default
+ * allocator), so protobuf_c_message_free_unpacked(msg, NULL) frees them;
+ * string fields that are empty point at protobuf_c_empty_string.
+ */
+#ifndef EENPLAN_PLAN_H
+#define EENPLAN_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+#include "consent.h"
+
+/* Limits on what a plan may hold (characters, counts). */
+#define PLAN_MEMBERS_MAX	16
+#define PLAN_MUTATIONS_MAX	64	/* per MutatePlan request */
+#define PLAN_ITEMS_MAX		4096	/* goals+actions+notes+assessments */
+#define PLAN_TEXT_MAX		2000	/* goal/action text, remarks, reasons */
+#define PLAN_NOTE_MAX		4000
+#define PLAN_NAME_MAX		200
+#define PLAN_RELATION_MAX	64
+#define PLAN_PERSON_ID_MAX	64
+#define PLAN_REFERENCE_MAX	128	/* consent form references */
+
+/* Why something was refused: a status code, the field, and a message. */
+struct plan_error {
+	int	pe_code;		/* EENPLAN__V1__CODE__* */
+	char	pe_field[64];		/* e.g. "mutations[2].add_goal.text" */
+	char	pe_msg[192];
+};
+
+/*
+ * Makes version 1 of a new plan: status active, the creator as regisseur,
+ * the members as given (validated: 1..PLAN_MEMBERS_MAX, person_id an
+ * identifier, unique; name 1..200 UTF-8; relation 0..64), area 1..5,
+ * intake_ref 1..128 chars. Returns 0 or -1 with err set (INVALID_ARGUMENT).
+ */
+int	plan_new(EpPlan **out, const char *household_id, int area,
+	    EpMember *const *members, size_t nmembers, const EpPrincipal *creator,
+	    const char *intake_ref, int64_t now, struct plan_error *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * What mutation m touches, for the policy: the consent op, the ZRM domain
+ * (for SetActionStatus/SetGoalStatus the existing item's domain; for
+ * AddAction the goal's) and for action ops the owning organisation (pointer
+ * into plan or m). Fails (NOT_FOUND / INVALID_ARGUMENT) when the item it
+ * refers to does not exist or the mutation is empty.
+ */
+int	plan_mutation_target(const EpPlan *, const EpMutation *m,
+	    enum consent_op *op, int *domain, const char **owner_org,
+	    struct plan_error *err) __attribute__((warn_unused_result));
+
+/*
+ * Validates m and applies it to p in place: new items get p->next_item_id
+ * (then incremented), created_by/at and updated_at set; *created_id is the
+ * new item's id or 0. Does not change p->version (the caller bumps it once
+ * per request). Rules: text lengths and UTF-8, dates, domains 1..13, scores
+ * 1..5, action transitions proposed->accepted->in_progress->done and any
+ * non-final -> cancelled (done and cancelled are final), an action's goal
+ * must exist, a closed household refuses all (FAILED_PRECONDITION).
+ * Returns 0, or -1 with err set; on -1 p is unchanged.
+ */
+int	plan_apply(EpPlan *p, const EpMutation *m, const EpPrincipal *actor,
+	    int64_t now, uint32_t *created_id, struct plan_error *err)
+	    __attribute__((warn_unused_result));
+
+/* The domain mutation m touches within plan p (0 when none), for history. */
+int	plan_mutation_domain(const EpPlan *p, const EpMutation *m);
+
+/*
+ * A deep copy of p without the goals, actions, notes, assessments and
+ * targets outside scope (members, regisseur, area, status, escalations stay).
+ * NULL on allocation failure.
+ */
+EpPlan	*plan_filter(const EpPlan *p, uint32_t scope);
+
+/*
+ * A deep copy of a history entry keeping only mutations whose domain (the
+ * entry's mutation_domains, parallel to mutations) is in scope; mutations
+ * with domain 0 (not domain-bound) stay. NULL on allocation failure.
+ */
+EpHistoryEntry *plan_filter_history(const EpHistoryEntry *, uint32_t scope);
+
+/* Deep copy (pack + unpack); NULL on failure. */
+EpPlan	*plan_dup(const EpPlan *);
+void	 plan_free(EpPlan *);
+
+/* Text helpers, also used by handlers: 1 when s is valid UTF-8 of min..max chars. */
+int	plan_text_ok(const char *s, size_t min, size_t max);
+
+/* Set err (helper for handlers too). */
+void	plan_error_set(struct plan_error *, int code, const char *field,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#endif

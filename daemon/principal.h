@@ -1,0 +1,20 @@
+/*
+ * principal: who is calling — (organisation, subject, role) as decided from
+ * the peer certificate at the handshake, plus what the audit needs of it.
+ */
+#ifndef EENPLAN_PRINCIPAL_H
+#define EENPLAN_PRINCIPAL_H
+
+#define PRINCIPAL_ORG_MAX	32	/* organisation id: [a-z0-9-], 1..31 */
+#define PRINCIPAL_SUBJECT_MAX	65	/* CN: [A-Za-z0-9._-], 1..64 */
+
+struct principal {
+	char	pr_org[PRINCIPAL_ORG_MAX];
+	char	pr_subject[PRINCIPAL_SUBJECT_MAX];
+	int	pr_role;		/* EENPLAN__V1__ROLE__* */
+	char	pr_org_identifier[48];	/* URA / OIN / KvK, from the config */
+	char	pr_serial[80];		/* certificate serial, hex */
+	char	pr_peer[64];		/* peer address "ip:port" */
+};
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * tls: the server's TLS context (mutual TLS, TLS 1.3 or 1.2 with ECDHE+AEAD
+ * only, client certificate required, CRLs, ALPN eenplan/1) and the peer's
+ * identity: the organisation whose CA issued the leaf, never what the leaf
+ * claims. One of two modules that touch OpenSSL (with conn.c).
+ */
+#ifndef EENPLAN_TLS_H
+#define EENPLAN_TLS_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "config.h"
+#include "principal.h"
+
+struct tls_server;	/* SSL_CTX plus each org's CA certificate */
+
+/*
+ * Builds the context from the config: server cert/key (a key file readable
+ * by group or others is refused; key material is wiped after loading), trust
+ * store = root CA + every org CA, CRLs with CRL_CHECK|CRL_CHECK_ALL when a
+ * CRL file is set. NULL with a message in err.
+ */
+struct tls_server *tls_server_new(const struct config *, char *err, size_t errlen);
+void	tls_server_free(struct tls_server *);
+SSL_CTX	*tls_server_ctx(struct tls_server *);
+
+/*
+ * After a completed handshake: SSL_get_verify_result must be X509_V_OK; the
+ * leaf's issuer (verified chain[1]) must be one of the configured org CAs;
+ * the leaf's O must equal that org's id; OU must be a role that org may
+ * issue; CN an identifier (1..64 of [A-Za-z0-9._-]). Fills the principal
+ * (org identifier from the config, serial in hex). 0, or -1 with why in err.
+ */
+int	tls_identify(struct tls_server *, SSL *, const struct config *,
+	    struct principal *, char *err, size_t errlen)
+	    __attribute__((warn_unused_result));
+
+/*
+ * The same decision on a verified chain (leaf first), for tests: org_cas are
+ * the configured orgs' CA certificates, in config order.
+ */
+int	tls_identify_chain(STACK_OF(X509) *chain, X509 *const *org_cas,
+	    const struct config *, struct principal *, char *err, size_t errlen)
+	    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,42 @@
+/* util: time, ids, hex and text checks used across the daemon (pure but for util_random_id). */
+#ifndef EENPLAN_UTIL_H
+#define EENPLAN_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HOUSEHOLD_ID_LEN	32	/* 128 random bits as lower-case hex */
+
+/* Microseconds since the epoch, UTC (CLOCK_REALTIME). */
+int64_t	util_now_us(void);
+
+/* 32 hex chars + NUL into out[HOUSEHOLD_ID_LEN + 1]. 0 or -1 (no randomness). */
+int	util_random_id(char out[HOUSEHOLD_ID_LEN + 1])
+	    __attribute__((warn_unused_result));
+
+/* 1 when s is exactly 32 lower-case hex characters. */
+int	util_valid_household_id(const char *s);
+
+/* 1 when s is valid UTF-8 without NUL and C0 controls other than \n and \t. */
+int	util_utf8_ok(const char *s, size_t len);
+
+/* Number of code points in valid UTF-8 s. */
+size_t	util_utf8_len(const char *s);
+
+/* 1 when s (NUL-terminated) is 1..max chars of [A-Za-z0-9._-]. */
+int	util_ident_ok(const char *s, size_t max);
+
+/* 1 when s is "YYYY-MM-DD", a real date. Empty is not accepted here. */
+int	util_date_ok(const char *s);
+
+/* Lower-case hex of len bytes into out (2*len+1 bytes). */
+void	util_hex(const uint8_t *in, size_t len, char *out);
+
+/* "2026-11-22T10:11:12.123456Z" into out (at least 32 bytes). */
+void	util_fmt_time(int64_t us, char *out, size_t outlen);
+
+/* Parses a decimal into *out, bounded by max. 0 or -1. */
+int	util_parse_u64(const char *s, uint64_t max, uint64_t *out)
+	    __attribute__((warn_unused_result));
+
+#endif

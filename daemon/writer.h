@@ -1,0 +1,56 @@
+/*
+ * writer: the one thread that owns every LMDB write transaction. Workers hand
+ * it jobs; it takes every job waiting, runs each in its own child txn inside
+ * one parent txn, appends each job's audit record in that same child, commits
+ * the parent once (one fsync for the batch) and only then hands the jobs
+ * back (wj_post), so no response leaves before its data and audit record are
+ * on disk. No libevent here: wj_post is the caller's way to wake its loop.
+ */
+#ifndef EENPLAN_WRITER_H
+#define EENPLAN_WRITER_H
+
+#include <stdint.h>
+
+#include "wire.h"
+#include "store.h"
+
+struct writer;
+struct wjob;
+
+/*
+ * Runs in the writer thread inside a child txn. Returns 0 to keep what it
+ * wrote, or -1 to roll the child back (a refused or invalid request: it sets
+ * its own status in wj_arg and the audit record's outcome). A store error it
+ * gets back (STORE_FULL, ...) it returns as -1 too, after setting its status.
+ */
+typedef int	(*wjob_exec_fn)(struct wjob *, struct stxn *);
+/* Runs in the writer thread after the commit (or its failure): must only queue. */
+typedef void	(*wjob_post_fn)(struct wjob *);
+
+struct wjob {
+	wjob_exec_fn	 wj_exec;	/* NULL: the job only appends its audit record */
+	wjob_post_fn	 wj_post;
+	void		*wj_arg;	/* the caller's */
+	EpAuditRecord	*wj_audit;	/* appended in the job's child txn; may be NULL */
+	int		 wj_exec_rc;	/* what wj_exec returned */
+	int		 wj_rc;		/* STORE_OK: committed (data if kept, and audit);
+					   else why not — the request must fail */
+	struct wjob	*wj_next;	/* writer's queue link */
+};
+
+struct writer_stats {
+	uint64_t	ws_batches;
+	uint64_t	ws_jobs;
+	uint64_t	ws_max_batch;
+	uint64_t	ws_failed_commits;
+};
+
+/* Loads the audit head from the store and starts the thread. NULL on failure. */
+struct writer *writer_start(struct store *, char *err, size_t errlen);
+/* Thread-safe. After writer_stop it posts the job back at once with STORE_ERR. */
+void	writer_submit(struct writer *, struct wjob *);
+/* Finishes the jobs already queued, then joins the thread. */
+void	writer_stop(struct writer *);
+void	writer_stats(struct writer *, struct writer_stats *);
+
+#endif
