@@ -12,7 +12,7 @@ WARN    = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
           -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong \
-          -D_FORTIFY_SOURCE=2 -I$(O)/gen -Iproto -Idaemon -Iclient
+          -D_FORTIFY_SOURCE=2 -isystem $(O)/gen -Iproto -Idaemon -Iclient
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined

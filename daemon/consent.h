@@ -49,14 +49,23 @@ enum consent_op {
 	CONSENT_OP__MAX
 };
 
-/* The caller's standing towards one household at one moment. */
+/*
+ * The caller's standing towards one household at one moment.
+ * cd_scope is what the caller may see (filter plans, history and the feed
+ * with it); cd_write_scope is where it may contribute, which can be narrower
+ * (read on all domains + contribute on one). Decide writes with
+ * consent_allows, never with cd_scope.
+ */
 struct consent_decision {
 	int		cd_access;	/* EENPLAN__V1__ACCESS__*, after role ceilings */
-	uint32_t	cd_scope;	/* domains visible/writable; 0 when no access */
+	uint32_t	cd_scope;	/* domains visible; 0 when no access */
 	int		cd_member;	/* a household member (client role, listed) */
 	int		cd_regisseur;	/* holds the valid manage grant */
 	int		cd_break_glass;	/* access comes only from break-glass */
 	uint64_t	cd_grant_id;	/* the grant giving the highest access, 0: none */
+	uint32_t	cd_write_scope;	/* domains writable (contribute/manage); 0: none */
+	size_t		cd_matching;	/* active grants naming the caller, before
+					   ceilings (who may RENOUNCE) */
 };
 
 /*
@@ -76,6 +85,11 @@ struct consent_decision {
  *   except gp/carer/auditor/client who never hold manage;
  * - break-glass grants (break_glass set) give read to professional only.
  * A caller with no access gets cd_access = NONE and cd_scope = 0.
+ * Also (defence in depth): a manage grant counts as manage only when it
+ * names one subject and plan->regisseur is the caller (else it counts as
+ * contribute); a break-glass grant counts only while cc_break_glass is on
+ * and when it has a valid_until; an org-wide grant to cc_citizens_org counts
+ * for nobody; grants whose scope holds no known domain count for nothing.
  */
 void	consent_evaluate(const struct consent_conf *, const struct principal *,
 	    const EpPlan *plan, EpGrant *const *grants, size_t ngrants,

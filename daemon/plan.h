@@ -64,10 +64,36 @@ int	plan_mutation_target(const EpPlan *, const EpMutation *m,
  * 1..5, action transitions proposed->accepted->in_progress->done and any
  * non-final -> cancelled (done and cancelled are final), an action's goal
  * must exist, a closed household refuses all (FAILED_PRECONDITION).
+ * Also: goals move open -> achieved | dropped and back to open (reopen),
+ * not achieved <-> dropped; setting the status an item already has is
+ * FAILED_PRECONDITION; an action needs an open goal (FAILED_PRECONDITION);
+ * unknown goal/action ids are NOT_FOUND (id 0: INVALID_ARGUMENT); a full
+ * plan (PLAN_ITEMS_MAX items, PLAN_MEMBERS_MAX members) is
+ * RESOURCE_EXHAUSTED; adding a person_id already listed is ALREADY_EXISTS;
+ * SetTargetScore replaces the domain's target. p->updated_by/at are set.
  * Returns 0, or -1 with err set; on -1 p is unchanged.
  */
 int	plan_apply(EpPlan *p, const EpMutation *m, const EpPrincipal *actor,
 	    int64_t now, uint32_t *created_id, struct plan_error *err)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Household-level changes for the Escalate, CloseHousehold and
+ * TransferRegie handlers. Like plan_apply they leave p->version to the
+ * caller, set p->updated_by/at, refuse a closed household
+ * (FAILED_PRECONDITION) and leave p unchanged on -1.
+ * plan_escalate: reason 1..2000 chars ("reason"); appends an escalation and
+ * sets status escalated (an escalated household may escalate again).
+ * plan_close: status closed. plan_set_regisseur: to's org and subject are
+ * identifiers ("to_org", "to_subject"), and not already the regisseur.
+ */
+int	plan_escalate(EpPlan *p, const char *reason, const EpPrincipal *actor,
+	    int64_t now, struct plan_error *err)
+	    __attribute__((warn_unused_result));
+int	plan_close(EpPlan *p, const EpPrincipal *actor, int64_t now,
+	    struct plan_error *err) __attribute__((warn_unused_result));
+int	plan_set_regisseur(EpPlan *p, const EpPrincipal *to,
+	    const EpPrincipal *actor, int64_t now, struct plan_error *err)
 	    __attribute__((warn_unused_result));
 
 /* The domain mutation m touches within plan p (0 when none), for history. */

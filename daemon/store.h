@@ -137,4 +137,22 @@ int	store_backup(struct store *, const char *dir, char *err, size_t errlen)
 /* Frees arrays returned above (each element with free_unpacked, then the array). */
 void	store_free_list(void **items, size_t n);
 
+/* The highest audit seq stored (0 when none): verify looks past the head. */
+int	store_audit_last(struct stxn *, uint64_t *seq)
+	    __attribute__((warn_unused_result));
+
+/*
+ * For tests and admin (repair) tools only: put a correctly framed and
+ * checksummed value, or delete a key, in the database named db ("audit",
+ * "meta", ...), bypassing every index and invariant.
+ */
+int	store_raw_put(struct stxn *, const char *db, const void *key,
+	    size_t keylen, const void *payload, size_t len)
+	    __attribute__((warn_unused_result));
+int	store_raw_del(struct stxn *, const char *db, const void *key,
+	    size_t keylen) __attribute__((warn_unused_result));
+
+/* For tests (fault injection): the next top-level commit aborts and returns rc. */
+void	store_fail_next_commit(struct store *, int rc);
+
 #endif

@@ -108,6 +108,48 @@ wire_arena_free(struct wire_arena *wa)
 	memset(wa, 0, sizeof(*wa));
 }
 
+/* Each block carries its size in front, so free can return it to the budget. */
+static void *
+budget_alloc(void *ctx, size_t size)
+{
+	struct wire_budget *wb = ctx;
+	size_t *p;
+
+	if (size > wb->wb_max || wb->wb_max - wb->wb_used < size ||
+	    size > SIZE_MAX - 16) {
+		wb->wb_exhausted = 1;
+		return NULL;
+	}
+	if ((p = malloc(size + 16)) == NULL)
+		return NULL;
+	p[0] = size;
+	wb->wb_used += size;
+	return (uint8_t *)p + 16;
+}
+
+static void
+budget_free(void *ctx, void *ptr)
+{
+	struct wire_budget *wb = ctx;
+	size_t *p;
+
+	if (ptr == NULL)
+		return;
+	p = (size_t *)(void *)((uint8_t *)ptr - 16);
+	wb->wb_used -= p[0];
+	free(p);
+}
+
+void
+wire_budget_init(struct wire_budget *wb, size_t max)
+{
+	memset(wb, 0, sizeof(*wb));
+	wb->wb_max = max;
+	wb->wb_alloc.alloc = budget_alloc;
+	wb->wb_alloc.free = budget_free;
+	wb->wb_alloc.allocator_data = wb;
+}
+
 static const char *const code_names[] = {
 	"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
 	"NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED",

@@ -82,6 +82,21 @@ int	wire_arena_init(struct wire_arena *, size_t budget)
 void	wire_arena_reset(struct wire_arena *);
 void	wire_arena_free(struct wire_arena *);
 
+/*
+ * A counting allocator with a hard budget: each allocation is a malloc, the
+ * total live bytes may not exceed the budget. Unlike the arena it needs no
+ * up-front buffer, so it suits requests that live across loop turns; free the
+ * message with protobuf_c_message_free_unpacked(msg, &wb->wb_alloc).
+ */
+struct wire_budget {
+	ProtobufCAllocator	 wb_alloc;
+	size_t			 wb_used;
+	size_t			 wb_max;
+	int			 wb_exhausted;
+};
+
+void	wire_budget_init(struct wire_budget *, size_t max);
+
 /* gRPC name of a status code ("PERMISSION_DENIED"), "UNKNOWN" if out of range. */
 const char *wire_code_name(int code);
 

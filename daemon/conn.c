@@ -1,0 +1,421 @@
+/*
+ * conn: one client connection — TLS handshake and identity, framing with its
+ * limits, backpressure, timeouts and answers (see conn.h).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "conn.h"
+#include "dispatch.h"
+#include "log.h"
+#include "server.h"
+#include "tls.h"
+
+/* Frames handled per read callback before yielding to other connections. */
+#define CONN_FRAMES_PER_TURN	16
+/* Output queued beyond this stops reading until the peer catches up. */
+#define CONN_OUTPUT_CAP		(4u * 1024 * 1024)
+
+static uint64_t conn_ids;	/* atomic */
+
+static void	conn_readcb(struct bufferevent *, void *);
+static void	conn_writecb(struct bufferevent *, void *);
+static void	conn_eventcb(struct bufferevent *, short, void *);
+
+void
+conn_ref(struct conn *c)
+{
+	c->c_refs++;
+}
+
+void
+conn_unref(struct conn *c)
+{
+	if (--c->c_refs == 0)
+		free(c);
+}
+
+static void
+conn_log_ssl_errors(struct conn *c, const char *what)
+{
+	unsigned long e;
+	char buf[256];
+	int any = 0;
+
+	while ((e = bufferevent_get_openssl_error(c->c_bev)) != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		log_info("conn %llu (%s): %s: %s", (unsigned long long)c->c_id,
+		    c->c_who.pr_peer, what, buf);
+		any = 1;
+	}
+	if (!any && errno != 0 && what != NULL)
+		log_debug("conn %llu (%s): %s: %s", (unsigned long long)c->c_id,
+		    c->c_who.pr_peer, what, strerror(errno));
+}
+
+/* Frees the bufferevent now; the struct lives while requests hold it. */
+static void
+conn_close(struct conn *c)
+{
+	struct worker *w = c->c_worker;
+	SSL *ssl;
+
+	if (c->c_state == CONN_CLOSED)
+		return;
+	if (c->c_bev != NULL) {
+		if ((ssl = bufferevent_openssl_get_ssl(c->c_bev)) != NULL) {
+			/* libevent 2.1 never sends close_notify itself. */
+			SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN);
+			SSL_shutdown(ssl);
+		}
+		bufferevent_free(c->c_bev);
+		c->c_bev = NULL;
+	}
+	c->c_state = CONN_CLOSED;
+	TAILQ_REMOVE(&w->w_conns, c, c_entry);
+	w->w_nconns--;
+	__atomic_sub_fetch(&w->w_srv->s_nconns, 1, __ATOMIC_RELAXED);
+	conn_unref(c);
+}
+
+/* Sends what is queued, then closes: for a last error answer. */
+static void
+conn_close_after_flush(struct conn *c)
+{
+	if (c->c_state == CONN_CLOSED)
+		return;
+	c->c_state = CONN_CLOSING;
+	bufferevent_disable(c->c_bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->c_bev)) == 0)
+		conn_close(c);
+}
+
+static void
+conn_update_reading(struct conn *c)
+{
+	const struct config *conf = c->c_worker->w_srv->s_conf;
+	int pause;
+
+	if (c->c_state != CONN_READY)
+		return;
+	pause = c->c_inflight >= conf->c_max_inflight ||
+	    evbuffer_get_length(bufferevent_get_output(c->c_bev)) >
+	    CONN_OUTPUT_CAP;
+	if (pause && !c->c_read_paused) {
+		bufferevent_disable(c->c_bev, EV_READ);
+		c->c_read_paused = 1;
+	} else if (!pause && c->c_read_paused) {
+		c->c_read_paused = 0;
+		bufferevent_enable(c->c_bev, EV_READ);
+		/* Frames may already sit in the input buffer: look again. */
+		bufferevent_trigger(c->c_bev, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	}
+}
+
+static int
+conn_send_frame(struct conn *c, EpResponse *resp)
+{
+	uint32_t max = c->c_worker->w_srv->s_conf->c_max_frame;
+	struct evbuffer *out = bufferevent_get_output(c->c_bev);
+	uint8_t *frame;
+	size_t len;
+	int rc;
+
+	frame = wire_frame_pack(&resp->base, max, &len);
+	if (frame == NULL) {
+		/* Too large to send: say so instead of the body. */
+		EpResponse err = EENPLAN__V1__RESPONSE__INIT;
+		EpStatus st = EENPLAN__V1__STATUS__INIT;
+
+		st.code = EENPLAN__V1__CODE__RESOURCE_EXHAUSTED;
+		st.message = (char *)(uintptr_t)"the answer is larger than the "
+		    "frame limit; ask for a smaller page";
+		err.id = resp->id;
+		err.status = &st;
+		if ((frame = wire_frame_pack(&err.base, max, &len)) == NULL)
+			return -1;
+	}
+	rc = evbuffer_add(out, frame, len);
+	free(frame);
+	return rc;
+}
+
+void
+conn_respond(struct conn *c, EpResponse *resp)
+{
+	if (c->c_state == CONN_READY || c->c_state == CONN_CLOSING) {
+		if (conn_send_frame(c, resp) != 0) {
+			log_warnx("conn %llu: cannot queue an answer; closing",
+			    (unsigned long long)c->c_id);
+			conn_close(c);
+		}
+	}
+	c->c_inflight--;
+	if (c->c_state == CONN_READY)
+		conn_update_reading(c);
+	conn_unref(c);
+}
+
+/* A protocol error: tell the peer why (id 0), log, and close this one connection. */
+static void
+conn_protocol_error(struct conn *c, int code, const char *fmt, ...)
+{
+	EpResponse resp = EENPLAN__V1__RESPONSE__INIT;
+	EpStatus st = EENPLAN__V1__STATUS__INIT;
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("conn %llu (%s %s/%s): %s; closing",
+	    (unsigned long long)c->c_id, c->c_who.pr_peer, c->c_who.pr_org,
+	    c->c_who.pr_subject, msg);
+	st.code = code;
+	st.message = msg;
+	resp.status = &st;
+	(void)conn_send_frame(c, &resp);
+	conn_close_after_flush(c);
+}
+
+/* One whole frame of len bytes is at the front of the input. */
+static void
+conn_handle_frame(struct conn *c, struct evbuffer *in, uint32_t len)
+{
+	const struct config *conf = c->c_worker->w_srv->s_conf;
+	const uint8_t *body;
+	struct call *ca;
+	EpRequest *req;
+
+	body = evbuffer_pullup(in, (ev_ssize_t)(WIRE_HDR_LEN + len));
+	if (body == NULL) {
+		conn_protocol_error(c, EENPLAN__V1__CODE__INTERNAL,
+		    "out of memory reading a frame");
+		return;
+	}
+	if ((ca = call_new(c, &c->c_who, conf->c_request_memory)) == NULL) {
+		evbuffer_drain(in, WIRE_HDR_LEN + len);
+		conn_protocol_error(c, EENPLAN__V1__CODE__RESOURCE_EXHAUSTED,
+		    "out of memory");
+		return;
+	}
+	req = eenplan__v1__request__unpack(&ca->ca_budget.wb_alloc, len,
+	    body + WIRE_HDR_LEN);
+	evbuffer_drain(in, WIRE_HDR_LEN + len);
+	if (req == NULL) {
+		/* Answer (id 0, the id is unknown) and close: the stream is suspect. */
+		if (ca->ca_budget.wb_exhausted)
+			call_status(ca, EENPLAN__V1__CODE__RESOURCE_EXHAUSTED,
+			    "request decodes to more than the %zu bytes allowed",
+			    conf->c_request_memory);
+		else
+			call_status(ca, EENPLAN__V1__CODE__INVALID_ARGUMENT,
+			    "frame is not a valid Request message");
+		log_warnx("conn %llu (%s): %s; closing", (unsigned long long)c->c_id,
+		    c->c_who.pr_peer, ca->ca_msg);
+		call_reply(ca);
+		conn_close_after_flush(c);
+		return;
+	}
+	dispatch_request(ca, req);
+}
+
+static void
+conn_readcb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	const struct config *conf = c->c_worker->w_srv->s_conf;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	uint8_t hdr[WIRE_HDR_LEN];
+	const uint8_t *body;
+	uint32_t len;
+	size_t avail;
+	int n;
+
+	if (c->c_state != CONN_READY)
+		return;
+	/* A frame can close the connection; keep the struct until we are done. */
+	conn_ref(c);
+	for (n = 0; n < CONN_FRAMES_PER_TURN; n++) {
+		if (c->c_state != CONN_READY || c->c_read_paused)
+			goto done;
+		avail = evbuffer_get_length(in);
+		if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ev_ssize_t)sizeof(hdr))
+			goto done;
+		/* The length is checked before the body is buffered. */
+		switch (wire_frame_decode(hdr, sizeof(hdr), conf->c_max_frame,
+		    &body, &len)) {
+		case WIRE_FRAME_EMPTY:
+			conn_protocol_error(c, EENPLAN__V1__CODE__INVALID_ARGUMENT,
+			    "empty frame");
+			goto done;
+		case WIRE_FRAME_TOO_LARGE:
+			conn_protocol_error(c, EENPLAN__V1__CODE__RESOURCE_EXHAUSTED,
+			    "frame of %u bytes is over the limit of %u bytes",
+			    len, conf->c_max_frame);
+			goto done;
+		case WIRE_FRAME_NEED_MORE:
+		case WIRE_FRAME_OK:
+			break;
+		default:
+			goto done;
+		}
+		if (avail - WIRE_HDR_LEN < (size_t)len)
+			goto done;	/* the body is still coming */
+		conn_handle_frame(c, in, len);
+	}
+	/* More may be waiting: come back after other connections had a turn. */
+	if (c->c_state == CONN_READY && !c->c_read_paused &&
+	    evbuffer_get_length(in) >= WIRE_HDR_LEN)
+		bufferevent_trigger(bev, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+done:
+	conn_unref(c);
+}
+
+static void
+conn_writecb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->c_state == CONN_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		conn_close(c);
+		return;
+	}
+	conn_update_reading(c);
+}
+
+static void
+conn_identified(struct conn *c)
+{
+	struct server *srv = c->c_worker->w_srv;
+	const struct config *conf = srv->s_conf;
+	struct timeval idle = { (time_t)conf->c_idle_timeout, 0 };
+	struct tls_server *ts;
+	char err[256];
+	int rc;
+
+	ts = server_tls_get(srv);
+	rc = tls_identify(ts, bufferevent_openssl_get_ssl(c->c_bev), conf,
+	    &c->c_who, err, sizeof(err));
+	server_tls_put(srv, ts);
+	if (rc != 0) {
+		log_warnx("conn %llu (%s): refused: %s",
+		    (unsigned long long)c->c_id, c->c_who.pr_peer, err);
+		conn_close(c);
+		return;
+	}
+	log_info("conn %llu (%s): %s/%s (%s) connected",
+	    (unsigned long long)c->c_id, c->c_who.pr_peer, c->c_who.pr_org,
+	    c->c_who.pr_subject, wire_role_name(c->c_who.pr_role));
+	c->c_state = CONN_READY;
+	bufferevent_set_timeouts(c->c_bev, &idle, &idle);
+	/* A max-size frame must fit under the high watermark (STYLE rule 7). */
+	bufferevent_setwatermark(c->c_bev, EV_READ, 0,
+	    (size_t)conf->c_max_frame + WIRE_HDR_LEN + 16384);
+	bufferevent_setwatermark(c->c_bev, EV_WRITE, CONN_OUTPUT_CAP / 2, 0);
+	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
+	conn_readcb(c->c_bev, c);
+}
+
+static void
+conn_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->c_state == CONN_HANDSHAKE)
+			conn_identified(c);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		log_info("conn %llu (%s): %s timeout; closing",
+		    (unsigned long long)c->c_id, c->c_who.pr_peer,
+		    c->c_state == CONN_HANDSHAKE ? "handshake" : "idle");
+	else if (what & BEV_EVENT_ERROR)
+		conn_log_ssl_errors(c, c->c_state == CONN_HANDSHAKE ?
+		    "handshake failed" : "connection error");
+	else if (what & BEV_EVENT_EOF) {
+		if (evbuffer_get_length(bufferevent_get_input(c->c_bev)) > 0)
+			log_info("conn %llu (%s): closed in the middle of a frame",
+			    (unsigned long long)c->c_id, c->c_who.pr_peer);
+		else
+			log_debug("conn %llu: closed by peer",
+			    (unsigned long long)c->c_id);
+	}
+	/* Drain whatever the TLS layer left, so it cannot leak into another conn. */
+	while (bufferevent_get_openssl_error(c->c_bev) != 0)
+		;
+	conn_close(c);
+}
+
+void
+conn_accept(struct worker *w, int fd, const char *peer)
+{
+	struct server *srv = w->w_srv;
+	const struct config *conf = srv->s_conf;
+	struct timeval hs = { (time_t)conf->c_handshake_timeout, 0 };
+	struct tls_server *ts;
+	struct conn *c;
+	SSL *ssl;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		__atomic_sub_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	ts = server_tls_get(srv);
+	ssl = SSL_new(tls_server_ctx(ts));
+	server_tls_put(srv, ts);
+	if (ssl == NULL) {
+		log_warnx("SSL_new failed");
+		free(c);
+		close(fd);
+		__atomic_sub_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	c->c_bev = bufferevent_openssl_socket_new(w->w_base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (c->c_bev == NULL) {
+		/* The SSL is already freed (STYLE rule 3); the fd is not. */
+		log_warnx("bufferevent_openssl_socket_new failed");
+		free(c);
+		close(fd);
+		__atomic_sub_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	c->c_worker = w;
+	c->c_id = __atomic_add_fetch(&conn_ids, 1, __ATOMIC_RELAXED);
+	c->c_state = CONN_HANDSHAKE;
+	c->c_refs = 1;
+	snprintf(c->c_who.pr_peer, sizeof(c->c_who.pr_peer), "%s", peer);
+	TAILQ_INSERT_TAIL(&w->w_conns, c, c_entry);
+	w->w_nconns++;
+	bufferevent_setcb(c->c_bev, conn_readcb, conn_writecb, conn_eventcb, c);
+	/* The handshake must finish within the handshake timeout. */
+	bufferevent_set_timeouts(c->c_bev, &hs, &hs);
+	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
+}
+
+void
+conn_close_all(struct worker *w)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&w->w_conns)) != NULL)
+		conn_close(c);
+}

@@ -1,0 +1,466 @@
+/* consent: the access policy (see consent.h). Pure: no I/O, no clock. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+#include "principal.h"
+#include "plan.h"
+#include "consent.h"
+
+#define CONSENT_PURPOSE_MAX	500
+
+static int
+consent_empty(const char *s)
+{
+	return s == NULL || s[0] == '\0';
+}
+
+static int
+consent_eq(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+static int
+consent_domain_ok(int d)
+{
+	return d >= EENPLAN__V1__DOMAIN__DOMAIN_FINANCIEN &&
+	    d <= EENPLAN__V1__DOMAIN__DOMAIN_JUSTITIE;
+}
+
+/* Range-checked first: a shift by an unchecked wire value is undefined. */
+static int
+consent_in_scope(uint32_t scope, int domain)
+{
+	return consent_domain_ok(domain) &&
+	    (scope & CONSENT_DOMAIN_BIT(domain)) != 0;
+}
+
+int
+consent_grant_active(const EpGrant *g, int64_t now)
+{
+	if (g == NULL || g->revoked_at != 0)
+		return 0;
+	if (g->valid_from != 0 && now < g->valid_from)
+		return 0;
+	/* valid_until is the first moment the grant no longer counts. */
+	if (g->valid_until != 0 && now >= g->valid_until)
+		return 0;
+	return 1;
+}
+
+uint32_t
+consent_scope_bits(const EpGrant *g)
+{
+	uint32_t bits = 0;
+	size_t i;
+
+	if (g == NULL)
+		return 0;
+	if (g->n_scope == 0)
+		return CONSENT_SCOPE_ALL;
+	if (g->scope == NULL)
+		return 0;
+	/* Unknown domains widen nothing: a stored scope never grows by error. */
+	for (i = 0; i < g->n_scope; i++)
+		if (consent_domain_ok(g->scope[i]))
+			bits |= CONSENT_DOMAIN_BIT(g->scope[i]);
+	return bits;
+}
+
+static int
+consent_grant_matches(const EpGrant *g, const struct principal *pr)
+{
+	if (g == NULL || pr->pr_org[0] == '\0' ||
+	    !consent_eq(g->grantee_org, pr->pr_org))
+		return 0;
+	if (consent_empty(g->grantee_subject))
+		return 1;
+	return consent_eq(g->grantee_subject, pr->pr_subject);
+}
+
+static int
+consent_is_member(const struct consent_conf *conf, const struct principal *pr,
+    const EpPlan *plan)
+{
+	size_t i;
+
+	if (pr->pr_role != EENPLAN__V1__ROLE__ROLE_CLIENT || plan == NULL ||
+	    plan->members == NULL || pr->pr_subject[0] == '\0' ||
+	    !consent_eq(pr->pr_org, conf->cc_citizens_org))
+		return 0;
+	for (i = 0; i < plan->n_members; i++)
+		if (plan->members[i] != NULL &&
+		    consent_eq(plan->members[i]->person_id, pr->pr_subject))
+			return 1;
+	return 0;
+}
+
+/*
+ * The plan names the one regisseur; a manage grant counts only for that
+ * principal, so two stale manage grants can never make two regisseurs.
+ */
+static int
+consent_is_regisseur(const EpPlan *plan, const struct principal *pr)
+{
+	if (plan == NULL || plan->regisseur == NULL || pr->pr_subject[0] == '\0')
+		return 0;
+	return consent_eq(plan->regisseur->org, pr->pr_org) &&
+	    consent_eq(plan->regisseur->subject, pr->pr_subject);
+}
+
+/*
+ * A break-glass grant opens read for a professional only, only while the
+ * feature is switched on (switching it off closes open windows too), and
+ * only when bounded in time.
+ */
+static int
+consent_break_glass_level(const struct consent_conf *conf,
+    const struct principal *pr, const EpGrant *g)
+{
+	if (pr->pr_role != EENPLAN__V1__ROLE__ROLE_PROFESSIONAL ||
+	    !conf->cc_break_glass || g->valid_until == 0)
+		return EENPLAN__V1__ACCESS__ACCESS_NONE;
+	return EENPLAN__V1__ACCESS__ACCESS_READ;
+}
+
+/* The most a grant can give this caller, whatever its access says. */
+static int
+consent_ceiling(const struct consent_conf *conf, const struct principal *pr,
+    const EpPlan *plan, const EpGrant *g)
+{
+	if (g->break_glass)
+		return consent_break_glass_level(conf, pr, g);
+	switch (pr->pr_role) {
+	case EENPLAN__V1__ROLE__ROLE_GP:
+	case EENPLAN__V1__ROLE__ROLE_CARER:
+		return EENPLAN__V1__ACCESS__ACCESS_READ;
+	case EENPLAN__V1__ROLE__ROLE_PROFESSIONAL:
+	case EENPLAN__V1__ROLE__ROLE_SYSTEM:
+		/* manage belongs to one person, never to a whole org */
+		if (!consent_empty(g->grantee_subject) &&
+		    consent_is_regisseur(plan, pr))
+			return EENPLAN__V1__ACCESS__ACCESS_MANAGE;
+		return EENPLAN__V1__ACCESS__ACCESS_CONTRIBUTE;
+	case EENPLAN__V1__ROLE__ROLE_CLIENT:	/* members stand by membership */
+	case EENPLAN__V1__ROLE__ROLE_AUDITOR:	/* never reads plans */
+	default:
+		return EENPLAN__V1__ACCESS__ACCESS_NONE;
+	}
+}
+
+/* What one active, matching grant gives the caller after ceilings. */
+static int
+consent_grant_level(const struct consent_conf *conf, const struct principal *pr,
+    const EpPlan *plan, const EpGrant *g)
+{
+	int level, ceiling;
+
+	/*
+	 * An org-wide grant to the citizens' organisation would reach every
+	 * carer in the city; only a named person there counts.
+	 */
+	if (consent_eq(g->grantee_org, conf->cc_citizens_org) &&
+	    consent_empty(g->grantee_subject))
+		return EENPLAN__V1__ACCESS__ACCESS_NONE;
+	level = g->access;
+	if (level < EENPLAN__V1__ACCESS__ACCESS_NONE ||
+	    level > EENPLAN__V1__ACCESS__ACCESS_MANAGE)
+		return EENPLAN__V1__ACCESS__ACCESS_NONE;
+	ceiling = consent_ceiling(conf, pr, plan, g);
+	return level < ceiling ? level : ceiling;
+}
+
+static void
+consent_add_grant(const struct consent_conf *conf, const struct principal *pr,
+    const EpPlan *plan, const EpGrant *g, struct consent_decision *out,
+    int *regular)
+{
+	uint32_t bits;
+	int level;
+
+	level = consent_grant_level(conf, pr, plan, g);
+	if (level == EENPLAN__V1__ACCESS__ACCESS_NONE)
+		return;
+	bits = level == EENPLAN__V1__ACCESS__ACCESS_MANAGE ?
+	    CONSENT_SCOPE_ALL : consent_scope_bits(g);
+	if (bits == 0)
+		return;
+	out->cd_scope |= bits;
+	if (level >= EENPLAN__V1__ACCESS__ACCESS_CONTRIBUTE)
+		out->cd_write_scope |= bits;
+	if (!g->break_glass)
+		*regular = 1;
+	if (level > out->cd_access) {
+		out->cd_access = level;
+		out->cd_grant_id = g->id;
+	}
+}
+
+void
+consent_evaluate(const struct consent_conf *conf, const struct principal *pr,
+    const EpPlan *plan, EpGrant *const *grants, size_t ngrants, int64_t now,
+    struct consent_decision *out)
+{
+	int regular = 0;
+	size_t i;
+
+	if (out == NULL)
+		return;
+	memset(out, 0, sizeof(*out));
+	if (conf == NULL || pr == NULL)
+		return;
+	for (i = 0; grants != NULL && i < ngrants; i++) {
+		if (!consent_grant_matches(grants[i], pr) ||
+		    !consent_grant_active(grants[i], now))
+			continue;
+		out->cd_matching++;
+		consent_add_grant(conf, pr, plan, grants[i], out, &regular);
+	}
+	if (consent_is_member(conf, pr, plan)) {
+		/* grants never count for clients; membership does */
+		out->cd_member = 1;
+		out->cd_access = EENPLAN__V1__ACCESS__ACCESS_READ;
+		out->cd_scope = CONSENT_SCOPE_ALL;
+		out->cd_write_scope = 0;
+		out->cd_grant_id = 0;
+		return;
+	}
+	if (out->cd_access == EENPLAN__V1__ACCESS__ACCESS_NONE) {
+		out->cd_scope = 0;
+		out->cd_write_scope = 0;
+		return;
+	}
+	out->cd_regisseur = out->cd_access == EENPLAN__V1__ACCESS__ACCESS_MANAGE;
+	out->cd_break_glass = !regular;
+}
+
+/*
+ * The roles checks below repeat the ceilings of consent_evaluate, so a
+ * decision built by hand or by mistake cannot lift a role over its ceiling.
+ */
+static int
+consent_may_write(const struct principal *pr)
+{
+	return pr->pr_role == EENPLAN__V1__ROLE__ROLE_PROFESSIONAL ||
+	    pr->pr_role == EENPLAN__V1__ROLE__ROLE_SYSTEM;
+}
+
+static int
+consent_manages(const struct principal *pr, const struct consent_decision *d)
+{
+	return consent_may_write(pr) && d->cd_regisseur &&
+	    d->cd_access == EENPLAN__V1__ACCESS__ACCESS_MANAGE;
+}
+
+static int
+consent_member(const struct principal *pr, const struct consent_decision *d)
+{
+	return d->cd_member && pr->pr_role == EENPLAN__V1__ROLE__ROLE_CLIENT;
+}
+
+static int
+consent_contributes(const struct principal *pr,
+    const struct consent_decision *d, int domain)
+{
+	return consent_may_write(pr) &&
+	    d->cd_access >= EENPLAN__V1__ACCESS__ACCESS_CONTRIBUTE &&
+	    consent_in_scope(d->cd_write_scope, domain);
+}
+
+static int
+consent_reads(const struct principal *pr, const struct consent_decision *d)
+{
+	if (pr->pr_role == EENPLAN__V1__ROLE__ROLE_AUDITOR)
+		return 0;
+	if (consent_member(pr, d))
+		return 1;
+	return d->cd_access >= EENPLAN__V1__ACCESS__ACCESS_READ &&
+	    d->cd_access <= EENPLAN__V1__ACCESS__ACCESS_MANAGE &&
+	    d->cd_scope != 0;
+}
+
+static int
+consent_may_break_glass(const struct consent_conf *conf,
+    const struct principal *pr, const struct consent_decision *d)
+{
+	return pr->pr_role == EENPLAN__V1__ROLE__ROLE_PROFESSIONAL &&
+	    conf->cc_break_glass &&
+	    d->cd_access == EENPLAN__V1__ACCESS__ACCESS_NONE &&
+	    !consent_member(pr, d);
+}
+
+int
+consent_allows(const struct consent_conf *conf, const struct principal *pr,
+    const struct consent_decision *d, enum consent_op op, int domain,
+    const char *owner_org)
+{
+	if (conf == NULL || pr == NULL || d == NULL)
+		return 0;
+	switch (op) {
+	case CONSENT_OP_READ:
+		return consent_reads(pr, d);
+	case CONSENT_OP_ADD_NOTE:
+		return consent_manages(pr, d) || consent_member(pr, d) ||
+		    consent_contributes(pr, d, domain);
+	case CONSENT_OP_ADD_ASSESSMENT:
+		return consent_manages(pr, d) ||
+		    consent_contributes(pr, d, domain);
+	case CONSENT_OP_ADD_ACTION:
+	case CONSENT_OP_SET_ACTION_STATUS:
+		return consent_manages(pr, d) ||
+		    (consent_contributes(pr, d, domain) &&
+		    consent_eq(owner_org, pr->pr_org));
+	case CONSENT_OP_ADD_GOAL:
+	case CONSENT_OP_SET_GOAL_STATUS:
+	case CONSENT_OP_SET_TARGET:
+	case CONSENT_OP_ADD_MEMBER:
+	case CONSENT_OP_TRANSFER_REGIE:
+	case CONSENT_OP_ESCALATE:
+	case CONSENT_OP_CLOSE:
+		return consent_manages(pr, d);
+	case CONSENT_OP_GRANT:
+	case CONSENT_OP_REVOKE:
+	case CONSENT_OP_LIST_CONSENT:
+	case CONSENT_OP_READ_AUDIT:
+		return consent_member(pr, d) || consent_manages(pr, d);
+	case CONSENT_OP_RENOUNCE:
+		return consent_member(pr, d) || consent_manages(pr, d) ||
+		    d->cd_matching > 0;
+	case CONSENT_OP_BREAK_GLASS:
+		return consent_may_break_glass(conf, pr, d);
+	case CONSENT_OP__MAX:
+	default:
+		return 0;
+	}
+}
+
+static int
+consent_err(char *err, size_t errlen, const char *field, const char *msg)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s: %s", field, msg);
+	return -1;
+}
+
+/* 1 when s is valid UTF-8 of min..max characters (NULL counts as empty). */
+static int
+consent_text_ok(const char *s, size_t min, size_t max)
+{
+	size_t n;
+
+	if (s == NULL)
+		s = "";
+	if (!util_utf8_ok(s, strlen(s)))
+		return 0;
+	n = util_utf8_len(s);
+	return n >= min && n <= max;
+}
+
+static int
+consent_check_grantee(const EpGrant *g, char *err, size_t errlen)
+{
+	if (!util_ident_ok(g->grantee_org, PRINCIPAL_ORG_MAX - 1))
+		return consent_err(err, errlen, "grant.grantee_org",
+		    "must be an organisation id");
+	if (!consent_empty(g->grantee_subject) &&
+	    !util_ident_ok(g->grantee_subject, PRINCIPAL_SUBJECT_MAX - 1))
+		return consent_err(err, errlen, "grant.grantee_subject",
+		    "must be empty or 1..64 characters of [A-Za-z0-9._-]");
+	return 0;
+}
+
+static int
+consent_check_access(const EpGrant *g, char *err, size_t errlen)
+{
+	switch (g->access) {
+	case EENPLAN__V1__ACCESS__ACCESS_READ:
+	case EENPLAN__V1__ACCESS__ACCESS_CONTRIBUTE:
+		return 0;
+	case EENPLAN__V1__ACCESS__ACCESS_MANAGE:
+		return consent_err(err, errlen, "grant.access",
+		    "manage moves only by TransferRegie");
+	default:
+		return consent_err(err, errlen, "grant.access",
+		    "must be read or contribute");
+	}
+}
+
+static int
+consent_check_scope(const EpGrant *g, char *err, size_t errlen)
+{
+	uint32_t seen = 0;
+	size_t i;
+
+	if (g->n_scope > 0 && g->scope == NULL)
+		return consent_err(err, errlen, "grant.scope", "missing");
+	for (i = 0; i < g->n_scope; i++) {
+		if (!consent_domain_ok(g->scope[i]))
+			return consent_err(err, errlen, "grant.scope",
+			    "unknown domain");
+		if (seen & CONSENT_DOMAIN_BIT(g->scope[i]))
+			return consent_err(err, errlen, "grant.scope",
+			    "domain listed twice");
+		seen |= CONSENT_DOMAIN_BIT(g->scope[i]);
+	}
+	return 0;
+}
+
+static int
+consent_check_validity(const EpGrant *g, char *err, size_t errlen)
+{
+	if (g->valid_from < 0)
+		return consent_err(err, errlen, "grant.valid_from",
+		    "must not be negative");
+	if (g->valid_until < 0)
+		return consent_err(err, errlen, "grant.valid_until",
+		    "must not be negative");
+	if (g->valid_from != 0 && g->valid_until != 0 &&
+	    g->valid_until <= g->valid_from)
+		return consent_err(err, errlen, "grant.valid_until",
+		    "must be after valid_from");
+	return 0;
+}
+
+/* Anyone but a member records on the household's behalf: the form proves it. */
+static int
+consent_check_form(const struct principal *pr, const struct consent_decision *d,
+    const EpGrant *g, char *err, size_t errlen)
+{
+	int member;
+
+	member = d != NULL && consent_member(pr, d);
+	if (consent_empty(g->form_reference)) {
+		if (member)
+			return 0;
+		return consent_err(err, errlen, "grant.form_reference",
+		    "required when recorded on the household's behalf");
+	}
+	if (!consent_text_ok(g->form_reference, 1, PLAN_REFERENCE_MAX))
+		return consent_err(err, errlen, "grant.form_reference",
+		    "must be 1..128 characters of UTF-8");
+	return 0;
+}
+
+int
+consent_check_grant(const struct principal *pr, const struct consent_decision *d,
+    const EpGrant *g, char *err, size_t errlen)
+{
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (pr == NULL)
+		return consent_err(err, errlen, "caller", "missing");
+	if (g == NULL)
+		return consent_err(err, errlen, "grant", "missing");
+	if (consent_check_grantee(g, err, errlen) == -1 ||
+	    consent_check_access(g, err, errlen) == -1 ||
+	    consent_check_scope(g, err, errlen) == -1 ||
+	    consent_check_validity(g, err, errlen) == -1)
+		return -1;
+	if (!consent_text_ok(g->purpose, 1, CONSENT_PURPOSE_MAX))
+		return consent_err(err, errlen, "grant.purpose",
+		    "must be 1..500 characters of UTF-8");
+	return consent_check_form(pr, d, g, err, errlen);
+}

@@ -1,0 +1,217 @@
+/*
+ * eenpland: the daemon, and its operator subcommands that open the same
+ * store from a second process (read-only): audit verify, audit export,
+ * backup.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "audit.h"
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "store.h"
+#include "util.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: eenpland [-v] -f CONFIG               run the daemon\n"
+	    "       eenpland -n -f CONFIG                  check the config and exit\n"
+	    "       eenpland -f CONFIG audit verify        walk the audit hash chain\n"
+	    "       eenpland -f CONFIG audit export [--from YYYY-MM-DD]\n"
+	    "                [--until YYYY-MM-DD] [--household ID] [--org ORG]\n"
+	    "                                              audit records as JSON lines\n"
+	    "       eenpland -f CONFIG backup DIR          hot, compacted copy of the store\n");
+	exit(2);
+}
+
+static struct store *
+open_admin(const struct config *conf, int readonly)
+{
+	struct store_opts so;
+	struct store *st;
+	char err[512];
+
+	memset(&so, 0, sizeof(so));
+	so.so_dir = conf->c_data_dir;
+	so.so_map_max = conf->c_map_max;
+	so.so_max_readers = 126;
+	so.so_readonly = readonly;
+	if (store_open(&st, &so, err, sizeof(err)) != STORE_OK) {
+		fprintf(stderr, "eenpland: store %s: %s\n", conf->c_data_dir, err);
+		exit(1);
+	}
+	return st;
+}
+
+static int
+cmd_audit_verify(const struct config *conf)
+{
+	struct store *st = open_admin(conf, 1);
+	struct stxn *t;
+	uint64_t count = 0, bad = 0;
+	char msg[256] = "";
+	int rc;
+
+	if ((t = store_reader_new(st)) == NULL || store_reader_begin(t) != STORE_OK) {
+		fprintf(stderr, "eenpland: cannot read the store\n");
+		exit(1);
+	}
+	rc = audit_verify(t, &count, &bad, msg, sizeof(msg));
+	store_reader_end(t);
+	store_reader_free(t);
+	store_close(st);
+	if (rc != 0) {
+		printf("audit chain BROKEN at sequence %llu: %s\n",
+		    (unsigned long long)bad, msg);
+		return 1;
+	}
+	printf("audit chain OK: %llu records\n", (unsigned long long)count);
+	return 0;
+}
+
+/* YYYY-MM-DD as UTC midnight, in microseconds. */
+static int
+parse_day(const char *s, int64_t *out)
+{
+	struct tm tm;
+
+	if (!util_date_ok(s))
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 +
+	    (s[2] - '0') * 10 + (s[3] - '0') - 1900;
+	tm.tm_mon = (s[5] - '0') * 10 + (s[6] - '0') - 1;
+	tm.tm_mday = (s[8] - '0') * 10 + (s[9] - '0');
+	*out = (int64_t)timegm(&tm) * 1000000;
+	return 0;
+}
+
+static int
+cmd_audit_export(const struct config *conf, int argc, char **argv)
+{
+	struct audit_filter af;
+	struct store *st;
+	struct stxn *t;
+	long n;
+	int i;
+
+	memset(&af, 0, sizeof(af));
+	for (i = 0; i < argc; i++) {
+		if (i + 1 >= argc)
+			usage();
+		if (strcmp(argv[i], "--from") == 0) {
+			if (parse_day(argv[++i], &af.af_from) != 0)
+				usage();
+		} else if (strcmp(argv[i], "--until") == 0) {
+			if (parse_day(argv[++i], &af.af_until) != 0)
+				usage();
+			af.af_until += (int64_t)86400 * 1000000;	/* whole day */
+		} else if (strcmp(argv[i], "--household") == 0) {
+			af.af_household = argv[++i];
+			if (!util_valid_household_id(af.af_household))
+				usage();
+		} else if (strcmp(argv[i], "--org") == 0)
+			af.af_org = argv[++i];
+		else
+			usage();
+	}
+	st = open_admin(conf, 1);
+	if ((t = store_reader_new(st)) == NULL || store_reader_begin(t) != STORE_OK) {
+		fprintf(stderr, "eenpland: cannot read the store\n");
+		exit(1);
+	}
+	n = audit_export_json(t, stdout, &af);
+	store_reader_end(t);
+	store_reader_free(t);
+	store_close(st);
+	if (n < 0) {
+		fprintf(stderr, "eenpland: export failed\n");
+		return 1;
+	}
+	fprintf(stderr, "eenpland: exported %ld records\n", n);
+	return 0;
+}
+
+static int
+cmd_backup(const struct config *conf, const char *dir)
+{
+	struct store *st = open_admin(conf, 1);
+	char err[512];
+	int rc;
+
+	rc = store_backup(st, dir, err, sizeof(err));
+	store_close(st);
+	if (rc != STORE_OK) {
+		fprintf(stderr, "eenpland: backup: %s\n", err);
+		return 1;
+	}
+	printf("backup written to %s\n", dir);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct config conf;
+	const char *cfile = NULL;
+	struct server *srv;
+	char err[512];
+	int ch, verbose = 0, check_only = 0;
+
+	while ((ch = getopt(argc, argv, "f:nv")) != -1) {
+		switch (ch) {
+		case 'f':
+			cfile = optarg;
+			break;
+		case 'n':
+			check_only = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (cfile == NULL)
+		usage();
+	log_init(verbose, "eenpland");
+	config_defaults(&conf);
+	if (config_load(&conf, cfile, err, sizeof(err)) != 0) {
+		fprintf(stderr, "eenpland: %s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("configuration OK: %zu organisations\n", conf.c_norgs);
+		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[0], "audit") == 0 &&
+	    strcmp(argv[1], "verify") == 0)
+		return cmd_audit_verify(&conf);
+	if (argc >= 2 && strcmp(argv[0], "audit") == 0 &&
+	    strcmp(argv[1], "export") == 0)
+		return cmd_audit_export(&conf, argc - 2, argv + 2);
+	if (argc == 2 && strcmp(argv[0], "backup") == 0)
+		return cmd_backup(&conf, argv[1]);
+	if (argc != 0)
+		usage();
+
+	signal(SIGPIPE, SIG_IGN);
+	srv = server_new(&conf);
+	server_run(srv);
+	server_free(srv);
+	log_warnx("stopped");
+	return 0;
+}

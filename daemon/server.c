@@ -1,0 +1,470 @@
+/*
+ * server: listener, worker threads, mailboxes, signals and certificate
+ * reload (see server.h).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "server.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "log.h"
+#include "tls.h"
+
+/* A TLS context with the number of users still holding it. */
+struct tls_slot {
+	struct tls_server	*tsl_ts;
+	unsigned		 tsl_refs;
+};
+
+static struct tls_slot *cur_slot;
+
+struct tls_server *
+server_tls_get(struct server *srv)
+{
+	struct tls_server *ts;
+
+	pthread_mutex_lock(&srv->s_tls_mtx);
+	cur_slot->tsl_refs++;
+	ts = cur_slot->tsl_ts;
+	pthread_mutex_unlock(&srv->s_tls_mtx);
+	return ts;
+}
+
+/*
+ * Contexts are few (one per reload), so old slots are found by a short
+ * list walk; an old one is freed when its last user lets go.
+ */
+#define TLS_SLOTS_MAX	64
+static struct tls_slot *old_slots[TLS_SLOTS_MAX];
+
+void
+server_tls_put(struct server *srv, struct tls_server *ts)
+{
+	size_t i;
+
+	pthread_mutex_lock(&srv->s_tls_mtx);
+	if (cur_slot->tsl_ts == ts) {
+		cur_slot->tsl_refs--;
+		pthread_mutex_unlock(&srv->s_tls_mtx);
+		return;
+	}
+	for (i = 0; i < TLS_SLOTS_MAX; i++) {
+		if (old_slots[i] == NULL || old_slots[i]->tsl_ts != ts)
+			continue;
+		if (--old_slots[i]->tsl_refs == 0) {
+			tls_server_free(old_slots[i]->tsl_ts);
+			free(old_slots[i]);
+			old_slots[i] = NULL;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&srv->s_tls_mtx);
+}
+
+/* SIGHUP: new connections get the new certificates and CRLs; open ones keep theirs. */
+static void
+server_tls_reload(struct server *srv)
+{
+	struct tls_slot *ns;
+	struct tls_server *ts;
+	char err[256];
+	size_t i;
+
+	if ((ts = tls_server_new(srv->s_conf, err, sizeof(err))) == NULL) {
+		log_warnx("reload: keeping the current certificates: %s", err);
+		return;
+	}
+	if ((ns = calloc(1, sizeof(*ns))) == NULL) {
+		tls_server_free(ts);
+		return;
+	}
+	ns->tsl_ts = ts;
+	pthread_mutex_lock(&srv->s_tls_mtx);
+	if (cur_slot->tsl_refs == 0) {
+		tls_server_free(cur_slot->tsl_ts);
+		free(cur_slot);
+	} else {
+		for (i = 0; i < TLS_SLOTS_MAX && old_slots[i] != NULL; i++)
+			;
+		if (i == TLS_SLOTS_MAX) {
+			/* Leak rather than free a context in use. */
+			log_warnx("reload: too many contexts still in use");
+		} else
+			old_slots[i] = cur_slot;
+	}
+	cur_slot = ns;
+	pthread_mutex_unlock(&srv->s_tls_mtx);
+	log_warnx("reload: certificates and CRLs reloaded");
+}
+
+/* ------------------------------------------------------------ mailbox */
+
+void
+mailbox_post(struct mailbox *mb, struct wjob *j)
+{
+	j->wj_next = NULL;
+	pthread_mutex_lock(&mb->mb_mtx);
+	if (mb->mb_tail != NULL)
+		mb->mb_tail->wj_next = j;
+	else
+		mb->mb_head = j;
+	mb->mb_tail = j;
+	pthread_mutex_unlock(&mb->mb_mtx);
+	event_active(mb->mb_ev, EV_READ, 0);
+}
+
+static void
+mailbox_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mailbox *mb = arg;
+	struct wjob *j, *next;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&mb->mb_mtx);
+	j = mb->mb_head;
+	mb->mb_head = mb->mb_tail = NULL;
+	pthread_mutex_unlock(&mb->mb_mtx);
+	for (; j != NULL; j = next) {
+		next = j->wj_next;
+		call_complete(j);
+	}
+}
+
+/* ------------------------------------------------------------ workers */
+
+static void
+worker_fdq_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct fdq_item *it;
+
+	(void)fd;
+	(void)what;
+	for (;;) {
+		pthread_mutex_lock(&w->w_fdq_mtx);
+		if ((it = STAILQ_FIRST(&w->w_fdq)) != NULL)
+			STAILQ_REMOVE_HEAD(&w->w_fdq, fq_entry);
+		pthread_mutex_unlock(&w->w_fdq_mtx);
+		if (it == NULL)
+			break;
+		conn_accept(w, it->fq_fd, it->fq_peer);
+		free(it);
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_loop(w->w_base, EVLOOP_NO_EXIT_ON_EMPTY);
+	conn_close_all(w);
+	/* Answers still in the writer come back to a closed connection. */
+	event_base_loop(w->w_base, EVLOOP_NONBLOCK);
+	return NULL;
+}
+
+static void
+worker_init(struct server *srv, struct worker *w, int id)
+{
+	w->w_id = id;
+	w->w_srv = srv;
+	TAILQ_INIT(&w->w_conns);
+	STAILQ_INIT(&w->w_fdq);
+	pthread_mutex_init(&w->w_fdq_mtx, NULL);
+	pthread_mutex_init(&w->w_mailbox.mb_mtx, NULL);
+	if ((w->w_base = event_base_new()) == NULL)
+		fatalx("worker %d: event_base_new failed", id);
+	w->w_mailbox.mb_ev = event_new(w->w_base, -1, 0, mailbox_cb,
+	    &w->w_mailbox);
+	w->w_fdq_ev = event_new(w->w_base, -1, 0, worker_fdq_cb, w);
+	if (w->w_mailbox.mb_ev == NULL || w->w_fdq_ev == NULL)
+		fatalx("worker %d: event_new failed", id);
+	if ((w->w_rtxn = store_reader_new(srv->s_store)) == NULL)
+		fatalx("worker %d: cannot make a read transaction", id);
+}
+
+static void
+worker_free(struct worker *w)
+{
+	struct fdq_item *it;
+
+	while ((it = STAILQ_FIRST(&w->w_fdq)) != NULL) {
+		STAILQ_REMOVE_HEAD(&w->w_fdq, fq_entry);
+		close(it->fq_fd);
+		free(it);
+	}
+	store_reader_free(w->w_rtxn);
+	event_free(w->w_mailbox.mb_ev);
+	event_free(w->w_fdq_ev);
+	event_base_free(w->w_base);
+	pthread_mutex_destroy(&w->w_fdq_mtx);
+	pthread_mutex_destroy(&w->w_mailbox.mb_mtx);
+}
+
+/* ----------------------------------------------------------- listener */
+
+static void
+peer_name(const struct sockaddr *sa, char *out, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+	const void *addr;
+	unsigned port;
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		addr = &s6->sin6_addr;
+		port = ntohs(s6->sin6_port);
+	} else {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		addr = &s4->sin_addr;
+		port = ntohs(s4->sin_port);
+	}
+	if (inet_ntop(sa->sa_family, addr, host, sizeof(host)) == NULL)
+		snprintf(host, sizeof(host), "?");
+	snprintf(out, len, "%s:%u", host, port);
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct server *srv = arg;
+	struct worker *w;
+	struct fdq_item *it;
+	uint32_t n;
+	int one = 1;
+
+	(void)l;
+	(void)salen;
+	n = __atomic_add_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
+	if (n > srv->s_conf->c_max_connections || srv->s_stopping) {
+		__atomic_sub_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
+		log_warnx("connection refused: %u connections is the limit "
+		    "(max_connections)", srv->s_conf->c_max_connections);
+		close(fd);
+		return;
+	}
+	if ((it = calloc(1, sizeof(*it))) == NULL) {
+		__atomic_sub_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
+		close(fd);
+		return;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	it->fq_fd = fd;
+	peer_name(sa, it->fq_peer, sizeof(it->fq_peer));
+	w = &srv->s_workers[srv->s_next_worker++ % (unsigned)srv->s_nworkers];
+	pthread_mutex_lock(&w->w_fdq_mtx);
+	STAILQ_INSERT_TAIL(&w->w_fdq, it, fq_entry);
+	pthread_mutex_unlock(&w->w_fdq_mtx);
+	event_active(w->w_fdq_ev, EV_READ, 0);
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(srv->s_listener);
+}
+
+/* Out of descriptors: pause accepting for a moment instead of spinning. */
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct server *srv = arg;
+	struct timeval tv = { 0, 200000 };
+	int e = EVUTIL_SOCKET_ERROR();
+
+	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+		log_warnx("accept: %s; pausing accepts for 200 ms",
+		    evutil_socket_error_to_string(e));
+		evconnlistener_disable(l);
+		evtimer_add(srv->s_accept_resume, &tv);
+		return;
+	}
+	log_warnx("accept: %s", evutil_socket_error_to_string(e));
+}
+
+static void
+server_listen(struct server *srv)
+{
+	const struct config *conf = srv->s_conf;
+	struct addrinfo hints, *res;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(conf->c_listen_host[0] ? conf->c_listen_host : NULL,
+	    conf->c_listen_port, &hints, &res);
+	if (rc != 0)
+		fatalx("listen %s:%s: %s", conf->c_listen_host,
+		    conf->c_listen_port, gai_strerror(rc));
+	srv->s_listener = evconnlistener_new_bind(srv->s_base, accept_cb, srv,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    1024, res->ai_addr, (int)res->ai_addrlen);
+	freeaddrinfo(res);
+	if (srv->s_listener == NULL)
+		fatal("listen %s:%s", conf->c_listen_host, conf->c_listen_port);
+	evconnlistener_set_error_cb(srv->s_listener, accept_error_cb);
+	srv->s_accept_resume = evtimer_new(srv->s_base, accept_resume_cb, srv);
+	log_warnx("listening on %s:%s", conf->c_listen_host, conf->c_listen_port);
+}
+
+/* ------------------------------------------------------------ signals */
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)what;
+	switch (sig) {
+	case SIGHUP:
+		server_tls_reload(srv);
+		break;
+	case SIGINT:
+	case SIGTERM:
+		log_warnx("signal %d: shutting down", (int)sig);
+		srv->s_stopping = 1;
+		event_base_loopbreak(srv->s_base);
+		break;
+	default:
+		break;
+	}
+}
+
+struct server *
+server_new(const struct config *conf)
+{
+	struct store_opts so;
+	struct server *srv;
+	char err[512];
+	long ncpu;
+	int i;
+
+	if (evthread_use_pthreads() != 0)
+		fatalx("libevent without thread support");
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		fatal("calloc");
+	srv->s_conf = conf;
+	srv->s_consent.cc_citizens_org = conf->c_citizens_org;
+	srv->s_consent.cc_break_glass = conf->c_break_glass;
+	srv->s_consent.cc_break_glass_window =
+	    (int64_t)conf->c_break_glass_window * 1000000;
+	srv->s_consent.cc_break_glass_reason_min = conf->c_break_glass_reason_min;
+	pthread_mutex_init(&srv->s_tls_mtx, NULL);
+
+	if ((cur_slot = calloc(1, sizeof(*cur_slot))) == NULL)
+		fatal("calloc");
+	if ((cur_slot->tsl_ts = tls_server_new(conf, err, sizeof(err))) == NULL)
+		fatalx("tls: %s", err);
+
+	memset(&so, 0, sizeof(so));
+	so.so_dir = conf->c_data_dir;
+	so.so_map_max = conf->c_map_max;
+	so.so_max_readers = 126;
+	if (store_open(&srv->s_store, &so, err, sizeof(err)) != STORE_OK)
+		fatalx("store %s: %s", conf->c_data_dir, err);
+	if ((srv->s_writer = writer_start(srv->s_store, err, sizeof(err))) == NULL)
+		fatalx("writer: %s", err);
+
+	if ((srv->s_base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	srv->s_nworkers = conf->c_workers;
+	if (srv->s_nworkers <= 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		srv->s_nworkers = ncpu > 0 && ncpu < 64 ? (int)ncpu : 2;
+	}
+	if ((srv->s_workers = calloc((size_t)srv->s_nworkers,
+	    sizeof(*srv->s_workers))) == NULL)
+		fatal("calloc");
+	for (i = 0; i < srv->s_nworkers; i++)
+		worker_init(srv, &srv->s_workers[i], i);
+	server_listen(srv);
+	return srv;
+}
+
+int
+server_run(struct server *srv)
+{
+	struct event *sigs[3];
+	int signos[3] = { SIGHUP, SIGINT, SIGTERM };
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(srv->s_base, signos[i], signal_cb, srv);
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
+			fatalx("cannot install signal %d", signos[i]);
+	}
+	for (i = 0; i < srv->s_nworkers; i++)
+		if (pthread_create(&srv->s_workers[i].w_thread, NULL,
+		    worker_main, &srv->s_workers[i]) != 0)
+			fatalx("cannot start worker %d", i);
+	log_warnx("ready: %d worker(s)", srv->s_nworkers);
+	event_base_dispatch(srv->s_base);
+
+	/* Stop accepting, let the writer finish what it has, stop workers. */
+	evconnlistener_disable(srv->s_listener);
+	writer_stop(srv->s_writer);
+	srv->s_writer = NULL;
+	for (i = 0; i < srv->s_nworkers; i++)
+		event_base_loopbreak(srv->s_workers[i].w_base);
+	for (i = 0; i < srv->s_nworkers; i++)
+		pthread_join(srv->s_workers[i].w_thread, NULL);
+	for (i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	return 0;
+}
+
+void
+server_free(struct server *srv)
+{
+	int i;
+	size_t k;
+
+	if (srv == NULL)
+		return;
+	for (i = 0; i < srv->s_nworkers; i++)
+		worker_free(&srv->s_workers[i]);
+	free(srv->s_workers);
+	if (srv->s_listener != NULL)
+		evconnlistener_free(srv->s_listener);
+	if (srv->s_accept_resume != NULL)
+		event_free(srv->s_accept_resume);
+	event_base_free(srv->s_base);
+	store_close(srv->s_store);
+	tls_server_free(cur_slot->tsl_ts);
+	free(cur_slot);
+	for (k = 0; k < TLS_SLOTS_MAX; k++)
+		if (old_slots[k] != NULL) {
+			tls_server_free(old_slots[k]->tsl_ts);
+			free(old_slots[k]);
+		}
+	pthread_mutex_destroy(&srv->s_tls_mtx);
+	free(srv);
+	libevent_global_shutdown();
+}

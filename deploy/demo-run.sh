@@ -1,0 +1,58 @@
+#!/bin/sh
+# `make run`: the daemon in the foreground on 127.0.0.1:7411 with the demo
+# PKI (certs/demo) and its data under the build tree, a demo household seeded
+# on first start, and client commands to try. Ctrl-C stops it.
+set -eu
+O=${1:-build}
+cd "$(dirname "$0")/.."
+PORT=${EENPLAN_DEMO_PORT:-7411}
+DEMO=$O/demo
+mkdir -p "$DEMO/data"
+deploy/mkconf.sh certs/demo "$(pwd)/$DEMO/data" "$PORT" > "$DEMO/eenpland.conf"
+"$O/eenpland" -n -f "$DEMO/eenpland.conf" >/dev/null
+
+"$O/eenpland" -f "$DEMO/eenpland.conf" &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; exit 0' INT TERM
+export EENPLAN_SERVER=127.0.0.1:$PORT EENPLAN_PKI=certs/demo
+cli() { "$O/eenplan" "$@"; }
+
+i=0
+until cli --as wmo whoami >/dev/null 2>&1; do
+	i=$((i + 1))
+	if [ $i -gt 50 ] || ! kill -0 $pid 2>/dev/null; then
+		echo "demo: the daemon did not come up" >&2
+		kill $pid 2>/dev/null || true
+		exit 1
+	fi
+	sleep 0.2
+done
+
+if [ ! -s "$DEMO/household" ]; then
+	deploy/demo-seed.sh "$O" > "$DEMO/household"
+fi
+HH=$(cat "$DEMO/household")
+GP_GRANT=$(cat "$DEMO/gp-grant")
+C="$O/eenplan"
+cat <<MSG
+
+eenpland runs on 127.0.0.1:$PORT (data in $DEMO/data). Demo household: $HH
+(Noord; regisseur: Wmo-consulent a.devries of the gemeente; members Henk and Anja de Smet).
+
+Try, in another terminal in $(pwd):
+  $C --as henk plan show $HH                 # the household reads its own plan
+  $C --as lev plan show $HH                  # LEV sees financiën and sociaal netwerk only
+  $C --as lev action accept $HH 5            # LEV accepts its own action
+  $C --as senzer action accept $HH 5         # refused: not Senzer's action
+  $C --as savant plan show $HH               # refused: Savant has no consent
+  $C --as huisarts plan show $HH             # the GP reads the health domains
+  $C --as henk consent list $HH
+  $C --as henk consent revoke $HH $GP_GRANT  # Henk withdraws the GP's access ...
+  $C --as huisarts plan show $HH             # ... and the GP is refused from now on
+  $C --as wmo history $HH
+  $C --as henk audit $HH                     # who looked at our plan
+  $C --as wmo households
+Other demo people: wmo2 zorgboog lisa (daughter, mantelzorger) anja lev-systeem privacy-lev
+(see certs/demo/cast.txt). Ctrl-C stops the daemon; data stays in $DEMO/data.
+MSG
+wait $pid

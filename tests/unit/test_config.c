@@ -1,0 +1,603 @@
+/* Unit tests for daemon/config.c: values, defaults and every refusal. */
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "wire.h"
+
+#define ROLE(x)	(1u << EENPLAN__V1__ROLE__ROLE_##x)
+
+static char	tmpdir[PATH_MAX];
+static char	conf_path[PATH_MAX + 32];
+
+#define SERVER \
+	"[server]\n" \
+	"listen = 127.0.0.1:7443\n" \
+	"data_dir = data\n" \
+	"cert = tls/server.crt\n" \
+	"key = tls/server.key\n" \
+	"ca = /etc/eenplan/ca/root.crt\n"
+
+#define ORGS \
+	"[org gemeente]\n" \
+	"name = Gemeente Helmond\n" \
+	"identifier = OIN:99990000000000000001\n" \
+	"ca = ca/gemeente.crt\n" \
+	"roles = professional, system,auditor\n" \
+	"\n" \
+	"[org burgers]\n" \
+	"name = Burgers van Helmond\n" \
+	"identifier = OIN:99990000000000000007\n" \
+	"ca = /etc/eenplan/ca/burgers.crt\n" \
+	"roles = client, carer\n"
+
+#define BASE	SERVER ORGS
+
+static int
+setup(void **state)
+{
+	const char *t = getenv("TMPDIR");
+
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "%s/test_config.XXXXXX",
+	    t != NULL && *t != '\0' ? t : "/tmp");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	snprintf(conf_path, sizeof(conf_path), "%s/eenpland.conf", tmpdir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	unlink(conf_path);
+	return rmdir(tmpdir);
+}
+
+static void
+write_conf(const char *text)
+{
+	FILE *fp = fopen(conf_path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static int
+lines_in(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		if (*s == '\n')
+			n++;
+	return n;
+}
+
+/* Loads text; returns the result, err filled. */
+static int
+load(const char *text, struct config *cfg, char *err, size_t errlen)
+{
+	write_conf(text);
+	err[0] = '\0';
+	return config_load(cfg, conf_path, err, errlen);
+}
+
+/* text must fail with every one of the NULL-terminated needles in err. */
+static void
+expect_fail(const char *text, ...)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	char err[1024];
+	const char *needle;
+	va_list ap;
+	int rc;
+
+	assert_non_null(cfg);
+	rc = load(text, cfg, err, sizeof(err));
+	if (rc != -1)
+		fail_msg("config unexpectedly accepted:\n%s", text);
+	va_start(ap, text);
+	while ((needle = va_arg(ap, const char *)) != NULL) {
+		if (strstr(err, needle) == NULL)
+			fail_msg("error \"%s\" lacks \"%s\"", err, needle);
+	}
+	va_end(ap);
+	/* Every message names the file. */
+	assert_non_null(strstr(err, conf_path));
+	free(cfg);
+}
+
+/* "path:N:" for the error at line N. */
+static const char *
+at_line(int n)
+{
+	static char buf[PATH_MAX + 64];
+
+	snprintf(buf, sizeof(buf), "%s:%d:", conf_path, n);
+	return buf;
+}
+
+static void
+test_defaults(void **state)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+
+	(void)state;
+	assert_non_null(cfg);
+	memset(cfg, 0xa5, sizeof(*cfg));
+	config_defaults(cfg);
+	assert_int_equal(cfg->c_workers, 0);
+	assert_string_equal(cfg->c_citizens_org, "burgers");
+	assert_int_equal(cfg->c_max_frame, 1048576);
+	assert_int_equal(cfg->c_max_inflight, 64);
+	assert_int_equal(cfg->c_max_connections, 4096);
+	assert_int_equal(cfg->c_handshake_timeout, 10);
+	assert_int_equal(cfg->c_idle_timeout, 300);
+	assert_int_equal(cfg->c_request_memory, 8388608);
+	assert_int_equal(cfg->c_map_max, 1073741824);
+	assert_int_equal(cfg->c_page_max, 200);
+	assert_int_equal(cfg->c_break_glass, 1);
+	assert_int_equal(cfg->c_break_glass_window, 14400);
+	assert_int_equal(cfg->c_break_glass_reason_min, 20);
+	assert_int_equal(cfg->c_audit_retention_years, 5);
+	assert_int_equal(cfg->c_norgs, 0);
+	assert_string_equal(cfg->c_crl_file, "");
+	free(cfg);
+}
+
+static void
+test_full(void **state)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	const struct config_org *o;
+	char err[1024], want[PATH_MAX + 64], real[PATH_MAX];
+
+	(void)state;
+	assert_non_null(cfg);
+	if (load(
+	    "\xef\xbb\xbf" "# a full config, with a UTF-8 BOM\n"
+	    "; comment\n"
+	    "[server]\n"
+	    "listen = [::1]:8443 ; inline comment\n"
+	    "data_dir = /var/lib/eenplan\n"
+	    "cert = tls/server.crt\n"
+	    "key = tls/server.key\n"
+	    "ca = ../root.crt\n"
+	    "crl = crl/all.pem\n"
+	    "workers = 4\n"
+	    "citizens_org = inwoners\n"
+	    "\n"
+	    "[limits]\n"
+	    "max_frame = 65536\n"
+	    "max_inflight = 16\n"
+	    "max_connections = 100\n"
+	    "handshake_timeout = 5\n"
+	    "idle_timeout = 60\n"
+	    "request_memory = 1048576\n"
+	    "map_max = 10485760\n"
+	    "page_max = 50\n"
+	    "[consent]\n"
+	    "  # an indented comment is fine\n"
+	    "break_glass = off\n"
+	    "break_glass_window = 3600\n"
+	    "break_glass_reason_min = 30\n"
+	    "[audit]\n"
+	    "retention_years = 7\n"
+	    "[org gemeente]\n"
+	    "name = Gemeente Helmond\n"
+	    "identifier = OIN:99990000000000000001\n"
+	    "ca = ca/gemeente.crt\n"
+	    "roles = professional, system,auditor\n"
+	    "[org huisarts-noord]\n"
+	    "name = Huisartsenpraktijk Helmond-Noord\n"
+	    "identifier = URA:99990006\n"
+	    "ca = /etc/eenplan/ca/huisarts-noord.crt\n"
+	    "roles = gp,auditor\n"
+	    "[org inwoners]\n"
+	    "name = Inwoners \xc3\xa9\xc3\xa9n\n"
+	    "identifier = OIN:99990000000000000007\n"
+	    "ca = ca/inwoners.crt\n"
+	    "roles = client , carer\n", cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+
+	assert_non_null(realpath(tmpdir, real));
+	assert_string_equal(cfg->c_listen_host, "::1");
+	assert_string_equal(cfg->c_listen_port, "8443");
+	assert_string_equal(cfg->c_data_dir, "/var/lib/eenplan");
+	snprintf(want, sizeof(want), "%s/tls/server.crt", real);
+	assert_string_equal(cfg->c_cert_file, want);
+	snprintf(want, sizeof(want), "%s/tls/server.key", real);
+	assert_string_equal(cfg->c_key_file, want);
+	snprintf(want, sizeof(want), "%s/../root.crt", real);
+	assert_string_equal(cfg->c_ca_file, want);
+	snprintf(want, sizeof(want), "%s/crl/all.pem", real);
+	assert_string_equal(cfg->c_crl_file, want);
+	assert_int_equal(cfg->c_workers, 4);
+	assert_string_equal(cfg->c_citizens_org, "inwoners");
+	assert_int_equal(cfg->c_max_frame, 65536);
+	assert_int_equal(cfg->c_max_inflight, 16);
+	assert_int_equal(cfg->c_max_connections, 100);
+	assert_int_equal(cfg->c_handshake_timeout, 5);
+	assert_int_equal(cfg->c_idle_timeout, 60);
+	assert_int_equal(cfg->c_request_memory, 1048576);
+	assert_int_equal(cfg->c_map_max, 10485760);
+	assert_int_equal(cfg->c_page_max, 50);
+	assert_int_equal(cfg->c_break_glass, 0);
+	assert_int_equal(cfg->c_break_glass_window, 3600);
+	assert_int_equal(cfg->c_break_glass_reason_min, 30);
+	assert_int_equal(cfg->c_audit_retention_years, 7);
+
+	assert_int_equal(cfg->c_norgs, 3);
+	assert_string_equal(cfg->c_orgs[0].co_id, "gemeente");
+	assert_string_equal(cfg->c_orgs[1].co_id, "huisarts-noord");
+	assert_string_equal(cfg->c_orgs[2].co_id, "inwoners");
+	o = config_org_find(cfg, "gemeente");
+	assert_ptr_equal(o, &cfg->c_orgs[0]);
+	assert_string_equal(o->co_name, "Gemeente Helmond");
+	assert_string_equal(o->co_identifier, "OIN:99990000000000000001");
+	snprintf(want, sizeof(want), "%s/ca/gemeente.crt", real);
+	assert_string_equal(o->co_ca_file, want);
+	assert_int_equal(o->co_roles,
+	    ROLE(PROFESSIONAL) | ROLE(SYSTEM) | ROLE(AUDITOR));
+	o = config_org_find(cfg, "huisarts-noord");
+	assert_non_null(o);
+	assert_string_equal(o->co_ca_file, "/etc/eenplan/ca/huisarts-noord.crt");
+	assert_int_equal(o->co_roles, ROLE(GP) | ROLE(AUDITOR));
+	o = config_org_find(cfg, "inwoners");
+	assert_non_null(o);
+	assert_string_equal(o->co_name, "Inwoners \xc3\xa9\xc3\xa9n");
+	assert_int_equal(o->co_roles, ROLE(CLIENT) | ROLE(CARER));
+	assert_null(config_org_find(cfg, "lev"));
+	assert_null(config_org_find(cfg, ""));
+	assert_null(config_org_find(cfg, NULL));
+	free(cfg);
+}
+
+/* The minimal config: every omitted key keeps its default. */
+static void
+test_minimal_defaults(void **state)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	char err[1024];
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(load(BASE, cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg->c_listen_host, "127.0.0.1");
+	assert_string_equal(cfg->c_listen_port, "7443");
+	assert_string_equal(cfg->c_crl_file, "");
+	assert_string_equal(cfg->c_citizens_org, "burgers");
+	assert_int_equal(cfg->c_max_frame, 1048576);
+	assert_int_equal(cfg->c_max_inflight, 64);
+	assert_int_equal(cfg->c_request_memory, 8388608);
+	assert_int_equal(cfg->c_map_max, 1073741824);
+	assert_int_equal(cfg->c_break_glass, 1);
+	assert_int_equal(cfg->c_audit_retention_years, 5);
+	assert_int_equal(cfg->c_norgs, 2);
+	free(cfg);
+}
+
+/* Limits at both ends of their ranges are accepted. */
+static void
+test_bounds_accepted(void **state)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	char err[1024];
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(load(BASE
+	    "[limits]\nmax_frame = 1024\nmax_inflight = 4096\n"
+	    "request_memory = 65536\nmap_max = 1048576\n"
+	    "[audit]\nretention_years = 5\n", cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->c_max_frame, 1024);
+	assert_int_equal(cfg->c_max_inflight, 4096);
+	assert_int_equal(cfg->c_map_max, 1048576);
+	assert_int_equal(load(BASE
+	    "[limits]\nmax_frame = 67108864\nrequest_memory = 67108864\n",
+	    cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->c_max_frame, 67108864);
+	free(cfg);
+}
+
+static void
+test_example_config(void **state)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	const struct config_org *o;
+	char err[1024];
+
+	(void)state;
+	assert_non_null(cfg);
+	if (config_load(cfg, "deploy/eenpland.conf.example", err,
+	    sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->c_norgs, 7);
+	assert_non_null(o = config_org_find(cfg, "huisarts-noord"));
+	assert_int_equal(o->co_roles, ROLE(GP) | ROLE(AUDITOR));
+	assert_non_null(o = config_org_find(cfg, "burgers"));
+	assert_int_equal(o->co_roles, ROLE(CLIENT) | ROLE(CARER));
+	assert_non_null(o = config_org_find(cfg, "zorgboog"));
+	assert_int_equal(strncmp(o->co_identifier, "URA:", 4), 0);
+	assert_string_equal(cfg->c_crl_file, "/etc/eenplan/crl/all.pem");
+	free(cfg);
+}
+
+static void
+test_unknown_key(void **state)
+{
+	(void)state;
+	expect_fail(BASE "[limits]\nmax_frame = 2048\nbogus_key = 1\n",
+	    "bogus_key", at_line(lines_in(BASE) + 3), NULL);
+	expect_fail(SERVER "tls_version = 1.3\n" ORGS, "tls_version",
+	    at_line(lines_in(SERVER) + 1), NULL);
+	expect_fail(BASE "[org lev]\nname = LEVgroep\nurl = x\n", "url",
+	    at_line(lines_in(BASE) + 3), NULL);
+	/* A key outside any section. */
+	expect_fail("workers = 2\n" BASE, "workers", at_line(1), NULL);
+}
+
+static void
+test_unknown_section(void **state)
+{
+	(void)state;
+	expect_fail(BASE "[logging]\nlevel = debug\n", "[logging]",
+	    at_line(lines_in(BASE) + 1), NULL);
+	expect_fail(BASE "[org]\n", "[org]", at_line(lines_in(BASE) + 1),
+	    NULL);
+	expect_fail(BASE "[Server]\n", "[Server]",
+	    at_line(lines_in(BASE) + 1), NULL);
+	/* Refused even without keys in it. */
+	expect_fail(SERVER "[empty]\n" ORGS, "[empty]",
+	    at_line(lines_in(SERVER) + 1), NULL);
+}
+
+static void
+test_syntax_errors(void **state)
+{
+	(void)state;
+	expect_fail(SERVER "workers 4\n" ORGS, "syntax",
+	    at_line(lines_in(SERVER) + 1), NULL);
+	expect_fail(SERVER "[limits\n" ORGS, "]",
+	    at_line(lines_in(SERVER) + 1), NULL);
+	expect_fail(SERVER "[limits] junk\n" ORGS,
+	    at_line(lines_in(SERVER) + 1), NULL);
+	/* A continuation line would silently extend a value. */
+	expect_fail(SERVER "workers = 4\n   8\n" ORGS, "indented",
+	    at_line(lines_in(SERVER) + 2), NULL);
+	/* A line inih would split in two. */
+	expect_fail(SERVER "data_dir = /a/"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "\n" ORGS, "too long", at_line(lines_in(SERVER) + 1), NULL);
+	/* The first error is the one reported. */
+	expect_fail(SERVER "oops\n" ORGS "[limits]\nmax_frame = x\n",
+	    "syntax", at_line(lines_in(SERVER) + 1), NULL);
+	expect_fail(SERVER "[limits]\nmax_frame = x\noops\n" ORGS,
+	    "max_frame", at_line(lines_in(SERVER) + 2), NULL);
+}
+
+static void
+test_bad_number(void **state)
+{
+	(void)state;
+	expect_fail(BASE "[limits]\nmax_frame = 12x\n", "max_frame",
+	    "not a number", at_line(lines_in(BASE) + 2), NULL);
+	expect_fail(BASE "[limits]\nmax_inflight = -1\n", "max_inflight",
+	    at_line(lines_in(BASE) + 2), NULL);
+	expect_fail(BASE "[limits]\nmax_inflight = +5\n", "max_inflight",
+	    NULL);
+	expect_fail(BASE "[limits]\npage_max = 0x10\n", "page_max", NULL);
+	expect_fail(BASE "[limits]\npage_max = \n", "page_max", NULL);
+	expect_fail(BASE "[limits]\nmap_max = 99999999999999999999999\n",
+	    "map_max", NULL);
+	expect_fail(BASE "[limits]\nidle_timeout = 1 0\n", "idle_timeout",
+	    NULL);
+	expect_fail(BASE "[consent]\nbreak_glass = yes\n", "break_glass",
+	    NULL);
+	expect_fail(SERVER "workers = four\n" ORGS, "workers",
+	    at_line(lines_in(SERVER) + 1), NULL);
+}
+
+static void
+test_out_of_range(void **state)
+{
+	(void)state;
+	expect_fail(BASE "[limits]\nmax_frame = 1023\n", "max_frame",
+	    "out of range", at_line(lines_in(BASE) + 2), NULL);
+	expect_fail(BASE "[limits]\nmax_frame = 67108865\n", "max_frame",
+	    "out of range", NULL);
+	expect_fail(BASE "[limits]\nmax_inflight = 0\n", "max_inflight", NULL);
+	expect_fail(BASE "[limits]\nmax_inflight = 4097\n", "max_inflight",
+	    NULL);
+	expect_fail(BASE "[limits]\nmap_max = 1048575\n", "map_max", NULL);
+	expect_fail(BASE "[limits]\nhandshake_timeout = 0\n",
+	    "handshake_timeout", NULL);
+	expect_fail(BASE "[limits]\nmax_connections = 0\n", "max_connections",
+	    NULL);
+	expect_fail(BASE "[limits]\npage_max = 10001\n", "page_max", NULL);
+	/* 2^32 + 1 must not wrap into a uint32_t. */
+	expect_fail(BASE "[limits]\nmax_connections = 4294967297\n",
+	    "max_connections", NULL);
+	expect_fail(SERVER "workers = 257\n" ORGS, "workers", NULL);
+	expect_fail(BASE "[consent]\nbreak_glass_window = 59\n",
+	    "break_glass_window", NULL);
+	expect_fail(BASE "[consent]\nbreak_glass_reason_min = 0\n",
+	    "break_glass_reason_min", NULL);
+	expect_fail(BASE "[limits]\nmax_frame = 2097152\n"
+	    "request_memory = 1048576\n", "request_memory", "max_frame", NULL);
+	expect_fail(BASE "[audit]\nretention_years = 4\n", "retention_years",
+	    at_line(lines_in(BASE) + 2), NULL);
+	expect_fail(BASE "[audit]\nretention_years = 0\n", "retention_years",
+	    NULL);
+}
+
+static void
+test_listen(void **state)
+{
+	(void)state;
+	expect_fail("[server]\nlisten = 7443\n" ORGS, "listen", at_line(2),
+	    NULL);
+	expect_fail("[server]\nlisten = host:0\n" ORGS, "listen", NULL);
+	expect_fail("[server]\nlisten = host:65536\n" ORGS, "listen", NULL);
+	expect_fail("[server]\nlisten = :7443\n" ORGS, "listen", NULL);
+	expect_fail("[server]\nlisten = ::1:7443\n" ORGS, "listen", NULL);
+	expect_fail("[server]\nlisten = [::1]7443\n" ORGS, "listen", NULL);
+}
+
+static void
+test_missing_required(void **state)
+{
+	(void)state;
+	expect_fail("[server]\ndata_dir = d\ncert = c\nkey = k\nca = r\n" ORGS,
+	    "listen", "required", NULL);
+	expect_fail("[server]\nlisten = h:1\ncert = c\nkey = k\nca = r\n" ORGS,
+	    "data_dir", NULL);
+	expect_fail("[server]\nlisten = h:1\ndata_dir = d\ncert = c\nca = r\n"
+	    ORGS, "key", NULL);
+	expect_fail("[server]\nlisten = h:1\ndata_dir = d\nkey = k\nca = r\n"
+	    ORGS, "cert", NULL);
+	expect_fail("[server]\nlisten = h:1\ndata_dir = d\ncert = c\nkey = k\n"
+	    ORGS, "ca", NULL);
+	expect_fail(SERVER, "organisation", NULL);
+	expect_fail(BASE "[org lev]\nname = LEVgroep\nidentifier = KvK:1\n"
+	    "roles = professional\n", "[org lev]", "ca", NULL);
+	expect_fail(BASE "[org lev]\nname = LEVgroep\nca = lev.crt\n"
+	    "roles = professional\n", "identifier", NULL);
+	expect_fail(BASE "[org lev]\nidentifier = KvK:1\nca = lev.crt\n"
+	    "roles = professional\n", "name", NULL);
+	expect_fail(BASE "[org lev]\nname = LEVgroep\nidentifier = KvK:1\n"
+	    "ca = lev.crt\n", "roles", NULL);
+	expect_fail(BASE "[org lev]\n", "[org lev]", NULL);
+	/* A required path cannot be empty. */
+	expect_fail("[server]\nlisten = h:1\ndata_dir =\ncert = c\nkey = k\n"
+	    "ca = r\n" ORGS, "data_dir", at_line(3), NULL);
+}
+
+static void
+test_duplicates(void **state)
+{
+	(void)state;
+	expect_fail(BASE "[org gemeente]\nname = Nog een\n", "gemeente",
+	    "duplicate", at_line(lines_in(BASE) + 1), NULL);
+	expect_fail(SERVER "workers = 1\nworkers = 2\n" ORGS, "workers",
+	    "twice", at_line(lines_in(SERVER) + 2), NULL);
+	expect_fail(BASE "[server]\nworkers = 1\n", "[server]", "duplicate",
+	    at_line(lines_in(BASE) + 1), NULL);
+	expect_fail(BASE "[org lev]\nname = A\nname = B\n", "name", "twice",
+	    NULL);
+	expect_fail(BASE "[org lev]\nroles = gp, gp\n", "roles", "gp", NULL);
+}
+
+static void
+test_bad_org_id(void **state)
+{
+	(void)state;
+	expect_fail(BASE "[org Lev]\n", "Lev", at_line(lines_in(BASE) + 1),
+	    NULL);
+	expect_fail(BASE "[org lev_groep]\n", "lev_groep", NULL);
+	expect_fail(BASE "[org lev groep]\n", "lev groep", NULL);
+	expect_fail(BASE "[org ]\n", "organisation id", NULL);
+	expect_fail(BASE "[org abcdefghijklmnopqrstuvwxyz012345]\n",
+	    "abcdefghijklmnopqrstuvwxyz012345", NULL);
+	expect_fail(BASE "[org caf\xc3\xa9]\n", "organisation id", NULL);
+}
+
+static void
+test_org_values(void **state)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	char err[1024];
+
+	(void)state;
+	assert_non_null(cfg);
+	/* 31 characters is the longest id. */
+	assert_int_equal(load(BASE
+	    "[org abcdefghijklmnopqrstuvwxyz01234]\nname = n\n"
+	    "identifier = KvK:1\nca = a.crt\nroles = system\n",
+	    cfg, err, sizeof(err)), 0);
+	assert_non_null(config_org_find(cfg,
+	    "abcdefghijklmnopqrstuvwxyz01234"));
+	free(cfg);
+
+	expect_fail(BASE "[org lev]\nroles = professional, admin\n", "roles",
+	    "admin", at_line(lines_in(BASE) + 2), NULL);
+	expect_fail(BASE "[org lev]\nroles = Professional\n", "Professional",
+	    NULL);
+	expect_fail(BASE "[org lev]\nroles = professional,,system\n", "roles",
+	    NULL);
+	expect_fail(BASE "[org lev]\nroles =\n", "roles", NULL);
+	expect_fail(BASE "[org lev]\nidentifier = KvK 1234\n", "identifier",
+	    NULL);
+	expect_fail(BASE "[org lev]\nidentifier = "
+	    "KvK:123456789012345678901234567890123456789012345\n",
+	    "identifier", NULL);
+	expect_fail(BASE "[org lev]\nname = bad \xff utf8\n", "name", NULL);
+}
+
+static void
+test_citizens_org(void **state)
+{
+	(void)state;
+	expect_fail(SERVER "citizens_org = inwoners\n" ORGS, "citizens_org",
+	    "inwoners", NULL);
+	expect_fail(SERVER "citizens_org = Burgers!\n" ORGS, "citizens_org",
+	    NULL);
+	/* Without the key, the default "burgers" must exist. */
+	expect_fail(SERVER "[org gemeente]\nname = G\nidentifier = OIN:1\n"
+	    "ca = g.crt\nroles = professional\n", "citizens_org", "burgers",
+	    NULL);
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	char err[1024], path[PATH_MAX + 32];
+
+	(void)state;
+	assert_non_null(cfg);
+	snprintf(path, sizeof(path), "%s/nonexistent.conf", tmpdir);
+	assert_int_equal(config_load(cfg, path, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "nonexistent.conf"));
+	free(cfg);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_minimal_defaults),
+		cmocka_unit_test(test_bounds_accepted),
+		cmocka_unit_test(test_example_config),
+		cmocka_unit_test(test_unknown_key),
+		cmocka_unit_test(test_unknown_section),
+		cmocka_unit_test(test_syntax_errors),
+		cmocka_unit_test(test_bad_number),
+		cmocka_unit_test(test_out_of_range),
+		cmocka_unit_test(test_listen),
+		cmocka_unit_test(test_missing_required),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_bad_org_id),
+		cmocka_unit_test(test_org_values),
+		cmocka_unit_test(test_citizens_org),
+		cmocka_unit_test(test_missing_file),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,1 @@
+TEST_DEPS_test_config = daemon/config.o daemon/util.o daemon/log.o

@@ -1,0 +1,1 @@
+TEST_DEPS_test_plan = daemon/plan.o daemon/consent.o daemon/util.o
