@@ -1148,6 +1148,17 @@ ssl_errstr(char *buf, size_t len)
 	    ERR_reason_error_string(last) : "unknown error");
 }
 
+static int
+readable(const char *what, const char *path, char *err, size_t errlen)
+{
+	if (access(path, R_OK) == -1) {
+		seterr(err, errlen, "cannot read %s %s: %s", what, path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static SSL_CTX *
 tls_context(const char *cert, const char *key, const char *ca, char *err,
     size_t errlen)
@@ -1156,6 +1167,10 @@ tls_context(const char *cert, const char *key, const char *ca, char *err,
 	char why[160];
 	SSL_CTX *ctx;
 
+	if (readable("certificate", cert, err, errlen) == -1 ||
+	    readable("key", key, err, errlen) == -1 ||
+	    readable("CA certificate", ca, err, errlen) == -1)
+		return NULL;
 	ERR_clear_error();
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		seterr(err, errlen, "cannot create a TLS context");

@@ -3,7 +3,7 @@
  *
  * inih is driven through ini_parse_stream() with our own line reader: the
  * reader counts lines (so every error names file:line), handles section
- * headers itself (so a repeated or empty section is seen) and refuses what
+ * headers itself (so an empty or repeated [org] section is seen) and refuses what
  * inih would take silently: over-long lines (inih splits them) and indented
  * continuation lines (inih appends them to the previous key).
  */
@@ -113,9 +113,9 @@ struct cfg_parse {
 	enum cfg_section cp_sec;
 	char		 cp_secname[64];
 	struct config_org *cp_org;		/* current [org ID] */
-	uint64_t	 cp_seen;		/* keys seen of the fixed sections */
+	uint64_t	 cp_seen;		/* keys seen in this fixed section */
+	uint64_t	 cp_seen_all;		/* keys seen in any fixed section */
 	uint64_t	 cp_org_seen[CONFIG_MAX_ORGS];
-	uint32_t	 cp_sections;		/* fixed sections seen */
 	int		 cp_errline;		/* 0: no error yet */
 	char		 cp_err[PATH_MAX + 512];
 };
@@ -235,12 +235,12 @@ section_begin(struct cfg_parse *cp, const char *name)
 	for (i = SEC_SERVER; i < SEC_ORG; i++) {
 		if (strcmp(name, section_names[i]) != 0)
 			continue;
-		if (cp->cp_sections & (1u << i)) {
-			parse_err(cp, cp->cp_lineno, "duplicate section [%s]",
-			    name);
-			return -1;
-		}
-		cp->cp_sections |= 1u << i;
+		/*
+		 * A fixed section may come again (an appended override file,
+		 * as deploy/mkconf.sh makes): its keys then win. Within one
+		 * section a key may be set once.
+		 */
+		cp->cp_seen = 0;
 		cp->cp_sec = (enum cfg_section)i;
 		return 0;
 	}
@@ -293,6 +293,12 @@ config_reader(char *str, int num, void *stream)
 		return NULL;
 	cp->cp_lineno++;
 	len = strlen(str);
+	if (len < (size_t)num - 1 && (len == 0 || str[len - 1] != '\n') &&
+	    !feof(cp->cp_fp)) {
+		/* fgets went on to the newline: a NUL byte cut the string. */
+		parse_err(cp, cp->cp_lineno, "NUL byte in the line");
+		return NULL;
+	}
 	if (len == (size_t)num - 1 && str[len - 1] != '\n') {
 		/* Full buffer: fine only if the newline comes next. */
 		if ((c = getc(cp->cp_fp)) != EOF && c != '\n') {
@@ -601,6 +607,7 @@ config_handler(void *user, const char *section, const char *name,
 		return 0;
 	}
 	*seen |= 1ull << idx;
+	cp->cp_seen_all |= 1ull << idx;
 	if (set_value(cp, k, value) == -1)
 		return 0;
 	return 1;
@@ -616,7 +623,7 @@ config_check(struct cfg_parse *cp)
 	for (i = 0; i < NELEM(cfg_keys); i++) {
 		if (!cfg_keys[i].ck_required || cfg_keys[i].ck_sec == SEC_ORG)
 			continue;
-		if (!(cp->cp_seen & (1ull << i))) {
+		if (!(cp->cp_seen_all & (1ull << i))) {
 			parse_err(cp, 0, "[%s] %s is required",
 			    section_names[cfg_keys[i].ck_sec],
 			    cfg_keys[i].ck_name);

@@ -63,7 +63,7 @@ consent_scope_bits(const EpGrant *g)
 		return CONSENT_SCOPE_ALL;
 	if (g->scope == NULL)
 		return 0;
-	/* Unknown domains widen nothing: a stored scope never grows by error. */
+	/* Unknown domains widen nothing: a scope never grows by error. */
 	for (i = 0; i < g->n_scope; i++)
 		if (consent_domain_ok(g->scope[i]))
 			bits |= CONSENT_DOMAIN_BIT(g->scope[i]);
@@ -105,7 +105,8 @@ consent_is_member(const struct consent_conf *conf, const struct principal *pr,
 static int
 consent_is_regisseur(const EpPlan *plan, const struct principal *pr)
 {
-	if (plan == NULL || plan->regisseur == NULL || pr->pr_subject[0] == '\0')
+	if (plan == NULL || plan->regisseur == NULL ||
+	    pr->pr_subject[0] == '\0')
 		return 0;
 	return consent_eq(plan->regisseur->org, pr->pr_org) &&
 	    consent_eq(plan->regisseur->subject, pr->pr_subject);
@@ -144,7 +145,7 @@ consent_ceiling(const struct consent_conf *conf, const struct principal *pr,
 		    consent_is_regisseur(plan, pr))
 			return EENPLAN__V1__ACCESS__ACCESS_MANAGE;
 		return EENPLAN__V1__ACCESS__ACCESS_CONTRIBUTE;
-	case EENPLAN__V1__ROLE__ROLE_CLIENT:	/* members stand by membership */
+	case EENPLAN__V1__ROLE__ROLE_CLIENT:	/* members: by membership */
 	case EENPLAN__V1__ROLE__ROLE_AUDITOR:	/* never reads plans */
 	default:
 		return EENPLAN__V1__ACCESS__ACCESS_NONE;
@@ -233,7 +234,8 @@ consent_evaluate(const struct consent_conf *conf, const struct principal *pr,
 		out->cd_write_scope = 0;
 		return;
 	}
-	out->cd_regisseur = out->cd_access == EENPLAN__V1__ACCESS__ACCESS_MANAGE;
+	out->cd_regisseur =
+	    out->cd_access == EENPLAN__V1__ACCESS__ACCESS_MANAGE;
 	out->cd_break_glass = !regular;
 }
 
@@ -445,8 +447,9 @@ consent_check_form(const struct principal *pr, const struct consent_decision *d,
 }
 
 int
-consent_check_grant(const struct principal *pr, const struct consent_decision *d,
-    const EpGrant *g, char *err, size_t errlen)
+consent_check_grant(const struct principal *pr,
+    const struct consent_decision *d, const EpGrant *g, char *err,
+    size_t errlen)
 {
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';

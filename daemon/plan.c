@@ -148,7 +148,8 @@ plan_check_domain(int d, const char *field, struct plan_error *err)
 {
 	if (plan_domain_ok(d))
 		return 0;
-	return plan_fail(err, CODE_INVALID, field, "must be a ZRM domain 1..13");
+	return plan_fail(err, CODE_INVALID, field,
+	    "must be a ZRM domain 1..13");
 }
 
 static int
@@ -163,7 +164,8 @@ plan_check_score(uint32_t score, const char *field, struct plan_error *err)
 static int
 plan_in_scope(uint32_t scope, int domain)
 {
-	return plan_domain_ok(domain) && (scope & CONSENT_DOMAIN_BIT(domain)) != 0;
+	return plan_domain_ok(domain) &&
+	    (scope & CONSENT_DOMAIN_BIT(domain)) != 0;
 }
 
 /* ------------------------------------------------------------ messages */
@@ -209,7 +211,7 @@ plan_msg_free(void *msg)
 		protobuf_c_message_free_unpacked(msg, NULL);
 }
 
-/* Room for one more pointer in a repeated field; NULL (old one kept) on failure. */
+/* Room for one more element pointer; NULL (the old array kept) on failure. */
 static void *
 plan_grow(void *arr, size_t n, size_t elsz)
 {
@@ -281,7 +283,8 @@ plan_target(const EpPlan *p, int domain)
 	size_t i;
 
 	for (i = 0; p->targets != NULL && i < p->n_targets; i++)
-		if (p->targets[i] != NULL && (int)p->targets[i]->domain == domain)
+		if (p->targets[i] != NULL &&
+		    (int)p->targets[i]->domain == domain)
 			return p->targets[i];
 	return NULL;
 }
@@ -396,12 +399,14 @@ plan_check_new(const char *household_id, int area, EpMember *const *members,
 static int
 plan_new_members(EpPlan *p, EpMember *const *members, size_t n)
 {
+	EpMember *m;
+
 	if ((p->members = calloc(n, sizeof(*p->members))) == NULL)
 		return -1;
 	/* counted as they are made, so free_unpacked sees only real ones */
 	for (p->n_members = 0; p->n_members < n; p->n_members++) {
-		p->members[p->n_members] = plan_member_dup(members[p->n_members]);
-		if (p->members[p->n_members] == NULL)
+		m = plan_member_dup(members[p->n_members]);
+		if ((p->members[p->n_members] = m) == NULL)
 			return -1;
 	}
 	return 0;
@@ -454,7 +459,8 @@ plan_op_name(const EpMutation *m)
 	case EENPLAN__V1__MUTATION__OP_ADD_ACTION:
 		return m->add_action != NULL ? "add_action" : NULL;
 	case EENPLAN__V1__MUTATION__OP_SET_ACTION_STATUS:
-		return m->set_action_status != NULL ? "set_action_status" : NULL;
+		return m->set_action_status != NULL ? "set_action_status" :
+		    NULL;
 	case EENPLAN__V1__MUTATION__OP_ADD_NOTE:
 		return m->add_note != NULL ? "add_note" : NULL;
 	case EENPLAN__V1__MUTATION__OP_ADD_ASSESSMENT:
@@ -707,7 +713,8 @@ plan_check_set_action_status(const EpPlan *p,
 	if (sa->status < EENPLAN__V1__ACTION_STATUS__ACTION_PROPOSED ||
 	    sa->status > EENPLAN__V1__ACTION_STATUS__ACTION_CANCELLED)
 		return plan_fail(err, CODE_INVALID, "set_action_status.status",
-		    "must be proposed, accepted, in_progress, done or cancelled");
+		    "must be proposed, accepted, in_progress, done or "
+		    "cancelled");
 	if (!plan_action_move_ok(a->status, sa->status)) {
 		from = wire_action_status_name(a->status);
 		plan_error_set(err, CODE_PRECOND, "set_action_status.status",
@@ -887,7 +894,8 @@ plan_commit_add_action(EpPlan *p, const Eenplan__V1__AddAction *aa,
 	}
 	a->id = *id = plan_next_id(p);
 	a->goal_id = g->id;
-	a->domain = g->domain;	/* so scope filters the action with its goal */
+	/* copied, so scope filters the action with its goal */
+	a->domain = g->domain;
 	a->status = EENPLAN__V1__ACTION_STATUS__ACTION_PROPOSED;
 	a->created_at = a->updated_at = now;
 	p->actions = arr;

@@ -147,6 +147,7 @@ static int
 tls_load_key(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 {
 	EVP_PKEY *pkey = NULL;
+	X509 *cert;
 	struct stat st;
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -203,6 +204,13 @@ tls_load_key(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 	    NULL)) == NULL) {
 		tls_err(err, errlen, "key file %s: no usable private key "
 		    "(PEM, unencrypted)", path);
+		goto out;
+	}
+	if ((cert = SSL_CTX_get0_certificate(ctx)) == NULL ||
+	    X509_check_private_key(cert, pkey) != 1) {
+		ERR_clear_error();
+		(void)snprintf(err, errlen, "key file %s does not match the "
+		    "certificate", path);
 		goto out;
 	}
 	if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1) {

@@ -49,8 +49,13 @@ struct writer_stats {
 struct writer *writer_start(struct store *, char *err, size_t errlen);
 /* Thread-safe. After writer_stop it posts the job back at once with STORE_ERR. */
 void	writer_submit(struct writer *, struct wjob *);
-/* Finishes the jobs already queued, then joins the thread. */
+/*
+ * Finishes the jobs already queued, then joins the thread. The writer stays
+ * valid (later submits are posted back with STORE_ERR) until writer_free.
+ */
 void	writer_stop(struct writer *);
+/* Stops the writer if still running, then frees it. */
+void	writer_free(struct writer *);
 void	writer_stats(struct writer *, struct writer_stats *);
 
 #endif

@@ -383,6 +383,24 @@ test_syntax_errors(void **state)
 	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 	    "\n" ORGS, "too long", at_line(lines_in(SERVER) + 1), NULL);
+	/* A NUL byte would cut a line short unseen. */
+	{
+		static const char nul[] = "[server]\nworkers = 1\0junk\n";
+		struct config *cfg = malloc(sizeof(*cfg));
+		char err[1024];
+		FILE *fp = fopen(conf_path, "w");
+
+		assert_non_null(cfg);
+		assert_non_null(fp);
+		assert_int_equal(fwrite(nul, 1, sizeof(nul) - 1, fp),
+		    sizeof(nul) - 1);
+		assert_int_equal(fclose(fp), 0);
+		assert_int_equal(config_load(cfg, conf_path, err, sizeof(err)),
+		    -1);
+		assert_non_null(strstr(err, "NUL"));
+		assert_non_null(strstr(err, at_line(2)));
+		free(cfg);
+	}
 	/* The first error is the one reported. */
 	expect_fail(SERVER "oops\n" ORGS "[limits]\nmax_frame = x\n",
 	    "syntax", at_line(lines_in(SERVER) + 1), NULL);
@@ -495,11 +513,35 @@ test_duplicates(void **state)
 	    "duplicate", at_line(lines_in(BASE) + 1), NULL);
 	expect_fail(SERVER "workers = 1\nworkers = 2\n" ORGS, "workers",
 	    "twice", at_line(lines_in(SERVER) + 2), NULL);
-	expect_fail(BASE "[server]\nworkers = 1\n", "[server]", "duplicate",
-	    at_line(lines_in(BASE) + 1), NULL);
+	expect_fail(BASE "[limits]\nmax_frame = 2048\n[consent]\n[limits]\n"
+	    "page_max = 9\npage_max = 10\n", "page_max", "twice",
+	    at_line(lines_in(BASE) + 6), NULL);
 	expect_fail(BASE "[org lev]\nname = A\nname = B\n", "name", "twice",
 	    NULL);
 	expect_fail(BASE "[org lev]\nroles = gp, gp\n", "roles", "gp", NULL);
+}
+
+/*
+ * A fixed section may come again, as in an override file appended to a
+ * generated config (deploy/mkconf.sh): its keys win.
+ */
+static void
+test_override_section(void **state)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	char err[1024];
+
+	(void)state;
+	assert_non_null(cfg);
+	if (load(BASE "[limits]\nmax_frame = 2048\npage_max = 7\n"
+	    "[server]\nworkers = 3\n"
+	    "[limits]\nmax_frame = 4096\n", cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->c_max_frame, 4096);
+	assert_int_equal(cfg->c_page_max, 7);
+	assert_int_equal(cfg->c_workers, 3);
+	assert_string_equal(cfg->c_listen_port, "7443");
+	free(cfg);
 }
 
 static void
@@ -593,6 +635,7 @@ main(void)
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_missing_required),
 		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_override_section),
 		cmocka_unit_test(test_bad_org_id),
 		cmocka_unit_test(test_org_values),
 		cmocka_unit_test(test_citizens_org),

@@ -1,0 +1,260 @@
+/*
+ * op_audit: QueryAudit — a household (its members and its regisseur) reads
+ * who accessed its plan; an organisation's privacy officer (auditor) reads
+ * what its own organisation's people did. The query is audited itself.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "audit.h"
+#include "config.h"
+#include "server.h"
+#include "util.h"
+
+#define CODE(x)	EENPLAN__V1__CODE__##x
+#define ROLE(x)	EENPLAN__V1__ROLE__ROLE_##x
+
+/* One page being collected from store_audit_scan. */
+struct aq_page {
+	const struct audit_filter *ap_filter;	/* the period */
+	const EpPlan		*ap_plan;	/* household mode: redact; else NULL */
+	const char		*ap_citizens_org;
+	EpAuditRecord		**ap_recs;	/* the response's array */
+	size_t			 ap_n;
+	size_t			 ap_limit;
+	int			 ap_more;	/* a record past the page exists */
+	int			 ap_oom;
+};
+
+static int
+str_eq(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+static void
+str_clear(char **field)
+{
+	if (*field != NULL && *field != protobuf_c_empty_string)
+		free(*field);
+	*field = (char *)(uintptr_t)protobuf_c_empty_string;
+}
+
+/* The scan's record dies after the callback: keep a malloc'd copy. */
+static EpAuditRecord *
+record_dup(const EpAuditRecord *rec)
+{
+	ProtobufCMessage *m;
+	uint8_t *buf;
+	size_t len;
+
+	len = protobuf_c_message_get_packed_size(&rec->base);
+	if ((buf = malloc(len > 0 ? len : 1)) == NULL)
+		return NULL;
+	protobuf_c_message_pack(&rec->base, buf);
+	m = protobuf_c_message_unpack(&eenplan__v1__audit_record__descriptor,
+	    NULL, len, buf);
+	free(buf);
+	return (EpAuditRecord *)m;
+}
+
+/*
+ * DESIGN: the household reads organisation, role, action, purpose and time,
+ * "a person's name only where the household needs it". The household needs
+ * the names of the people it deals with as persons: its own members (who
+ * did what among themselves), its current regisseur (named on the plan
+ * anyway) and its GP (its own doctor, whom it chose). Of everyone else — the
+ * professionals and systems of partner organisations, carers, auditors — it
+ * sees the organisation and role, not who; the organisation's auditor can
+ * trace the person. Certificate serial and peer address are for auditors
+ * only.
+ */
+static int
+aq_name_shown(const struct aq_page *ap, const EpPrincipal *actor)
+{
+	const EpPlan *p = ap->ap_plan;
+	size_t i;
+
+	if (actor->role == ROLE(GP))
+		return 1;
+	if (p->regisseur != NULL && str_eq(actor->org, p->regisseur->org) &&
+	    str_eq(actor->subject, p->regisseur->subject))
+		return 1;
+	if (actor->role != ROLE(CLIENT) ||
+	    !str_eq(actor->org, ap->ap_citizens_org))
+		return 0;
+	for (i = 0; i < p->n_members; i++)
+		if (p->members[i] != NULL &&
+		    str_eq(p->members[i]->person_id, actor->subject))
+			return 1;
+	return 0;
+}
+
+static void
+aq_redact(const struct aq_page *ap, EpAuditRecord *r)
+{
+	str_clear(&r->cert_serial);
+	str_clear(&r->peer);
+	if (r->actor != NULL && !aq_name_shown(ap, r->actor))
+		str_clear(&r->actor->subject);
+}
+
+static int
+aq_add(const EpAuditRecord *rec, void *arg)
+{
+	struct aq_page *ap = arg;
+	EpAuditRecord *r;
+
+	if (!audit_filter_match(ap->ap_filter, rec))
+		return 0;
+	if (ap->ap_n == ap->ap_limit) {
+		ap->ap_more = 1;
+		return 1;
+	}
+	if ((r = record_dup(rec)) == NULL) {
+		ap->ap_oom = 1;
+		return 1;
+	}
+	if (ap->ap_plan != NULL)
+		aq_redact(ap, r);
+	ap->ap_recs[ap->ap_n++] = r;
+	return 0;
+}
+
+static uint32_t
+page_limit(struct call *ca, uint32_t asked)
+{
+	uint32_t max = ca->ca_srv->s_conf->c_page_max;
+
+	if (max == 0)
+		max = 1;
+	return asked == 0 || asked > max ? max : asked;
+}
+
+static int
+aq_check_request(struct call *ca)
+{
+	Eenplan__V1__QueryAuditRequest *rq = ca->ca_req->query_audit;
+
+	if (rq->household_id[0] != '\0' &&
+	    !util_valid_household_id(rq->household_id)) {
+		call_status(ca, CODE(INVALID_ARGUMENT), "household_id: must "
+		    "be 32 lower-case hexadecimal characters");
+		return -1;
+	}
+	if (rq->from < 0 || rq->until < 0) {
+		call_status(ca, CODE(INVALID_ARGUMENT), "%s: must not be "
+		    "negative", rq->from < 0 ? "from" : "until");
+		return -1;
+	}
+	if (rq->until != 0 && rq->until < rq->from) {
+		call_status(ca, CODE(INVALID_ARGUMENT),
+		    "until: must not be before from");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Household mode: the caller must be a member or the regisseur. Sets
+ * ap->ap_plan (owned by hh) for the redaction. -1 with status set.
+ */
+static int
+aq_household(struct call *ca, struct stxn *t, struct hh *hh,
+    struct aq_page *ap)
+{
+	const char *hhid = ca->ca_req->query_audit->household_id;
+	int rc;
+
+	rc = hh_load(t, ca->ca_srv, &ca->ca_who, hhid, ca->ca_now, hh);
+	if (rc < 0) {
+		call_store_error(ca, rc);
+		return -1;
+	}
+	if (rc == STORE_NOTFOUND || hh->hh_dec.cd_access ==
+	    EENPLAN__V1__ACCESS__ACCESS_NONE) {
+		call_deny(ca);
+		return -1;
+	}
+	if (!consent_allows(&ca->ca_srv->s_consent, &ca->ca_who, &hh->hh_dec,
+	    CONSENT_OP_READ_AUDIT, 0, NULL)) {
+		call_status(ca, CODE(PERMISSION_DENIED), "only the household "
+		    "or its regisseur reads the household's access log");
+		return -1;
+	}
+	ap->ap_plan = hh->hh_plan;
+	return 0;
+}
+
+void
+op_query_audit(struct call *ca)
+{
+	Eenplan__V1__QueryAuditRequest *rq = ca->ca_req->query_audit;
+	Eenplan__V1__QueryAuditResponse *r;
+	struct audit_filter af;
+	struct aq_page ap;
+	const char *hhid = NULL, *org = NULL;
+	struct stxn *t;
+	struct hh hh;
+	int rc;
+
+	memset(&hh, 0, sizeof(hh));
+	memset(&ap, 0, sizeof(ap));
+	memset(&af, 0, sizeof(af));
+	call_audit_begin(ca, "QueryAudit", rq->household_id);
+	if (aq_check_request(ca) != 0) {
+		call_audit_reply(ca);
+		return;
+	}
+	if (rq->household_id[0] != '\0')
+		hhid = rq->household_id;
+	/* An auditor reads its own organisation's records, of one household if asked. */
+	if (ca->ca_who.pr_role == ROLE(AUDITOR))
+		org = ca->ca_who.pr_org;
+	else if (hhid == NULL) {
+		call_status(ca, CODE(PERMISSION_DENIED),
+		    "only an auditor reads its organisation's access log");
+		call_audit_reply(ca);
+		return;
+	}
+	if ((t = call_reader(ca)) == NULL) {
+		call_audit_reply(ca);
+		return;
+	}
+	if (org == NULL && aq_household(ca, t, &hh, &ap) != 0)
+		goto out;
+	if ((r = malloc(sizeof(*r))) == NULL)
+		goto oom;
+	eenplan__v1__query_audit_response__init(r);
+	call_body(ca, EENPLAN__V1__RESPONSE__BODY_QUERY_AUDIT, r);
+	af.af_from = rq->from;
+	af.af_until = rq->until;
+	ap.ap_filter = &af;
+	ap.ap_citizens_org = ca->ca_srv->s_consent.cc_citizens_org;
+	ap.ap_limit = page_limit(ca, rq->limit);
+	if ((ap.ap_recs = calloc(ap.ap_limit, sizeof(*ap.ap_recs))) == NULL)
+		goto oom;
+	r->records = ap.ap_recs;
+	rc = store_audit_scan(t, hhid, org, rq->after_seq, aq_add, &ap);
+	r->n_records = ap.ap_n;
+	if (ap.ap_oom)
+		goto oom;
+	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
+		call_store_error(ca, rc);
+		goto out;
+	}
+	if (ap.ap_more && ap.ap_n > 0)
+		r->next_after_seq = ap.ap_recs[ap.ap_n - 1]->seq;
+	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
+	    "%zu records after seq %llu", ap.ap_n,
+	    (unsigned long long)rq->after_seq);
+	goto out;
+oom:
+	call_status(ca, CODE(INTERNAL), "out of memory");
+out:
+	hh_free(&hh);
+	call_reader_end(ca);
+	call_audit_reply(ca);
+}

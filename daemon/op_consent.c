@@ -1,0 +1,849 @@
+/*
+ * op_consent: the handlers for a household's consent — GrantConsent,
+ * RevokeConsent, ListConsent, TransferRegie, BreakGlass. Every change is
+ * decided in the writer on what its transaction sees, so a revoke or a
+ * transfer earlier in the same batch already counts.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "audit.h"
+#include "config.h"
+#include "plan.h"
+#include "server.h"
+#include "util.h"
+
+#define CODE(x)		EENPLAN__V1__CODE__##x
+#define ACCESS(x)	EENPLAN__V1__ACCESS__ACCESS_##x
+#define ROLE(x)		EENPLAN__V1__ROLE__ROLE_##x
+#define KIND(x)		EENPLAN__V1__CHANGE_KIND__CHANGE_##x
+
+/* Grants are never deleted; this bounds what every request loads. */
+#define CONSENT_GRANTS_MAX	4096
+/* Room for a reason of PLAN_TEXT_MAX characters of UTF-8 plus names. */
+#define CONSENT_DETAIL_MAX	(PLAN_TEXT_MAX * 4 + 512)
+
+static int
+str_eq(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+static int
+str_empty(const char *s)
+{
+	return s == NULL || s[0] == '\0';
+}
+
+/* Replaces a string field of a free_unpacked-compatible message. */
+static int
+str_set(char **field, const char *val)
+{
+	char *s;
+
+	if ((s = strdup(val != NULL ? val : "")) == NULL)
+		return -1;
+	if (*field != NULL && *field != protobuf_c_empty_string)
+		free(*field);
+	*field = s;
+	return 0;
+}
+
+/* Household id from a request: INVALID_ARGUMENT (audited) when malformed. */
+static int
+check_hhid(struct call *ca, const char *hhid)
+{
+	if (util_valid_household_id(hhid))
+		return 0;
+	call_status(ca, CODE(INVALID_ARGUMENT),
+	    "household_id: must be 32 lower-case hexadecimal characters");
+	return -1;
+}
+
+/* A malloc'd deep copy, freed with the response body. */
+static EpGrant *
+grant_dup(const EpGrant *g)
+{
+	ProtobufCMessage *m;
+	uint8_t *buf;
+	size_t len;
+
+	len = protobuf_c_message_get_packed_size(&g->base);
+	if ((buf = malloc(len > 0 ? len : 1)) == NULL)
+		return NULL;
+	protobuf_c_message_pack(&g->base, buf);
+	m = protobuf_c_message_unpack(&eenplan__v1__grant__descriptor, NULL,
+	    len, buf);
+	free(buf);
+	return (EpGrant *)m;
+}
+
+static EpGrant *
+grant_find(const struct hh *hh, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < hh->hh_ngrants; i++)
+		if (hh->hh_grants[i] != NULL && hh->hh_grants[i]->id == id)
+			return hh->hh_grants[i];
+	return NULL;
+}
+
+/* Next grant id (highest + 1); 0 with status set when no more may be added. */
+static uint64_t
+grant_next_id(struct call *ca, const struct hh *hh)
+{
+	uint64_t max = 0;
+	size_t i;
+
+	if (hh->hh_ngrants >= CONSENT_GRANTS_MAX) {
+		call_status(ca, CODE(RESOURCE_EXHAUSTED),
+		    "grants: this household has the maximum of %d",
+		    CONSENT_GRANTS_MAX);
+		return 0;
+	}
+	for (i = 0; i < hh->hh_ngrants; i++)
+		if (hh->hh_grants[i] != NULL && hh->hh_grants[i]->id > max)
+			max = hh->hh_grants[i]->id;
+	if (max == UINT64_MAX) {
+		call_status(ca, CODE(RESOURCE_EXHAUSTED), "grants: no ids left");
+		return 0;
+	}
+	return max + 1;
+}
+
+/* Stores a new grant and links its grantee, so ListHouseholds finds it. */
+static int
+grant_store_new(struct call *ca, struct stxn *t, const char *hhid,
+    const EpGrant *g)
+{
+	int rc;
+
+	if ((rc = store_grant_put(t, hhid, g)) != STORE_OK) {
+		call_store_error(ca, rc);
+		return -1;
+	}
+	if ((rc = store_index_put(t, g->grantee_org, g->grantee_subject,
+	    hhid)) != STORE_OK) {
+		call_store_error(ca, rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* Marks g revoked now by the caller, with the form reference (may be empty). */
+static int
+grant_revoke(struct call *ca, EpGrant *g, const char *ref)
+{
+	EpPrincipal *by;
+
+	if ((by = principal_ep_new(&ca->ca_who)) == NULL)
+		return -1;
+	if (g->revoked_by != NULL)
+		protobuf_c_message_free_unpacked(&g->revoked_by->base, NULL);
+	g->revoked_by = by;
+	g->revoked_at = ca->ca_now;
+	return str_set(&g->revoke_reference, ref);
+}
+
+/*
+ * The caller's own grant: one naming the caller, or an org-wide grant of
+ * the caller's organisation when the caller is that organisation's system
+ * (a person does not speak for the whole organisation).
+ */
+static int
+grant_is_own(const struct principal *me, const EpGrant *g)
+{
+	if (!str_eq(g->grantee_org, me->pr_org))
+		return 0;
+	if (!str_empty(g->grantee_subject))
+		return str_eq(g->grantee_subject, me->pr_subject);
+	return me->pr_role == ROLE(SYSTEM);
+}
+
+/* The manage grant of the household's current regisseur. */
+static int
+grant_is_regie(const EpPlan *p, const EpGrant *g)
+{
+	return g->access == ACCESS(MANAGE) && p->regisseur != NULL &&
+	    str_eq(g->grantee_org, p->regisseur->org) &&
+	    str_eq(g->grantee_subject, p->regisseur->subject);
+}
+
+/*
+ * Loads hhid through t for the caller. -1 with the status set when the
+ * request cannot go on: a store error, or no such household (answered as
+ * a refusal, like any household the caller may not see).
+ */
+static int
+consent_load(struct call *ca, struct stxn *t, const char *hhid, struct hh *hh)
+{
+	int rc;
+
+	rc = hh_load(t, ca->ca_srv, &ca->ca_who, hhid, ca->ca_now, hh);
+	if (rc < 0) {
+		call_store_error(ca, rc);
+		return -1;
+	}
+	if (rc == STORE_NOTFOUND) {
+		call_deny(ca);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * 0 when the caller may do op; else -1 with the status set: a caller that
+ * can see the household learns why, any other gets the one refusal.
+ */
+static int
+consent_need(struct call *ca, const struct hh *hh, enum consent_op op,
+    const char *why)
+{
+	if (consent_allows(&ca->ca_srv->s_consent, &ca->ca_who, &hh->hh_dec,
+	    op, 0, NULL))
+		return 0;
+	if (hh->hh_dec.cd_access != ACCESS(NONE))
+		call_status(ca, CODE(PERMISSION_DENIED), "%s", why);
+	else
+		call_deny(ca);
+	return -1;
+}
+
+static int
+consent_open(struct call *ca, const struct hh *hh)
+{
+	if (hh->hh_plan->status !=
+	    EENPLAN__V1__HOUSEHOLD_STATUS__HOUSEHOLD_CLOSED)
+		return 0;
+	call_status(ca, CODE(FAILED_PRECONDITION), "the household is closed");
+	return -1;
+}
+
+static const char *
+access_name(int a)
+{
+	const char *s = wire_access_name(a);
+
+	return s != NULL ? s : "?";
+}
+
+/* ------------------------------------------------------- GrantConsent */
+
+static int
+exec_grant(struct wjob *j, struct stxn *t)
+{
+	struct call *ca = j->wj_arg;
+	Eenplan__V1__GrantConsentRequest *rq = ca->ca_req->grant_consent;
+	const EpGrant *in = rq->grant;
+	Eenplan__V1__GrantConsentResponse *r;
+	EpGrant g = EENPLAN__V1__GRANT__INIT;
+	EpPrincipal me;
+	char err[192];
+	struct hh hh;
+	int rc = -1;
+
+	if (consent_load(ca, t, rq->household_id, &hh) != 0)
+		goto out;
+	if (consent_need(ca, &hh, CONSENT_OP_GRANT, "only the household or "
+	    "its regisseur can grant consent") != 0 ||
+	    consent_open(ca, &hh) != 0)
+		goto out;
+	if (consent_check_grant(&ca->ca_who, &hh.hh_dec, in, err,
+	    sizeof(err)) != 0) {
+		call_status(ca, CODE(INVALID_ARGUMENT), "%s", err);
+		goto out;
+	}
+	if ((g.id = grant_next_id(ca, &hh)) == 0)
+		goto out;
+	/* Only what the household decides is taken from the request. */
+	principal_ep_view(&ca->ca_who, &me);
+	g.grantee_org = in->grantee_org;
+	g.grantee_subject = in->grantee_subject;
+	g.access = in->access;
+	g.n_scope = in->n_scope;
+	g.scope = in->scope;
+	g.valid_from = in->valid_from;
+	g.valid_until = in->valid_until;
+	g.purpose = in->purpose;
+	g.recorded_by = &me;
+	g.recorded_at = ca->ca_now;
+	g.on_behalf = !(hh.hh_dec.cd_member &&
+	    ca->ca_who.pr_role == ROLE(CLIENT));
+	g.form_reference = in->form_reference;
+	if (grant_store_new(ca, t, rq->household_id, &g) != 0 ||
+	    hh_change(ca, t, rq->household_id, KIND(CONSENT),
+	    hh.hh_plan->version) != STORE_OK)
+		goto out;
+	if ((r = malloc(sizeof(*r))) == NULL)
+		goto oom;
+	eenplan__v1__grant_consent_response__init(r);
+	call_body(ca, EENPLAN__V1__RESPONSE__BODY_GRANT_CONSENT, r);
+	if ((r->grant = grant_dup(&g)) == NULL)
+		goto oom;
+	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
+	    "grant %llu: %s for %s%s%s%s%s", (unsigned long long)g.id,
+	    access_name(g.access), g.grantee_org,
+	    str_empty(g.grantee_subject) ? "" : "/", g.grantee_subject,
+	    g.on_behalf ? ", on the household's behalf, form " : "",
+	    g.on_behalf ? g.form_reference : "");
+	rc = 0;
+	goto out;
+oom:
+	call_status(ca, CODE(INTERNAL), "out of memory");
+out:
+	hh_free(&hh);
+	return rc;
+}
+
+/* What can be checked without the household (the rest in exec_grant). */
+static int
+grant_check_request(struct call *ca, const EpGrant *in)
+{
+	const struct config *conf = ca->ca_srv->s_conf;
+
+	if (in == NULL) {
+		call_status(ca, CODE(INVALID_ARGUMENT), "grant: missing");
+		return -1;
+	}
+	if (config_org_find(conf, in->grantee_org) == NULL) {
+		call_status(ca, CODE(INVALID_ARGUMENT), "grant.grantee_org: "
+		    "not an organisation of this deployment");
+		return -1;
+	}
+	/* Such a grant would count for nobody (see consent_evaluate). */
+	if (str_eq(in->grantee_org, ca->ca_srv->s_consent.cc_citizens_org) &&
+	    str_empty(in->grantee_subject)) {
+		call_status(ca, CODE(INVALID_ARGUMENT), "grant.grantee_subject: "
+		    "required for the citizens' organisation");
+		return -1;
+	}
+	if (in->valid_until != 0 && in->valid_until <= ca->ca_now) {
+		call_status(ca, CODE(INVALID_ARGUMENT),
+		    "grant.valid_until: must be in the future");
+		return -1;
+	}
+	return 0;
+}
+
+void
+op_grant_consent(struct call *ca)
+{
+	Eenplan__V1__GrantConsentRequest *rq = ca->ca_req->grant_consent;
+
+	call_audit_begin(ca, "GrantConsent", rq->household_id);
+	if (check_hhid(ca, rq->household_id) != 0 ||
+	    grant_check_request(ca, rq->grant) != 0) {
+		call_audit_reply(ca);
+		return;
+	}
+	call_write(ca, exec_grant);
+}
+
+/* ------------------------------------------------------ RevokeConsent */
+
+enum revoke_how {
+	REVOKE_REFUSED = 0,
+	REVOKE_HOUSEHOLD,	/* a member, for the household */
+	REVOKE_ON_BEHALF,	/* the regisseur, with the signed form */
+	REVOKE_RENOUNCE		/* the grantee ends its own grant */
+};
+
+static enum revoke_how
+revoke_how(struct call *ca, const struct hh *hh, const EpGrant *g)
+{
+	const struct consent_conf *cc = &ca->ca_srv->s_consent;
+	const struct consent_decision *d = &hh->hh_dec;
+	const struct principal *me = &ca->ca_who;
+	int may_revoke;
+
+	may_revoke = consent_allows(cc, me, d, CONSENT_OP_REVOKE, 0, NULL);
+	/* The household may end any grant, its regisseur's included. */
+	if (may_revoke && d->cd_member)
+		return REVOKE_HOUSEHOLD;
+	if (grant_is_own(me, g)) {
+		if (d->cd_regisseur && g->access == ACCESS(MANAGE)) {
+			call_status(ca, CODE(FAILED_PRECONDITION), "the "
+			    "regisseur leaves only by transferring the regie");
+			return REVOKE_REFUSED;
+		}
+		if (consent_allows(cc, me, d, CONSENT_OP_RENOUNCE, 0, NULL))
+			return REVOKE_RENOUNCE;
+	}
+	if (may_revoke && d->cd_regisseur)
+		return REVOKE_ON_BEHALF;
+	if (d->cd_access != ACCESS(NONE))
+		call_status(ca, CODE(PERMISSION_DENIED), "only the household, "
+		    "its regisseur or the grantee itself can revoke this grant");
+	else
+		call_deny(ca);
+	return REVOKE_REFUSED;
+}
+
+static const char *
+revoke_how_text(enum revoke_how how)
+{
+	switch (how) {
+	case REVOKE_HOUSEHOLD:
+		return "revoked by the household";
+	case REVOKE_ON_BEHALF:
+		return "revoked on the household's behalf";
+	case REVOKE_RENOUNCE:
+		return "renounced by its grantee";
+	case REVOKE_REFUSED:
+	default:
+		return "refused";
+	}
+}
+
+/* The household dismisses its regisseur: the plan names none from now on. */
+static int
+revoke_dismiss(struct call *ca, struct stxn *t, EpPlan *p)
+{
+	if (p->regisseur != NULL)
+		protobuf_c_message_free_unpacked(&p->regisseur->base, NULL);
+	p->regisseur = NULL;
+	return hh_commit_version(ca, t, p, KIND(REGIE), NULL, NULL, 0,
+	    "regisseur dismissed by the household") == STORE_OK ? 0 : -1;
+}
+
+static int
+exec_revoke(struct wjob *j, struct stxn *t)
+{
+	struct call *ca = j->wj_arg;
+	Eenplan__V1__RevokeConsentRequest *rq = ca->ca_req->revoke_consent;
+	Eenplan__V1__RevokeConsentResponse *r;
+	enum revoke_how how;
+	struct hh hh;
+	EpGrant *g;
+	int rc = -1, dismiss, src;
+
+	if (consent_load(ca, t, rq->household_id, &hh) != 0)
+		goto out;
+	if ((g = grant_find(&hh, rq->grant_id)) == NULL) {
+		/* Only who may list the grants learns which exist. */
+		if (consent_allows(&ca->ca_srv->s_consent, &ca->ca_who,
+		    &hh.hh_dec, CONSENT_OP_LIST_CONSENT, 0, NULL))
+			call_status(ca, CODE(NOT_FOUND), "grant_id: this "
+			    "household has no grant %llu",
+			    (unsigned long long)rq->grant_id);
+		else
+			call_deny(ca);
+		goto out;
+	}
+	if ((how = revoke_how(ca, &hh, g)) == REVOKE_REFUSED)
+		goto out;
+	if (g->revoked_at != 0) {
+		call_status(ca, CODE(FAILED_PRECONDITION),
+		    "grant %llu is already revoked", (unsigned long long)g->id);
+		goto out;
+	}
+	if (how == REVOKE_ON_BEHALF &&
+	    !plan_text_ok(rq->form_reference, 1, PLAN_REFERENCE_MAX)) {
+		call_status(ca, CODE(INVALID_ARGUMENT), "form_reference: "
+		    "required when revoking on the household's behalf "
+		    "(1 to %d characters)", PLAN_REFERENCE_MAX);
+		goto out;
+	}
+	dismiss = how == REVOKE_HOUSEHOLD && grant_is_regie(hh.hh_plan, g);
+	if (grant_revoke(ca, g, rq->form_reference) != 0)
+		goto oom;
+	if ((src = store_grant_put(t, rq->household_id, g)) != STORE_OK) {
+		call_store_error(ca, src);
+		goto out;
+	}
+	/* Consent changes leave the plan's version alone; a dismissal does not. */
+	if (dismiss) {
+		if (revoke_dismiss(ca, t, hh.hh_plan) != 0)
+			goto out;
+	} else if (hh_change(ca, t, rq->household_id, KIND(CONSENT),
+	    hh.hh_plan->version) != STORE_OK)
+		goto out;
+	if ((r = malloc(sizeof(*r))) == NULL)
+		goto oom;
+	eenplan__v1__revoke_consent_response__init(r);
+	call_body(ca, EENPLAN__V1__RESPONSE__BODY_REVOKE_CONSENT, r);
+	if ((r->grant = grant_dup(g)) == NULL)
+		goto oom;
+	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
+	    "grant %llu (%s for %s%s%s) %s%s%s%s", (unsigned long long)g->id,
+	    access_name(g->access), g->grantee_org,
+	    str_empty(g->grantee_subject) ? "" : "/", g->grantee_subject,
+	    revoke_how_text(how),
+	    str_empty(rq->form_reference) ? "" : ", form ",
+	    rq->form_reference,
+	    dismiss ? "; regisseur dismissed" : "");
+	rc = 0;
+	goto out;
+oom:
+	call_status(ca, CODE(INTERNAL), "out of memory");
+out:
+	hh_free(&hh);
+	return rc;
+}
+
+void
+op_revoke_consent(struct call *ca)
+{
+	Eenplan__V1__RevokeConsentRequest *rq = ca->ca_req->revoke_consent;
+
+	call_audit_begin(ca, "RevokeConsent", rq->household_id);
+	if (check_hhid(ca, rq->household_id) != 0) {
+		call_audit_reply(ca);
+		return;
+	}
+	if (rq->grant_id == 0) {
+		call_status(ca, CODE(INVALID_ARGUMENT), "grant_id: required");
+		call_audit_reply(ca);
+		return;
+	}
+	/* Whether it is required depends on who revokes: decided in exec. */
+	if (!str_empty(rq->form_reference) &&
+	    !plan_text_ok(rq->form_reference, 1, PLAN_REFERENCE_MAX)) {
+		call_status(ca, CODE(INVALID_ARGUMENT), "form_reference: 1 to "
+		    "%d characters of text", PLAN_REFERENCE_MAX);
+		call_audit_reply(ca);
+		return;
+	}
+	call_write(ca, exec_revoke);
+}
+
+/* -------------------------------------------------------- ListConsent */
+
+/* Current: counting now, or recorded to start later; not revoked, not ended. */
+static int
+grant_current(const EpGrant *g, int64_t now)
+{
+	if (consent_grant_active(g, now))
+		return 1;
+	return g->revoked_at == 0 && g->valid_from > now &&
+	    (g->valid_until == 0 || now < g->valid_until);
+}
+
+void
+op_list_consent(struct call *ca)
+{
+	Eenplan__V1__ListConsentRequest *rq = ca->ca_req->list_consent;
+	Eenplan__V1__ListConsentResponse *r;
+	struct stxn *t;
+	struct hh hh;
+	size_t i;
+	int rc;
+
+	memset(&hh, 0, sizeof(hh));
+	call_audit_begin(ca, "ListConsent", rq->household_id);
+	if (check_hhid(ca, rq->household_id) != 0 ||
+	    (t = call_reader(ca)) == NULL) {
+		call_audit_reply(ca);
+		return;
+	}
+	rc = hh_load(t, ca->ca_srv, &ca->ca_who, rq->household_id, ca->ca_now,
+	    &hh);
+	if (rc < 0) {
+		call_store_error(ca, rc);
+		goto out;
+	}
+	if (rc == STORE_NOTFOUND) {
+		call_deny(ca);
+		goto out;
+	}
+	if (consent_need(ca, &hh, CONSENT_OP_LIST_CONSENT, "only the "
+	    "household or its regisseur can list its consent") != 0)
+		goto out;
+	if ((r = malloc(sizeof(*r))) == NULL)
+		goto oom;
+	eenplan__v1__list_consent_response__init(r);
+	call_body(ca, EENPLAN__V1__RESPONSE__BODY_LIST_CONSENT, r);
+	if (hh.hh_ngrants > 0 &&
+	    (r->grants = calloc(hh.hh_ngrants, sizeof(*r->grants))) == NULL)
+		goto oom;
+	for (i = 0; i < hh.hh_ngrants; i++) {
+		if (hh.hh_grants[i] == NULL || (!rq->include_past &&
+		    !grant_current(hh.hh_grants[i], ca->ca_now)))
+			continue;
+		if ((r->grants[r->n_grants] = grant_dup(hh.hh_grants[i])) == NULL)
+			goto oom;
+		r->n_grants++;
+	}
+	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
+	    "%zu grant(s)%s", r->n_grants,
+	    rq->include_past ? ", past included" : "");
+	goto out;
+oom:
+	call_status(ca, CODE(INTERNAL), "out of memory");
+out:
+	hh_free(&hh);
+	call_reader_end(ca);
+	call_audit_reply(ca);
+}
+
+/* ------------------------------------------------------ TransferRegie */
+
+static EpPrincipal *
+regisseur_new(const char *org, const char *subject)
+{
+	EpPrincipal *p;
+
+	if ((p = malloc(sizeof(*p))) == NULL)
+		return NULL;
+	eenplan__v1__principal__init(p);
+	p->org = strdup(org);
+	p->subject = strdup(subject);
+	p->role = ROLE(PROFESSIONAL);
+	if (p->org == NULL || p->subject == NULL) {
+		protobuf_c_message_free_unpacked(&p->base, NULL);
+		return NULL;
+	}
+	return p;
+}
+
+/*
+ * Ends every manage grant still open (there is one; ending all of them
+ * makes sure no second regisseur can ever stand) and records the new one.
+ */
+static int
+transfer_grants(struct call *ca, struct stxn *t, struct hh *hh)
+{
+	Eenplan__V1__TransferRegieRequest *rq = ca->ca_req->transfer_regie;
+	EpGrant g = EENPLAN__V1__GRANT__INIT, *old;
+	EpPrincipal me;
+	size_t i;
+	int rc;
+
+	if ((g.id = grant_next_id(ca, hh)) == 0)
+		return -1;
+	for (i = 0; i < hh->hh_ngrants; i++) {
+		old = hh->hh_grants[i];
+		if (old == NULL || old->access != ACCESS(MANAGE) ||
+		    old->revoked_at != 0)
+			continue;
+		if (grant_revoke(ca, old, rq->form_reference) != 0) {
+			call_status(ca, CODE(INTERNAL), "out of memory");
+			return -1;
+		}
+		if ((rc = store_grant_put(t, rq->household_id, old)) != STORE_OK) {
+			call_store_error(ca, rc);
+			return -1;
+		}
+	}
+	principal_ep_view(&ca->ca_who, &me);
+	g.grantee_org = rq->to_org;
+	g.grantee_subject = rq->to_subject;
+	g.access = ACCESS(MANAGE);
+	g.purpose = (char *)(uintptr_t)"regie";
+	g.recorded_by = &me;
+	g.recorded_at = ca->ca_now;
+	g.on_behalf = 1;
+	g.form_reference = rq->form_reference;
+	return grant_store_new(ca, t, rq->household_id, &g);
+}
+
+static int
+exec_transfer(struct wjob *j, struct stxn *t)
+{
+	struct call *ca = j->wj_arg;
+	Eenplan__V1__TransferRegieRequest *rq = ca->ca_req->transfer_regie;
+	Eenplan__V1__TransferRegieResponse *r;
+	EpPrincipal *next;
+	struct hh hh;
+	char *detail = NULL;
+	int rc = -1;
+
+	if (consent_load(ca, t, rq->household_id, &hh) != 0)
+		goto out;
+	/* A second transfer in the same batch finds the caller no longer regisseur. */
+	if (consent_need(ca, &hh, CONSENT_OP_TRANSFER_REGIE, "only the "
+	    "regisseur can transfer the regie") != 0 ||
+	    consent_open(ca, &hh) != 0)
+		goto out;
+	if ((detail = malloc(CONSENT_DETAIL_MAX)) == NULL)
+		goto oom;
+	snprintf(detail, CONSENT_DETAIL_MAX, "regie from %s/%s to %s/%s%s%s",
+	    ca->ca_who.pr_org, ca->ca_who.pr_subject, rq->to_org,
+	    rq->to_subject, str_empty(rq->reason) ? "" : ": ", rq->reason);
+	if (transfer_grants(ca, t, &hh) != 0)
+		goto out;
+	if ((next = regisseur_new(rq->to_org, rq->to_subject)) == NULL)
+		goto oom;
+	if (hh.hh_plan->regisseur != NULL)
+		protobuf_c_message_free_unpacked(&hh.hh_plan->regisseur->base,
+		    NULL);
+	hh.hh_plan->regisseur = next;
+	if (hh_commit_version(ca, t, hh.hh_plan, KIND(REGIE), NULL, NULL, 0,
+	    detail) != STORE_OK)
+		goto out;
+	if ((r = malloc(sizeof(*r))) == NULL)
+		goto oom;
+	eenplan__v1__transfer_regie_response__init(r);
+	call_body(ca, EENPLAN__V1__RESPONSE__BODY_TRANSFER_REGIE, r);
+	r->version = hh.hh_plan->version;
+	if ((r->regisseur = regisseur_new(rq->to_org, rq->to_subject)) == NULL)
+		goto oom;
+	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
+	    "version %llu, form %s: %s", (unsigned long long)r->version,
+	    rq->form_reference, detail);
+	rc = 0;
+	goto out;
+oom:
+	call_status(ca, CODE(INTERNAL), "out of memory");
+out:
+	free(detail);
+	hh_free(&hh);
+	return rc;
+}
+
+static int
+transfer_check_request(struct call *ca)
+{
+	Eenplan__V1__TransferRegieRequest *rq = ca->ca_req->transfer_regie;
+	const struct config_org *org;
+
+	org = config_org_find(ca->ca_srv->s_conf, rq->to_org);
+	if (org == NULL ||
+	    (org->co_roles & (1u << ROLE(PROFESSIONAL))) == 0) {
+		call_status(ca, CODE(INVALID_ARGUMENT), "to_org: not an "
+		    "organisation of this deployment with professionals");
+		return -1;
+	}
+	if (!util_ident_ok(rq->to_subject, PRINCIPAL_SUBJECT_MAX - 1)) {
+		call_status(ca, CODE(INVALID_ARGUMENT), "to_subject: 1 to %d "
+		    "characters of [A-Za-z0-9._-]", PRINCIPAL_SUBJECT_MAX - 1);
+		return -1;
+	}
+	if (str_eq(rq->to_org, ca->ca_who.pr_org) &&
+	    str_eq(rq->to_subject, ca->ca_who.pr_subject)) {
+		call_status(ca, CODE(INVALID_ARGUMENT),
+		    "to_subject: you already hold the regie");
+		return -1;
+	}
+	if (!plan_text_ok(rq->form_reference, 1, PLAN_REFERENCE_MAX)) {
+		call_status(ca, CODE(INVALID_ARGUMENT), "form_reference: "
+		    "required, 1 to %d characters of text", PLAN_REFERENCE_MAX);
+		return -1;
+	}
+	if (!plan_text_ok(rq->reason, 0, PLAN_TEXT_MAX)) {
+		call_status(ca, CODE(INVALID_ARGUMENT), "reason: at most %d "
+		    "characters of text", PLAN_TEXT_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+void
+op_transfer_regie(struct call *ca)
+{
+	Eenplan__V1__TransferRegieRequest *rq = ca->ca_req->transfer_regie;
+
+	call_audit_begin(ca, "TransferRegie", rq->household_id);
+	if (check_hhid(ca, rq->household_id) != 0 ||
+	    transfer_check_request(ca) != 0) {
+		call_audit_reply(ca);
+		return;
+	}
+	call_write(ca, exec_transfer);
+}
+
+/* --------------------------------------------------------- BreakGlass */
+
+static int
+exec_break_glass(struct wjob *j, struct stxn *t)
+{
+	struct call *ca = j->wj_arg;
+	Eenplan__V1__BreakGlassRequest *rq = ca->ca_req->break_glass;
+	const struct consent_conf *cc = &ca->ca_srv->s_consent;
+	Eenplan__V1__BreakGlassResponse *r;
+	EpGrant g = EENPLAN__V1__GRANT__INIT;
+	char until[32], *purpose = NULL;
+	EpPrincipal me;
+	struct hh hh;
+	size_t plen;
+	int rc = -1;
+
+	if (consent_load(ca, t, rq->household_id, &hh) != 0)
+		goto out;
+	if (!consent_allows(cc, &ca->ca_who, &hh.hh_dec,
+	    CONSENT_OP_BREAK_GLASS, 0, NULL)) {
+		/* Role and switch were checked before: the caller already reads. */
+		if (hh.hh_dec.cd_access != ACCESS(NONE))
+			call_status(ca, CODE(FAILED_PRECONDITION),
+			    "you already have access to this household");
+		else
+			call_deny(ca);
+		goto out;
+	}
+	/* A closed file is kept for the law, not for emergencies. */
+	if (consent_open(ca, &hh) != 0 || (g.id = grant_next_id(ca, &hh)) == 0)
+		goto out;
+	plen = strlen(rq->reason) + sizeof("break-glass: ");
+	if ((purpose = malloc(plen)) == NULL)
+		goto oom;
+	snprintf(purpose, plen, "break-glass: %s", rq->reason);
+	principal_ep_view(&ca->ca_who, &me);
+	g.grantee_org = me.org;
+	g.grantee_subject = me.subject;
+	g.access = ACCESS(READ);
+	g.break_glass = 1;
+	g.valid_from = ca->ca_now;
+	g.valid_until = ca->ca_now + cc->cc_break_glass_window;
+	g.purpose = purpose;
+	g.recorded_by = &me;
+	g.recorded_at = ca->ca_now;
+	g.on_behalf = 0;
+	/* The change event is what puts it on the regisseur's feed. */
+	if (grant_store_new(ca, t, rq->household_id, &g) != 0 ||
+	    hh_change(ca, t, rq->household_id, KIND(BREAK_GLASS),
+	    hh.hh_plan->version) != STORE_OK)
+		goto out;
+	if ((r = malloc(sizeof(*r))) == NULL)
+		goto oom;
+	eenplan__v1__break_glass_response__init(r);
+	call_body(ca, EENPLAN__V1__RESPONSE__BODY_BREAK_GLASS, r);
+	if ((r->grant = grant_dup(&g)) == NULL)
+		goto oom;
+	util_fmt_time(g.valid_until, until, sizeof(until));
+	audit_record_set(ca->ca_audit, CODE(OK), "break-glass",
+	    "break-glass until %s: %s", until, rq->reason);
+	rc = 0;
+	goto out;
+oom:
+	call_status(ca, CODE(INTERNAL), "out of memory");
+out:
+	free(purpose);
+	hh_free(&hh);
+	return rc;
+}
+
+void
+op_break_glass(struct call *ca)
+{
+	Eenplan__V1__BreakGlassRequest *rq = ca->ca_req->break_glass;
+	size_t min = ca->ca_srv->s_consent.cc_break_glass_reason_min;
+
+	call_audit_begin(ca, "BreakGlass", rq->household_id);
+	if (check_hhid(ca, rq->household_id) != 0) {
+		call_audit_reply(ca);
+		return;
+	}
+	if (!ca->ca_srv->s_consent.cc_break_glass) {
+		call_status(ca, CODE(PERMISSION_DENIED),
+		    "break-glass is switched off");
+		call_audit_reply(ca);
+		return;
+	}
+	if (ca->ca_who.pr_role != ROLE(PROFESSIONAL)) {
+		call_status(ca, CODE(PERMISSION_DENIED),
+		    "only a professional can break the glass");
+		call_audit_reply(ca);
+		return;
+	}
+	if (!plan_text_ok(rq->reason, min > 0 ? min : 1, PLAN_TEXT_MAX)) {
+		call_status(ca, CODE(INVALID_ARGUMENT), "reason: at least %zu "
+		    "characters (at most %d)", min > 0 ? min : 1, PLAN_TEXT_MAX);
+		call_audit_reply(ca);
+		return;
+	}
+	call_write(ca, exec_break_glass);
+}

@@ -1,0 +1,820 @@
+/* Unit tests for the audit chain: hashing, appending, tamper detection, export. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sys/stat.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+
+#include "log.h"
+#include "util.h"
+#include "audit.h"
+
+#define HH_A	"0123456789abcdef0123456789abcdef"
+#define HH_B	"fedcba9876543210fedcba9876543210"
+#define T0	INT64_C(1700000000000000)
+#define NREC	10
+
+struct fx {
+	char			 dir[256];
+	char			 env[300];
+	struct store		*st;
+	struct audit_head	 head;
+};
+
+static int
+rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+fx_open(struct fx *f)
+{
+	struct store_opts o;
+	char err[256];
+
+	memset(&o, 0, sizeof(o));
+	o.so_dir = f->env;
+	o.so_map_max = 16u << 20;
+	if (store_open(&f->st, &o, err, sizeof(err)) == -1) {
+		print_error("store_open: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	const char *t = getenv("TMPDIR");
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "%s/eenplan-test-XXXXXX",
+	    t && *t ? t : "/tmp");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->env, sizeof(f->env), "%s/db", f->dir);
+	if (fx_open(f) == -1)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_close(f->st);
+	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* Record i (1-based) of the standard fixture. */
+static const char *
+rec_hh(int i)
+{
+	return i % 2 ? HH_A : HH_B;
+}
+
+static const char *
+rec_org(int i)
+{
+	return i % 3 == 0 ? "senzer" : "lev";
+}
+
+static EpAuditRecord *
+make_rec(int i)
+{
+	struct principal p;
+	EpAuditRecord *r;
+
+	memset(&p, 0, sizeof(p));
+	snprintf(p.pr_org, sizeof(p.pr_org), "%s", rec_org(i));
+	snprintf(p.pr_subject, sizeof(p.pr_subject), "user%d", i);
+	p.pr_role = EENPLAN__V1__ROLE__ROLE_PROFESSIONAL;
+	snprintf(p.pr_org_identifier, sizeof(p.pr_org_identifier), "9999");
+	snprintf(p.pr_serial, sizeof(p.pr_serial), "0a%02x", i);
+	snprintf(p.pr_peer, sizeof(p.pr_peer), "192.0.2.%d:5000", i);
+	r = audit_record_new(&p, "GetPlan", rec_hh(i), T0 + i * INT64_C(1000000));
+	assert_non_null(r);
+	audit_record_set(r, i == 4 ? EENPLAN__V1__CODE__PERMISSION_DENIED :
+	    EENPLAN__V1__CODE__OK, "begeleiding", "record %d", i);
+	return r;
+}
+
+static void
+append_n(struct fx *f, int from, int to)
+{
+	struct stxn *tx;
+	EpAuditRecord *r;
+	int i;
+
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	for (i = from; i <= to; i++) {
+		r = make_rec(i);
+		assert_int_equal(audit_append(tx, &f->head, r), STORE_OK);
+		assert_int_equal(r->seq, (uint64_t)i);
+		assert_int_equal(f->head.ah_seq, (uint64_t)i);
+		audit_record_free(r);
+	}
+	assert_int_equal(store_commit(tx), STORE_OK);
+}
+
+static int
+setup_chain(void **state)
+{
+	if (setup(state) == -1)
+		return -1;
+	append_n(*state, 1, NREC);
+	return 0;
+}
+
+static int
+verify(struct fx *f, uint64_t *count, uint64_t *bad, char *msg, size_t len)
+{
+	struct stxn *rd = store_reader_new(f->st);
+	int rc;
+
+	assert_non_null(rd);
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	rc = audit_verify(rd, count, bad, msg, len);
+	store_reader_end(rd);
+	store_reader_free(rd);
+	return rc;
+}
+
+static void
+expect_bad(struct fx *f, uint64_t seq, const char *why)
+{
+	uint64_t count, bad;
+	char msg[256];
+
+	assert_int_equal(verify(f, &count, &bad, msg, sizeof(msg)), -1);
+	if (bad != seq || strstr(msg, why) == NULL)
+		print_error("verify said %llu: %s\n", (unsigned long long)bad,
+		    msg);
+	assert_int_equal(bad, seq);
+	assert_non_null(strstr(msg, why));
+	assert_int_equal(count, seq - 1);
+}
+
+static EpAuditRecord *
+rec_get(struct fx *f, uint64_t seq)
+{
+	struct stxn *rd = store_reader_new(f->st);
+	EpAuditRecord *r;
+
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	assert_int_equal(store_audit_get(rd, seq, &r), STORE_OK);
+	store_reader_end(rd);
+	store_reader_free(rd);
+	return r;
+}
+
+static void
+seq_key(uint8_t k[8], uint64_t seq)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--, seq >>= 8)
+		k[i] = seq & 0xff;
+}
+
+/* Stores r under key seq as a well-formed value (checksum and all). */
+static void
+rec_put_raw(struct fx *f, uint64_t seq, const EpAuditRecord *r)
+{
+	struct stxn *tx;
+	uint8_t k[8], *buf;
+	size_t len = protobuf_c_message_get_packed_size(&r->base);
+
+	buf = malloc(len + 1);
+	assert_non_null(buf);
+	assert_int_equal(protobuf_c_message_pack(&r->base, buf), len);
+	seq_key(k, seq);
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	assert_int_equal(store_raw_put(tx, "audit", k, 8, buf, len), STORE_OK);
+	assert_int_equal(store_commit(tx), STORE_OK);
+	free(buf);
+}
+
+static void
+rec_del(struct fx *f, uint64_t seq)
+{
+	struct stxn *tx;
+	uint8_t k[8];
+
+	seq_key(k, seq);
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	assert_int_equal(store_raw_del(tx, "audit", k, 8), STORE_OK);
+	assert_int_equal(store_commit(tx), STORE_OK);
+}
+
+/* ------------------------------------------------------------ verify */
+
+static void
+test_verify_empty(void **state)
+{
+	struct fx *f = *state;
+	uint64_t count = 99, bad = 99;
+	char msg[128];
+
+	assert_int_equal(verify(f, &count, &bad, msg, sizeof(msg)), 0);
+	assert_int_equal(count, 0);
+}
+
+static void
+test_verify_intact(void **state)
+{
+	struct fx *f = *state;
+	uint64_t count, bad;
+	char msg[128];
+
+	assert_int_equal(verify(f, &count, &bad, msg, sizeof(msg)), 0);
+	assert_int_equal(count, NREC);
+	/* And again after more appends in a later txn. */
+	append_n(f, NREC + 1, NREC + 3);
+	assert_int_equal(verify(f, &count, &bad, msg, sizeof(msg)), 0);
+	assert_int_equal(count, NREC + 3);
+}
+
+static void
+test_verify_edited(void **state)
+{
+	struct fx *f = *state;
+	EpAuditRecord *r = rec_get(f, 5);
+
+	free(r->detail);
+	r->detail = strdup("record 5, nothing to see");
+	rec_put_raw(f, 5, r);
+	audit_record_free(r);
+	expect_bad(f, 5, "record 5 edited");
+}
+
+static void
+test_verify_edited_outcome(void **state)
+{
+	struct fx *f = *state;
+	EpAuditRecord *r = rec_get(f, 4);
+
+	/* A denial rewritten as a success. */
+	assert_int_equal(r->outcome, EENPLAN__V1__CODE__PERMISSION_DENIED);
+	r->outcome = EENPLAN__V1__CODE__OK;
+	rec_put_raw(f, 4, r);
+	audit_record_free(r);
+	expect_bad(f, 4, "record 4 edited");
+}
+
+static void
+test_verify_edited_and_rehashed(void **state)
+{
+	struct fx *f = *state;
+	EpAuditRecord *r = rec_get(f, 5);
+
+	free(r->detail);
+	r->detail = strdup("rewritten");
+	assert_int_equal(audit_hash(r, r->hash.data), 0);
+	rec_put_raw(f, 5, r);
+	audit_record_free(r);
+	/* Record 5 is self-consistent now; the link from 6 gives it away. */
+	expect_bad(f, 6, "chain broken");
+}
+
+static void
+test_verify_deleted(void **state)
+{
+	struct fx *f = *state;
+
+	rec_del(f, 4);
+	expect_bad(f, 4, "record 4 missing");
+}
+
+static void
+test_verify_swapped(void **state)
+{
+	struct fx *f = *state;
+	EpAuditRecord *r3 = rec_get(f, 3), *r4 = rec_get(f, 4);
+
+	rec_put_raw(f, 3, r4);
+	rec_put_raw(f, 4, r3);
+	audit_record_free(r3);
+	audit_record_free(r4);
+	expect_bad(f, 3, "out of order");
+}
+
+static void
+test_verify_swapped_raw(void **state)
+{
+	struct fx *f = *state;
+	MDB_env *e;
+	MDB_txn *t;
+	MDB_dbi d;
+	MDB_val k6, k7, v6, v7, n6, n7;
+	uint8_t key6[8], key7[8], *c6, *c7;
+
+	store_close(f->st);
+	f->st = NULL;
+	/* Swap the stored bytes as they are, frames included. */
+	seq_key(key6, 6);
+	seq_key(key7, 7);
+	assert_int_equal(mdb_env_create(&e), 0);
+	assert_int_equal(mdb_env_set_maxdbs(e, 16), 0);
+	assert_int_equal(mdb_env_open(e, f->env, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), 0);
+	assert_int_equal(mdb_dbi_open(t, "audit", 0, &d), 0);
+	k6.mv_data = key6;
+	k6.mv_size = 8;
+	k7.mv_data = key7;
+	k7.mv_size = 8;
+	assert_int_equal(mdb_get(t, d, &k6, &v6), 0);
+	assert_int_equal(mdb_get(t, d, &k7, &v7), 0);
+	c6 = malloc(v6.mv_size);
+	c7 = malloc(v7.mv_size);
+	assert_non_null(c6);
+	assert_non_null(c7);
+	memcpy(c6, v6.mv_data, v6.mv_size);
+	memcpy(c7, v7.mv_data, v7.mv_size);
+	n6.mv_data = c7;
+	n6.mv_size = v7.mv_size;
+	n7.mv_data = c6;
+	n7.mv_size = v6.mv_size;
+	assert_int_equal(mdb_put(t, d, &k6, &n6, 0), 0);
+	assert_int_equal(mdb_put(t, d, &k7, &n7, 0), 0);
+	assert_int_equal(mdb_txn_commit(t), 0);
+	mdb_env_close(e);
+	free(c6);
+	free(c7);
+	assert_int_equal(fx_open(f), 0);
+	/* The key is inside the checksum: a moved value fails it. */
+	expect_bad(f, 6, "record 6 corrupt");
+}
+
+static void
+test_verify_truncated(void **state)
+{
+	struct fx *f = *state;
+
+	rec_del(f, NREC);
+	rec_del(f, NREC - 1);
+	expect_bad(f, NREC - 1, "missing");
+}
+
+static void
+test_verify_beyond_head(void **state)
+{
+	struct fx *f = *state;
+	EpAuditRecord *r = rec_get(f, NREC);
+	struct stxn *rd;
+	struct audit_head h;
+
+	r->seq = NREC + 1;
+	rec_put_raw(f, NREC + 1, r);
+	audit_record_free(r);
+	expect_bad(f, NREC + 1, "beyond the head");
+	/* The writer would refuse to append on such a head. */
+	rd = store_reader_new(f->st);
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	assert_int_equal(audit_head_load(rd, &h), STORE_CORRUPT);
+	store_reader_end(rd);
+	store_reader_free(rd);
+}
+
+static void
+test_verify_head_mismatch(void **state)
+{
+	struct fx *f = *state;
+	struct stxn *tx, *rd;
+	struct audit_head h;
+	uint8_t buf[40];
+	size_t len;
+
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	assert_int_equal(store_meta_get(tx, "audit_head", buf, sizeof(buf),
+	    &len), STORE_OK);
+	assert_int_equal(len, 40);
+	buf[20] ^= 0x80;
+	assert_int_equal(store_meta_put(tx, "audit_head", buf, len), STORE_OK);
+	assert_int_equal(store_commit(tx), STORE_OK);
+	expect_bad(f, NREC, "does not match the audit head");
+	rd = store_reader_new(f->st);
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	assert_int_equal(audit_head_load(rd, &h), STORE_CORRUPT);
+	store_reader_end(rd);
+	store_reader_free(rd);
+}
+
+static void
+test_head_load(void **state)
+{
+	struct fx *f = *state;
+	struct stxn *rd, *tx;
+	struct audit_head h;
+	EpAuditRecord *r = rec_get(f, NREC);
+
+	rd = store_reader_new(f->st);
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	assert_int_equal(audit_head_load(rd, &h), STORE_OK);
+	assert_int_equal(h.ah_seq, NREC);
+	assert_memory_equal(h.ah_hash, r->hash.data, AUDIT_HASH_LEN);
+	assert_memory_equal(h.ah_hash, f->head.ah_hash, AUDIT_HASH_LEN);
+	store_reader_end(rd);
+	audit_record_free(r);
+	/* Records without a head: refuse rather than restart at 1. */
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	assert_int_equal(store_raw_del(tx, "meta", "audit_head", 10), STORE_OK);
+	assert_int_equal(store_commit(tx), STORE_OK);
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	assert_int_equal(audit_head_load(rd, &h), STORE_CORRUPT);
+	store_reader_end(rd);
+	store_reader_free(rd);
+	expect_bad(f, 1, "beyond the head");
+}
+
+static void
+test_append_failure_keeps_head(void **state)
+{
+	struct fx *f = *state;
+	struct audit_head stale, before;
+	struct stxn *tx;
+	EpAuditRecord *r = make_rec(1);
+
+	/* A stale head would overwrite record 6: refused, head untouched. */
+	stale = f->head;
+	stale.ah_seq = 5;
+	before = stale;
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	assert_int_not_equal(audit_append(tx, &stale, r), STORE_OK);
+	assert_memory_equal(&stale, &before, sizeof(stale));
+	store_abort(tx);
+	audit_record_free(r);
+	{
+		uint64_t count, bad;
+		char msg[128];
+
+		assert_int_equal(verify(f, &count, &bad, msg, sizeof(msg)), 0);
+		assert_int_equal(count, NREC);
+	}
+}
+
+/* -------------------------------------------------------------- hash */
+
+static void
+fixed_rec(EpAuditRecord *r, EpPrincipal *p, uint8_t prev[32])
+{
+	eenplan__v1__audit_record__init(r);
+	eenplan__v1__principal__init(p);
+	p->org = "lev";
+	p->subject = "jan.jansen";
+	p->role = EENPLAN__V1__ROLE__ROLE_PROFESSIONAL;
+	memset(prev, 0x11, 32);
+	r->seq = 7;
+	r->time = INT64_C(1700000000123456);
+	r->actor = p;
+	r->actor_org_identifier = "12345678";
+	r->cert_serial = "0a1b";
+	r->action = "GetPlan";
+	r->household_id = HH_A;
+	r->outcome = EENPLAN__V1__CODE__PERMISSION_DENIED;
+	r->detail = "version 3";
+	r->peer = "192.0.2.1:443";
+	r->purpose = "begeleiding";
+	r->prev_hash.data = prev;
+	r->prev_hash.len = 32;
+}
+
+static void
+test_hash_known_answer(void **state)
+{
+	EpAuditRecord r;
+	EpPrincipal p;
+	uint8_t prev[32], h[32], h2[32];
+	char hex[65];
+
+	(void)state;
+	fixed_rec(&r, &p, prev);
+	assert_int_equal(audit_hash(&r, h), 0);
+	util_hex(h, 32, hex);
+	/* Pins the canonical encoding: a change here forks every chain. */
+	assert_string_equal(hex, "66bb7d4136282cc1b37b42bf9447110669a5e159"
+	    "53bcfcc6142cf2ed94e06388");
+	/* The hash field itself is not hashed. */
+	r.hash.data = h;
+	r.hash.len = 32;
+	assert_int_equal(audit_hash(&r, h2), 0);
+	assert_memory_equal(h, h2, 32);
+}
+
+static void
+test_hash_every_field(void **state)
+{
+	EpAuditRecord r;
+	EpPrincipal p;
+	uint8_t prev[32], base[32], h[32];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 16; i++) {
+		fixed_rec(&r, &p, prev);
+		if (i == 0)
+			assert_int_equal(audit_hash(&r, base), 0);
+		switch (i) {
+		case 0: r.seq = 8; break;
+		case 1: r.time++; break;
+		case 2: p.org = "levx"; break;
+		case 3: p.subject = "jan.jansen2"; break;
+		case 4: p.role = EENPLAN__V1__ROLE__ROLE_SYSTEM; break;
+		case 5: r.actor_org_identifier = "12345679"; break;
+		case 6: r.cert_serial = "0a1c"; break;
+		case 7: r.action = "GetPlam"; break;
+		case 8: r.household_id = HH_B; break;
+		case 9: r.outcome = EENPLAN__V1__CODE__OK; break;
+		case 10: r.detail = "version 4"; break;
+		case 11: r.peer = "192.0.2.1:444"; break;
+		case 12: r.purpose = ""; break;
+		case 13: prev[31] ^= 1; break;
+		case 14: r.actor = NULL; break;
+		/* Bytes moved across a field boundary. */
+		case 15: r.action = "GetPlanb"; r.detail = "egeleiding";
+			r.purpose = "version 3"; break;
+		default: break;
+		}
+		assert_int_equal(audit_hash(&r, h), 0);
+		if (memcmp(h, base, 32) == 0)
+			print_error("field case %d does not change the hash\n",
+			    i);
+		assert_memory_not_equal(h, base, 32);
+	}
+	/* Deterministic. */
+	fixed_rec(&r, &p, prev);
+	assert_int_equal(audit_hash(&r, h), 0);
+	assert_memory_equal(h, base, 32);
+}
+
+static void
+test_record_new_set(void **state)
+{
+	struct principal p;
+	EpAuditRecord *r;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	strcpy(p.pr_org, "zorgboog");
+	strcpy(p.pr_subject, "wijk.vpk-1");
+	p.pr_role = EENPLAN__V1__ROLE__ROLE_PROFESSIONAL;
+	strcpy(p.pr_org_identifier, "URA-12345");
+	strcpy(p.pr_serial, "7f01");
+	strcpy(p.pr_peer, "198.51.100.7:40000");
+	r = audit_record_new(&p, "MutatePlan", NULL, 42);
+	assert_non_null(r);
+	assert_string_equal(r->actor->org, "zorgboog");
+	assert_string_equal(r->actor->subject, "wijk.vpk-1");
+	assert_int_equal(r->actor->role, EENPLAN__V1__ROLE__ROLE_PROFESSIONAL);
+	assert_string_equal(r->actor_org_identifier, "URA-12345");
+	assert_string_equal(r->cert_serial, "7f01");
+	assert_string_equal(r->peer, "198.51.100.7:40000");
+	assert_string_equal(r->action, "MutatePlan");
+	assert_string_equal(r->household_id, "");
+	assert_int_equal(r->time, 42);
+	assert_int_equal(r->outcome, EENPLAN__V1__CODE__OK);
+	audit_record_set(r, EENPLAN__V1__CODE__ABORTED, "zorg", "version %d",
+	    3);
+	audit_record_set(r, EENPLAN__V1__CODE__ABORTED, "zorg2", "v%s", "4");
+	assert_int_equal(r->outcome, EENPLAN__V1__CODE__ABORTED);
+	assert_string_equal(r->purpose, "zorg2");
+	assert_string_equal(r->detail, "v4");
+	/* NULLs leave purpose and detail alone. */
+	audit_record_set(r, EENPLAN__V1__CODE__OK, NULL, NULL);
+	assert_string_equal(r->detail, "v4");
+	audit_record_free(r);
+	r = audit_record_new(NULL, "Admin", HH_A, 1);
+	assert_non_null(r);
+	assert_string_equal(r->actor->org, "");
+	audit_record_free(r);
+}
+
+/* ------------------------------------------------------------ export */
+
+static long
+export(struct fx *f, const struct audit_filter *flt, char **out)
+{
+	struct stxn *rd = store_reader_new(f->st);
+	size_t len;
+	FILE *fp;
+	long n;
+
+	fp = open_memstream(out, &len);
+	assert_non_null(fp);
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	n = audit_export_json(rd, fp, flt);
+	store_reader_end(rd);
+	store_reader_free(rd);
+	fclose(fp);
+	return n;
+}
+
+/* Parses every line; returns how many, checking each against its record. */
+static int
+check_lines(char *buf)
+{
+	char *line, *save = NULL;
+	json_error_t je;
+	json_t *o, *a;
+	int n = 0;
+	json_int_t seq;
+	const char *t, *h, *ph;
+
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		o = json_loads(line, 0, &je);
+		if (o == NULL)
+			print_error("bad JSON line: %s: %s\n", line, je.text);
+		assert_non_null(o);
+		assert_true(json_is_object(o));
+		seq = json_integer_value(json_object_get(o, "seq"));
+		assert_true(seq >= 1 && seq <= NREC);
+		a = json_object_get(o, "actor");
+		assert_true(json_is_object(a));
+		assert_string_equal(json_string_value(json_object_get(a,
+		    "org")), rec_org((int)seq));
+		assert_string_equal(json_string_value(json_object_get(a,
+		    "role")), "professional");
+		assert_string_equal(json_string_value(json_object_get(a,
+		    "org_identifier")), "9999");
+		assert_non_null(json_string_value(json_object_get(a,
+		    "cert_serial")));
+		assert_non_null(json_string_value(json_object_get(a,
+		    "subject")));
+		assert_string_equal(json_string_value(json_object_get(o,
+		    "household")), rec_hh((int)seq));
+		assert_string_equal(json_string_value(json_object_get(o,
+		    "action")), "GetPlan");
+		assert_string_equal(json_string_value(json_object_get(o,
+		    "outcome")), seq == 4 ? "PERMISSION_DENIED" : "OK");
+		assert_string_equal(json_string_value(json_object_get(o,
+		    "purpose")), "begeleiding");
+		assert_non_null(json_string_value(json_object_get(o, "peer")));
+		assert_non_null(json_string_value(json_object_get(o,
+		    "detail")));
+		assert_int_equal(json_integer_value(json_object_get(o,
+		    "time_us")), T0 + seq * 1000000);
+		t = json_string_value(json_object_get(o, "time"));
+		assert_non_null(t);
+		assert_int_equal(strlen(t), 27);
+		assert_int_equal(t[10], 'T');
+		assert_int_equal(t[26], 'Z');
+		h = json_string_value(json_object_get(o, "hash"));
+		ph = json_string_value(json_object_get(o, "prev_hash"));
+		assert_non_null(h);
+		assert_non_null(ph);
+		assert_int_equal(strlen(h), 64);
+		assert_int_equal(strlen(ph), 64);
+		if (seq == 1)
+			assert_string_equal(ph, "0000000000000000000000000000"
+			    "000000000000000000000000000000000000");
+		json_decref(o);
+		n++;
+	}
+	return n;
+}
+
+static int
+expected(const struct audit_filter *flt)
+{
+	int i, n = 0;
+	int64_t t;
+
+	for (i = 1; i <= NREC; i++) {
+		t = T0 + i * INT64_C(1000000);
+		if (flt->af_from && t < flt->af_from)
+			continue;
+		if (flt->af_until && t > flt->af_until)
+			continue;
+		if (flt->af_household && strcmp(flt->af_household,
+		    rec_hh(i)) != 0)
+			continue;
+		if (flt->af_org && strcmp(flt->af_org, rec_org(i)) != 0)
+			continue;
+		n++;
+	}
+	return n;
+}
+
+static void
+test_export(void **state)
+{
+	struct fx *f = *state;
+	struct audit_filter flt[] = {
+		{ 0, 0, NULL, NULL },
+		{ 0, 0, HH_A, NULL },
+		{ 0, 0, NULL, "senzer" },
+		{ 0, 0, HH_B, "senzer" },
+		{ T0 + 3000000, T0 + 6000000, NULL, NULL },
+		{ T0 + 3000000, 0, HH_A, "lev" },
+		{ 0, 0, "00000000000000000000000000000000", NULL },
+		{ 0, 0, NULL, "nobody" },
+	};
+	size_t i;
+	char *buf;
+	long n;
+
+	for (i = 0; i < sizeof(flt) / sizeof(flt[0]); i++) {
+		buf = NULL;
+		n = export(f, &flt[i], &buf);
+		assert_int_equal(n, expected(&flt[i]));
+		assert_int_equal(check_lines(buf), n);
+		free(buf);
+	}
+	/* Sanity of the expectations themselves. */
+	assert_int_equal(expected(&flt[0]), NREC);
+	assert_int_equal(expected(&flt[1]), 5);
+	assert_int_equal(expected(&flt[2]), 3);
+	assert_int_equal(expected(&flt[3]), 1);
+	assert_int_equal(expected(&flt[4]), 4);
+	/* No filter at all. */
+	buf = NULL;
+	n = export(f, NULL, &buf);
+	assert_int_equal(n, NREC);
+	assert_int_equal(check_lines(buf), NREC);
+	free(buf);
+}
+
+static void
+test_filter_match(void **state)
+{
+	struct audit_filter flt = { T0 + 2000000, T0 + 2000000, HH_B, "lev" };
+	EpAuditRecord *r = make_rec(2);
+
+	(void)state;
+	assert_true(audit_filter_match(&flt, r));
+	assert_true(audit_filter_match(NULL, r));
+	flt.af_until = T0 + 1999999;
+	assert_false(audit_filter_match(&flt, r));
+	flt.af_until = 0;
+	flt.af_from = T0 + 2000001;
+	assert_false(audit_filter_match(&flt, r));
+	flt.af_from = 0;
+	flt.af_org = "senzer";
+	assert_false(audit_filter_match(&flt, r));
+	flt.af_org = NULL;
+	flt.af_household = HH_A;
+	assert_false(audit_filter_match(&flt, r));
+	audit_record_free(r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_verify_empty, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_verify_intact, setup_chain,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_verify_edited, setup_chain,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_verify_edited_outcome,
+		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_edited_and_rehashed,
+		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_deleted,
+		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_swapped,
+		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_swapped_raw,
+		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_truncated,
+		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_beyond_head,
+		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_head_mismatch,
+		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_head_load, setup_chain,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_append_failure_keeps_head,
+		    setup_chain, teardown),
+		cmocka_unit_test(test_hash_known_answer),
+		cmocka_unit_test(test_hash_every_field),
+		cmocka_unit_test(test_record_new_set),
+		cmocka_unit_test_setup_teardown(test_export, setup_chain,
+		    teardown),
+		cmocka_unit_test(test_filter_match),
+	};
+
+	log_init(0, "test_audit");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

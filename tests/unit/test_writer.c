@@ -1,0 +1,737 @@
+/* Unit tests for the group-commit writer: batching, rollback, audit atomicity. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sys/stat.h>
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "audit.h"
+#include "writer.h"
+
+#define NTHREADS	4
+#define PER_THREAD	250
+
+enum tkind {
+	TJ_OK,		/* writes a plan, keeps it */
+	TJ_REFUSE,	/* writes a plan, then refuses (-1) */
+	TJ_AUDIT_ONLY	/* no exec */
+};
+
+struct gate {
+	int	g_entered;
+	int	g_open;
+};
+
+struct tjob {
+	struct wjob	 tj_job;	/* first: the writer hands this back */
+	int		 tj_kind;
+	char		 tj_hhid[33];
+	struct gate	*tj_gate;
+	int		 tj_posted;
+	uint64_t	 tj_order;	/* global post order */
+};
+
+struct fx {
+	char		 dir[256];
+	char		 env[300];
+	size_t		 map;
+	struct store	*st;
+	struct writer	*w;
+};
+
+static pthread_mutex_t	t_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	t_cond = PTHREAD_COND_INITIALIZER;
+static uint64_t		t_posted;
+static uint64_t		t_submitted;
+
+static int
+rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+fx_open(struct fx *f)
+{
+	struct store_opts o;
+	char err[256];
+
+	memset(&o, 0, sizeof(o));
+	o.so_dir = f->env;
+	o.so_map_max = f->map;
+	if (store_open(&f->st, &o, err, sizeof(err)) == -1) {
+		print_error("store_open: %s\n", err);
+		return -1;
+	}
+	if ((f->w = writer_start(f->st, err, sizeof(err))) == NULL) {
+		print_error("writer_start: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+setup_map(void **state, size_t map)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	const char *t = getenv("TMPDIR");
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "%s/eenplan-test-XXXXXX",
+	    t && *t ? t : "/tmp");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->env, sizeof(f->env), "%s/db", f->dir);
+	f->map = map;
+	if (fx_open(f) == -1)
+		return -1;
+	pthread_mutex_lock(&t_mtx);
+	t_posted = t_submitted = 0;
+	pthread_mutex_unlock(&t_mtx);
+	*state = f;
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_map(state, 64u << 20);
+}
+
+static int
+setup_small(void **state)
+{
+	return setup_map(state, 1u << 20);
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	writer_free(f->w);
+	store_close(f->st);
+	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* ------------------------------------------------------------- jobs */
+
+static void
+tj_post(struct wjob *j)
+{
+	struct tjob *tj = (struct tjob *)j;
+
+	pthread_mutex_lock(&t_mtx);
+	tj->tj_posted++;
+	tj->tj_order = ++t_posted;
+	pthread_cond_broadcast(&t_cond);
+	pthread_mutex_unlock(&t_mtx);
+}
+
+static void
+gate_pass(struct gate *g)
+{
+	pthread_mutex_lock(&t_mtx);
+	g->g_entered = 1;
+	pthread_cond_broadcast(&t_cond);
+	while (!g->g_open)
+		pthread_cond_wait(&t_cond, &t_mtx);
+	pthread_mutex_unlock(&t_mtx);
+}
+
+static int
+tj_exec(struct wjob *j, struct stxn *tx)
+{
+	struct tjob *tj = (struct tjob *)j;
+	EpPlan p = EENPLAN__V1__PLAN__INIT;
+	EpHistoryEntry h = EENPLAN__V1__HISTORY_ENTRY__INIT;
+	int rc;
+
+	if (tj->tj_gate != NULL)
+		gate_pass(tj->tj_gate);
+	p.household_id = tj->tj_hhid;
+	p.version = 1;
+	h.version = 1;
+	h.kind = EENPLAN__V1__CHANGE_KIND__CHANGE_CREATED;
+	if ((rc = store_plan_put(tx, &p, &h)) != STORE_OK ||
+	    (rc = store_index_put(tx, "lev", "", tj->tj_hhid)) != STORE_OK) {
+		if (j->wj_audit != NULL)
+			audit_record_set(j->wj_audit,
+			    EENPLAN__V1__CODE__RESOURCE_EXHAUSTED, NULL, "%s",
+			    store_strerror(rc));
+		return -1;
+	}
+	if (tj->tj_kind == TJ_REFUSE) {
+		if (j->wj_audit != NULL)
+			audit_record_set(j->wj_audit,
+			    EENPLAN__V1__CODE__PERMISSION_DENIED, NULL,
+			    "refused");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+tj_init(struct tjob *tj, int kind, unsigned a, unsigned b, int audited)
+{
+	struct principal pr;
+
+	memset(tj, 0, sizeof(*tj));
+	tj->tj_kind = kind;
+	snprintf(tj->tj_hhid, sizeof(tj->tj_hhid), "%016x%016x", a, b);
+	tj->tj_job.wj_exec = kind == TJ_AUDIT_ONLY ? NULL : tj_exec;
+	tj->tj_job.wj_post = tj_post;
+	tj->tj_job.wj_arg = tj;
+	tj->tj_job.wj_rc = 12345;
+	if (!audited)
+		return;
+	memset(&pr, 0, sizeof(pr));
+	snprintf(pr.pr_org, sizeof(pr.pr_org), "lev");
+	snprintf(pr.pr_subject, sizeof(pr.pr_subject), "worker%u", a);
+	pr.pr_role = EENPLAN__V1__ROLE__ROLE_PROFESSIONAL;
+	tj->tj_job.wj_audit = audit_record_new(&pr, "CreateHousehold",
+	    tj->tj_hhid, 1);
+	assert_non_null(tj->tj_job.wj_audit);
+}
+
+static void
+tj_fini(struct tjob *tj)
+{
+	audit_record_free(tj->tj_job.wj_audit);
+	tj->tj_job.wj_audit = NULL;
+}
+
+static void
+submit(struct fx *f, struct tjob *tj)
+{
+	writer_submit(f->w, &tj->tj_job);
+	pthread_mutex_lock(&t_mtx);
+	t_submitted++;
+	pthread_cond_broadcast(&t_cond);
+	pthread_mutex_unlock(&t_mtx);
+}
+
+/* Waits (at most 20 s) until pred holds, under t_mtx. */
+#define WAIT_UNTIL(pred) do {						\
+	struct timespec ts_;						\
+	clock_gettime(CLOCK_REALTIME, &ts_);				\
+	ts_.tv_sec += 20;						\
+	pthread_mutex_lock(&t_mtx);					\
+	while (!(pred))							\
+		if (pthread_cond_timedwait(&t_cond, &t_mtx, &ts_) ==	\
+		    ETIMEDOUT)						\
+			break;						\
+	int ok_ = (pred);						\
+	pthread_mutex_unlock(&t_mtx);					\
+	assert_true(ok_);						\
+} while (0)
+
+static void
+gate_open(struct gate *g)
+{
+	pthread_mutex_lock(&t_mtx);
+	g->g_open = 1;
+	pthread_cond_broadcast(&t_cond);
+	pthread_mutex_unlock(&t_mtx);
+}
+
+static int
+plan_exists(struct fx *f, const char *hhid)
+{
+	struct stxn *rd = store_reader_new(f->st);
+	EpPlan *p = NULL;
+	int rc;
+
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	rc = store_plan_get(rd, hhid, 0, &p);
+	assert_true(rc == STORE_OK || rc == STORE_NOTFOUND);
+	if (p != NULL)
+		protobuf_c_message_free_unpacked(&p->base, NULL);
+	store_reader_end(rd);
+	store_reader_free(rd);
+	return rc == STORE_OK;
+}
+
+static uint64_t
+verify_ok(struct fx *f)
+{
+	struct stxn *rd = store_reader_new(f->st);
+	uint64_t count, bad;
+	char msg[256];
+	int rc;
+
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	rc = audit_verify(rd, &count, &bad, msg, sizeof(msg));
+	store_reader_end(rd);
+	store_reader_free(rd);
+	if (rc != 0)
+		print_error("verify: %llu: %s\n", (unsigned long long)bad, msg);
+	assert_int_equal(rc, 0);
+	return count;
+}
+
+/* The committed audit record for a household (its only one), or NULL. */
+struct find_arg {
+	int		n;
+	int		outcome;
+	uint64_t	seq;
+};
+
+static int
+find_cb(const EpAuditRecord *r, void *arg)
+{
+	struct find_arg *fa = arg;
+
+	fa->n++;
+	fa->outcome = r->outcome;
+	fa->seq = r->seq;
+	return 0;
+}
+
+static struct find_arg
+audit_of(struct fx *f, const char *hhid)
+{
+	struct stxn *rd = store_reader_new(f->st);
+	struct find_arg fa;
+
+	memset(&fa, 0, sizeof(fa));
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	assert_int_equal(store_audit_scan(rd, hhid, NULL, 0, find_cb, &fa),
+	    STORE_OK);
+	store_reader_end(rd);
+	store_reader_free(rd);
+	return fa;
+}
+
+/* ------------------------------------------------------------ tests */
+
+struct thr_arg {
+	struct fx	*ta_f;
+	struct tjob	*ta_jobs;
+	unsigned	 ta_id;
+	int		 ta_closed_loop;	/* wait for each job */
+};
+
+static void *
+thr_submit(void *arg)
+{
+	struct thr_arg *ta = arg;
+	int i;
+
+	for (i = 0; i < PER_THREAD; i++) {
+		submit(ta->ta_f, &ta->ta_jobs[i]);
+		if (ta->ta_closed_loop)
+			WAIT_UNTIL(ta->ta_jobs[i].tj_posted > 0);
+	}
+	WAIT_UNTIL(ta->ta_jobs[PER_THREAD - 1].tj_posted > 0);
+	return NULL;
+}
+
+static void
+run_threads(struct fx *f, struct tjob *jobs, unsigned base, int closed,
+    struct gate *g)
+{
+	pthread_t th[NTHREADS];
+	struct thr_arg ta[NTHREADS];
+	int t;
+
+	for (t = 0; t < NTHREADS; t++) {
+		ta[t].ta_f = f;
+		ta[t].ta_jobs = jobs + t * PER_THREAD;
+		ta[t].ta_id = base + t;
+		ta[t].ta_closed_loop = closed;
+		assert_int_equal(pthread_create(&th[t], NULL, thr_submit,
+		    &ta[t]), 0);
+	}
+	if (g != NULL) {
+		/* Everything is queued behind the gate before it opens. */
+		WAIT_UNTIL(t_submitted == 1 + NTHREADS * PER_THREAD);
+		gate_open(g);
+	}
+	for (t = 0; t < NTHREADS; t++)
+		pthread_join(th[t], NULL);
+}
+
+static void
+check_jobs(struct fx *f, struct tjob *jobs)
+{
+	int t, i;
+
+	for (t = 0; t < NTHREADS; t++)
+		for (i = 0; i < PER_THREAD; i++) {
+			struct tjob *tj = &jobs[t * PER_THREAD + i];
+
+			assert_int_equal(tj->tj_posted, 1);
+			assert_int_equal(tj->tj_job.wj_rc, STORE_OK);
+			assert_int_equal(tj->tj_job.wj_exec_rc, 0);
+			/* Posted in the order each thread submitted. */
+			if (i > 0)
+				assert_true(tj->tj_order > tj[-1].tj_order);
+			assert_true(plan_exists(f, tj->tj_hhid));
+			assert_true(tj->tj_job.wj_audit->seq > 0);
+		}
+}
+
+static void
+test_batches_from_threads(void **state)
+{
+	struct fx *f = *state;
+	struct tjob *jobs, gate_job;
+	struct gate g = { 0, 0 };
+	struct writer_stats ws;
+	int i, n = NTHREADS * PER_THREAD;
+
+	jobs = calloc(n, sizeof(*jobs));
+	assert_non_null(jobs);
+	for (i = 0; i < n; i++)
+		tj_init(&jobs[i], TJ_OK, i / PER_THREAD + 1, i, 1);
+	/* Phase 1: hold the writer so every job of every thread queues. */
+	tj_init(&gate_job, TJ_OK, 0, 0, 1);
+	gate_job.tj_gate = &g;
+	submit(f, &gate_job);
+	WAIT_UNTIL(g.g_entered);
+	run_threads(f, jobs, 1, 0, &g);
+	check_jobs(f, jobs);
+	writer_stats(f->w, &ws);
+	assert_int_equal(ws.ws_jobs, n + 1);
+	assert_int_equal(ws.ws_batches, 2);
+	assert_int_equal(ws.ws_max_batch, n);
+	assert_int_equal(ws.ws_failed_commits, 0);
+	assert_int_equal(verify_ok(f), n + 1);
+	for (i = 0; i < n; i++)
+		tj_fini(&jobs[i]);
+	tj_fini(&gate_job);
+
+	/* Phase 2: free running, each thread waiting for each answer. */
+	for (i = 0; i < n; i++)
+		tj_init(&jobs[i], TJ_OK, i / PER_THREAD + 101, i, 1);
+	run_threads(f, jobs, 101, 1, NULL);
+	check_jobs(f, jobs);
+	writer_stats(f->w, &ws);
+	assert_int_equal(ws.ws_jobs, 2 * n + 1);
+	assert_true(ws.ws_batches <= ws.ws_jobs);
+	assert_int_equal(verify_ok(f), 2 * n + 1);
+	for (i = 0; i < n; i++)
+		tj_fini(&jobs[i]);
+	free(jobs);
+}
+
+static void
+test_refused_job_keeps_audit_only(void **state)
+{
+	struct fx *f = *state;
+	struct tjob gj, a, r, b, quiet;
+	struct gate g = { 0, 0 };
+	struct find_arg fa;
+	struct writer_stats ws;
+
+	tj_init(&gj, TJ_OK, 1, 1, 1);
+	gj.tj_gate = &g;
+	tj_init(&a, TJ_OK, 1, 2, 1);
+	tj_init(&r, TJ_REFUSE, 1, 3, 1);
+	tj_init(&b, TJ_OK, 1, 4, 1);
+	tj_init(&quiet, TJ_REFUSE, 1, 5, 0);
+	submit(f, &gj);
+	WAIT_UNTIL(g.g_entered);
+	submit(f, &a);
+	submit(f, &r);
+	submit(f, &quiet);
+	submit(f, &b);
+	gate_open(&g);
+	WAIT_UNTIL(b.tj_posted == 1);
+	writer_stats(f->w, &ws);
+	assert_int_equal(ws.ws_batches, 2);
+
+	assert_int_equal(r.tj_posted, 1);
+	assert_int_equal(r.tj_job.wj_exec_rc, -1);
+	assert_int_equal(r.tj_job.wj_rc, STORE_OK);	/* its audit is in */
+	assert_false(plan_exists(f, r.tj_hhid));
+	fa = audit_of(f, r.tj_hhid);
+	assert_int_equal(fa.n, 1);
+	assert_int_equal(fa.outcome, EENPLAN__V1__CODE__PERMISSION_DENIED);
+
+	assert_int_equal(quiet.tj_job.wj_exec_rc, -1);
+	assert_int_equal(quiet.tj_job.wj_rc, STORE_OK);
+	assert_false(plan_exists(f, quiet.tj_hhid));
+	assert_int_equal(audit_of(f, quiet.tj_hhid).n, 0);
+
+	assert_true(plan_exists(f, a.tj_hhid));
+	assert_true(plan_exists(f, b.tj_hhid));
+	assert_int_equal(a.tj_job.wj_rc, STORE_OK);
+	assert_int_equal(b.tj_job.wj_rc, STORE_OK);
+	/* FIFO order of posting. */
+	assert_true(a.tj_order < r.tj_order && r.tj_order < quiet.tj_order &&
+	    quiet.tj_order < b.tj_order);
+	assert_int_equal(verify_ok(f), 4);
+	tj_fini(&gj);
+	tj_fini(&a);
+	tj_fini(&r);
+	tj_fini(&b);
+	tj_fini(&quiet);
+}
+
+static void
+test_audit_only_job(void **state)
+{
+	struct fx *f = *state;
+	struct tjob j;
+
+	tj_init(&j, TJ_AUDIT_ONLY, 2, 1, 1);
+	submit(f, &j);
+	WAIT_UNTIL(j.tj_posted == 1);
+	assert_int_equal(j.tj_job.wj_rc, STORE_OK);
+	assert_int_equal(j.tj_job.wj_audit->seq, 1);
+	assert_int_equal(audit_of(f, j.tj_hhid).n, 1);
+	assert_false(plan_exists(f, j.tj_hhid));
+	assert_int_equal(verify_ok(f), 1);
+	tj_fini(&j);
+}
+
+static void
+test_audit_failure_rolls_back_data(void **state)
+{
+	struct fx *f = *state;
+	struct tjob gj, a, bad, b, c;
+	struct gate g = { 0, 0 };
+	char *huge;
+	size_t n = 2u << 20;	/* twice the map */
+
+	tj_init(&gj, TJ_OK, 3, 1, 1);
+	gj.tj_gate = &g;
+	tj_init(&a, TJ_OK, 3, 2, 1);
+	tj_init(&bad, TJ_OK, 3, 3, 1);
+	tj_init(&b, TJ_OK, 3, 4, 1);
+	huge = malloc(n + 1);
+	assert_non_null(huge);
+	memset(huge, 'a', n);
+	huge[n] = '\0';
+	audit_record_set(bad.tj_job.wj_audit, EENPLAN__V1__CODE__OK, NULL,
+	    "%s", huge);
+	free(huge);
+
+	submit(f, &gj);
+	WAIT_UNTIL(g.g_entered);
+	submit(f, &a);
+	submit(f, &bad);
+	submit(f, &b);
+	gate_open(&g);
+	WAIT_UNTIL(b.tj_posted == 1);
+
+	assert_int_equal(bad.tj_posted, 1);
+	assert_int_equal(bad.tj_job.wj_exec_rc, 0);
+	assert_int_equal(bad.tj_job.wj_rc, STORE_FULL);
+	assert_false(plan_exists(f, bad.tj_hhid));
+	assert_int_equal(audit_of(f, bad.tj_hhid).n, 0);
+	assert_int_equal(a.tj_job.wj_rc, STORE_OK);
+	assert_int_equal(b.tj_job.wj_rc, STORE_OK);
+	assert_true(plan_exists(f, a.tj_hhid));
+	assert_true(plan_exists(f, b.tj_hhid));
+	/* The failed child's number was given back. */
+	assert_int_equal(b.tj_job.wj_audit->seq, a.tj_job.wj_audit->seq + 1);
+	assert_int_equal(verify_ok(f), 3);
+
+	tj_init(&c, TJ_OK, 3, 5, 1);
+	submit(f, &c);
+	WAIT_UNTIL(c.tj_posted == 1);
+	assert_int_equal(c.tj_job.wj_rc, STORE_OK);
+	assert_int_equal(verify_ok(f), 4);
+	tj_fini(&gj);
+	tj_fini(&a);
+	tj_fini(&bad);
+	tj_fini(&b);
+	tj_fini(&c);
+}
+
+static void
+test_failed_batch(void **state)
+{
+	struct fx *f = *state;
+	struct tjob g1, g2, a, b, c, d;
+	struct gate gate1 = { 0, 0 }, gate2 = { 0, 0 };
+	struct writer_stats ws;
+
+	tj_init(&g1, TJ_OK, 4, 1, 1);
+	g1.tj_gate = &gate1;
+	tj_init(&g2, TJ_OK, 4, 2, 1);
+	g2.tj_gate = &gate2;
+	tj_init(&a, TJ_OK, 4, 3, 1);
+	tj_init(&b, TJ_REFUSE, 4, 4, 1);
+	tj_init(&c, TJ_OK, 4, 5, 1);
+	tj_init(&d, TJ_OK, 4, 6, 1);
+
+	submit(f, &g1);
+	WAIT_UNTIL(gate1.g_entered);
+	submit(f, &g2);
+	submit(f, &a);
+	submit(f, &b);
+	gate_open(&gate1);
+	/* Batch 1 (g1) is committed once batch 2 (g2, a, b) is running. */
+	WAIT_UNTIL(gate2.g_entered);
+	store_fail_next_commit(f->st, STORE_ERR);
+	submit(f, &c);
+	submit(f, &d);
+	gate_open(&gate2);
+	WAIT_UNTIL(d.tj_posted == 1);
+
+	assert_int_equal(g1.tj_job.wj_rc, STORE_OK);
+	assert_true(plan_exists(f, g1.tj_hhid));
+	assert_int_equal(g2.tj_job.wj_rc, STORE_ERR);
+	assert_int_equal(a.tj_job.wj_rc, STORE_ERR);
+	assert_int_equal(b.tj_job.wj_rc, STORE_ERR);
+	assert_int_equal(g2.tj_posted + a.tj_posted + b.tj_posted, 3);
+	assert_false(plan_exists(f, g2.tj_hhid));
+	assert_false(plan_exists(f, a.tj_hhid));
+	assert_int_equal(audit_of(f, g2.tj_hhid).n, 0);
+	assert_int_equal(audit_of(f, a.tj_hhid).n, 0);
+	assert_int_equal(audit_of(f, b.tj_hhid).n, 0);
+	assert_int_equal(c.tj_job.wj_rc, STORE_OK);
+	assert_int_equal(d.tj_job.wj_rc, STORE_OK);
+	/* The head went back to g1: no hole in the chain. */
+	assert_int_equal(c.tj_job.wj_audit->seq, g1.tj_job.wj_audit->seq + 1);
+	assert_int_equal(verify_ok(f), 3);
+	writer_stats(f->w, &ws);
+	assert_int_equal(ws.ws_failed_commits, 1);
+	assert_int_equal(ws.ws_batches, 3);
+	tj_fini(&g1);
+	tj_fini(&g2);
+	tj_fini(&a);
+	tj_fini(&b);
+	tj_fini(&c);
+	tj_fini(&d);
+}
+
+static void *
+open_later(void *arg)
+{
+	usleep(50 * 1000);
+	gate_open(arg);
+	return NULL;
+}
+
+static void
+test_stop_drains_then_refuses(void **state)
+{
+	struct fx *f = *state;
+	struct tjob gj, jobs[10], late;
+	struct gate g = { 0, 0 };
+	pthread_t th;
+	int i;
+
+	tj_init(&gj, TJ_OK, 5, 0, 1);
+	gj.tj_gate = &g;
+	submit(f, &gj);
+	WAIT_UNTIL(g.g_entered);
+	for (i = 0; i < 10; i++) {
+		tj_init(&jobs[i], TJ_OK, 5, i + 1, 1);
+		submit(f, &jobs[i]);
+	}
+	assert_int_equal(pthread_create(&th, NULL, open_later, &g), 0);
+	writer_stop(f->w);
+	pthread_join(th, NULL);
+	assert_int_equal(gj.tj_posted, 1);
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(jobs[i].tj_posted, 1);
+		assert_int_equal(jobs[i].tj_job.wj_rc, STORE_OK);
+		assert_true(plan_exists(f, jobs[i].tj_hhid));
+		tj_fini(&jobs[i]);
+	}
+	/* After stop: posted back at once, in this thread, not run. */
+	tj_init(&late, TJ_OK, 5, 99, 1);
+	writer_submit(f->w, &late.tj_job);
+	assert_int_equal(late.tj_posted, 1);
+	assert_int_equal(late.tj_job.wj_rc, STORE_ERR);
+	assert_false(plan_exists(f, late.tj_hhid));
+	writer_stop(f->w);	/* twice is harmless */
+	assert_int_equal(verify_ok(f), 11);
+	tj_fini(&gj);
+	tj_fini(&late);
+}
+
+static void
+test_restart_continues_chain(void **state)
+{
+	struct fx *f = *state;
+	struct tjob j1, j2;
+
+	tj_init(&j1, TJ_OK, 6, 1, 1);
+	submit(f, &j1);
+	WAIT_UNTIL(j1.tj_posted == 1);
+	writer_free(f->w);
+	store_close(f->st);
+	assert_int_equal(fx_open(f), 0);
+	tj_init(&j2, TJ_OK, 6, 2, 1);
+	submit(f, &j2);
+	WAIT_UNTIL(j2.tj_posted == 1);
+	assert_int_equal(j2.tj_job.wj_rc, STORE_OK);
+	assert_int_equal(j2.tj_job.wj_audit->seq, 2);
+	assert_int_equal(verify_ok(f), 2);
+	tj_fini(&j1);
+	tj_fini(&j2);
+}
+
+static void
+test_start_refuses_broken_head(void **state)
+{
+	struct fx *f = *state;
+	struct tjob j;
+	struct stxn *tx;
+	char err[256];
+	uint8_t k[8] = { 0, 0, 0, 0, 0, 0, 0, 2 };
+
+	tj_init(&j, TJ_OK, 7, 1, 1);
+	submit(f, &j);
+	WAIT_UNTIL(j.tj_posted == 1);
+	writer_free(f->w);
+	f->w = NULL;
+	/* A record past the head: appending would fork the chain. */
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	assert_int_equal(store_raw_put(tx, "audit", k, 8, "", 0), STORE_OK);
+	assert_int_equal(store_commit(tx), STORE_OK);
+	err[0] = '\0';
+	assert_null(writer_start(f->st, err, sizeof(err)));
+	assert_non_null(strstr(err, "audit head"));
+	tj_fini(&j);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_batches_from_threads,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_refused_job_keeps_audit_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_only_job, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_audit_failure_rolls_back_data, setup_small, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_batch, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_stop_drains_then_refuses,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_continues_chain,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_start_refuses_broken_head,
+		    setup, teardown),
+	};
+
+	log_init(0, "test_writer");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
