@@ -62,6 +62,13 @@ protocol_error(const char *what)
 	return EXIT_CONN;
 }
 
+static int
+oom(void)
+{
+	fprintf(stderr, "eenplan: out of memory\n");
+	return EXIT_REFUSED;
+}
+
 /* One request; EXIT_DONE with *resp holding an OK answer, else an exit code. */
 static int
 call(struct ep_client *cl, EpRequest *req, EpResponse **resp)
@@ -132,7 +139,7 @@ audit_pages(struct ep_client *cl, struct cliopt_req *r, int all, json_t *recs,
 		for (i = 0; i < qa->n_records; i++)
 			if (json_array_append_new(recs,
 			    pbjson_message(&qa->records[i]->base)) == -1) {
-				rc = protocol_error("out of memory");
+				rc = oom();
 				goto out;
 			}
 		*next = qa->next_after_seq;
@@ -168,7 +175,7 @@ run_audit(struct ep_client *cl, struct cliopt *o)
 	cliopt_build(o, &r);
 	if (o->o_json) {
 		if ((out = json_object()) == NULL || (arr = json_array()) == NULL)
-			return protocol_error("out of memory");
+			return oom();
 		json_object_set_new(out, "records", arr);
 		rc = audit_pages(cl, &r, o->o_all_pages, arr, &next);
 		if (rc == EXIT_DONE) {
@@ -187,9 +194,14 @@ run_audit(struct ep_client *cl, struct cliopt *o)
 		    EENPLAN__V1__RESPONSE__BODY_QUERY_AUDIT)) != EXIT_DONE)
 			goto out;
 		if ((np = reallocarray(pages, npages + 1, sizeof(*pages))) ==
-		    NULL || (pages = np, (nr = reallocarray(recs, nrecs +
-		    resp->query_audit->n_records + 1, sizeof(*recs))) == NULL)) {
-			rc = protocol_error("out of memory");
+		    NULL) {
+			rc = oom();
+			goto out;
+		}
+		pages = np;
+		if ((nr = reallocarray(recs, nrecs +
+		    resp->query_audit->n_records + 1, sizeof(*recs))) == NULL) {
+			rc = oom();
 			goto out;
 		}
 		recs = nr;
@@ -363,7 +375,7 @@ run_afschrift(struct ep_client *cl, struct cliopt *o)
 	int rc;
 
 	if ((doc = json_object()) == NULL)
-		return protocol_error("out of memory");
+		return oom();
 	json_object_set_new(doc, "format", json_string("eenplan-afschrift/1"));
 	json_object_set_new(doc, "description", json_string(
 	    "Afschrift van het integraal ondersteuningsplan van dit "
@@ -402,7 +414,7 @@ print_event(const struct cliopt *o, const EpResponse *ev)
 		return EXIT_DONE;
 	if (o->o_json) {
 		if ((j = pbjson_message(&ce->base)) == NULL)
-			return protocol_error("out of memory");
+			return oom();
 		if (json_dumpf(j, stdout, JSON_COMPACT) == 0)
 			fputc('\n', stdout);
 		json_decref(j);

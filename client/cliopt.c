@@ -135,7 +135,7 @@ static const struct cmd_def cmds[] = {
 	{ "consent", "list", CMD_CONSENT_LIST, 0, "H", B(OPT_ALL), 0 },
 	{ "regie", "transfer", CMD_REGIE_TRANSFER, 0, "H",
 	    B(OPT_TO) | B(OPT_FORM_REF) | B(OPT_REASON),
-	    B(OPT_TO) | B(OPT_FORM_REF) },
+	    B(OPT_TO) },
 	{ "breakglass", NULL, CMD_BREAKGLASS, 0, "H", B(OPT_REASON),
 	    B(OPT_REASON) },
 	{ "escalate", NULL, CMD_ESCALATE, 0, "H", B(OPT_REASON), B(OPT_REASON) },
@@ -183,7 +183,7 @@ static const char usage_text[] =
 "      [--form-ref REF]\n"
 "  consent revoke HH GRANT_ID [--form-ref REF]\n"
 "  consent list HH [--all]\n"
-"  regie transfer HH --to ORG/SUBJECT --form-ref REF [--reason T]\n"
+"  regie transfer HH --to ORG/SUBJECT [--form-ref REF] [--reason T]\n"
 "  breakglass HH --reason TEXT\n"
 "  escalate HH --reason TEXT\n"
 "  close HH --reason TEXT\n"

@@ -538,9 +538,10 @@ print_grant(FILE *f, const EpGrant *g, int64_t now)
 	print_scope(f, g->scope, g->n_scope);
 	cliout_time(from, sizeof(from), g->valid_from);
 	cliout_time(until, sizeof(until), g->valid_until);
-	fprintf(f, "\n  valid:     %s until %s\n",
-	    g->valid_from ? from : "from recording",
-	    g->valid_until ? until : "revoked");
+	fprintf(f, "\n  valid:     from %s%s%s\n",
+	    g->valid_from ? from : "recording",
+	    g->valid_until ? " until " : ", no end date",
+	    g->valid_until ? until : "");
 	fprintf(f, "  purpose:   ");
 	cliout_text(f, g->purpose, " ");
 	cliout_time(when, sizeof(when), g->recorded_at);

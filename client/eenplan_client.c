@@ -856,7 +856,7 @@ ep_client_wait(struct ep_client *cl, uint64_t id, EpResponse **resp, char *err,
 			/* A late answer is dropped when it comes. */
 			id_remove(cl->cl_pending, &cl->cl_npending, id);
 			seterr(err, errlen, "no answer from the server within "
-			    "%d s", cl->cl_timeout_ms / 1000);
+			    "%d ms", cl->cl_timeout_ms);
 			return -1;
 		}
 	}
@@ -1169,7 +1169,8 @@ tls_context(const char *cert, const char *key, const char *ca, char *err,
 
 	if (readable("certificate", cert, err, errlen) == -1 ||
 	    readable("key", key, err, errlen) == -1 ||
-	    readable("CA certificate", ca, err, errlen) == -1)
+	    readable("CA certificate", ca, err, errlen) == -1 ||
+	    key_file_ok(key, err, errlen) == -1)
 		return NULL;
 	ERR_clear_error();
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
@@ -1198,8 +1199,6 @@ tls_context(const char *cert, const char *key, const char *ca, char *err,
 		    why);
 		goto fail;
 	}
-	if (key_file_ok(key, err, errlen) == -1)
-		goto fail;
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
 		ssl_errstr(why, sizeof(why));
 		seterr(err, errlen, "cannot load key %s: %s", key, why);

@@ -213,6 +213,12 @@ consent_evaluate(const struct consent_conf *conf, const struct principal *pr,
 	memset(out, 0, sizeof(*out));
 	if (conf == NULL || pr == NULL)
 		return;
+	out->cd_no_regisseur = 1;
+	for (i = 0; grants != NULL && i < ngrants; i++) {
+		if (grants[i]->access == EENPLAN__V1__ACCESS__ACCESS_MANAGE &&
+		    !grants[i]->break_glass && consent_grant_active(grants[i], now))
+			out->cd_no_regisseur = 0;
+	}
 	for (i = 0; grants != NULL && i < ngrants; i++) {
 		if (!consent_grant_matches(grants[i], pr) ||
 		    !consent_grant_active(grants[i], now))
@@ -319,10 +325,12 @@ consent_allows(const struct consent_conf *conf, const struct principal *pr,
 	case CONSENT_OP_SET_GOAL_STATUS:
 	case CONSENT_OP_SET_TARGET:
 	case CONSENT_OP_ADD_MEMBER:
-	case CONSENT_OP_TRANSFER_REGIE:
 	case CONSENT_OP_ESCALATE:
 	case CONSENT_OP_CLOSE:
 		return consent_manages(pr, d);
+	case CONSENT_OP_TRANSFER_REGIE:
+		return consent_manages(pr, d) ||
+		    (consent_member(pr, d) && d->cd_no_regisseur);
 	case CONSENT_OP_GRANT:
 	case CONSENT_OP_REVOKE:
 	case CONSENT_OP_LIST_CONSENT:

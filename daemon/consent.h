@@ -66,6 +66,8 @@ struct consent_decision {
 	uint32_t	cd_write_scope;	/* domains writable (contribute/manage); 0: none */
 	size_t		cd_matching;	/* active grants naming the caller, before
 					   ceilings (who may RENOUNCE) */
+	int		cd_no_regisseur; /* no active manage grant: the household
+					   dismissed its regisseur */
 };
 
 /*
@@ -107,6 +109,8 @@ void	consent_evaluate(const struct consent_conf *, const struct principal *,
  * - ADD_ACTION: manage; or contribute in scope with owner_org == caller org.
  * - ADD_GOAL, SET_GOAL_STATUS, SET_TARGET, ADD_MEMBER, ESCALATE, CLOSE,
  *   TRANSFER_REGIE: manage.
+ * - TRANSFER_REGIE also: a member, when the household has no regisseur
+ *   (it dismissed the last one) — the household appoints the next.
  * - GRANT, REVOKE, LIST_CONSENT: member or manage.
  * - RENOUNCE: any caller with a matching grant (the handler checks it is
  *   the caller's own grant); member and manage too.

@@ -636,7 +636,7 @@ transfer_grants(struct call *ca, struct stxn *t, struct hh *hh)
 	g.purpose = (char *)(uintptr_t)"regie";
 	g.recorded_by = &me;
 	g.recorded_at = ca->ca_now;
-	g.on_behalf = 1;
+	g.on_behalf = !hh->hh_dec.cd_member;
 	g.form_reference = rq->form_reference;
 	return grant_store_new(ca, t, rq->household_id, &g);
 }
@@ -659,6 +659,12 @@ exec_transfer(struct wjob *j, struct stxn *t)
 	    "regisseur can transfer the regie") != 0 ||
 	    consent_open(ca, &hh) != 0)
 		goto out;
+	/* The regisseur acts for the household: on its signed form. */
+	if (!hh.hh_dec.cd_member && str_empty(rq->form_reference)) {
+		call_status(ca, CODE(INVALID_ARGUMENT), "form_reference: "
+		    "required when the regisseur transfers the regie");
+		goto out;
+	}
 	if ((detail = malloc(CONSENT_DETAIL_MAX)) == NULL)
 		goto oom;
 	snprintf(detail, CONSENT_DETAIL_MAX, "regie from %s/%s to %s/%s%s%s",
@@ -719,9 +725,10 @@ transfer_check_request(struct call *ca)
 		    "to_subject: you already hold the regie");
 		return -1;
 	}
-	if (!plan_text_ok(rq->form_reference, 1, PLAN_REFERENCE_MAX)) {
+	/* Required of the regisseur; checked once the caller is known. */
+	if (!plan_text_ok(rq->form_reference, 0, PLAN_REFERENCE_MAX)) {
 		call_status(ca, CODE(INVALID_ARGUMENT), "form_reference: "
-		    "required, 1 to %d characters of text", PLAN_REFERENCE_MAX);
+		    "at most %d characters of text", PLAN_REFERENCE_MAX);
 		return -1;
 	}
 	if (!plan_text_ok(rq->reason, 0, PLAN_TEXT_MAX)) {

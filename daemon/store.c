@@ -1186,8 +1186,10 @@ index_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 	if (ia->ia_skip != NULL && key->mv_size == ia->ia_skiplen &&
 	    memcmp(key->mv_data, ia->ia_skip, ia->ia_skiplen) == 0)
 		return 0;
-	if (n == 0 || n > STORE_ID_MAX)
+	if (n == 0 || n > STORE_ID_MAX) {
+		log_corrupt(DB_PRINCIPALS, key, "no household id in key");
 		return STORE_CORRUPT;
+	}
 	memcpy(hhid, (const uint8_t *)key->mv_data + ia->ia_plen, n);
 	hhid[n] = '\0';
 	return ia->ia_cb(hhid, ia->ia_arg) != 0 ? 1 : 0;

@@ -288,6 +288,13 @@ expected(enum t_role role, enum t_level level, enum t_scope scope,
 	const char *lv = level_name[counting_level(level, valid)];
 	size_t i;
 
+	/*
+	 * A household without a regisseur appoints the next one. In this
+	 * fixture the household has no active manage grant exactly when the
+	 * only manage grant (the caller's, at level manage) does not count.
+	 */
+	if (op == CONSENT_OP_TRANSFER_REGIE && role == R_MEMBER)
+		return level == L_MANAGE && counting_level(level, valid) == L_NONE;
 	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		if (rules[i].op == op &&
 		    pattern_has(rules[i].roles, role_name[role]) &&
