@@ -205,6 +205,25 @@ hash_principal(EVP_MD_CTX *ctx, const EpPrincipal *p)
 	return 0;
 }
 
+/*
+ * Field 14, only when present (older records hash as before): the count,
+ * then each household id as its own length-prefixed field.
+ */
+static int
+hash_listed(EVP_MD_CTX *ctx, const EpAuditRecord *r)
+{
+	size_t i;
+
+	if (r->n_listed_households == 0)
+		return 0;
+	if (hash_u64(ctx, 14, r->n_listed_households) == -1)
+		return -1;
+	for (i = 0; i < r->n_listed_households; i++)
+		if (hash_str(ctx, 14, r->listed_households[i]) == -1)
+			return -1;
+	return 0;
+}
+
 int
 audit_hash(const EpAuditRecord *r, uint8_t out[AUDIT_HASH_LEN])
 {
@@ -227,6 +246,7 @@ audit_hash(const EpAuditRecord *r, uint8_t out[AUDIT_HASH_LEN])
 	    hash_str(ctx, 10, r->peer) == -1 ||
 	    hash_str(ctx, 11, r->purpose) == -1 ||
 	    hash_field(ctx, 12, r->prev_hash.data, r->prev_hash.len) == -1 ||
+	    hash_listed(ctx, r) == -1 ||
 	    EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != AUDIT_HASH_LEN)
 		goto out;
 	rc = 0;
@@ -441,6 +461,19 @@ audit_verify(struct stxn *tx, uint64_t *count, uint64_t *bad_seq, char *msg,
 /* ------------------------------------------------------------ export */
 
 int
+audit_names_household(const EpAuditRecord *r, const char *hhid)
+{
+	size_t i;
+
+	if (r->household_id != NULL && strcmp(r->household_id, hhid) == 0)
+		return 1;
+	for (i = 0; i < r->n_listed_households; i++)
+		if (strcmp(r->listed_households[i], hhid) == 0)
+			return 1;
+	return 0;
+}
+
+int
 audit_filter_match(const struct audit_filter *f, const EpAuditRecord *r)
 {
 	if (f == NULL)
@@ -449,8 +482,8 @@ audit_filter_match(const struct audit_filter *f, const EpAuditRecord *r)
 		return 0;
 	if (f->af_until != 0 && r->time > f->af_until)
 		return 0;
-	if (f->af_household != NULL && (r->household_id == NULL ||
-	    strcmp(r->household_id, f->af_household) != 0))
+	if (f->af_household != NULL && !audit_names_household(r,
+	    f->af_household))
 		return 0;
 	if (f->af_org != NULL && (r->actor == NULL || r->actor->org == NULL ||
 	    strcmp(r->actor->org, f->af_org) != 0))
@@ -535,6 +568,18 @@ audit_json(const EpAuditRecord *r)
 	    audit_jset(o, "prev_hash", audit_jhex(&r->prev_hash)) == -1 ||
 	    audit_jset(o, "hash", audit_jhex(&r->hash)) == -1)
 		goto fail;
+	if (r->n_listed_households > 0) {
+		json_t *l;
+		size_t i;
+
+		if ((l = json_array()) == NULL || audit_jset(o,
+		    "listed_households", l) == -1)
+			goto fail;
+		for (i = 0; i < r->n_listed_households; i++)
+			if (json_array_append_new(l,
+			    audit_jstr(r->listed_households[i])) != 0)
+				goto fail;
+	}
 	return o;
 fail:
 	json_decref(o);

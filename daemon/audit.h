@@ -61,6 +61,8 @@ struct audit_filter {
 	const char	*af_household;	/* NULL: any */
 	const char	*af_org;	/* NULL: any (actor's org) */
 };
+/* 1 when r concerns household hhid (its household_id or listed_households). */
+int	audit_names_household(const EpAuditRecord *, const char *hhid);
 int	audit_filter_match(const struct audit_filter *, const EpAuditRecord *);
 
 /* One JSON object per line (jansson). Returns the number written, or -1. */

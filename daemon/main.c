@@ -168,7 +168,7 @@ main(int argc, char **argv)
 	char err[512];
 	int ch, verbose = 0, check_only = 0;
 
-	while ((ch = getopt(argc, argv, "f:nv")) != -1) {
+	while ((ch = getopt(argc, argv, "+f:nv")) != -1) {
 		switch (ch) {
 		case 'f':
 			cfile = optarg;

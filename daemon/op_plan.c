@@ -545,6 +545,23 @@ summary_new(const struct hh *hh)
 	return s;
 }
 
+/* The record names every household the answer revealed. */
+static int
+list_audit_add(EpAuditRecord *rec, const char *hhid)
+{
+	char **v;
+
+	v = realloc(rec->listed_households,
+	    (rec->n_listed_households + 1) * sizeof(*v));
+	if (v == NULL)
+		return -1;
+	rec->listed_households = v;
+	if ((v[rec->n_listed_households] = strdup(hhid)) == NULL)
+		return -1;
+	rec->n_listed_households++;
+	return 0;
+}
+
 void
 op_list_households(struct call *ca)
 {
@@ -553,8 +570,7 @@ op_list_households(struct call *ca)
 	struct idlist il = { NULL, 0, LIST_CANDIDATES_MAX };
 	const char *after = rq->page_token;
 	uint32_t limit = page_limit(ca, rq->page_size);
-	char detail[256];
-	size_t i, dl = 0;
+	size_t i;
 	struct stxn *t;
 	struct hh hh;
 	int rc;
@@ -565,7 +581,7 @@ op_list_households(struct call *ca)
 		call_audit_reply(ca);
 		return;
 	}
-	if ((t = call_reader(ca)) == NULL) {
+	if (ca->ca_audit == NULL || (t = call_reader(ca)) == NULL) {
 		call_audit_reply(ca);
 		return;
 	}
@@ -580,7 +596,6 @@ op_list_households(struct call *ca)
 	}
 	if ((r->households = calloc(limit, sizeof(*r->households))) == NULL)
 		goto oom;
-	detail[0] = '\0';
 	for (i = 0; i < il.il_n && r->n_households < limit; i++) {
 		rc = hh_load(t, ca->ca_srv, &ca->ca_who, il.il_ids[i],
 		    ca->ca_now, &hh);
@@ -593,23 +608,20 @@ op_list_households(struct call *ca)
 		if (consent_allows(&ca->ca_srv->s_consent, &ca->ca_who,
 		    &hh.hh_dec, CONSENT_OP_READ, 0, NULL)) {
 			r->households[r->n_households] = summary_new(&hh);
-			if (r->households[r->n_households] == NULL) {
+			if (r->households[r->n_households] == NULL ||
+			    list_audit_add(ca->ca_audit, il.il_ids[i]) != 0) {
 				hh_free(&hh);
 				goto oom;
 			}
 			r->n_households++;
-			if (dl + HOUSEHOLD_ID_LEN + 2 < sizeof(detail))
-				dl += (size_t)snprintf(detail + dl,
-				    sizeof(detail) - dl, "%s%s", dl ? " " : "",
-				    il.il_ids[i]);
 		}
 		hh_free(&hh);
 	}
 	if (r->n_households == limit && i < il.il_n &&
 	    (r->next_page_token = strdup(il.il_ids[i - 1])) == NULL)
 		goto oom;
-	audit_record_set(ca->ca_audit, CODE(OK), NULL, "%zu household(s): %s",
-	    r->n_households, detail);
+	audit_record_set(ca->ca_audit, CODE(OK), NULL, "%zu household(s)",
+	    r->n_households);
 	goto out;
 oom:
 	call_status(ca, CODE(INTERNAL), "out of memory");

@@ -430,11 +430,13 @@ server_run(struct server *srv)
 	/* Stop accepting, let the writer finish what it has, stop workers. */
 	evconnlistener_disable(srv->s_listener);
 	writer_stop(srv->s_writer);
-	srv->s_writer = NULL;
 	for (i = 0; i < srv->s_nworkers; i++)
 		event_base_loopbreak(srv->s_workers[i].w_base);
 	for (i = 0; i < srv->s_nworkers; i++)
 		pthread_join(srv->s_workers[i].w_thread, NULL);
+	/* No worker can submit any more. */
+	writer_free(srv->s_writer);
+	srv->s_writer = NULL;
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	return 0;

@@ -1226,7 +1226,7 @@ int
 store_audit_put(struct stxn *tx, const EpAuditRecord *rec)
 {
 	uint8_t key[STORE_ID_MAX + 9];
-	size_t idlen, olen;
+	size_t idlen, olen, i;
 	int rc;
 
 	if (rec == NULL || rec->seq == 0) {
@@ -1244,6 +1244,16 @@ store_audit_put(struct stxn *tx, const EpAuditRecord *rec)
 	    key_id_seq(key, rec->household_id, idlen, rec->seq), NULL, NULL,
 	    0, 0)) != STORE_OK)
 		return rc;
+	for (i = 0; i < rec->n_listed_households; i++) {
+		if ((idlen = key_str_len(rec->listed_households[i])) == 0 ||
+		    (rec->household_id != NULL &&
+		    strcmp(rec->household_id, rec->listed_households[i]) == 0))
+			continue;
+		if ((rc = store_put_frame(tx, DB_AUDIT_HH, key,
+		    key_id_seq(key, rec->listed_households[i], idlen, rec->seq),
+		    NULL, NULL, 0, 0)) != STORE_OK)
+			return rc;
+	}
 	if (rec->actor != NULL && (olen = key_str_len(rec->actor->org)) > 0) {
 		memcpy(key, rec->actor->org, olen);
 		key[olen] = '\0';
