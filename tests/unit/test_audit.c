@@ -777,6 +777,68 @@ test_filter_match(void **state)
 	audit_record_free(r);
 }
 
+static int
+count_cb(const EpAuditRecord *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/*
+ * A ListHouseholds record names the households it revealed: they are in the
+ * hash, each household's scan finds the record, and an edit is caught.
+ */
+static void
+test_listed_households(void **state)
+{
+	struct fx *f = *state;
+	char *listed[2] = { (char *)(uintptr_t)HH_A, (char *)(uintptr_t)HH_B };
+	EpAuditRecord *r = make_rec(NREC + 1), *back;
+	uint8_t h1[32], h2[32];
+	struct stxn *tx;
+	int na = 0, nb = 0;
+
+	free(r->household_id);
+	r->household_id = NULL;		/* a list names no single household */
+	r->listed_households = listed;
+	r->n_listed_households = 2;
+	assert_int_equal(audit_hash(r, h1), 0);
+	r->n_listed_households = 1;
+	assert_int_equal(audit_hash(r, h2), 0);
+	assert_memory_not_equal(h1, h2, 32);
+	r->n_listed_households = 2;
+	assert_true(audit_names_household(r, HH_A));
+	assert_true(audit_names_household(r, HH_B));
+
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	assert_int_equal(audit_append(tx, &f->head, r), STORE_OK);
+	assert_int_equal(store_commit(tx), STORE_OK);
+	r->listed_households = NULL;
+	r->n_listed_households = 0;
+	audit_record_free(r);
+
+	tx = store_reader_new(f->st);
+	assert_int_equal(store_reader_begin(tx), STORE_OK);
+	assert_int_equal(store_audit_scan(tx, HH_A, NULL, NREC, count_cb, &na),
+	    STORE_OK);
+	assert_int_equal(store_audit_scan(tx, HH_B, NULL, NREC, count_cb, &nb),
+	    STORE_OK);
+	store_reader_end(tx);
+	store_reader_free(tx);
+	assert_int_equal(na, 1);
+	assert_int_equal(nb, 1);
+
+	/* Dropping a listed household from the stored record breaks the chain. */
+	back = rec_get(f, NREC + 1);
+	assert_int_equal(back->n_listed_households, 2);
+	back->n_listed_households = 1;
+	rec_put_raw(f, NREC + 1, back);
+	back->n_listed_households = 2;
+	audit_record_free(back);
+	expect_bad(f, NREC + 1, "edited");
+}
+
 int
 main(void)
 {
@@ -813,6 +875,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_export, setup_chain,
 		    teardown),
 		cmocka_unit_test(test_filter_match),
+		cmocka_unit_test_setup_teardown(test_listed_households,
+		    setup_chain, teardown),
 	};
 
 	log_init(0, "test_audit");
