@@ -722,7 +722,7 @@ transfer_check_request(struct call *ca)
 	if (str_eq(rq->to_org, ca->ca_who.pr_org) &&
 	    str_eq(rq->to_subject, ca->ca_who.pr_subject)) {
 		call_status(ca, CODE(INVALID_ARGUMENT),
-		    "to_subject: you already hold the regie");
+		    "to_subject: the regie cannot be transferred to yourself");
 		return -1;
 	}
 	/* Required of the regisseur; checked once the caller is known. */

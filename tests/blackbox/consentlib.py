@@ -4,8 +4,8 @@ Only harness.py's public tools are used; harness.py itself is not changed."""
 import json as jsonlib
 import time
 
-from harness import (cli, cli_ok, cli_refused, check, eq, fail, f_bytes,
-                     f_varint, req, pb_decode, pb_get, plan_json, random_hhid,
+from harness import (cli_ok, cli_refused, check, eq, fail, f_bytes,
+                     f_varint, req, pb_decode, pb_get, random_hhid,
                      enum_name)
 
 # ZRM domains (proto enum Domain).

@@ -878,12 +878,23 @@ def main(argv):
                   file=sys.stderr)
             return 2
     RUN_DIR = tempfile.mkdtemp(prefix="eenplan-bb.")
+    sys.dont_write_bytecode = True
     sys.path.insert(0, HERE)
+    broken = []
     for path in sorted(glob.glob(os.path.join(HERE, "test_*.py"))):
-        importlib.import_module(os.path.basename(path)[:-3])
+        mod = os.path.basename(path)[:-3]
+        try:
+            importlib.import_module(mod)
+        except Exception:
+            broken.append((mod, traceback.format_exc(limit=3)))
     selected = [(n, f) for n, f in TESTS
                 if not filters or any(x in n for x in filters)]
     passed = failed = 0
+    for mod, tb in broken:
+        if filters and not any(x in mod.replace("test_", "", 1) for x in filters):
+            continue
+        print("FAIL %s.import: %s" % (mod, tb.rstrip()), flush=True)
+        failed += 1
     try:
         for name, fn in selected:
             if run_one(name, fn):
@@ -914,6 +925,7 @@ def main(argv):
 if __name__ == "__main__":
     # Tests import this file as "harness": run it under that name, so there is
     # one registry.
+    sys.dont_write_bytecode = True
     sys.path.insert(0, HERE)
     import harness
     sys.exit(harness.main(sys.argv))

@@ -17,4 +17,5 @@ if [ -n "${EENPLAN_VALGRIND:-}" ] && [ "$EENPLAN_VALGRIND" != 0 ] &&
 	echo "blackbox: EENPLAN_VALGRIND is set but valgrind is not installed" >&2
 	exit 2
 fi
+export PYTHONDONTWRITEBYTECODE=1
 exec python3 "$(dirname "$0")/harness.py" "$@"

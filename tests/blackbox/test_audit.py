@@ -1,0 +1,402 @@
+"""Audit (NEN 7513; DESIGN.md "Audit", daemon/op_audit.c): what each operation
+records, who reads which records, the operator's verify and export, a full
+store, and the household's afschrift."""
+import json as jsonlib
+import os
+import re
+import shutil
+import struct
+import zlib
+
+from harness import (test, shared, Daemon, Raw, cli, cli_ok, cli_refused,
+                     new_household, plan_json, check, eq, fail, free_port,
+                     req_get_plan, req_mutate, mut_add_note)
+from consentlib import (audit_records, denied_like_missing, grant,
+                        mut)
+
+
+def brief(recs):
+    """(action, actor org, actor subject as shown, role, outcome) per record."""
+    return [(r["action"], r["actor"]["org"], r["actor"].get("subject", ""),
+             r["actor"]["role"], r["outcome"]) for r in recs]
+
+
+WMO = ("gemeente", "a.devries", "ROLE_PROFESSIONAL")
+HENK = ("burgers", "henk.desmet", "ROLE_CLIENT")
+# op_audit.c: the household sees a partner professional's organisation and
+# role, not the person.
+SAVANT = ("savant", "", "ROLE_PROFESSIONAL")
+
+
+@test
+def every_operation_recorded_in_order():
+    d = shared()
+    hh = new_household(d)
+    mut(d, "wmo", "goal", "add", hh, "--domain", "financien", "--text",
+        "Schulden stabiliseren")
+    cli_ok(d, "henk", "plan", "show", hh)
+    cli_refused(d, "savant", "PERMISSION_DENIED", "plan", "show", hh)
+    gid = grant(d, "henk", hh, "lev/s.bakker", "read", purpose="bb-audit")
+    cli_ok(d, "henk", "consent", "list", hh)
+    cli_ok(d, "henk", "consent", "revoke", hh, gid)
+    want = [("CreateHousehold",) + WMO + ("OK",),
+            ("MutatePlan",) + WMO + ("OK",),
+            ("GetPlan",) + HENK + ("OK",),
+            ("GetPlan",) + SAVANT + ("PERMISSION_DENIED",),
+            ("GrantConsent",) + HENK + ("OK",),
+            ("ListConsent",) + HENK + ("OK",),
+            ("RevokeConsent",) + HENK + ("OK",)]
+    recs = audit_records(d, "henk", hh)
+    eq(brief(recs), want, "henk's access log")
+    # Reading the log is itself recorded: the next read shows the first.
+    recs2 = audit_records(d, "henk", hh)
+    eq(brief(recs2), want + [("QueryAudit",) + HENK + ("OK",)],
+       "henk's access log, read again")
+    eq([r["seq"] for r in recs2[:len(recs)]], [r["seq"] for r in recs],
+       "sequence numbers of the same records")
+    seqs = [int(r["seq"]) for r in recs2]
+    eq(seqs, sorted(set(seqs)), "sequence numbers ascend")
+    times = [int(r["time"]) for r in recs2]
+    eq(times, sorted(times), "times ascend")
+    for r in recs2:
+        eq(r["household_id"], hh, "household of record %s" % r["seq"])
+        check(len(r.get("hash", "")) == 64 and len(r.get("prev_hash", "")) == 64,
+              "record %s lacks its hashes: %r" % (r["seq"], r))
+        check(not r.get("peer") and not r.get("cert_serial"),
+              "the household sees an auditor's field: %r" % r)
+    check(str(gid) in recs[4]["detail"] and str(gid) in recs[6]["detail"],
+          "grant id missing in the consent records: %r" % recs[4:7])
+    check("version 2" in recs[2]["detail"], "GetPlan detail %r" % recs[2])
+    # Who was refused is visible to the household in the plain output too.
+    txt = cli_ok(d, "henk", "audit", hh).out
+    check("savant" in txt and "refused" in txt.lower(),
+          "henk's audit text lacks savant's refusal:\n%s" % txt)
+    # The regisseur reads the same log; an outsider does not.
+    eq(brief(audit_records(d, "wmo", hh))[:len(want)], want, "wmo's view")
+    denied_like_missing(d, "savant", hh, "audit", hh)
+    denied_like_missing(d, "lev", hh, "audit", hh)
+
+
+@test
+def auditor_reads_own_organisation_only():
+    d = shared()
+    hh = new_household(d)
+    grant(d, "wmo", hh, "lev/s.bakker", "read", purpose="schuldhulp",
+          form_ref="FORM-A1")
+    grant(d, "wmo", hh, "senzer/m.vandijk", "read", purpose="werk",
+          form_ref="FORM-A2")
+    cli_ok(d, "lev", "plan", "show", hh)
+    cli_ok(d, "lev", "history", hh)
+    cli_ok(d, "senzer", "plan", "show", hh)
+    cli_ok(d, "wmo", "plan", "show", hh)
+    recs = audit_records(d, "privacy-lev", hh, org=True)
+    eq(sorted(set(r["actor"]["org"] for r in recs)), ["lev"],
+       "organisations in privacy-lev's view of the household")
+    mine = [(r["action"], r["actor"]["subject"], r["outcome"]) for r in recs
+            if r["household_id"] == hh]
+    eq(mine, [("GetPlan", "s.bakker", "OK"), ("GetHistory", "s.bakker", "OK")],
+       "s.bakker's records as privacy-lev sees them")
+    check(all(r.get("cert_serial") for r in recs if r["household_id"] == hh),
+          "the auditor does not get the certificate serial: %r" % recs)
+    # The whole organisation's log: lev's people only, over all pages.
+    allrecs = audit_records(d, "privacy-lev", org=True)
+    eq(sorted(set(r["actor"]["org"] for r in allrecs)), ["lev"],
+       "organisations in privacy-lev's whole log")
+    check(any(r["household_id"] == hh and r["actor"]["subject"] == "s.bakker"
+              for r in allrecs), "s.bakker's read is not in the org's log")
+    # Its own reading is recorded.
+    check(any(r["action"] == "QueryAudit" and
+              r["actor"]["subject"] == "privacy.lev" for r in allrecs),
+          "privacy-lev's earlier query is not in its log")
+    gm = audit_records(d, "privacy-gemeente", hh, org=True)
+    eq(sorted(set(r["actor"]["org"] for r in gm)), ["gemeente"],
+       "organisations in privacy-gemeente's view")
+    check(("CreateHousehold", "a.devries") in
+          [(r["action"], r["actor"]["subject"]) for r in gm],
+          "privacy-gemeente does not see the intake")
+    # Not an auditor: no organisation log.
+    for who in ("lev", "wmo", "henk", "lev-systeem", "huisarts"):
+        cli_refused(d, who, "PERMISSION_DENIED", "audit", "--org")
+    # An auditor never reads the plan.
+    denied_like_missing(d, "privacy-lev", hh, "plan", "show", hh)
+
+
+def verify(d):
+    r = d.admin("audit", "verify")
+    return r, re.search(r"\bOK\b\D*(\d+)", r.out)
+
+
+def conf_for(data_dir, name):
+    """A Daemon object (not started) with a config over data_dir."""
+    c = Daemon(name, data_dir=data_dir)
+    c.port = free_port()
+    c.write_conf()
+    return c
+
+
+def tamper(path, marker, seq, fix_crc):
+    """Changes one character of `marker` in every stored copy of audit record
+    `seq` in path/data.mdb (LMDB keeps stale copies in free pages; only the
+    live one matters). With fix_crc, recomputes the store's CRC of the value
+    (key = 8-byte big-endian seq; value = 01 00 00 00, CRC-32 BE over key +
+    payload, payload), so only the hash chain can notice. Returns the count."""
+    f = os.path.join(path, "data.mdb")
+    with open(f, "rb") as fh:
+        raw = bytearray(fh.read())
+    key = struct.pack(">Q", seq)
+    n = 0
+    for m in re.finditer(re.escape(marker), bytes(raw)):
+        pos = m.start() + len(marker) - 1
+        k = raw.rfind(key + b"\x01\x00\x00\x00", max(0, pos - 2048), pos)
+        if k < 8:
+            continue
+        size = struct.unpack("<H", raw[k - 8:k - 6])[0] | \
+            struct.unpack("<H", raw[k - 6:k - 4])[0] << 16
+        ksize = struct.unpack("<H", raw[k - 2:k])[0]
+        v = k + 8
+        if ksize != 8 or not v + 8 <= pos < v + size:
+            continue
+        raw[pos] ^= 0x01              # e.g. "Q" -> "P"
+        if fix_crc:
+            crc = zlib.crc32(key + bytes(raw[v + 8:v + size])) & 0xffffffff
+            raw[v + 4:v + 8] = struct.pack(">I", crc)
+        n += 1
+    with open(f, "wb") as fh:
+        fh.write(raw)
+    return n
+
+
+@test
+def verify_live_and_tampered_copy():
+    d = Daemon("audit-verify").start()
+    hh = new_household(d)
+    marker = "FORMMARK-QX7Z-%s" % hh[:8]
+    grant(d, "wmo", hh, "lev/s.bakker", "read", purpose="verify",
+          form_ref=marker)
+    cli_ok(d, "lev", "plan", "show", hh)
+    cli_refused(d, "savant", "PERMISSION_DENIED", "plan", "show", hh)
+    recs = audit_records(d, "henk", hh)
+    gseq = [int(r["seq"]) for r in recs if r["action"] == "GrantConsent"]
+    eq(len(gseq), 1, "GrantConsent records")
+    gseq = gseq[0]
+    r, m = verify(d)
+    check(r.rc == 0 and m, "audit verify on a live daemon: %r" % r)
+    n_live = int(m.group(1))
+    check(n_live >= len(recs) + 1, "verify counts %d records" % n_live)
+    d.stop()
+    r, m = verify(d)
+    check(r.rc == 0 and m and int(m.group(1)) == n_live,
+          "audit verify, stopped: %r" % r)
+    for fix_crc in (False, True):
+        cp = os.path.join(d.dir, "copy-%s" % ("crc" if fix_crc else "raw"))
+        shutil.copytree(d.data_dir, cp)
+        detail = ("behalf, form " + marker).encode()
+        n = tamper(cp, detail, gseq, fix_crc)
+        check(n >= 1, "record %d's detail not found in the copy" % gseq)
+        c = conf_for(cp, "audit-copy")
+        r = c.admin("audit", "verify")
+        check(r.rc not in (0,) and r.rc > 0,
+              "verify of a copy with record %d edited%s: expected a non-zero "
+              "exit, got %r" % (gseq, " (CRC fixed)" if fix_crc else "", r))
+        text = r.out + r.err
+        check(re.search(r"\b%d\b" % gseq, text),
+              "verify does not name sequence %d: %r" % (gseq, r))
+        check(re.search(r"broken|corrupt|edited|checksum|hash", text, re.I),
+              "verify does not say what is wrong: %r" % r)
+        check(not re.search(r"\bOK\b", r.out), "verify says OK: %r" % r)
+    # The live store still verifies, also with the daemon running again.
+    d.start()
+    cli_ok(d, "henk", "plan", "show", hh)
+    r, m = verify(d)
+    check(r.rc == 0 and m and int(m.group(1)) == n_live + 1,
+          "audit verify of the live store after the copies: %r" % r)
+    d.stop()
+
+
+def export(d, *args, dashdash=False):
+    r = d.admin(*((["--"] if dashdash else []) + ["audit", "export"] +
+                  list(args)))
+    check(r.rc == 0, "audit export %s: %r" % (" ".join(args), r))
+    out = []
+    for i, line in enumerate(r.out.splitlines()):
+        try:
+            out.append(jsonlib.loads(line))
+        except ValueError as e:
+            fail("audit export %s: line %d is not JSON (%s): %r"
+                 % (" ".join(args), i + 1, e, line[:200]))
+        check(isinstance(out[-1], dict), "line %d is not an object" % (i + 1))
+    return out
+
+
+@test
+def export_json_lines_and_filters():
+    d = Daemon("audit-export").start()
+    ha = new_household(d)
+    hb = new_household(d)
+    grant(d, "wmo", ha, "lev/s.bakker", "read", purpose="x", form_ref="F1")
+    cli_ok(d, "lev", "plan", "show", ha)
+    cli_ok(d, "wmo", "plan", "show", hb)
+    cli_refused(d, "lev", "PERMISSION_DENIED", "plan", "show", hb)
+    everything = export(d)
+    r, m = verify(d)
+    check(r.rc == 0 and m, "verify: %r" % r)
+    eq(len(everything), int(m.group(1)), "exported records vs verify's count")
+    eq([int(x["seq"]) for x in everything], list(range(1, len(everything) + 1)),
+       "exported sequence numbers")
+    for x in everything:
+        for k in ("seq", "time", "actor", "action", "household", "outcome",
+                  "hash", "prev_hash"):
+            check(k in x, "export line lacks %r: %r" % (k, x))
+    for i in range(1, len(everything)):
+        eq(everything[i]["prev_hash"], everything[i - 1]["hash"],
+           "prev_hash of record %d" % everything[i]["seq"])
+    want_a = [x["seq"] for x in everything if x["household"] == ha]
+    want_lev = [x["seq"] for x in everything if x["actor"]["org"] == "lev"]
+    check(want_a and want_lev and len(want_a) < len(everything),
+          "nothing to filter")
+    # The filters' results (behind "--", so no option parsing is involved)...
+    eq([x["seq"] for x in export(d, "--household", ha, dashdash=True)],
+       want_a, "export -- --household")
+    eq([x["seq"] for x in export(d, "--org", "lev", dashdash=True)],
+       want_lev, "export -- --org lev")
+    # ...and the usage's own form: eenpland -f CONF audit export --household ID.
+    got = export(d, "--household", ha)
+    eq([x["seq"] for x in got], want_a, "export --household")
+    got = export(d, "--org", "lev")
+    eq([x["seq"] for x in got], want_lev, "export --org lev")
+    got = export(d, "--household", ha, "--org", "lev")
+    eq([x["seq"] for x in got],
+       [s for s in want_a if s in want_lev], "export --household --org")
+    d.stop()
+
+
+@test
+def storage_full_refuses_reads_too():
+    d = Daemon("audit-full", limits={"map_max": 1048576}).start()
+    hh = new_household(d)
+    mark = "VOLNOTE-"
+    writes = 0
+    with Raw(d, "wmo") as c:
+        for i in range(400):
+            r = c.call(req_mutate(i + 1, hh, mut_add_note(
+                1, (mark + "%05d " % i).ljust(3900, "x"))))
+            if r.code != 0:
+                break
+            writes += 1
+        eq(r.code_name, "RESOURCE_EXHAUSTED", "the write that did not fit "
+           "(after %d)" % writes)
+        check(writes >= 1, "no write fitted at all")
+        # Reads go on while their audit records fit, then stop.
+        served = 0
+        failed = None
+        rid = 1000
+        for _ in range(300):
+            batch = []
+            for _ in range(32):
+                rid += 1
+                batch.append(rid)
+                c.send_frame(req_get_plan(rid, hh))
+            for _ in batch:
+                r = c.recv_frame()
+                check(r is not None, "connection closed while the store "
+                      "was full")
+                if r.code == 0:
+                    served += 1
+                elif failed is None:
+                    failed = r
+            if failed is not None:
+                break
+        # A batch of records can fail where one still fits: go on one by
+        # one until a single read is refused.
+        last = None
+        for _ in range(3000):
+            if failed is None:
+                break
+            rid += 1
+            r = c.call(req_get_plan(rid, hh))
+            if r.code != 0:
+                last = r
+                break
+            served += 1
+        failed = last or failed
+        check(failed is not None, "%d reads served and none refused on a "
+              "full store" % served)
+        check(failed.code_name in ("RESOURCE_EXHAUSTED", "UNAVAILABLE"),
+              "the read on a full store: %r" % failed)
+        check(failed.body_field is None and mark.encode() not in failed.raw,
+              "the refused read carries plan data: %r" % failed)
+    r = cli(d, "henk", "plan", "show", hh)
+    check(r.rc == 1 and re.match(r"eenplan: (RESOURCE_EXHAUSTED|UNAVAILABLE): ",
+                                 r.err), "plan show on a full store: %r" % r)
+    check(mark not in r.out and r.out.strip() == "",
+          "plan show on a full store printed: %r" % r.out[:300])
+    r = cli(d, "wmo", "note", "add", hh, "--domain", "financien", "--text",
+            "nog een")
+    check(r.rc == 1 and "RESOURCE_EXHAUSTED" in r.err,
+          "a write on a full store: %r" % r)
+    d.stop()
+    big = Daemon("audit-full-big", limits={"map_max": 16 * 1048576},
+                 data_dir=d.data_dir).start()
+    p = plan_json(big, "henk", hh)
+    eq(int(p["version"]), 1 + writes, "version after the restart")
+    eq(len(p["notes"]), writes, "notes after the restart")
+    mut(big, "wmo", "note", "add", hh, "--domain", "financien", "--text",
+        "weer ruimte")
+    eq(int(plan_json(big, "wmo", hh)["version"]), 2 + writes, "version")
+    # Every read that was answered has its record; the refused one not.
+    recs = audit_records(big, "henk", hh)
+    got = [x for x in recs if x["action"] == "GetPlan" and
+           x["actor"]["org"] == "gemeente"]
+    eq(sum(1 for x in got if x["outcome"] == "OK"), served + 1,
+       "wmo's GetPlan records with outcome OK (served on the full store, "
+       "plus one after the restart)")
+    big.stop()
+    r, m = verify(big)
+    check(r.rc == 0 and m, "verify after the full store: %r" % r)
+
+
+@test
+def afschrift_one_document():
+    d = shared()
+    hh = new_household(d, members=("henk.desmet:Henk de Smet:ouder",
+                                    "anja.desmet:Anja de Smet:partner"))
+    mut(d, "wmo", "goal", "add", hh, "--domain", "financien", "--text",
+        "Schulden stabiliseren")
+    gid = grant(d, "henk", hh, "lev/s.bakker", "read", purpose="afschrift")
+    cli_ok(d, "lev", "plan", "show", hh)
+    cli_ok(d, "henk", "consent", "revoke", hh, gid)
+    cli_refused(d, "savant", "PERMISSION_DENIED", "plan", "show", hh)
+    r = cli_ok(d, "henk", "afschrift", hh)
+    try:
+        doc = jsonlib.loads(r.out)
+    except ValueError as e:
+        fail("afschrift is not one JSON document (%s): %r" % (e, r.out[:300]))
+    for k in ("plan", "consent", "history", "access_log"):
+        check(k in doc, "afschrift lacks %r: keys %r" % (k, list(doc)))
+    eq(doc.get("household_id"), hh, "household_id")
+    p = doc["plan"].get("plan", doc["plan"])
+    eq(p.get("household_id"), hh, "plan.household_id")
+    eq([g["text"] for g in p.get("goals", [])], ["Schulden stabiliseren"],
+       "plan goals")
+    gs = {int(g["id"]): g for g in doc["consent"]}
+    check(1 in gs and gid in gs, "consent lacks grants: %r" % list(gs))
+    check(int(gs[gid].get("revoked_at") or 0) > 0,
+          "the revoked grant shows no revocation: %r" % gs[gid])
+    eq([int(e["version"]) for e in doc["history"]], [1, 2], "history versions")
+    log = doc["access_log"]
+    check(all(x["household_id"] == hh for x in log), "foreign records")
+    acts = [(x["action"], x["actor"]["org"], x["outcome"]) for x in log]
+    for want in (("CreateHousehold", "gemeente", "OK"),
+                 ("GetPlan", "lev", "OK"),
+                 ("RevokeConsent", "burgers", "OK"),
+                 ("GetPlan", "savant", "PERMISSION_DENIED")):
+        check(want in acts, "access_log lacks %r: %r" % (want, acts))
+    # To a file, and for the other member too.
+    out = os.path.join(d.dir, "afschrift-%s.json" % hh[:8])
+    cli_ok(d, "anja", "afschrift", hh, "-o", out)
+    with open(out) as f:
+        doc2 = jsonlib.load(f)
+    eq(doc2.get("household_id"), hh, "file's household_id")
+    check(len(doc2["access_log"]) > len(log), "the first afschrift's reads "
+          "are not in the second's access log")
+    cli_refused(d, "savant", "PERMISSION_DENIED", "afschrift", hh)
