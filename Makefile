@@ -81,6 +81,10 @@ unit: deps $(UNIT_BIN)
 blackbox: deps all
 	@tests/blackbox/run.sh $(O)
 
+# The same against a daemon under valgrind (definite leaks and memory errors fail).
+blackbox-valgrind: deps all
+	@EENPLAN_VALGRIND=1 tests/blackbox/run.sh $(O)
+
 # The demo PKI (certs/demo is made once and reused).
 pki: deps
 	@test -f certs/demo/ca/root.crt || certs/mkpki.sh certs/demo
@@ -88,11 +92,11 @@ pki: deps
 run: deps all pki
 	@deploy/demo-run.sh $(O)
 
-# Everything: a normal build with unit + black-box tests, then the same under
-# ASan+UBSan.
+# Everything: a normal build with unit + black-box tests (also with the daemon
+# under valgrind), then the same under ASan+UBSan.
 check: deps
 	$(MAKE) O=build all unit-bins
-	$(MAKE) O=build unit blackbox
+	$(MAKE) O=build unit blackbox blackbox-valgrind
 	$(MAKE) O=build-asan SAN=1 all unit-bins
 	$(MAKE) O=build-asan SAN=1 unit blackbox
 	@echo "make check: all suites passed"
@@ -100,5 +104,5 @@ check: deps
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps unit unit-bins blackbox pki run check clean
+.PHONY: all deps unit unit-bins blackbox blackbox-valgrind pki run check clean
 .SECONDARY:

@@ -40,18 +40,25 @@ eenpland runs on 127.0.0.1:$PORT (data in $DEMO/data). Demo household: $HH
 (Noord; regisseur: Wmo-consulent a.devries of the gemeente; members Henk and Anja de Smet).
 
 Try, in another terminal in $(pwd):
-  $C --as henk plan show $HH                 # the household reads its own plan
-  $C --as lev plan show $HH                  # LEV sees financiën and sociaal netwerk only
-  $C --as lev action accept $HH 5            # LEV accepts its own action
-  $C --as senzer action accept $HH 5         # refused: not Senzer's action
-  $C --as savant plan show $HH               # refused: Savant has no consent
-  $C --as huisarts plan show $HH             # the GP reads the health domains
+
+  # the household reads its own plan; LEV sees financiën and sociaal netwerk only
+  $C --as henk plan show $HH
+  $C --as lev plan show $HH
+  # LEV accepts its own action; Senzer may not touch LEV's action
+  $C --as lev action accept $HH 5
+  $C --as senzer action accept $HH 5
+  # Savant has no consent: refused, the same answer as for a household that does not exist
+  $C --as savant plan show $HH
+  # the GP reads the health domains ... until Henk withdraws that consent
+  $C --as huisarts plan show $HH
   $C --as henk consent list $HH
-  $C --as henk consent revoke $HH $GP_GRANT  # Henk withdraws the GP's access ...
-  $C --as huisarts plan show $HH             # ... and the GP is refused from now on
+  $C --as henk consent revoke $HH $GP_GRANT
+  $C --as huisarts plan show $HH
+  # the history of the plan, who looked at it, and the regisseur's caseload
   $C --as wmo history $HH
-  $C --as henk audit $HH                     # who looked at our plan
+  $C --as henk audit $HH
   $C --as wmo households
+
 Other demo people: wmo2 zorgboog lisa (daughter, mantelzorger) anja lev-systeem privacy-lev
 (see certs/demo/cast.txt). Ctrl-C stops the daemon; data stays in $DEMO/data.
 MSG
