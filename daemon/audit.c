@@ -25,28 +25,6 @@
 #define AUDIT_HEAD_META		"audit_head"
 #define AUDIT_HEAD_LEN		(8 + AUDIT_HASH_LEN)
 
-static void
-be64_put(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = v & 0xff;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-be64_get(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* Replaces a string field with a copy of v (NULL: empty). 0 or -1. */
 static int
 audit_set_str(char **field, const char *v)
@@ -182,7 +160,7 @@ hash_u64(EVP_MD_CTX *ctx, uint8_t num, uint64_t v)
 {
 	uint8_t b[8];
 
-	be64_put(b, v);
+	util_be64_put(b, v);
 	return hash_field(ctx, num, b, sizeof(b));
 }
 
@@ -276,7 +254,7 @@ audit_head_read(struct stxn *tx, struct audit_head *h, int *present)
 		    AUDIT_HEAD_LEN);
 		return STORE_CORRUPT;
 	}
-	h->ah_seq = be64_get(buf);
+	h->ah_seq = util_be64_get(buf);
 	memcpy(h->ah_hash, buf + 8, AUDIT_HASH_LEN);
 	*present = 1;
 	return STORE_OK;
@@ -343,7 +321,7 @@ audit_append(struct stxn *tx, struct audit_head *head, EpAuditRecord *r)
 		return STORE_ERR;
 	if ((rc = store_audit_put(tx, r)) != STORE_OK)
 		return rc;
-	be64_put(buf, r->seq);
+	util_be64_put(buf, r->seq);
 	memcpy(buf + 8, hash, AUDIT_HASH_LEN);
 	if ((rc = store_meta_put(tx, AUDIT_HEAD_META, buf, sizeof(buf))) !=
 	    STORE_OK)

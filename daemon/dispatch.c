@@ -94,6 +94,16 @@ call_store_error(struct call *ca, int rc)
 	}
 }
 
+int
+call_check_hhid(struct call *ca, const char *hhid)
+{
+	if (util_valid_household_id(hhid))
+		return 0;
+	call_status(ca, EENPLAN__V1__CODE__INVALID_ARGUMENT,
+	    "household_id: must be 32 lower-case hexadecimal characters");
+	return -1;
+}
+
 void
 call_audit_begin(struct call *ca, const char *action, const char *hhid)
 {

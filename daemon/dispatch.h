@@ -80,6 +80,8 @@ void	call_status(struct call *, int code, const char *fmt, ...)
 void	call_body(struct call *, int body_case, void *msg);
 /* The one answer for "no such household" and "not allowed" alike. */
 void	call_deny(struct call *);
+/* A household id from a request: 0, or -1 with INVALID_ARGUMENT set. */
+int	call_check_hhid(struct call *, const char *hhid);
 /* Starts the audit record for this call (action = operation name). */
 void	call_audit_begin(struct call *, const char *action, const char *hhid);
 

@@ -42,23 +42,6 @@ str_clear(char **field)
 	*field = (char *)(uintptr_t)protobuf_c_empty_string;
 }
 
-/* The scan's record dies after the callback: keep a malloc'd copy. */
-static EpAuditRecord *
-record_dup(const EpAuditRecord *rec)
-{
-	ProtobufCMessage *m;
-	uint8_t *buf;
-	size_t len;
-
-	len = protobuf_c_message_get_packed_size(&rec->base);
-	if ((buf = malloc(len > 0 ? len : 1)) == NULL)
-		return NULL;
-	protobuf_c_message_pack(&rec->base, buf);
-	m = protobuf_c_message_unpack(&eenplan__v1__audit_record__descriptor,
-	    NULL, len, buf);
-	free(buf);
-	return (EpAuditRecord *)m;
-}
 
 /*
  * DESIGN: the household reads organisation, role, action, purpose and time,
@@ -113,7 +96,7 @@ aq_add(const EpAuditRecord *rec, void *arg)
 		ap->ap_more = 1;
 		return 1;
 	}
-	if ((r = record_dup(rec)) == NULL) {
+	if ((r = (EpAuditRecord *)wire_msg_dup(&rec->base)) == NULL) {
 		ap->ap_oom = 1;
 		return 1;
 	}

@@ -52,34 +52,7 @@ str_set(char **field, const char *val)
 	return 0;
 }
 
-/* Household id from a request: INVALID_ARGUMENT (audited) when malformed. */
-static int
-check_hhid(struct call *ca, const char *hhid)
-{
-	if (util_valid_household_id(hhid))
-		return 0;
-	call_status(ca, CODE(INVALID_ARGUMENT),
-	    "household_id: must be 32 lower-case hexadecimal characters");
-	return -1;
-}
 
-/* A malloc'd deep copy, freed with the response body. */
-static EpGrant *
-grant_dup(const EpGrant *g)
-{
-	ProtobufCMessage *m;
-	uint8_t *buf;
-	size_t len;
-
-	len = protobuf_c_message_get_packed_size(&g->base);
-	if ((buf = malloc(len > 0 ? len : 1)) == NULL)
-		return NULL;
-	protobuf_c_message_pack(&g->base, buf);
-	m = protobuf_c_message_unpack(&eenplan__v1__grant__descriptor, NULL,
-	    len, buf);
-	free(buf);
-	return (EpGrant *)m;
-}
 
 static EpGrant *
 grant_find(const struct hh *hh, uint64_t id)
@@ -282,7 +255,7 @@ exec_grant(struct wjob *j, struct stxn *t)
 		goto oom;
 	eenplan__v1__grant_consent_response__init(r);
 	call_body(ca, EENPLAN__V1__RESPONSE__BODY_GRANT_CONSENT, r);
-	if ((r->grant = grant_dup(&g)) == NULL)
+	if ((r->grant = (EpGrant *)wire_msg_dup(&g.base)) == NULL)
 		goto oom;
 	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
 	    "grant %llu: %s for %s%s%s%s%s", (unsigned long long)g.id,
@@ -335,7 +308,7 @@ op_grant_consent(struct call *ca)
 	Eenplan__V1__GrantConsentRequest *rq = ca->ca_req->grant_consent;
 
 	call_audit_begin(ca, "GrantConsent", rq->household_id);
-	if (check_hhid(ca, rq->household_id) != 0 ||
+	if (call_check_hhid(ca, rq->household_id) != 0 ||
 	    grant_check_request(ca, rq->grant) != 0) {
 		call_audit_reply(ca);
 		return;
@@ -466,7 +439,7 @@ exec_revoke(struct wjob *j, struct stxn *t)
 		goto oom;
 	eenplan__v1__revoke_consent_response__init(r);
 	call_body(ca, EENPLAN__V1__RESPONSE__BODY_REVOKE_CONSENT, r);
-	if ((r->grant = grant_dup(g)) == NULL)
+	if ((r->grant = (EpGrant *)wire_msg_dup(&g->base)) == NULL)
 		goto oom;
 	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
 	    "grant %llu (%s for %s%s%s) %s%s%s%s", (unsigned long long)g->id,
@@ -491,7 +464,7 @@ op_revoke_consent(struct call *ca)
 	Eenplan__V1__RevokeConsentRequest *rq = ca->ca_req->revoke_consent;
 
 	call_audit_begin(ca, "RevokeConsent", rq->household_id);
-	if (check_hhid(ca, rq->household_id) != 0) {
+	if (call_check_hhid(ca, rq->household_id) != 0) {
 		call_audit_reply(ca);
 		return;
 	}
@@ -535,7 +508,7 @@ op_list_consent(struct call *ca)
 
 	memset(&hh, 0, sizeof(hh));
 	call_audit_begin(ca, "ListConsent", rq->household_id);
-	if (check_hhid(ca, rq->household_id) != 0 ||
+	if (call_check_hhid(ca, rq->household_id) != 0 ||
 	    (t = call_reader(ca)) == NULL) {
 		call_audit_reply(ca);
 		return;
@@ -564,7 +537,7 @@ op_list_consent(struct call *ca)
 		if (hh.hh_grants[i] == NULL || (!rq->include_past &&
 		    !grant_current(hh.hh_grants[i], ca->ca_now)))
 			continue;
-		if ((r->grants[r->n_grants] = grant_dup(hh.hh_grants[i])) == NULL)
+		if ((r->grants[r->n_grants] = (EpGrant *)wire_msg_dup(&hh.hh_grants[i]->base)) == NULL)
 			goto oom;
 		r->n_grants++;
 	}
@@ -745,7 +718,7 @@ op_transfer_regie(struct call *ca)
 	Eenplan__V1__TransferRegieRequest *rq = ca->ca_req->transfer_regie;
 
 	call_audit_begin(ca, "TransferRegie", rq->household_id);
-	if (check_hhid(ca, rq->household_id) != 0 ||
+	if (call_check_hhid(ca, rq->household_id) != 0 ||
 	    transfer_check_request(ca) != 0) {
 		call_audit_reply(ca);
 		return;
@@ -808,7 +781,7 @@ exec_break_glass(struct wjob *j, struct stxn *t)
 		goto oom;
 	eenplan__v1__break_glass_response__init(r);
 	call_body(ca, EENPLAN__V1__RESPONSE__BODY_BREAK_GLASS, r);
-	if ((r->grant = grant_dup(&g)) == NULL)
+	if ((r->grant = (EpGrant *)wire_msg_dup(&g.base)) == NULL)
 		goto oom;
 	util_fmt_time(g.valid_until, until, sizeof(until));
 	audit_record_set(ca->ca_audit, CODE(OK), "break-glass",
@@ -830,7 +803,7 @@ op_break_glass(struct call *ca)
 	size_t min = ca->ca_srv->s_consent.cc_break_glass_reason_min;
 
 	call_audit_begin(ca, "BreakGlass", rq->household_id);
-	if (check_hhid(ca, rq->household_id) != 0) {
+	if (call_check_hhid(ca, rq->household_id) != 0) {
 		call_audit_reply(ca);
 		return;
 	}

@@ -22,16 +22,6 @@ xstrdup(const char *s)
 	return strdup(s != NULL ? s : "");
 }
 
-/* Household id from a request: INVALID_ARGUMENT (audited) when malformed. */
-static int
-check_hhid(struct call *ca, const char *hhid)
-{
-	if (util_valid_household_id(hhid))
-		return 0;
-	call_status(ca, CODE(INVALID_ARGUMENT),
-	    "household_id: must be 32 lower-case hexadecimal characters");
-	return -1;
-}
 
 static uint32_t
 page_limit(struct call *ca, uint32_t asked)
@@ -215,7 +205,7 @@ op_get_plan(struct call *ca)
 	int rc;
 
 	call_audit_begin(ca, "GetPlan", rq->household_id);
-	if (check_hhid(ca, rq->household_id) != 0 ||
+	if (call_check_hhid(ca, rq->household_id) != 0 ||
 	    (t = call_reader(ca)) == NULL) {
 		call_audit_reply(ca);
 		return;
@@ -381,7 +371,7 @@ op_mutate_plan(struct call *ca)
 	struct mutate_state *ms;
 
 	call_audit_begin(ca, "MutatePlan", rq->household_id);
-	if (check_hhid(ca, rq->household_id) != 0) {
+	if (call_check_hhid(ca, rq->household_id) != 0) {
 		call_audit_reply(ca);
 		return;
 	}
@@ -419,7 +409,7 @@ op_get_history(struct call *ca)
 
 	memset(&hh, 0, sizeof(hh));
 	call_audit_begin(ca, "GetHistory", rq->household_id);
-	if (check_hhid(ca, rq->household_id) != 0 ||
+	if (call_check_hhid(ca, rq->household_id) != 0 ||
 	    (t = call_reader(ca)) == NULL) {
 		call_audit_reply(ca);
 		return;
@@ -747,7 +737,7 @@ status_change(struct call *ca, const char *action, const char *hhid,
     const char *reason, wjob_exec_fn fn)
 {
 	call_audit_begin(ca, action, hhid);
-	if (check_hhid(ca, hhid) != 0) {
+	if (call_check_hhid(ca, hhid) != 0) {
 		call_audit_reply(ca);
 		return;
 	}

@@ -220,31 +220,12 @@ plan_grow(void *arr, size_t n, size_t elsz)
 	return realloc(arr, (n + 1) * elsz);
 }
 
-static ProtobufCMessage *
-plan_msg_dup(const ProtobufCMessage *msg)
-{
-	ProtobufCMessage *copy;
-	uint8_t *buf;
-	size_t len;
-
-	len = protobuf_c_message_get_packed_size(msg);
-	if ((buf = malloc(len > 0 ? len : 1)) == NULL)
-		return NULL;
-	if (protobuf_c_message_pack(msg, buf) != len) {
-		free(buf);
-		return NULL;
-	}
-	copy = protobuf_c_message_unpack(msg->descriptor, NULL, len, buf);
-	free(buf);
-	return copy;
-}
-
 EpPlan *
 plan_dup(const EpPlan *p)
 {
 	if (p == NULL)
 		return NULL;
-	return (EpPlan *)plan_msg_dup(&p->base);
+	return (EpPlan *)wire_msg_dup(&p->base);
 }
 
 void
@@ -1224,7 +1205,7 @@ plan_filter_history(const EpHistoryEntry *e, uint32_t scope)
 
 	if (e == NULL)
 		return NULL;
-	if ((c = (EpHistoryEntry *)plan_msg_dup(&e->base)) == NULL)
+	if ((c = (EpHistoryEntry *)wire_msg_dup(&e->base)) == NULL)
 		return NULL;
 	for (i = 0; i < c->n_mutations; i++) {
 		if (plan_history_keep(c, i, scope)) {

@@ -79,28 +79,6 @@ static int	store_migrate(struct stxn *, uint64_t from, uint64_t to);
 
 /* ------------------------------------------------------------ helpers */
 
-static void
-be64_put(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = v & 0xff;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-be64_get(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static uint32_t
 frame_crc(const void *key, size_t klen, const void *payload, size_t len)
 {
@@ -225,7 +203,7 @@ static size_t
 key_id_seq(uint8_t *buf, const char *id, size_t idlen, uint64_t seq)
 {
 	memcpy(buf, id, idlen);
-	be64_put(buf + idlen, seq);
+	util_be64_put(buf + idlen, seq);
 	return idlen + 8;
 }
 
@@ -553,7 +531,7 @@ store_schema_get(struct stxn *tx, uint64_t *v)
 		return rc;
 	if (len != sizeof(buf))
 		return STORE_CORRUPT;
-	*v = be64_get(buf);
+	*v = util_be64_get(buf);
 	return STORE_OK;
 }
 
@@ -579,7 +557,7 @@ store_migrate(struct stxn *tx, uint64_t from, uint64_t to)
 			return STORE_ERR;
 		}
 	}
-	be64_put(buf, to);
+	util_be64_put(buf, to);
 	if ((rc = store_meta_put(tx, "schema", buf, sizeof(buf))) != STORE_OK)
 		return rc;
 	if (from > 0)
@@ -955,7 +933,7 @@ store_meta_get_u64(struct stxn *tx, const char *name, uint64_t *v)
 		log_warnx("store: meta %s: %zu bytes, wants 8", name, len);
 		return stxn_fail(tx, STORE_CORRUPT);
 	}
-	*v = be64_get(buf);
+	*v = util_be64_get(buf);
 	return STORE_OK;
 }
 
@@ -1234,7 +1212,7 @@ store_audit_put(struct stxn *tx, const EpAuditRecord *rec)
 		return STORE_ERR;
 	}
 	/* Audit records are never overwritten, whatever the caller believes. */
-	be64_put(key, rec->seq);
+	util_be64_put(key, rec->seq);
 	if ((rc = store_put_frame(tx, DB_AUDIT, key, 8, &rec->base, NULL, 0,
 	    MDB_NOOVERWRITE)) != STORE_OK)
 		return rc;
@@ -1257,7 +1235,7 @@ store_audit_put(struct stxn *tx, const EpAuditRecord *rec)
 	if (rec->actor != NULL && (olen = key_str_len(rec->actor->org)) > 0) {
 		memcpy(key, rec->actor->org, olen);
 		key[olen] = '\0';
-		be64_put(key + olen + 1, rec->seq);
+		util_be64_put(key + olen + 1, rec->seq);
 		if ((rc = store_put_frame(tx, DB_AUDIT_ORG, key, olen + 9,
 		    NULL, NULL, 0, 0)) != STORE_OK)
 			return rc;
@@ -1273,7 +1251,7 @@ store_audit_get(struct stxn *tx, uint64_t seq, EpAuditRecord **out)
 	int rc;
 
 	*out = NULL;
-	be64_put(key, seq);
+	util_be64_put(key, seq);
 	rc = store_get_msg(tx, DB_AUDIT, key, sizeof(key),
 	    &eenplan__v1__audit_record__descriptor, &m);
 	if (rc == STORE_OK)
@@ -1297,7 +1275,7 @@ store_audit_last(struct stxn *tx, uint64_t *seq)
 	mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
 	if (mrc == MDB_SUCCESS) {
 		if (k.mv_size == 8) {
-			*seq = be64_get(k.mv_data);
+			*seq = util_be64_get(k.mv_data);
 			rc = STORE_OK;
 		} else {
 			log_corrupt(DB_AUDIT, &k, "key is not a sequence number");
@@ -1366,7 +1344,7 @@ audit_scan_idx(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 	(void)len;
 	if (key->mv_size != as->as_keylen)
 		return 0;	/* a longer id that shares the prefix */
-	seq = be64_get((const uint8_t *)key->mv_data + key->mv_size - 8);
+	seq = util_be64_get((const uint8_t *)key->mv_data + key->mv_size - 8);
 	if ((rc = store_audit_get(as->as_tx, seq, &r)) != STORE_OK) {
 		if (rc == STORE_NOTFOUND) {
 			log_corrupt(as->as_db, key, "indexed audit record "
@@ -1408,14 +1386,14 @@ store_audit_scan(struct stxn *tx, const char *hhid, const char *org,
 			return STORE_OK;
 		memcpy(key, org, n);
 		key[n] = '\0';
-		be64_put(key + n + 1, after + 1);
+		util_be64_put(key + n + 1, after + 1);
 		as.as_db = DB_AUDIT_ORG;
 		as.as_keylen = n + 9;
 		return store_scan(tx, DB_AUDIT_ORG, key, n + 1, key, n + 9,
 		    audit_scan_idx, &as);
 	}
 	as.as_db = DB_AUDIT;
-	be64_put(key, after + 1);
+	util_be64_put(key, after + 1);
 	return store_scan(tx, DB_AUDIT, NULL, 0, key, 8, audit_scan_rec, &as);
 }
 
@@ -1437,7 +1415,7 @@ store_change_append(struct stxn *tx, EpChangeEvent *ev)
 	if (seq == UINT64_MAX)
 		return stxn_fail(tx, STORE_FULL);
 	ev->seq = seq + 1;
-	be64_put(key, ev->seq);
+	util_be64_put(key, ev->seq);
 	if ((rc = store_put_frame(tx, DB_CHANGES, key, 8, &ev->base, NULL,
 	    0, 0)) != STORE_OK)
 		return rc;
@@ -1483,7 +1461,7 @@ store_change_scan(struct stxn *tx, uint64_t after,
 	cha.cha_tx = tx;
 	cha.cha_cb = cb;
 	cha.cha_arg = arg;
-	be64_put(key, after + 1);
+	util_be64_put(key, after + 1);
 	return store_scan(tx, DB_CHANGES, NULL, 0, key, 8, change_one, &cha);
 }
 

@@ -29,6 +29,10 @@ int	util_ident_ok(const char *s, size_t max);
 /* 1 when s is "YYYY-MM-DD", a real date. Empty is not accepted here. */
 int	util_date_ok(const char *s);
 
+/* Big-endian u64, so that LMDB key order is numeric order. */
+void	util_be64_put(uint8_t *p, uint64_t v);
+uint64_t util_be64_get(const uint8_t *p);
+
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void	util_hex(const uint8_t *in, size_t len, char *out);
 

@@ -150,6 +150,25 @@ wire_budget_init(struct wire_budget *wb, size_t max)
 	wb->wb_alloc.allocator_data = wb;
 }
 
+ProtobufCMessage *
+wire_msg_dup(const ProtobufCMessage *msg)
+{
+	ProtobufCMessage *copy;
+	uint8_t *buf;
+	size_t len;
+
+	len = protobuf_c_message_get_packed_size(msg);
+	if ((buf = malloc(len > 0 ? len : 1)) == NULL)
+		return NULL;
+	if (protobuf_c_message_pack(msg, buf) != len) {
+		free(buf);
+		return NULL;
+	}
+	copy = protobuf_c_message_unpack(msg->descriptor, NULL, len, buf);
+	free(buf);
+	return copy;
+}
+
 static const char *const code_names[] = {
 	"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
 	"NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED",

@@ -97,6 +97,12 @@ struct wire_budget {
 
 void	wire_budget_init(struct wire_budget *, size_t max);
 
+/*
+ * A deep copy of msg made of malloc'd parts (pack + unpack), freed with
+ * protobuf_c_message_free_unpacked(copy, NULL). NULL on failure.
+ */
+ProtobufCMessage *wire_msg_dup(const ProtobufCMessage *msg);
+
 /* gRPC name of a status code ("PERMISSION_DENIED"), "UNKNOWN" if out of range. */
 const char *wire_code_name(int code);
 
