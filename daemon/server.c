@@ -256,6 +256,10 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 
 	(void)l;
 	(void)salen;
+	if (srv->s_accept_paused) {
+		srv->s_accept_paused = 0;
+		log_warnx("accept: descriptors available again; accepting");
+	}
 	n = __atomic_add_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
 	if (n > srv->s_conf->c_max_connections || srv->s_stopping) {
 		__atomic_sub_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
@@ -298,8 +302,11 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	int e = EVUTIL_SOCKET_ERROR();
 
 	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-		log_warnx("accept: %s; pausing accepts for 200 ms",
-		    evutil_socket_error_to_string(e));
+		/* Once per episode: the retry every 200 ms is not news. */
+		if (!srv->s_accept_paused)
+			log_warnx("accept: %s; pausing accepts, retrying every "
+			    "200 ms", evutil_socket_error_to_string(e));
+		srv->s_accept_paused = 1;
 		evconnlistener_disable(l);
 		evtimer_add(srv->s_accept_resume, &tv);
 		return;

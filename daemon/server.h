@@ -67,6 +67,7 @@ struct server {
 	struct tls_server	*s_tls;		/* current context; swapped on SIGHUP */
 	uint32_t		 s_nconns;	/* atomic */
 	int			 s_stopping;
+	int			 s_accept_paused; /* out of descriptors (main thread) */
 };
 
 /* Builds everything from a loaded config; fatal on failure. */
