@@ -459,12 +459,20 @@ out:
 
 /* ----------------------------------------------------- ListHouseholds */
 
-#define LIST_CANDIDATES_MAX	4096
+/*
+ * Index entries read per scan: a few times the page (entries may be stale
+ * hints the policy refuses), bounded; the page token keeps the place.
+ */
+#define LIST_SCAN_MIN	16
+#define LIST_SCAN_MAX	1024
 
 struct idlist {
 	char		(*il_ids)[HOUSEHOLD_ID_LEN + 1];
 	size_t		  il_n;
-	size_t		  il_cap;
+	size_t		  il_cap;	/* room in il_ids */
+	size_t		  il_scan;	/* taken by the current scan */
+	size_t		  il_scan_max;	/* per scan */
+	int		  il_full;	/* the current scan stopped early */
 };
 
 static int
@@ -472,11 +480,14 @@ idlist_add(const char *hhid, void *arg)
 {
 	struct idlist *il = arg;
 
-	if (il->il_n == il->il_cap)
-		return 1;		/* enough for this page */
+	if (il->il_scan == il->il_scan_max || il->il_n == il->il_cap) {
+		il->il_full = 1;
+		return 1;
+	}
 	if (!util_valid_household_id(hhid))
 		return 0;
 	memcpy(il->il_ids[il->il_n++], hhid, HOUSEHOLD_ID_LEN + 1);
+	il->il_scan++;
 	return 0;
 }
 
@@ -486,24 +497,50 @@ idcmp(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-/* Candidates in id order after token: index entries for the org and for the person. */
+/*
+ * One index scan. When it stopped early, ids past its last one were not
+ * seen: the horizon moves down to it, so no page skips over them.
+ */
+static int
+list_scan(struct stxn *t, const char *org, const char *subject,
+    const char *after, struct idlist *il, char *horizon)
+{
+	int rc;
+
+	il->il_scan = 0;
+	il->il_full = 0;
+	rc = store_index_scan(t, org, subject, after, idlist_add, il);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return rc;
+	if (il->il_full && il->il_n > 0 && (horizon[0] == '\0' ||
+	    strcmp(il->il_ids[il->il_n - 1], horizon) < 0))
+		memcpy(horizon, il->il_ids[il->il_n - 1], HOUSEHOLD_ID_LEN + 1);
+	return STORE_OK;
+}
+
+/*
+ * Candidates in id order after the token, up to the horizon (empty: none):
+ * index entries for the whole organisation and for the person.
+ */
 static int
 list_candidates(struct call *ca, struct stxn *t, const char *after,
-    struct idlist *il)
+    struct idlist *il, char *horizon)
 {
 	size_t i, k;
 	int rc;
 
-	rc = store_index_scan(t, ca->ca_who.pr_org, "", after, idlist_add, il);
-	if (rc == STORE_OK || rc == STORE_NOTFOUND)
-		rc = store_index_scan(t, ca->ca_who.pr_org,
-		    ca->ca_who.pr_subject, after, idlist_add, il);
-	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+	horizon[0] = '\0';
+	if ((rc = list_scan(t, ca->ca_who.pr_org, "", after, il,
+	    horizon)) != STORE_OK || (rc = list_scan(t, ca->ca_who.pr_org,
+	    ca->ca_who.pr_subject, after, il, horizon)) != STORE_OK)
 		return rc;
 	qsort(il->il_ids, il->il_n, sizeof(*il->il_ids), idcmp);
-	for (i = 0, k = 0; i < il->il_n; i++)
+	for (i = 0, k = 0; i < il->il_n; i++) {
+		if (horizon[0] != '\0' && strcmp(il->il_ids[i], horizon) > 0)
+			break;
 		if (k == 0 || strcmp(il->il_ids[k - 1], il->il_ids[i]) != 0)
 			memmove(il->il_ids[k++], il->il_ids[i], sizeof(*il->il_ids));
+	}
 	il->il_n = k;
 	return STORE_OK;
 }
@@ -557,7 +594,8 @@ op_list_households(struct call *ca)
 {
 	Eenplan__V1__ListHouseholdsRequest *rq = ca->ca_req->list_households;
 	Eenplan__V1__ListHouseholdsResponse *r;
-	struct idlist il = { NULL, 0, LIST_CANDIDATES_MAX };
+	struct idlist il = { NULL, 0, 0, 0, 0, 0 };
+	char horizon[HOUSEHOLD_ID_LEN + 1];
 	const char *after = rq->page_token;
 	uint32_t limit = page_limit(ca, rq->page_size);
 	size_t i;
@@ -575,12 +613,18 @@ op_list_households(struct call *ca)
 		call_audit_reply(ca);
 		return;
 	}
+	il.il_scan_max = (size_t)limit * 8;
+	if (il.il_scan_max < LIST_SCAN_MIN)
+		il.il_scan_max = LIST_SCAN_MIN;
+	if (il.il_scan_max > LIST_SCAN_MAX)
+		il.il_scan_max = LIST_SCAN_MAX;
+	il.il_cap = 2 * il.il_scan_max;
 	if ((il.il_ids = calloc(il.il_cap, sizeof(*il.il_ids))) == NULL ||
 	    (r = malloc(sizeof(*r))) == NULL)
 		goto oom;
 	eenplan__v1__list_households_response__init(r);
 	call_body(ca, EENPLAN__V1__RESPONSE__BODY_LIST_HOUSEHOLDS, r);
-	if ((rc = list_candidates(ca, t, after, &il)) != STORE_OK) {
+	if ((rc = list_candidates(ca, t, after, &il, horizon)) != STORE_OK) {
 		call_store_error(ca, rc);
 		goto out;
 	}
@@ -607,9 +651,17 @@ op_list_households(struct call *ca)
 		}
 		hh_free(&hh);
 	}
-	if (r->n_households == limit && i < il.il_n &&
-	    (r->next_page_token = strdup(il.il_ids[i - 1])) == NULL)
-		goto oom;
+	/*
+	 * A full page continues after its last household; a page cut short by
+	 * the scan horizon continues from there, so every page moves forward.
+	 */
+	if (r->n_households == limit && i < il.il_n) {
+		if ((r->next_page_token = strdup(il.il_ids[i - 1])) == NULL)
+			goto oom;
+	} else if (i == il.il_n && horizon[0] != '\0') {
+		if ((r->next_page_token = strdup(horizon)) == NULL)
+			goto oom;
+	}
 	audit_record_set(ca->ca_audit, CODE(OK), NULL, "%zu household(s)",
 	    r->n_households);
 	goto out;
