@@ -533,10 +533,96 @@ test_code_names(void **state)
 	assert_string_equal(wire_code_name(-1), "UNKNOWN");
 }
 
+/*
+ * protobuf-c has no nesting limit, so the schema must bound the depth: no
+ * message type may contain itself, directly or through others. Depth-first
+ * walk with an on-path mark; also reports the deepest nesting.
+ */
+#define DESC_MAX	128
+
+struct desc_walk {
+	const ProtobufCMessageDescriptor	*dw_seen[DESC_MAX];
+	int					 dw_state[DESC_MAX]; /* 1 on path, 2 done */
+	size_t					 dw_n;
+	int					 dw_cycle;
+};
+
+static int
+desc_walk(struct desc_walk *w, const ProtobufCMessageDescriptor *d, int depth,
+    int *maxdepth)
+{
+	size_t i, k;
+
+	for (k = 0; k < w->dw_n && w->dw_seen[k] != d; k++)
+		;
+	if (k < w->dw_n) {
+		if (w->dw_state[k] == 1) {
+			print_error("cycle through %s\n", d->name);
+			w->dw_cycle = 1;
+		}
+		return 0;
+	}
+	assert_true(w->dw_n < DESC_MAX);
+	w->dw_seen[k] = d;
+	w->dw_state[k] = 1;
+	w->dw_n++;
+	if (depth > *maxdepth)
+		*maxdepth = depth;
+	for (i = 0; i < d->n_fields; i++)
+		if (d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE)
+			desc_walk(w, d->fields[i].descriptor, depth + 1, maxdepth);
+	w->dw_state[k] = 2;
+	return 0;
+}
+
+static void
+test_descriptors_acyclic(void **state)
+{
+	const ProtobufCMessageDescriptor *roots[] = {
+		&eenplan__v1__request__descriptor,
+		&eenplan__v1__response__descriptor,
+		&eenplan__v1__plan__descriptor,
+		&eenplan__v1__history_entry__descriptor,
+		&eenplan__v1__grant__descriptor,
+		&eenplan__v1__audit_record__descriptor,
+		&eenplan__v1__change_event__descriptor,
+	};
+	struct desc_walk w;
+	size_t i;
+	int maxdepth = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		memset(&w, 0, sizeof(w));
+		desc_walk(&w, roots[i], 1, &maxdepth);
+		assert_false(w.dw_cycle);
+	}
+	/* Response > GetPlanResponse > Plan > Goal > Principal. */
+	assert_true(maxdepth <= 6);
+
+	/* The walk does find a cycle when there is one. */
+	{
+		ProtobufCFieldDescriptor f;
+		ProtobufCMessageDescriptor self;
+
+		memset(&f, 0, sizeof(f));
+		memset(&self, 0, sizeof(self));
+		f.type = PROTOBUF_C_TYPE_MESSAGE;
+		f.descriptor = &self;
+		self.name = "test.Self";
+		self.n_fields = 1;
+		self.fields = &f;
+		memset(&w, 0, sizeof(w));
+		desc_walk(&w, &self, 1, &maxdepth);
+		assert_true(w.dw_cycle);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_descriptors_acyclic),
 		cmocka_unit_test(test_header_bytes),
 		cmocka_unit_test(test_decode_empty),
 		cmocka_unit_test(test_decode_one),
