@@ -13,6 +13,7 @@ WARN    = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong \
           -D_FORTIFY_SOURCE=2 -isystem $(O)/gen -Iproto -Idaemon -Iclient
+CFLAGS += $(XCFLAGS)
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
@@ -69,12 +70,41 @@ $(O)/tests/%: tests/unit/%.c $$(addprefix $(O)/,$$(TEST_DEPS_$$*)) $(O)/libproto
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(addprefix $(O)/,$(TEST_DEPS_$*)) \
 	    $(O)/libproto.a $(LIBS) -lcmocka
 
-unit-bins: $(UNIT_BIN)
+# Fuzz targets: under gcc they replay their corpus plus a fixed number of
+# deterministic mutations (part of `make unit`); `make fuzz` runs libFuzzer
+# (clang) for FUZZ_SECONDS.
+FUZZ_DEPS = daemon/plan.o daemon/consent.o daemon/util.o
+FUZZ_SECONDS ?= 120
+$(O)/tests/fuzz_request_replay: tests/fuzz/fuzz_request.c \
+    $(addprefix $(O)/,$(FUZZ_DEPS)) $(O)/libproto.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DFUZZ_REPLAY $(LDFLAGS) -o $@ $< \
+	    $(addprefix $(O)/,$(FUZZ_DEPS)) $(O)/libproto.a $(LIBS)
+
+fuzz-replay: $(O)/tests/fuzz_request_replay
+	@$(O)/tests/fuzz_request_replay tests/fuzz/corpus/request
+
+fuzz: deps
+	@command -v clang >/dev/null || { echo "make fuzz needs clang"; exit 1; }
+	$(MAKE) O=build-fuzz CC=clang SAN=1 XCFLAGS=-fsanitize=fuzzer-no-link \
+	    build-fuzz/libproto.a \
+	    $(addprefix build-fuzz/,$(FUZZ_DEPS))
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -isystem build-fuzz/gen -Iproto -Idaemon -o build-fuzz/fuzz_request \
+	    tests/fuzz/fuzz_request.c $(addprefix build-fuzz/,$(FUZZ_DEPS)) \
+	    build-fuzz/libproto.a $(LIBS)
+	mkdir -p build-fuzz/corpus && cp -n tests/fuzz/corpus/request/* build-fuzz/corpus/
+	build-fuzz/fuzz_request -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    build-fuzz/corpus tests/fuzz/corpus/request
+
+unit-bins: $(UNIT_BIN) $(O)/tests/fuzz_request_replay
 
 # Unit tests (CMocka). Each binary prints its own summary.
-unit: deps $(UNIT_BIN)
+unit: deps $(UNIT_BIN) $(O)/tests/fuzz_request_replay
 	@fail=0; for t in $(UNIT_BIN); do \
 	    echo "== $$t"; TMPDIR=$${TMPDIR:-/tmp} $$t || fail=1; done; \
+	    echo "== fuzz_request (replay)"; \
+	    $(O)/tests/fuzz_request_replay tests/fuzz/corpus/request || fail=1; \
 	    test $$fail -eq 0
 
 # Black-box tests: the real daemon, real TLS, the demo PKI, the real client.
@@ -102,7 +132,7 @@ check: deps
 	@echo "make check: all suites passed"
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps unit unit-bins blackbox blackbox-valgrind pki run check clean
+.PHONY: all deps unit unit-bins fuzz fuzz-replay blackbox blackbox-valgrind pki run check clean
 .SECONDARY:
