@@ -257,7 +257,7 @@ main(int argc, char **argv)
 {
 	char path[4096];
 	struct dirent *de;
-	long rounds = 10000, files = 0;
+	long rounds = 2000, files = 0;
 	DIR *dir;
 	int i;
 
