@@ -437,10 +437,16 @@ op_get_history(struct call *ca)
 	if (n > 0 && (r->entries = calloc(n, sizeof(*r->entries))) == NULL)
 		goto oom;
 	for (i = 0; i < n; i++) {
-		r->entries[i] = plan_filter_history(ents[i], hh.hh_dec.cd_scope);
-		if (r->entries[i] == NULL)
+		EpHistoryEntry *e;
+
+		if ((e = plan_filter_history(ents[i], hh.hh_dec.cd_scope)) == NULL)
 			goto oom;
-		r->n_entries++;
+		/* A change wholly outside the reader's scope is not shown at all. */
+		if (ents[i]->n_mutations > 0 && e->n_mutations == 0) {
+			protobuf_c_message_free_unpacked(&e->base, NULL);
+			continue;
+		}
+		r->entries[r->n_entries++] = e;
 	}
 	r->more = more;
 	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,

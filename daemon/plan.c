@@ -1181,6 +1181,18 @@ plan_filter(const EpPlan *p, uint32_t scope)
 	PLAN_KEEP_IN_SCOPE(c->notes, c->n_notes, scope);
 	PLAN_KEEP_IN_SCOPE(c->assessments, c->n_assessments, scope);
 	PLAN_KEEP_IN_SCOPE(c->targets, c->n_targets, scope);
+	/*
+	 * Who changed the plan last, and how many items it holds, tell a
+	 * scoped reader about work outside its scope: only whole-plan
+	 * readers get them.
+	 */
+	if (scope != CONSENT_SCOPE_ALL) {
+		if (c->updated_by != NULL)
+			protobuf_c_message_free_unpacked(&c->updated_by->base,
+			    NULL);
+		c->updated_by = NULL;
+		c->next_item_id = 0;
+	}
 	return c;
 }
 

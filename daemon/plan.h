@@ -101,8 +101,9 @@ int	plan_mutation_domain(const EpPlan *p, const EpMutation *m);
 
 /*
  * A deep copy of p without the goals, actions, notes, assessments and
- * targets outside scope (members, regisseur, area, status, escalations stay).
- * NULL on allocation failure.
+ * targets outside scope (members, regisseur, area, status, escalations stay);
+ * a scoped copy (scope not CONSENT_SCOPE_ALL) also loses updated_by and
+ * next_item_id. NULL on allocation failure.
  */
 EpPlan	*plan_filter(const EpPlan *p, uint32_t scope);
 

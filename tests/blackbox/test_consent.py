@@ -291,7 +291,13 @@ def scoped_reader_never_gets_out_of_scope_items():
     r = cli_ok(d, "huisarts", "history", hh, json=True)
     outputs["history --json"] = r.out
     vers = [int(e["version"]) for e in body(r.data, "get_history")["entries"]]
-    check(vers and vers[-1] == last, "history versions %r" % vers)
+    # A change wholly outside the GP's scope is not shown at all (not even
+    # who made it, or when); the last change is such a note.
+    check(vers and vers == sorted(vers) and last not in vers,
+          "history versions %r (last %d out of scope)" % (vers, last))
+    full_vers = [int(e["version"]) for e in body(cli_ok(
+        d, "henk", "history", hh, json=True).data, "get_history")["entries"]]
+    eq(full_vers, list(range(1, last + 1)), "the member's history is whole")
     outputs["history"] = cli_ok(d, "huisarts", "history", hh).out
     r = cli_ok(d, "huisarts", "households", json=True)
     outputs["households --json"] = r.out

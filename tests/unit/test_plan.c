@@ -1396,6 +1396,12 @@ test_filter(void **state)
 	assert_int_equal(f->area, p->area);
 	assert_int_equal(f->status, p->status);
 	assert_int_equal(f->version, p->version);
+	/* who changed it last and how many items it holds are not for a
+	   scoped reader: they tell of work outside its scope */
+	assert_non_null(p->updated_by);
+	assert_true(p->next_item_id > 0);
+	assert_null(f->updated_by);
+	assert_int_equal(f->next_item_id, 0);
 	plan_free(f);
 
 	/* all domains: the same plan */
