@@ -75,12 +75,23 @@ conn_close(struct conn *c)
 		return;
 	if (c->c_bev != NULL) {
 		if ((ssl = bufferevent_openssl_get_ssl(c->c_bev)) != NULL) {
-			/* libevent 2.1 never sends close_notify itself. */
-			SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN);
-			SSL_shutdown(ssl);
+			/*
+			 * libevent 2.1 never sends close_notify itself. On an
+			 * unfinished handshake SSL_shutdown only queues an error
+			 * on this thread; skip it, and clear what it leaves.
+			 */
+			if (SSL_is_init_finished(ssl)) {
+				SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN);
+				SSL_shutdown(ssl);
+			}
+			ERR_clear_error();
 		}
 		bufferevent_free(c->c_bev);
 		c->c_bev = NULL;
+	}
+	if (c->c_hs_timer != NULL) {
+		event_free(c->c_hs_timer);
+		c->c_hs_timer = NULL;
 	}
 	c->c_state = CONN_CLOSED;
 	TAILQ_REMOVE(&w->w_conns, c, c_entry);
@@ -274,7 +285,17 @@ conn_readcb(struct bufferevent *bev, void *arg)
 		}
 		if (avail - WIRE_HDR_LEN < (size_t)len)
 			goto done;	/* the body is still coming */
+		/*
+		 * Requests wait for the writer across loop turns: the limit on
+		 * requests in flight must hold before a frame is taken, or one
+		 * client could queue thousands behind one fsync.
+		 */
+		if (c->c_inflight >= conf->c_max_inflight) {
+			conn_update_reading(c);
+			goto done;
+		}
 		conn_handle_frame(c, in, len);
+		conn_update_reading(c);
 	}
 	/* More may be waiting: come back after other connections had a turn. */
 	if (c->c_state == CONN_READY && !c->c_read_paused &&
@@ -322,6 +343,8 @@ conn_identified(struct conn *c)
 	    (unsigned long long)c->c_id, c->c_who.pr_peer, c->c_who.pr_org,
 	    c->c_who.pr_subject, wire_role_name(c->c_who.pr_role));
 	c->c_state = CONN_READY;
+	event_free(c->c_hs_timer);
+	c->c_hs_timer = NULL;
 	bufferevent_set_timeouts(c->c_bev, &idle, &idle);
 	/* A max-size frame must fit under the high watermark (STYLE rule 7). */
 	bufferevent_setwatermark(c->c_bev, EV_READ, 0,
@@ -363,6 +386,32 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	conn_close(c);
 }
 
+/*
+ * The bufferevent's timeouts restart with every byte; this deadline does
+ * not, so a peer sending a byte now and then cannot hold a handshake open.
+ */
+static void
+conn_handshake_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	log_info("conn %llu (%s): handshake not finished within %u s; closing",
+	    (unsigned long long)c->c_id, c->c_who.pr_peer,
+	    c->c_worker->w_srv->s_conf->c_handshake_timeout);
+	conn_close(c);
+}
+
+/* Undoes what conn_accept had done when it cannot go on. */
+static void
+conn_accept_fail(struct server *srv, struct conn *c, int fd)
+{
+	free(c);
+	close(fd);
+	__atomic_sub_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
+}
+
 void
 conn_accept(struct worker *w, int fd, const char *peer)
 {
@@ -374,8 +423,7 @@ conn_accept(struct worker *w, int fd, const char *peer)
 	SSL *ssl;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		close(fd);
-		__atomic_sub_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
+		conn_accept_fail(srv, NULL, fd);
 		return;
 	}
 	ts = server_tls_get(srv);
@@ -383,9 +431,8 @@ conn_accept(struct worker *w, int fd, const char *peer)
 	server_tls_put(srv, ts);
 	if (ssl == NULL) {
 		log_warnx("SSL_new failed");
-		free(c);
-		close(fd);
-		__atomic_sub_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
+		ERR_clear_error();
+		conn_accept_fail(srv, c, fd);
 		return;
 	}
 	c->c_bev = bufferevent_openssl_socket_new(w->w_base, fd, ssl,
@@ -393,8 +440,13 @@ conn_accept(struct worker *w, int fd, const char *peer)
 	if (c->c_bev == NULL) {
 		/* The SSL is already freed (STYLE rule 3); the fd is not. */
 		log_warnx("bufferevent_openssl_socket_new failed");
+		conn_accept_fail(srv, c, fd);
+		return;
+	}
+	c->c_hs_timer = evtimer_new(w->w_base, conn_handshake_deadline, c);
+	if (c->c_hs_timer == NULL) {
+		bufferevent_free(c->c_bev);	/* closes fd */
 		free(c);
-		close(fd);
 		__atomic_sub_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
 		return;
 	}
@@ -408,6 +460,7 @@ conn_accept(struct worker *w, int fd, const char *peer)
 	bufferevent_setcb(c->c_bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	/* The handshake must finish within the handshake timeout. */
 	bufferevent_set_timeouts(c->c_bev, &hs, &hs);
+	evtimer_add(c->c_hs_timer, &hs);
 	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
 }
 

@@ -32,6 +32,7 @@ struct conn {
 	uint32_t		 c_inflight;	/* requests not yet answered */
 	uint32_t		 c_refs;	/* 1 while open + 1 per request in flight */
 	int			 c_read_paused;
+	struct event		*c_hs_timer;	/* handshake deadline */
 	TAILQ_ENTRY(conn)	 c_entry;
 };
 

@@ -164,9 +164,31 @@ worker_fdq_cb(evutil_socket_t fd, short what, void *arg)
 		pthread_mutex_unlock(&w->w_fdq_mtx);
 		if (it == NULL)
 			break;
-		conn_accept(w, it->fq_fd, it->fq_peer);
+		if (w->w_stopping)
+			close(it->fq_fd);	/* never adopted, never leaked */
+		else
+			conn_accept(w, it->fq_fd, it->fq_peer);
+		if (w->w_stopping)
+			__atomic_sub_fetch(&w->w_srv->s_nconns, 1,
+			    __ATOMIC_RELAXED);
 		free(it);
 	}
+}
+
+/*
+ * An active event, not event_base_loopbreak from another thread: a break
+ * sent before the worker entered its loop would be forgotten (the loop
+ * clears it on entry), and the join would wait for ever.
+ */
+static void
+worker_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	w->w_stopping = 1;
+	event_base_loopbreak(w->w_base);
 }
 
 static void *
@@ -175,6 +197,7 @@ worker_main(void *arg)
 	struct worker *w = arg;
 
 	event_base_loop(w->w_base, EVLOOP_NO_EXIT_ON_EMPTY);
+	w->w_stopping = 1;
 	conn_close_all(w);
 	/* Answers still in the writer come back to a closed connection. */
 	event_base_loop(w->w_base, EVLOOP_NONBLOCK);
@@ -195,7 +218,9 @@ worker_init(struct server *srv, struct worker *w, int id)
 	w->w_mailbox.mb_ev = event_new(w->w_base, -1, 0, mailbox_cb,
 	    &w->w_mailbox);
 	w->w_fdq_ev = event_new(w->w_base, -1, 0, worker_fdq_cb, w);
-	if (w->w_mailbox.mb_ev == NULL || w->w_fdq_ev == NULL)
+	w->w_stop_ev = event_new(w->w_base, -1, 0, worker_stop_cb, w);
+	if (w->w_mailbox.mb_ev == NULL || w->w_fdq_ev == NULL ||
+	    w->w_stop_ev == NULL)
 		fatalx("worker %d: event_new failed", id);
 	if ((w->w_rtxn = store_reader_new(srv->s_store)) == NULL)
 		fatalx("worker %d: cannot make a read transaction", id);
@@ -214,6 +239,7 @@ worker_free(struct worker *w)
 	store_reader_free(w->w_rtxn);
 	event_free(w->w_mailbox.mb_ev);
 	event_free(w->w_fdq_ev);
+	event_free(w->w_stop_ev);
 	event_base_free(w->w_base);
 	pthread_mutex_destroy(&w->w_fdq_mtx);
 	pthread_mutex_destroy(&w->w_mailbox.mb_mtx);
@@ -390,10 +416,16 @@ server_new(const struct config *conf)
 	if ((cur_slot->tsl_ts = tls_server_new(conf, err, sizeof(err))) == NULL)
 		fatalx("tls: %s", err);
 
+	srv->s_nworkers = conf->c_workers;
+	if (srv->s_nworkers <= 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		srv->s_nworkers = ncpu <= 0 ? 2 : ncpu > 64 ? 64 : (int)ncpu;
+	}
+	/* A reader slot per worker, and room for the operator's admin tools. */
 	memset(&so, 0, sizeof(so));
 	so.so_dir = conf->c_data_dir;
 	so.so_map_max = conf->c_map_max;
-	so.so_max_readers = 126;
+	so.so_max_readers = (unsigned)srv->s_nworkers + 64;
 	if (store_open(&srv->s_store, &so, err, sizeof(err)) != STORE_OK)
 		fatalx("store %s: %s", conf->c_data_dir, err);
 	if ((srv->s_writer = writer_start(srv->s_store, err, sizeof(err))) == NULL)
@@ -401,11 +433,6 @@ server_new(const struct config *conf)
 
 	if ((srv->s_base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
-	srv->s_nworkers = conf->c_workers;
-	if (srv->s_nworkers <= 0) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		srv->s_nworkers = ncpu > 0 && ncpu < 64 ? (int)ncpu : 2;
-	}
 	if ((srv->s_workers = calloc((size_t)srv->s_nworkers,
 	    sizeof(*srv->s_workers))) == NULL)
 		fatal("calloc");
@@ -438,7 +465,7 @@ server_run(struct server *srv)
 	evconnlistener_disable(srv->s_listener);
 	writer_stop(srv->s_writer);
 	for (i = 0; i < srv->s_nworkers; i++)
-		event_base_loopbreak(srv->s_workers[i].w_base);
+		event_active(srv->s_workers[i].w_stop_ev, EV_READ, 0);
 	for (i = 0; i < srv->s_nworkers; i++)
 		pthread_join(srv->s_workers[i].w_thread, NULL);
 	/* No worker can submit any more. */

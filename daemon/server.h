@@ -48,6 +48,8 @@ struct worker {
 	pthread_mutex_t		 w_fdq_mtx;
 	STAILQ_HEAD(, fdq_item)	 w_fdq;
 	struct event		*w_fdq_ev;
+	struct event		*w_stop_ev;	/* ends the loop, from any thread */
+	int			 w_stopping;
 	TAILQ_HEAD(, conn)	 w_conns;
 	uint32_t		 w_nconns;
 };

@@ -175,3 +175,35 @@ def paging_never_skips_past_a_cut_scan():
           % (len(missing), len(readable)))
     eq(len(seen), len(set(seen)), "no household listed twice")
     eq(seen, sorted(seen), "pages in id order")
+
+
+@test
+def trickled_handshake_still_times_out():
+    """A peer that sends its ClientHello one byte at a time keeps the socket
+    busy but must not keep the handshake open past handshake_timeout."""
+    import socket
+    d = shared("timeouts", limits={"handshake_timeout": 2, "idle_timeout": 2})
+    hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(200)
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=2)
+    start = time.monotonic()
+    closed_after = None
+    try:
+        for b in hello:
+            if time.monotonic() - start > 12 * SLOW:
+                break
+            try:
+                s.sendall(bytes([b]))
+                s.settimeout(0.5)
+                if s.recv(1) == b"":
+                    closed_after = time.monotonic() - start
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                closed_after = time.monotonic() - start
+                break
+    finally:
+        s.close()
+    check(closed_after is not None, "a trickled handshake was still open "
+          "after %.0f s with handshake_timeout 2" % (time.monotonic() - start))
+    check(closed_after < 6 * SLOW, "closed only after %.1f s" % closed_after)
