@@ -260,6 +260,15 @@ audit_head_read(struct stxn *tx, struct audit_head *h, int *present)
 	return STORE_OK;
 }
 
+/* An empty chain's head has seq 0 and an all-zero hash; 1 if h is that. */
+static int
+audit_head_empty_hash(const struct audit_head *h)
+{
+	static const uint8_t zero[AUDIT_HASH_LEN];
+
+	return memcmp(h->ah_hash, zero, AUDIT_HASH_LEN) == 0;
+}
+
 /*
  * Besides reading the head, checks that the record it names is there with
  * that hash and that nothing lies beyond it: appending on a wrong head would
@@ -281,8 +290,15 @@ audit_head_load(struct stxn *tx, struct audit_head *h)
 		    (unsigned long long)last, (unsigned long long)h->ah_seq);
 		return STORE_CORRUPT;
 	}
-	if (h->ah_seq == 0)
+	if (h->ah_seq == 0) {
+		/* Record 1 would be linked to a hash no record has. */
+		if (!audit_head_empty_hash(h)) {
+			log_warnx("audit: head in meta has seq 0 and a "
+			    "non-zero hash");
+			return STORE_CORRUPT;
+		}
 		return STORE_OK;
+	}
 	if ((rc = store_audit_get(tx, h->ah_seq, &r)) != STORE_OK) {
 		log_warnx("audit: head record %llu: %s",
 		    (unsigned long long)h->ah_seq, store_strerror(rc));
@@ -410,6 +426,13 @@ audit_verify(struct stxn *tx, uint64_t *count, uint64_t *bad_seq, char *msg,
 			return -1;
 		}
 		*count = seq;
+	}
+	if (head.ah_seq == 0 && !audit_head_empty_hash(&head)) {
+		/* No record to blame, and seq - 1 would wrap: name the first. */
+		*bad_seq = 1;
+		snprintf(msg, msglen, "audit head in meta has seq 0 and a "
+		    "non-zero hash");
+		return -1;
 	}
 	if (memcmp(prev, head.ah_hash, AUDIT_HASH_LEN) != 0) {
 		*bad_seq = head.ah_seq;

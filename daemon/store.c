@@ -55,6 +55,7 @@ struct store {
 	MDB_dbi		 st_dbi[DB_COUNT];
 	int		 st_readonly;
 	atomic_int	 st_fail_commit;	/* test hook, 0: none */
+	atomic_int	 st_fail_child_commit;	/* test hook, 0: none */
 };
 
 enum stxn_kind {
@@ -65,6 +66,7 @@ enum stxn_kind {
 
 struct stxn {
 	struct store	*sx_store;
+	struct stxn	*sx_parent;	/* a child's: a failed merge poisons it */
 	MDB_txn		*sx_txn;
 	int		 sx_kind;
 	int		 sx_active;	/* readers: between begin and end */
@@ -76,6 +78,7 @@ typedef int (*store_scan_fn)(const MDB_val *key, const uint8_t *payload,
     size_t len, void *arg);
 
 static int	store_migrate(struct stxn *, uint64_t from, uint64_t to);
+static int	store_meta_get_u64(struct stxn *, const char *, uint64_t *);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -110,10 +113,21 @@ store_map_rc(int mrc)
 	case MDB_NOTFOUND:
 		return STORE_NOTFOUND;
 	case MDB_MAP_FULL:
-	case MDB_TXN_FULL:
-	case MDB_READERS_FULL:
 	case ENOSPC:
 		return STORE_FULL;
+	/* Not "storage full": the disk has room, a limit of LMDB's was hit. */
+	case MDB_TXN_FULL:
+		return STORE_TXN_FULL;
+	case MDB_READERS_FULL:
+		return STORE_READERS_FULL;
+	case MDB_PANIC:
+		/*
+		 * A meta page write failed: LMDB refuses every txn from now
+		 * on. Going on would fail each request while looking healthy;
+		 * a restart reopens the environment at its last good meta.
+		 */
+		fatalx("store: %s: the environment is unusable, exiting",
+		    mdb_strerror(mrc));
 	case MDB_CORRUPTED:
 	case MDB_PAGE_NOTFOUND:
 	case MDB_INVALID:
@@ -205,6 +219,19 @@ key_id_seq(uint8_t *buf, const char *id, size_t idlen, uint64_t seq)
 	memcpy(buf, id, idlen);
 	util_be64_put(buf + idlen, seq);
 	return idlen + 8;
+}
+
+/*
+ * org \0 seq (u64 BE) into buf (STORE_ID_MAX + 9 bytes); returns the length.
+ * The \0 ends the org, so "lev" never matches the prefix of "levx".
+ */
+static size_t
+key_org_seq(uint8_t *buf, const char *org, size_t orglen, uint64_t seq)
+{
+	memcpy(buf, org, orglen);
+	buf[orglen] = '\0';
+	util_be64_put(buf + orglen + 1, seq);
+	return orglen + 9;
 }
 
 static int
@@ -447,6 +474,10 @@ store_strerror(int rc)
 		return "storage full";
 	case STORE_READONLY:
 		return "storage is read-only";
+	case STORE_TXN_FULL:
+		return "write transaction too large (too many changed pages)";
+	case STORE_READERS_FULL:
+		return "too many concurrent readers (reader table full)";
 	default:
 		return "unknown storage error";
 	}
@@ -518,23 +549,6 @@ store_check_empty_file(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-static int
-store_schema_get(struct stxn *tx, uint64_t *v)
-{
-	uint8_t buf[8];
-	size_t len;
-	int rc;
-
-	*v = 0;
-	rc = store_meta_get(tx, "schema", buf, sizeof(buf), &len);
-	if (rc != STORE_OK)
-		return rc;
-	if (len != sizeof(buf))
-		return STORE_CORRUPT;
-	*v = util_be64_get(buf);
-	return STORE_OK;
-}
-
 /*
  * The migrations seam: each step from version v to v + 1 rewrites what
  * changed. Version 0 is a store without a schema number (new): the layout
@@ -594,8 +608,8 @@ store_open_dbs(struct store *st, char *err, size_t errlen)
 			goto fail;
 		}
 	}
-	rc = store_schema_get(&tx, &schema);
-	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
+	/* Absent reads as 0: a new store, whose "migration" only records 1. */
+	if ((rc = store_meta_get_u64(&tx, "schema", &schema)) != STORE_OK) {
 		snprintf(err, errlen, "schema version: %s", store_strerror(rc));
 		goto fail;
 	}
@@ -649,6 +663,7 @@ store_open(struct store **out, const struct store_opts *o, char *err,
 	}
 	st->st_readonly = o->so_readonly;
 	atomic_init(&st->st_fail_commit, 0);
+	atomic_init(&st->st_fail_child_commit, 0);
 	if (!st->st_readonly && mkdir(o->so_dir, 0700) == -1 &&
 	    errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", o->so_dir, strerror(errno));
@@ -712,6 +727,12 @@ void
 store_fail_next_commit(struct store *st, int rc)
 {
 	atomic_store(&st->st_fail_commit, rc);
+}
+
+void
+store_fail_next_child_commit(struct store *st, int rc)
+{
+	atomic_store(&st->st_fail_child_commit, rc);
 }
 
 /* ------------------------------------------------------- transactions */
@@ -793,6 +814,7 @@ store_txn_new(struct store *st, struct stxn *parent, struct stxn **out)
 	if ((tx = calloc(1, sizeof(*tx))) == NULL)
 		return STORE_ERR;
 	tx->sx_store = st;
+	tx->sx_parent = parent;
 	tx->sx_kind = parent != NULL ? STXN_CHILD : STXN_WRITE;
 	if ((mrc = mdb_txn_begin(st->st_env, parent ? parent->sx_txn : NULL,
 	    0, &tx->sx_txn)) != MDB_SUCCESS) {
@@ -826,6 +848,7 @@ store_child_begin(struct stxn *parent, struct stxn **child)
 int
 store_commit(struct stxn *tx)
 {
+	struct stxn *parent;
 	int rc, mrc;
 
 	if (tx == NULL)
@@ -840,22 +863,37 @@ store_commit(struct stxn *tx)
 		free(tx);
 		return rc;
 	}
+	parent = tx->sx_parent;
 	if (tx->sx_kind == STXN_WRITE &&
 	    (rc = atomic_exchange(&tx->sx_store->st_fail_commit, 0)) != 0) {
 		mdb_txn_abort(tx->sx_txn);
 		free(tx);
 		return rc;
 	}
-	/*
-	 * A failed commit has freed the txn already (a child's too; LMDB marks
-	 * the parent failed itself when the merge broke it half-way).
-	 */
+	if (tx->sx_kind == STXN_CHILD &&
+	    (rc = atomic_exchange(&tx->sx_store->st_fail_child_commit, 0)) !=
+	    0) {
+		mdb_txn_abort(tx->sx_txn);
+		free(tx);
+		return stxn_fail(parent, rc);
+	}
+	/* A failed commit has freed the txn already, a child's too. */
 	mrc = mdb_txn_commit(tx->sx_txn);
 	free(tx);
 	if (mrc != MDB_SUCCESS) {
-		log_warnx("store: commit: %s", mdb_strerror(mrc));
-		rc = store_map_rc(mrc);
-		return rc == STORE_NOTFOUND ? STORE_ERR : rc;
+		log_warnx("store: %s commit: %s", parent != NULL ? "child" :
+		    "write", mdb_strerror(mrc));
+		if ((rc = store_map_rc(mrc)) == STORE_NOTFOUND)
+			rc = STORE_ERR;
+		/*
+		 * A child's merge can fail half-way (say, out of memory after
+		 * its free list went over): the parent may then hold part of
+		 * the child. Make the parent refuse further use and its
+		 * commit, rather than count on LMDB to have flagged it.
+		 */
+		if (parent != NULL)
+			stxn_fail(parent, rc);
+		return rc;
 	}
 	return STORE_OK;
 }
@@ -1232,14 +1270,11 @@ store_audit_put(struct stxn *tx, const EpAuditRecord *rec)
 		    NULL, NULL, 0, 0)) != STORE_OK)
 			return rc;
 	}
-	if (rec->actor != NULL && (olen = key_str_len(rec->actor->org)) > 0) {
-		memcpy(key, rec->actor->org, olen);
-		key[olen] = '\0';
-		util_be64_put(key + olen + 1, rec->seq);
-		if ((rc = store_put_frame(tx, DB_AUDIT_ORG, key, olen + 9,
-		    NULL, NULL, 0, 0)) != STORE_OK)
-			return rc;
-	}
+	if (rec->actor != NULL && (olen = key_str_len(rec->actor->org)) > 0 &&
+	    (rc = store_put_frame(tx, DB_AUDIT_ORG, key,
+	    key_org_seq(key, rec->actor->org, olen, rec->seq), NULL, NULL, 0,
+	    0)) != STORE_OK)
+		return rc;
 	return STORE_OK;
 }
 
@@ -1384,13 +1419,11 @@ store_audit_scan(struct stxn *tx, const char *hhid, const char *org,
 	if (org != NULL) {
 		if ((n = key_str_len(org)) == 0)
 			return STORE_OK;
-		memcpy(key, org, n);
-		key[n] = '\0';
-		util_be64_put(key + n + 1, after + 1);
 		as.as_db = DB_AUDIT_ORG;
-		as.as_keylen = n + 9;
-		return store_scan(tx, DB_AUDIT_ORG, key, n + 1, key, n + 9,
-		    audit_scan_idx, &as);
+		as.as_keylen = key_org_seq(key, org, n, after + 1);
+		/* The prefix is the org and its \0. */
+		return store_scan(tx, DB_AUDIT_ORG, key, n + 1, key,
+		    as.as_keylen, audit_scan_idx, &as);
 	}
 	as.as_db = DB_AUDIT;
 	util_be64_put(key, after + 1);

@@ -35,6 +35,9 @@ enum store_rc {
 	STORE_CORRUPT = -2,	/* a value failed its checksum or did not decode */
 	STORE_FULL = -3,	/* map full: RESOURCE_EXHAUSTED, nothing written */
 	STORE_READONLY = -4,
+	STORE_TXN_FULL = -5,	/* one write txn changed too many pages: nothing
+				   written; a smaller batch would pass */
+	STORE_READERS_FULL = -6, /* every reader slot taken (max_readers) */
 };
 
 struct store;
@@ -69,7 +72,12 @@ int	store_write_begin(struct store *, struct stxn **)
 	    __attribute__((warn_unused_result));
 int	store_child_begin(struct stxn *parent, struct stxn **child)
 	    __attribute__((warn_unused_result));
-/* Commits; refuses (aborting) when the sticky error is set. The txn is gone either way. */
+/*
+ * Commits; refuses (aborting) when the sticky error is set. The txn is gone
+ * either way. A child whose LMDB commit fails may have left its parent
+ * half-merged: the parent takes that error as its sticky error, so it can
+ * neither begin another child nor commit.
+ */
 int	store_commit(struct stxn *) __attribute__((warn_unused_result));
 void	store_abort(struct stxn *);
 int	store_txn_error(const struct stxn *);	/* the sticky error, STORE_OK if none */
@@ -154,5 +162,10 @@ int	store_raw_del(struct stxn *, const char *db, const void *key,
 
 /* For tests (fault injection): the next top-level commit aborts and returns rc. */
 void	store_fail_next_commit(struct store *, int rc);
+/*
+ * For tests: the next child commit fails as if LMDB's had failed with rc:
+ * the child is gone and its parent carries rc as its sticky error.
+ */
+void	store_fail_next_child_commit(struct store *, int rc);
 
 #endif

@@ -19,11 +19,13 @@ struct writer {
 	int			 w_joined;
 	struct writer_stats	 w_stats;	/* under w_mtx */
 	struct audit_head	 w_ahead;	/* writer thread only */
+	int			 w_reload;	/* writer thread only: w_ahead
+						   may not match the disk */
 };
 
 /*
- * A job whose exec refused: its writes go, but the attempt is still audited,
- * alone in a fresh child.
+ * Appends the job's record alone in a fresh child: for a job whose change
+ * was refused or could not be kept, so that the attempt is still audited.
  */
 static int
 writer_audit_alone(struct writer *w, struct stxn *parent, struct wjob *job)
@@ -34,17 +36,48 @@ writer_audit_alone(struct writer *w, struct stxn *parent, struct wjob *job)
 
 	if ((rc = store_child_begin(parent, &child)) != STORE_OK)
 		return rc;
+	/* A failed audit_append leaves the head as it was. */
 	if ((rc = audit_append(child, &w->w_ahead, job->wj_audit)) !=
 	    STORE_OK) {
 		store_abort(child);
-		w->w_ahead = saved;
 		return rc;
 	}
 	if ((rc = store_commit(child)) != STORE_OK) {
+		/* Numbered but not kept: the next record takes its place. */
 		w->w_ahead = saved;
 		return rc;
 	}
 	return STORE_OK;
+}
+
+/*
+ * A job whose change ran but whose record or child could not be kept
+ * (error rc): the change is gone and the request fails. The attempt still
+ * goes on record, alone, when that fits, and with the failure as its
+ * outcome, since the caller is told it failed. Returns rc.
+ */
+static int
+writer_job_failed(struct writer *w, struct stxn *parent, struct wjob *job,
+    int rc)
+{
+	EpAuditRecord *r = job->wj_audit;
+	int arc;
+
+	log_warnx("writer: job not kept (%s): rolled back",
+	    store_strerror(rc));
+	/* An audit-only job's record was all it had: nothing else to try. */
+	if (job->wj_exec == NULL)
+		return rc;
+	r->outcome = rc == STORE_FULL ? EENPLAN__V1__CODE__RESOURCE_EXHAUSTED :
+	    EENPLAN__V1__CODE__UNAVAILABLE;
+	/* The handler's own detail, if any, says more than ours. */
+	if (r->detail == NULL || r->detail[0] == '\0')
+		audit_record_set(r, r->outcome, NULL, "not committed: %s",
+		    store_strerror(rc));
+	if ((arc = writer_audit_alone(w, parent, job)) != STORE_OK)
+		log_warnx("writer: the failed attempt is not on record "
+		    "either: %s", store_strerror(arc));
+	return rc;
 }
 
 /*
@@ -60,29 +93,53 @@ writer_run_job(struct writer *w, struct stxn *parent, struct wjob *job)
 	int rc;
 
 	job->wj_exec_rc = 0;
+	/* A change nobody would be on record for is not made. */
+	if (job->wj_exec != NULL && job->wj_audit == NULL) {
+		log_warnx("writer: job with a change but no audit record "
+		    "refused");
+		return STORE_ERR;
+	}
 	if ((rc = store_child_begin(parent, &child)) != STORE_OK)
 		return rc;
-	if (job->wj_exec != NULL)
-		job->wj_exec_rc = job->wj_exec(job, child);
-	if (job->wj_exec_rc != 0) {
+	if (job->wj_exec != NULL &&
+	    (job->wj_exec_rc = job->wj_exec(job, child)) != 0) {
 		store_abort(child);
-		if (job->wj_audit == NULL)
-			return STORE_OK;
 		return writer_audit_alone(w, parent, job);
 	}
+	/* A failed audit_append leaves the head as it was. */
 	if (job->wj_audit != NULL &&
 	    (rc = audit_append(child, &w->w_ahead, job->wj_audit)) !=
 	    STORE_OK) {
-		log_warnx("writer: audit record not written (%s): job rolled "
-		    "back", store_strerror(rc));
 		store_abort(child);
-		w->w_ahead = saved;
-		return rc;
+		return writer_job_failed(w, parent, job, rc);
 	}
+	/* A failed commit has freed the child: no abort. */
 	if ((rc = store_commit(child)) != STORE_OK) {
 		w->w_ahead = saved;
+		return writer_job_failed(w, parent, job, rc);
+	}
+	return STORE_OK;
+}
+
+/*
+ * After a failed commit the head in memory is a guess: an I/O error may
+ * have come after the data reached the disk. Read it back through the new
+ * write txn (which sees the last commit) before numbering more records;
+ * appending on a wrong head would fork the chain or collide with a record.
+ */
+static int
+writer_head_reload(struct writer *w, struct stxn *parent)
+{
+	struct audit_head h;
+	int rc;
+
+	if ((rc = audit_head_load(parent, &h)) != STORE_OK) {
+		log_warnx("writer: audit head: %s (run verify)",
+		    store_strerror(rc));
 		return rc;
 	}
+	w->w_ahead = h;
+	w->w_reload = 0;
 	return STORE_OK;
 }
 
@@ -112,16 +169,25 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 	for (job = batch; job != NULL; job = job->wj_next)
 		n++;
 	if ((rc = store_write_begin(w->w_store, &parent)) == STORE_OK) {
-		for (job = batch; job != NULL; job = job->wj_next)
-			job->wj_rc = writer_run_job(w, parent, job);
-		/* One fsync for the whole batch. */
-		rc = store_commit(parent);
+		if (w->w_reload && (rc = writer_head_reload(w, parent)) !=
+		    STORE_OK)
+			store_abort(parent);
+		else {
+			saved = w->w_ahead;
+			for (job = batch; job != NULL; job = job->wj_next)
+				job->wj_rc = writer_run_job(w, parent, job);
+			/* One fsync for the whole batch. */
+			rc = store_commit(parent);
+		}
 	}
 	if (rc != STORE_OK) {
 		/* Nothing of the batch was written: every job fails. */
 		log_warnx("writer: batch of %llu not committed: %s",
 		    (unsigned long long)n, store_strerror(rc));
 		w->w_ahead = saved;
+		/* Only a full map is sure to have left the disk as it was. */
+		if (rc != STORE_FULL)
+			w->w_reload = 1;
 		for (job = batch; job != NULL; job = job->wj_next)
 			job->wj_rc = rc;
 	}
@@ -140,14 +206,24 @@ static void *
 writer_main(void *arg)
 {
 	struct writer *w = arg;
-	struct wjob *batch;
+	struct wjob *batch, *last;
+	unsigned n;
 
 	for (;;) {
 		pthread_mutex_lock(&w->w_mtx);
 		while (w->w_head == NULL && !w->w_stopping)
 			pthread_cond_wait(&w->w_cond, &w->w_mtx);
-		batch = w->w_head;
-		w->w_head = w->w_tail = NULL;
+		/* At most WRITER_MAX_BATCH; the rest stay queued, in order. */
+		batch = last = w->w_head;
+		for (n = 1; last != NULL && last->wj_next != NULL &&
+		    n < WRITER_MAX_BATCH; n++)
+			last = last->wj_next;
+		if (last != NULL) {
+			w->w_head = last->wj_next;
+			last->wj_next = NULL;
+			if (w->w_head == NULL)
+				w->w_tail = NULL;
+		}
 		pthread_mutex_unlock(&w->w_mtx);
 		/* Stopping only ends the loop once the queue is empty. */
 		if (batch == NULL)

@@ -1,10 +1,11 @@
 /*
  * writer: the one thread that owns every LMDB write transaction. Workers hand
- * it jobs; it takes every job waiting, runs each in its own child txn inside
- * one parent txn, appends each job's audit record in that same child, commits
- * the parent once (one fsync for the batch) and only then hands the jobs
- * back (wj_post), so no response leaves before its data and audit record are
- * on disk. No libevent here: wj_post is the caller's way to wake its loop.
+ * it jobs; it takes the jobs waiting (at most WRITER_MAX_BATCH), runs each in
+ * its own child txn inside one parent txn, appends each job's audit record
+ * in that same child, commits the parent once (one fsync for the batch) and
+ * only then hands the jobs back (wj_post), so no response leaves before its
+ * data and audit record are on disk. No libevent here: wj_post is the
+ * caller's way to wake its loop.
  */
 #ifndef EENPLAN_WRITER_H
 #define EENPLAN_WRITER_H
@@ -18,6 +19,14 @@ struct writer;
 struct wjob;
 
 /*
+ * Jobs per parent txn; the rest wait for the next batch. LMDB caps the pages
+ * one write txn may change (MDB_TXN_FULL, about 128k) and a parent cannot
+ * spill while its children run: ordinary jobs change a handful of pages, so
+ * this leaves ample room, and one fsync still serves a thousand requests.
+ */
+#define WRITER_MAX_BATCH	1024
+
+/*
  * Runs in the writer thread inside a child txn. Returns 0 to keep what it
  * wrote, or -1 to roll the child back (a refused or invalid request: it sets
  * its own status in wj_arg and the audit record's outcome). A store error it
@@ -27,11 +36,19 @@ typedef int	(*wjob_exec_fn)(struct wjob *, struct stxn *);
 /* Runs in the writer thread after the commit (or its failure): must only queue. */
 typedef void	(*wjob_post_fn)(struct wjob *);
 
+/*
+ * A job whose change ran but could not be kept (its record or its child
+ * failed) fails with nothing of its change written; its record is then
+ * tried alone, outcome RESOURCE_EXHAUSTED (storage full) or UNAVAILABLE, so
+ * the attempt is on record when there is room for that.
+ */
 struct wjob {
 	wjob_exec_fn	 wj_exec;	/* NULL: the job only appends its audit record */
 	wjob_post_fn	 wj_post;
 	void		*wj_arg;	/* the caller's */
-	EpAuditRecord	*wj_audit;	/* appended in the job's child txn; may be NULL */
+	EpAuditRecord	*wj_audit;	/* appended in the job's child txn;
+					   NULL only without wj_exec (a
+					   change without it: STORE_ERR) */
 	int		 wj_exec_rc;	/* what wj_exec returned */
 	int		 wj_rc;		/* STORE_OK: committed (data if kept, and audit);
 					   else why not — the request must fail */

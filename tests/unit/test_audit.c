@@ -419,6 +419,43 @@ test_verify_head_mismatch(void **state)
 	store_reader_free(rd);
 }
 
+/* A head of seq 0 with a non-zero hash: no record to blame, nothing to wrap. */
+static void
+test_verify_head_seq0_with_hash(void **state)
+{
+	struct fx *f = *state;
+	struct stxn *tx, *rd;
+	struct audit_head h;
+	uint64_t count = 99, bad = 99;
+	uint8_t buf[40];
+	char msg[128];
+
+	memset(buf, 0, sizeof(buf));
+	buf[8] = 0x5a;
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	assert_int_equal(store_meta_put(tx, "audit_head", buf, sizeof(buf)),
+	    STORE_OK);
+	assert_int_equal(store_commit(tx), STORE_OK);
+	assert_int_equal(verify(f, &count, &bad, msg, sizeof(msg)), -1);
+	assert_int_equal(count, 0);
+	assert_int_equal(bad, 1);
+	assert_non_null(strstr(msg, "seq 0"));
+	/* The writer would link record 1 to that hash: refused. */
+	rd = store_reader_new(f->st);
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	assert_int_equal(audit_head_load(rd, &h), STORE_CORRUPT);
+	store_reader_end(rd);
+	store_reader_free(rd);
+	/* An all-zero head of seq 0 is simply an empty chain. */
+	buf[8] = 0;
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	assert_int_equal(store_meta_put(tx, "audit_head", buf, sizeof(buf)),
+	    STORE_OK);
+	assert_int_equal(store_commit(tx), STORE_OK);
+	assert_int_equal(verify(f, &count, &bad, msg, sizeof(msg)), 0);
+	assert_int_equal(count, 0);
+}
+
 static void
 test_head_load(void **state)
 {
@@ -865,6 +902,8 @@ main(void)
 		    setup_chain, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_head_mismatch,
 		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_head_seq0_with_hash,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_head_load, setup_chain,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_append_failure_keeps_head,

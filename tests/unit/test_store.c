@@ -970,6 +970,95 @@ test_fail_next_commit(void **state)
 	assert_int_equal(put_plan(f->st, HH_A, 1, 10), STORE_OK);
 }
 
+static void
+test_child_commit_failure_poisons_parent(void **state)
+{
+	struct fx *f = *state;
+	struct tplan a, b;
+	struct stxn *tx, *c1, *c2;
+	uint64_t v;
+
+	tplan_init(&a, HH_A, 1, 10);
+	tplan_init(&b, HH_B, 1, 10);
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	assert_int_equal(store_child_begin(tx, &c1), STORE_OK);
+	assert_int_equal(store_plan_put(c1, &a.p, &a.h), STORE_OK);
+	assert_int_equal(store_commit(c1), STORE_OK);
+	assert_int_equal(store_child_begin(tx, &c2), STORE_OK);
+	assert_int_equal(store_plan_put(c2, &b.p, &b.h), STORE_OK);
+	store_fail_next_child_commit(f->st, STORE_ERR);
+	/* The merge may have broken the parent: it refuses from now on. */
+	assert_int_equal(store_commit(c2), STORE_ERR);
+	assert_int_equal(store_txn_error(tx), STORE_ERR);
+	assert_int_equal(store_child_begin(tx, &c2), STORE_ERR);
+	assert_null(c2);
+	assert_int_equal(store_plan_put(tx, &b.p, &b.h), STORE_ERR);
+	assert_int_equal(store_commit(tx), STORE_ERR);
+	/* Not even the first child's part was written. */
+	assert_int_equal(get_plan_version(f->st, HH_A, 0, &v), STORE_NOTFOUND);
+	assert_int_equal(get_plan_version(f->st, HH_B, 0, &v), STORE_NOTFOUND);
+	/* The hook fired once; the top-level hook is separate. */
+	assert_int_equal(put_plan(f->st, HH_A, 1, 10), STORE_OK);
+	tplan_free(&a);
+	tplan_free(&b);
+}
+
+#define READERS_TRY	4096
+
+static void
+test_readers_full(void **state)
+{
+	struct fx *f = *state;
+	struct store_opts o;
+	struct stxn **rd;
+	char err[256];
+	int i, n, rc = STORE_OK;
+
+	/* LMDB rounds the table up to fill its lock file: count them. */
+	store_close(f->st);
+	memset(&o, 0, sizeof(o));
+	o.so_dir = f->env;
+	o.so_map_max = 16u << 20;
+	o.so_max_readers = 1;
+	assert_int_equal(store_open(&f->st, &o, err, sizeof(err)), 0);
+	rd = calloc(READERS_TRY, sizeof(*rd));
+	assert_non_null(rd);
+	for (n = 0; n < READERS_TRY; n++) {
+		assert_non_null(rd[n] = store_reader_new(f->st));
+		if ((rc = store_reader_begin(rd[n])) != STORE_OK)
+			break;
+	}
+	/* Its own code: the disk has room, the reader table has not. */
+	assert_int_equal(rc, STORE_READERS_FULL);
+	assert_true(n > 0);
+	/* A slot given back is usable again. */
+	store_reader_end(rd[0]);
+	store_reader_free(rd[0]);
+	assert_int_equal(store_reader_begin(rd[n]), STORE_OK);
+	store_reader_end(rd[n]);
+	for (i = 1; i <= n; i++) {
+		store_reader_end(rd[i]);
+		store_reader_free(rd[i]);
+	}
+	free(rd);
+}
+
+static void
+test_strerror_limits(void **state)
+{
+	const char *full = store_strerror(STORE_FULL);
+	const char *unknown = store_strerror(-99);
+
+	(void)state;
+	/* LMDB's own limits are not reported as a full disk. */
+	assert_string_not_equal(store_strerror(STORE_TXN_FULL), full);
+	assert_string_not_equal(store_strerror(STORE_READERS_FULL), full);
+	assert_string_not_equal(store_strerror(STORE_TXN_FULL), unknown);
+	assert_string_not_equal(store_strerror(STORE_READERS_FULL), unknown);
+	assert_string_not_equal(store_strerror(STORE_TXN_FULL),
+	    store_strerror(STORE_READERS_FULL));
+}
+
 int
 main(void)
 {
@@ -1013,6 +1102,11 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_fail_next_commit, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_child_commit_failure_poisons_parent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readers_full, setup,
+		    teardown),
+		cmocka_unit_test(test_strerror_limits),
 	};
 
 	log_init(0, "test_store");

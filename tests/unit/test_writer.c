@@ -25,7 +25,9 @@
 enum tkind {
 	TJ_OK,		/* writes a plan, keeps it */
 	TJ_REFUSE,	/* writes a plan, then refuses (-1) */
-	TJ_AUDIT_ONLY	/* no exec */
+	TJ_AUDIT_ONLY,	/* no exec */
+	TJ_CLASH	/* writes a plan and takes the next audit seq's key:
+			   exec succeeds, then its record cannot be stored */
 };
 
 struct gate {
@@ -177,6 +179,20 @@ tj_exec(struct wjob *j, struct stxn *tx)
 			    EENPLAN__V1__CODE__RESOURCE_EXHAUSTED, NULL, "%s",
 			    store_strerror(rc));
 		return -1;
+	}
+	if (tj->tj_kind == TJ_CLASH) {
+		struct audit_head ah;
+		uint8_t k[8];
+		uint64_t seq;
+		int i;
+
+		/* The child sees the batch so far: the head is current. */
+		assert_int_equal(audit_head_load(tx, &ah), STORE_OK);
+		for (i = 7, seq = ah.ah_seq + 1; i >= 0; i--, seq >>= 8)
+			k[i] = seq & 0xff;
+		assert_int_equal(store_raw_put(tx, "audit", k, 8, "", 0),
+		    STORE_OK);
+		return 0;
 	}
 	if (tj->tj_kind == TJ_REFUSE) {
 		if (j->wj_audit != NULL)
@@ -467,8 +483,10 @@ test_refused_job_keeps_audit_only(void **state)
 	assert_int_equal(fa.n, 1);
 	assert_int_equal(fa.outcome, EENPLAN__V1__CODE__PERMISSION_DENIED);
 
-	assert_int_equal(quiet.tj_job.wj_exec_rc, -1);
-	assert_int_equal(quiet.tj_job.wj_rc, STORE_OK);
+	/* A change without an audit record is refused unrun, in its turn. */
+	assert_int_equal(quiet.tj_posted, 1);
+	assert_int_equal(quiet.tj_job.wj_exec_rc, 0);
+	assert_int_equal(quiet.tj_job.wj_rc, STORE_ERR);
 	assert_false(plan_exists(f, quiet.tj_hhid));
 	assert_int_equal(audit_of(f, quiet.tj_hhid).n, 0);
 
@@ -538,6 +556,9 @@ test_audit_failure_rolls_back_data(void **state)
 	assert_int_equal(bad.tj_job.wj_exec_rc, 0);
 	assert_int_equal(bad.tj_job.wj_rc, STORE_FULL);
 	assert_false(plan_exists(f, bad.tj_hhid));
+	/* Tried alone, marked as failed; too big even alone, so not there. */
+	assert_int_equal(bad.tj_job.wj_audit->outcome,
+	    EENPLAN__V1__CODE__RESOURCE_EXHAUSTED);
 	assert_int_equal(audit_of(f, bad.tj_hhid).n, 0);
 	assert_int_equal(a.tj_job.wj_rc, STORE_OK);
 	assert_int_equal(b.tj_job.wj_rc, STORE_OK);
@@ -615,6 +636,199 @@ test_failed_batch(void **state)
 	tj_fini(&b);
 	tj_fini(&c);
 	tj_fini(&d);
+}
+
+static void
+test_record_failure_recorded_alone(void **state)
+{
+	struct fx *f = *state;
+	struct tjob gj, a, x, b;
+	struct gate g = { 0, 0 };
+	struct find_arg fa;
+
+	tj_init(&gj, TJ_OK, 8, 1, 1);
+	gj.tj_gate = &g;
+	tj_init(&a, TJ_OK, 8, 2, 1);
+	tj_init(&x, TJ_CLASH, 8, 3, 1);
+	tj_init(&b, TJ_OK, 8, 4, 1);
+	submit(f, &gj);
+	WAIT_UNTIL(g.g_entered);
+	submit(f, &a);
+	submit(f, &x);
+	submit(f, &b);
+	gate_open(&g);
+	WAIT_UNTIL(b.tj_posted == 1);
+
+	/* Its change ran, its record could not be stored with it: it fails. */
+	assert_int_equal(x.tj_posted, 1);
+	assert_int_equal(x.tj_job.wj_exec_rc, 0);
+	assert_int_equal(x.tj_job.wj_rc, STORE_ERR);
+	assert_false(plan_exists(f, x.tj_hhid));
+	/* ...but the attempt is on record, alone, as failed. */
+	fa = audit_of(f, x.tj_hhid);
+	assert_int_equal(fa.n, 1);
+	assert_int_equal(fa.outcome, EENPLAN__V1__CODE__UNAVAILABLE);
+	assert_int_equal(fa.seq, x.tj_job.wj_audit->seq);
+	assert_non_null(strstr(x.tj_job.wj_audit->detail, "not committed"));
+	assert_int_equal(x.tj_job.wj_audit->seq, a.tj_job.wj_audit->seq + 1);
+	assert_int_equal(b.tj_job.wj_audit->seq, x.tj_job.wj_audit->seq + 1);
+	assert_int_equal(a.tj_job.wj_rc, STORE_OK);
+	assert_int_equal(b.tj_job.wj_rc, STORE_OK);
+	assert_true(plan_exists(f, a.tj_hhid));
+	assert_true(plan_exists(f, b.tj_hhid));
+	assert_int_equal(verify_ok(f), 4);
+	tj_fini(&gj);
+	tj_fini(&a);
+	tj_fini(&x);
+	tj_fini(&b);
+}
+
+static void
+test_child_commit_failure_fails_batch(void **state)
+{
+	struct fx *f = *state;
+	struct tjob g1, g2, a, b, c;
+	struct gate gate1 = { 0, 0 }, gate2 = { 0, 0 };
+	struct writer_stats ws;
+
+	tj_init(&g1, TJ_OK, 9, 1, 1);
+	g1.tj_gate = &gate1;
+	tj_init(&g2, TJ_OK, 9, 2, 1);
+	g2.tj_gate = &gate2;
+	tj_init(&a, TJ_OK, 9, 3, 1);
+	tj_init(&b, TJ_AUDIT_ONLY, 9, 4, 1);
+	submit(f, &g1);
+	WAIT_UNTIL(gate1.g_entered);
+	submit(f, &g2);
+	submit(f, &a);
+	submit(f, &b);
+	gate_open(&gate1);
+	/* g2's exec runs: its child's commit is the next one. */
+	WAIT_UNTIL(gate2.g_entered);
+	store_fail_next_child_commit(f->st, STORE_ERR);
+	gate_open(&gate2);
+	WAIT_UNTIL(b.tj_posted == 1);
+
+	assert_int_equal(g1.tj_job.wj_rc, STORE_OK);
+	/* The failed merge may have broken the parent: the batch is lost. */
+	assert_int_equal(g2.tj_job.wj_exec_rc, 0);
+	assert_int_equal(g2.tj_job.wj_rc, STORE_ERR);
+	assert_int_equal(g2.tj_job.wj_audit->outcome,
+	    EENPLAN__V1__CODE__UNAVAILABLE);
+	/* Nothing ran on the broken parent. */
+	assert_int_equal(a.tj_job.wj_exec_rc, 0);
+	assert_int_equal(a.tj_job.wj_rc, STORE_ERR);
+	assert_int_equal(b.tj_job.wj_rc, STORE_ERR);
+	assert_false(plan_exists(f, g2.tj_hhid));
+	assert_false(plan_exists(f, a.tj_hhid));
+	assert_int_equal(audit_of(f, g2.tj_hhid).n, 0);
+	assert_int_equal(audit_of(f, a.tj_hhid).n, 0);
+	assert_int_equal(audit_of(f, b.tj_hhid).n, 0);
+	writer_stats(f->w, &ws);
+	assert_int_equal(ws.ws_failed_commits, 1);
+
+	tj_init(&c, TJ_OK, 9, 5, 1);
+	submit(f, &c);
+	WAIT_UNTIL(c.tj_posted == 1);
+	assert_int_equal(c.tj_job.wj_rc, STORE_OK);
+	assert_int_equal(c.tj_job.wj_audit->seq, g1.tj_job.wj_audit->seq + 1);
+	assert_int_equal(verify_ok(f), 2);
+	tj_fini(&g1);
+	tj_fini(&g2);
+	tj_fini(&a);
+	tj_fini(&b);
+	tj_fini(&c);
+}
+
+/*
+ * A commit can fail after its data reached the disk (an I/O error on the
+ * way out): the head is then read back, not guessed. Here the record the
+ * writer did not see is appended behind its back.
+ */
+static void
+test_head_reloaded_after_failed_commit(void **state)
+{
+	struct fx *f = *state;
+	struct tjob j1, j2, j3;
+	struct audit_head h;
+	struct stxn *tx;
+	EpAuditRecord *r;
+
+	tj_init(&j1, TJ_OK, 10, 1, 1);
+	submit(f, &j1);
+	WAIT_UNTIL(j1.tj_posted == 1);
+	assert_int_equal(j1.tj_job.wj_rc, STORE_OK);
+	store_fail_next_commit(f->st, STORE_ERR);
+	tj_init(&j2, TJ_OK, 10, 2, 1);
+	submit(f, &j2);
+	WAIT_UNTIL(j2.tj_posted == 1);
+	assert_int_equal(j2.tj_job.wj_rc, STORE_ERR);
+
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	assert_int_equal(audit_head_load(tx, &h), STORE_OK);
+	assert_int_equal(h.ah_seq, 1);
+	r = audit_record_new(NULL, "Outside", NULL, 2);
+	assert_non_null(r);
+	assert_int_equal(audit_append(tx, &h, r), STORE_OK);
+	assert_int_equal(store_commit(tx), STORE_OK);
+	audit_record_free(r);
+
+	tj_init(&j3, TJ_OK, 10, 3, 1);
+	submit(f, &j3);
+	WAIT_UNTIL(j3.tj_posted == 1);
+	assert_int_equal(j3.tj_job.wj_rc, STORE_OK);
+	assert_int_equal(j3.tj_job.wj_audit->seq, 3);
+	assert_int_equal(verify_ok(f), 3);
+	tj_fini(&j1);
+	tj_fini(&j2);
+	tj_fini(&j3);
+}
+
+#define CAP_JOBS	2000
+
+static void
+test_batch_cap(void **state)
+{
+	struct fx *f = *state;
+	struct tjob *jobs, gj;
+	struct gate g = { 0, 0 };
+	struct writer_stats ws;
+	int i;
+
+	jobs = calloc(CAP_JOBS, sizeof(*jobs));
+	assert_non_null(jobs);
+	tj_init(&gj, TJ_OK, 11, 0, 1);
+	gj.tj_gate = &g;
+	submit(f, &gj);
+	WAIT_UNTIL(g.g_entered);
+	for (i = 0; i < CAP_JOBS; i++) {
+		tj_init(&jobs[i], TJ_OK, 11, i + 1, 1);
+		submit(f, &jobs[i]);
+	}
+	gate_open(&g);
+	WAIT_UNTIL(t_posted == CAP_JOBS + 1);
+	for (i = 0; i < CAP_JOBS; i++) {
+		assert_int_equal(jobs[i].tj_posted, 1);
+		assert_int_equal(jobs[i].tj_job.wj_rc, STORE_OK);
+		/* The rest waited their turn: FIFO across batches. */
+		if (i > 0)
+			assert_true(jobs[i].tj_order > jobs[i - 1].tj_order);
+	}
+	assert_true(plan_exists(f, jobs[0].tj_hhid));
+	assert_true(plan_exists(f, jobs[CAP_JOBS - 1].tj_hhid));
+	writer_stats(f->w, &ws);
+	assert_true(ws.ws_max_batch <= WRITER_MAX_BATCH);
+	assert_int_equal(ws.ws_max_batch, WRITER_MAX_BATCH);
+	/* The gate's batch, a full one, the remainder. */
+	assert_int_equal(ws.ws_batches,
+	    1 + (CAP_JOBS + WRITER_MAX_BATCH - 1) / WRITER_MAX_BATCH);
+	assert_int_equal(ws.ws_jobs, CAP_JOBS + 1);
+	assert_int_equal(ws.ws_failed_commits, 0);
+	assert_int_equal(verify_ok(f), CAP_JOBS + 1);
+	for (i = 0; i < CAP_JOBS; i++)
+		tj_fini(&jobs[i]);
+	tj_fini(&gj);
+	free(jobs);
 }
 
 static void *
@@ -730,6 +944,14 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_refuses_broken_head,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_record_failure_recorded_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_child_commit_failure_fails_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_head_reloaded_after_failed_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_cap, setup,
+		    teardown),
 	};
 
 	log_init(0, "test_writer");
