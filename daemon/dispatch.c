@@ -5,6 +5,7 @@
 
 #include "dispatch.h"
 #include "audit.h"
+#include "config.h"
 #include "conn.h"
 #include "log.h"
 #include "plan.h"
@@ -92,6 +93,26 @@ call_store_error(struct call *ca, int rc)
 		    "storage error: %s", store_strerror(rc));
 		break;
 	}
+}
+
+void
+call_plan_error(struct call *ca, const struct plan_error *pe)
+{
+	if (pe->pe_field[0] != '\0')
+		call_status(ca, pe->pe_code, "%s: %s", pe->pe_field, pe->pe_msg);
+	else
+		call_status(ca, pe->pe_code, "%s", pe->pe_msg);
+}
+
+uint32_t
+call_page_limit(const struct call *ca, uint32_t asked)
+{
+	uint32_t max = ca->ca_srv->s_conf->c_page_max;
+
+	/* The config allows no 0, but a page of 0 would never move on. */
+	if (max == 0)
+		max = 1;
+	return asked == 0 || asked > max ? max : asked;
 }
 
 int
@@ -202,12 +223,14 @@ call_complete(struct wjob *j)
 		/* Nothing unaudited leaves: whatever the handler had, it fails. */
 		if (j->wj_rc == STORE_FULL)
 			call_status(ca, EENPLAN__V1__CODE__RESOURCE_EXHAUSTED,
-			    "storage full: the audit log cannot be written; "
-			    "nothing was served or changed");
+			    "storage full: the request and its audit record "
+			    "could not be committed; nothing was served or "
+			    "changed");
 		else
 			call_status(ca, EENPLAN__V1__CODE__UNAVAILABLE,
-			    "the audit log cannot be written (%s); nothing "
-			    "was served or changed", store_strerror(j->wj_rc));
+			    "the request and its audit record could not be "
+			    "committed (%s); nothing was served or changed",
+			    store_strerror(j->wj_rc));
 		log_warnx("request %llu of %s/%s failed at commit: %s",
 		    (unsigned long long)ca->ca_id, ca->ca_who.pr_org,
 		    ca->ca_who.pr_subject, store_strerror(j->wj_rc));
@@ -254,6 +277,12 @@ call_exec(struct wjob *j, struct stxn *t)
 	rc = ca->ca_exec(j, t);
 	if (rc == 0 && ca->ca_code != EENPLAN__V1__CODE__OK)
 		rc = -1;
+	/*
+	 * The writer rolls a failed change back, so it must not be answered
+	 * OK; a handler that failed without saying why ran out of memory.
+	 */
+	if (rc != 0 && ca->ca_code == EENPLAN__V1__CODE__OK)
+		call_status(ca, EENPLAN__V1__CODE__INTERNAL, "out of memory");
 	call_outcome_to_audit(ca);
 	return rc;
 }
@@ -412,6 +441,7 @@ hh_commit_version(struct call *ca, struct stxn *t, EpPlan *plan, int kind,
 {
 	EpHistoryEntry e = EENPLAN__V1__HISTORY_ENTRY__INIT;
 	EpPrincipal actor, *by;
+	size_t size, max;
 	int rc;
 
 	if ((by = principal_ep_new(&ca->ca_who)) == NULL) {
@@ -423,6 +453,18 @@ hh_commit_version(struct call *ca, struct stxn *t, EpPlan *plan, int kind,
 	plan->updated_by = by;
 	plan->version++;
 	plan->updated_at = ca->ca_now;
+	/*
+	 * A plan GetPlan could not answer within a frame would be lost to
+	 * its readers, and every version is stored whole: refuse the growth.
+	 */
+	size = protobuf_c_message_get_packed_size(&plan->base);
+	max = plan_bytes_max(ca->ca_srv->s_conf->c_max_frame);
+	if (size > max) {
+		call_status(ca, EENPLAN__V1__CODE__RESOURCE_EXHAUSTED,
+		    "plan: would grow to %zu bytes, over the limit of %zu; "
+		    "nothing was changed", size, max);
+		return STORE_ERR;
+	}
 
 	principal_ep_view(&ca->ca_who, &actor);
 	e.version = plan->version;

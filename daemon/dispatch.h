@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "wire.h"
 #include "principal.h"
@@ -100,6 +101,18 @@ void	call_reader_end(struct call *);
 
 /* Maps a STORE_* code to a status on the call. */
 void	call_store_error(struct call *, int rc);
+/* A refusal from the plan model as the call's status ("field: message"). */
+struct plan_error;
+void	call_plan_error(struct call *, const struct plan_error *);
+/* Items per page: asked, or page_max when 0 or more was asked. */
+uint32_t call_page_limit(const struct call *, uint32_t asked);
+
+/* Both set and equal (wire strings may be NULL in hand-built messages). */
+static inline int
+str_eq(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
 
 /* The caller as a wire Principal: pointing into p (for messages only packed). */
 void	principal_ep_view(struct principal *p, EpPrincipal *out);
@@ -109,7 +122,8 @@ EpPrincipal *principal_ep_new(const struct principal *);
 /*
  * Commits the next version of plan (version + 1, updated_at/by) through t:
  * the plan, its history entry (kind, the mutations with their domains,
- * detail) and a change event. Returns a STORE_* code; on error the call's
+ * detail) and a change event. A plan that would outgrow plan_bytes_max is
+ * refused (RESOURCE_EXHAUSTED). Returns a STORE_* code; on error the call's
  * status is set.
  */
 int	hh_commit_version(struct call *, struct stxn *t, EpPlan *plan, int kind,

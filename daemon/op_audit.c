@@ -16,23 +16,27 @@
 #define CODE(x)	EENPLAN__V1__CODE__##x
 #define ROLE(x)	EENPLAN__V1__ROLE__ROLE_##x
 
+/*
+ * Records read per page, as a multiple of the page: a narrow period over a
+ * long log matches few of them, and one request must not read it all.
+ */
+#define AQ_READ_FACTOR	10
+
 /* One page being collected from store_audit_scan. */
 struct aq_page {
 	const struct audit_filter *ap_filter;	/* the period */
 	const EpPlan		*ap_plan;	/* household mode: redact; else NULL */
+	const char		*ap_household;	/* household mode: the one asked */
 	const char		*ap_citizens_org;
 	EpAuditRecord		**ap_recs;	/* the response's array */
 	size_t			 ap_n;
 	size_t			 ap_limit;
-	int			 ap_more;	/* a record past the page exists */
+	size_t			 ap_read;	/* records read, matching or not */
+	size_t			 ap_read_max;
+	uint64_t		 ap_last;	/* seq of the last record read */
+	int			 ap_more;	/* the scan stopped before the end */
 	int			 ap_oom;
 };
-
-static int
-str_eq(const char *a, const char *b)
-{
-	return a != NULL && b != NULL && strcmp(a, b) == 0;
-}
 
 static void
 str_clear(char **field)
@@ -75,6 +79,30 @@ aq_name_shown(const struct aq_page *ap, const EpPrincipal *actor)
 	return 0;
 }
 
+/*
+ * A caseload listing is indexed under every household it named; to one of
+ * them it shows only that it was named — the other households and their
+ * number belong to the lister's caseload, not to this household.
+ */
+static void
+aq_redact_listing(const struct aq_page *ap, EpAuditRecord *r)
+{
+	char *mine = NULL;
+	size_t i;
+
+	for (i = 0; i < r->n_listed_households; i++) {
+		if (mine == NULL &&
+		    str_eq(r->listed_households[i], ap->ap_household))
+			mine = r->listed_households[i];
+		else
+			free(r->listed_households[i]);
+	}
+	r->n_listed_households = 0;
+	if (mine != NULL)
+		r->listed_households[r->n_listed_households++] = mine;
+	str_clear(&r->detail);
+}
+
 static void
 aq_redact(const struct aq_page *ap, EpAuditRecord *r)
 {
@@ -82,38 +110,40 @@ aq_redact(const struct aq_page *ap, EpAuditRecord *r)
 	str_clear(&r->peer);
 	if (r->actor != NULL && !aq_name_shown(ap, r->actor))
 		str_clear(&r->actor->subject);
+	if (r->n_listed_households > 0)
+		aq_redact_listing(ap, r);
 }
 
+/*
+ * Takes rec into the page when it matches. The scan stops at a matching
+ * record past a full page (not taken) or after ap_read_max records read;
+ * either way the next page starts after ap_last.
+ */
 static int
 aq_add(const EpAuditRecord *rec, void *arg)
 {
 	struct aq_page *ap = arg;
 	EpAuditRecord *r;
 
-	if (!audit_filter_match(ap->ap_filter, rec))
-		return 0;
-	if (ap->ap_n == ap->ap_limit) {
+	if (audit_filter_match(ap->ap_filter, rec)) {
+		if (ap->ap_n == ap->ap_limit) {
+			ap->ap_more = 1;
+			return 1;
+		}
+		if ((r = (EpAuditRecord *)wire_msg_dup(&rec->base)) == NULL) {
+			ap->ap_oom = 1;
+			return 1;
+		}
+		if (ap->ap_plan != NULL)
+			aq_redact(ap, r);
+		ap->ap_recs[ap->ap_n++] = r;
+	}
+	ap->ap_last = rec->seq;
+	if (++ap->ap_read == ap->ap_read_max) {
 		ap->ap_more = 1;
 		return 1;
 	}
-	if ((r = (EpAuditRecord *)wire_msg_dup(&rec->base)) == NULL) {
-		ap->ap_oom = 1;
-		return 1;
-	}
-	if (ap->ap_plan != NULL)
-		aq_redact(ap, r);
-	ap->ap_recs[ap->ap_n++] = r;
 	return 0;
-}
-
-static uint32_t
-page_limit(struct call *ca, uint32_t asked)
-{
-	uint32_t max = ca->ca_srv->s_conf->c_page_max;
-
-	if (max == 0)
-		max = 1;
-	return asked == 0 || asked > max ? max : asked;
 }
 
 static int
@@ -168,6 +198,7 @@ aq_household(struct call *ca, struct stxn *t, struct hh *hh,
 		return -1;
 	}
 	ap->ap_plan = hh->hh_plan;
+	ap->ap_household = hhid;
 	return 0;
 }
 
@@ -216,7 +247,8 @@ op_query_audit(struct call *ca)
 	af.af_until = rq->until;
 	ap.ap_filter = &af;
 	ap.ap_citizens_org = ca->ca_srv->s_consent.cc_citizens_org;
-	ap.ap_limit = page_limit(ca, rq->limit);
+	ap.ap_limit = call_page_limit(ca, rq->limit);
+	ap.ap_read_max = ap.ap_limit * AQ_READ_FACTOR;
 	if ((ap.ap_recs = calloc(ap.ap_limit, sizeof(*ap.ap_recs))) == NULL)
 		goto oom;
 	r->records = ap.ap_recs;
@@ -228,8 +260,9 @@ op_query_audit(struct call *ca)
 		call_store_error(ca, rc);
 		goto out;
 	}
-	if (ap.ap_more && ap.ap_n > 0)
-		r->next_after_seq = ap.ap_recs[ap.ap_n - 1]->seq;
+	/* 0 only at the true end, even when this page matched nothing. */
+	if (ap.ap_more)
+		r->next_after_seq = ap.ap_last;
 	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
 	    "%zu records after seq %llu", ap.ap_n,
 	    (unsigned long long)rq->after_seq);

@@ -27,12 +27,6 @@
 #define CONSENT_DETAIL_MAX	(PLAN_TEXT_MAX * 4 + 512)
 
 static int
-str_eq(const char *a, const char *b)
-{
-	return a != NULL && b != NULL && strcmp(a, b) == 0;
-}
-
-static int
 str_empty(const char *s)
 {
 	return s == NULL || s[0] == '\0';
@@ -396,15 +390,21 @@ exec_revoke(struct wjob *j, struct stxn *t)
 
 	if (consent_load(ca, t, rq->household_id, &hh) != 0)
 		goto out;
-	if ((g = grant_find(&hh, rq->grant_id)) == NULL) {
-		/* Only who may list the grants learns which exist. */
-		if (consent_allows(&ca->ca_srv->s_consent, &ca->ca_who,
-		    &hh.hh_dec, CONSENT_OP_LIST_CONSENT, 0, NULL))
-			call_status(ca, CODE(NOT_FOUND), "grant_id: this "
-			    "household has no grant %llu",
-			    (unsigned long long)rq->grant_id);
-		else
-			call_deny(ca);
+	g = grant_find(&hh, rq->grant_id);
+	/*
+	 * Only who may list the grants learns which exist: to any other
+	 * caller a grant not its own is answered like an unknown one, and
+	 * like an unknown household.
+	 */
+	if (!consent_allows(&ca->ca_srv->s_consent, &ca->ca_who, &hh.hh_dec,
+	    CONSENT_OP_LIST_CONSENT, 0, NULL) &&
+	    (g == NULL || !grant_is_own(&ca->ca_who, g))) {
+		call_deny(ca);
+		goto out;
+	}
+	if (g == NULL) {
+		call_status(ca, CODE(NOT_FOUND), "grant_id: this household "
+		    "has no grant %llu", (unsigned long long)rq->grant_id);
 		goto out;
 	}
 	if ((how = revoke_how(ca, &hh, g)) == REVOKE_REFUSED)
@@ -555,24 +555,6 @@ out:
 
 /* ------------------------------------------------------ TransferRegie */
 
-static EpPrincipal *
-regisseur_new(const char *org, const char *subject)
-{
-	EpPrincipal *p;
-
-	if ((p = malloc(sizeof(*p))) == NULL)
-		return NULL;
-	eenplan__v1__principal__init(p);
-	p->org = strdup(org);
-	p->subject = strdup(subject);
-	p->role = ROLE(PROFESSIONAL);
-	if (p->org == NULL || p->subject == NULL) {
-		protobuf_c_message_free_unpacked(&p->base, NULL);
-		return NULL;
-	}
-	return p;
-}
-
 /*
  * Ends every manage grant still open (there is one; ending all of them
  * makes sure no second regisseur can ever stand) and records the new one.
@@ -620,7 +602,8 @@ exec_transfer(struct wjob *j, struct stxn *t)
 	struct call *ca = j->wj_arg;
 	Eenplan__V1__TransferRegieRequest *rq = ca->ca_req->transfer_regie;
 	Eenplan__V1__TransferRegieResponse *r;
-	EpPrincipal *next;
+	EpPrincipal to, me;
+	struct plan_error pe;
 	struct hh hh;
 	char *detail = NULL;
 	int rc = -1;
@@ -645,12 +628,16 @@ exec_transfer(struct wjob *j, struct stxn *t)
 	    rq->to_subject, str_empty(rq->reason) ? "" : ": ", rq->reason);
 	if (transfer_grants(ca, t, &hh) != 0)
 		goto out;
-	if ((next = regisseur_new(rq->to_org, rq->to_subject)) == NULL)
-		goto oom;
-	if (hh.hh_plan->regisseur != NULL)
-		protobuf_c_message_free_unpacked(&hh.hh_plan->regisseur->base,
-		    NULL);
-	hh.hh_plan->regisseur = next;
+	/* The regie is held by a professional (transfer_check_request). */
+	eenplan__v1__principal__init(&to);
+	to.org = rq->to_org;
+	to.subject = rq->to_subject;
+	to.role = ROLE(PROFESSIONAL);
+	principal_ep_view(&ca->ca_who, &me);
+	if (plan_set_regisseur(hh.hh_plan, &to, &me, ca->ca_now, &pe) != 0) {
+		call_plan_error(ca, &pe);
+		goto out;
+	}
 	if (hh_commit_version(ca, t, hh.hh_plan, KIND(REGIE), NULL, NULL, 0,
 	    detail) != STORE_OK)
 		goto out;
@@ -659,7 +646,8 @@ exec_transfer(struct wjob *j, struct stxn *t)
 	eenplan__v1__transfer_regie_response__init(r);
 	call_body(ca, EENPLAN__V1__RESPONSE__BODY_TRANSFER_REGIE, r);
 	r->version = hh.hh_plan->version;
-	if ((r->regisseur = regisseur_new(rq->to_org, rq->to_subject)) == NULL)
+	if ((r->regisseur = (EpPrincipal *)wire_msg_dup(
+	    &hh.hh_plan->regisseur->base)) == NULL)
 		goto oom;
 	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
 	    "version %llu, form %s: %s", (unsigned long long)r->version,

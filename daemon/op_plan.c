@@ -22,15 +22,6 @@ xstrdup(const char *s)
 	return strdup(s != NULL ? s : "");
 }
 
-
-static uint32_t
-page_limit(struct call *ca, uint32_t asked)
-{
-	uint32_t max = ca->ca_srv->s_conf->c_page_max;
-
-	return asked == 0 || asked > max ? max : asked;
-}
-
 /* ------------------------------------------------------------- WhoAmI */
 
 void
@@ -86,19 +77,23 @@ exec_create(struct wjob *j, struct stxn *t)
 	EpGrant g = EENPLAN__V1__GRANT__INIT;
 	EpPrincipal me;
 	struct plan_error pe;
-	char hhid[HOUSEHOLD_ID_LEN + 1];
+	char hhid[HOUSEHOLD_ID_LEN + 1], *id;
 	EpPlan *plan = NULL, *exists = NULL;
 	size_t i;
-	int rc = -1;
+	int rc = -1, src;
 
 	if (util_random_id(hhid) != 0) {
 		call_status(ca, CODE(INTERNAL), "no randomness for an id");
 		return -1;
 	}
 	/* 128 random bits do not collide, but never overwrite a plan. */
-	if (store_plan_get(t, hhid, 0, &exists) != STORE_NOTFOUND) {
+	if ((src = store_plan_get(t, hhid, 0, &exists)) == STORE_OK) {
 		plan_free(exists);
 		call_status(ca, CODE(INTERNAL), "household id collision");
+		return -1;
+	}
+	if (src != STORE_NOTFOUND) {
+		call_store_error(ca, src);
 		return -1;
 	}
 	principal_ep_view(&ca->ca_who, &me);
@@ -124,10 +119,10 @@ exec_create(struct wjob *j, struct stxn *t)
 	if (grant_put_new(ca, t, hhid, &g, 1) != STORE_OK)
 		goto out;
 	for (i = 0; i < plan->n_members; i++) {
-		if ((rc = store_index_put(t, ca->ca_srv->s_consent.cc_citizens_org,
+		if ((src = store_index_put(t,
+		    ca->ca_srv->s_consent.cc_citizens_org,
 		    plan->members[i]->person_id, hhid)) != STORE_OK) {
-			call_store_error(ca, rc);
-			rc = -1;
+			call_store_error(ca, src);
 			goto out;
 		}
 	}
@@ -146,9 +141,13 @@ exec_create(struct wjob *j, struct stxn *t)
 	    "version %llu, consent form %s", hhid,
 	    (unsigned long long)plan->version, rq->consent_reference);
 	/* The record names the household it created. */
+	if ((id = strdup(hhid)) == NULL) {
+		call_status(ca, CODE(INTERNAL), "out of memory");
+		goto out;
+	}
 	free(ca->ca_audit->household_id);
-	ca->ca_audit->household_id = strdup(hhid);
-	rc = ca->ca_audit->household_id != NULL ? 0 : -1;
+	ca->ca_audit->household_id = id;
+	rc = 0;
 out:
 	plan_free(plan);
 	return rc;
@@ -274,7 +273,27 @@ mutate_state_free(void *p)
 	free(ms);
 }
 
-/* Each mutation: what it touches, whether the caller may, then apply. */
+static void
+mutate_denied(struct call *ca, size_t i)
+{
+	call_status(ca, CODE(PERMISSION_DENIED), "mutations[%zu]: not allowed "
+	    "with your access to this household", i);
+}
+
+/* A caller that may change nothing: a reader that is no member. */
+static int
+mutate_may_write(const struct consent_decision *d)
+{
+	return d->cd_access >= EENPLAN__V1__ACCESS__ACCESS_CONTRIBUTE ||
+	    d->cd_member || d->cd_regisseur;
+}
+
+/*
+ * Each mutation: what it touches, whether the caller may, then apply.
+ * What the caller may not see stays unseen: a reader is refused before
+ * any item is looked up, and an item missing from a scoped view is
+ * refused like one outside the scope, so neither tells it exists.
+ */
 static int
 mutate_apply_all(struct call *ca, struct hh *hh, struct mutate_state *ms)
 {
@@ -286,19 +305,27 @@ mutate_apply_all(struct call *ca, struct hh *hh, struct mutate_state *ms)
 	int domain;
 	size_t i;
 
+	if (!mutate_may_write(&hh->hh_dec)) {
+		mutate_denied(ca, 0);
+		return -1;
+	}
 	principal_ep_view(&ca->ca_who, &me);
 	for (i = 0; i < rq->n_mutations; i++) {
 		if (plan_mutation_target(hh->hh_plan, rq->mutations[i], &op,
-		    &domain, &owner, &pe) != 0)
+		    &domain, &owner, &pe) != 0) {
+			if (pe.pe_code == CODE(NOT_FOUND) &&
+			    hh->hh_dec.cd_scope != CONSENT_SCOPE_ALL) {
+				mutate_denied(ca, i);
+				return -1;
+			}
 			goto refused;
+		}
 		if (!consent_allows(&ca->ca_srv->s_consent, &ca->ca_who,
 		    &hh->hh_dec, op, domain, owner)) {
-			call_status(ca, CODE(PERMISSION_DENIED), "mutations[%zu]: "
-			    "not allowed with your access to this household", i);
+			mutate_denied(ca, i);
 			return -1;
 		}
-		ms->ms_domains[i] = plan_mutation_domain(hh->hh_plan,
-		    rq->mutations[i]);
+		ms->ms_domains[i] = domain;
 		if (plan_apply(hh->hh_plan, rq->mutations[i], &me, ca->ca_now,
 		    &ms->ms_created[i], &pe) != 0)
 			goto refused;
@@ -425,7 +452,7 @@ op_get_history(struct call *ca)
 		goto out;
 	}
 	rc = store_history_list(t, rq->household_id, rq->after_version,
-	    page_limit(ca, rq->limit), &ents, &n, &more);
+	    call_page_limit(ca, rq->limit), &ents, &n, &more);
 	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
 		call_store_error(ca, rc);
 		goto out;
@@ -449,9 +476,10 @@ op_get_history(struct call *ca)
 		r->entries[r->n_entries++] = e;
 	}
 	r->more = more;
+	/* What the reader was shown, not what was loaded for it. */
 	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
 	    "versions after %llu: %zu entries",
-	    (unsigned long long)rq->after_version, n);
+	    (unsigned long long)rq->after_version, r->n_entries);
 	goto out;
 oom:
 	call_status(ca, CODE(INTERNAL), "out of memory");
@@ -603,7 +631,7 @@ op_list_households(struct call *ca)
 	struct idlist il = { NULL, 0, 0, 0, 0, 0 };
 	char horizon[HOUSEHOLD_ID_LEN + 1];
 	const char *after = rq->page_token;
-	uint32_t limit = page_limit(ca, rq->page_size);
+	uint32_t limit = call_page_limit(ca, rq->page_size);
 	size_t i;
 	struct stxn *t;
 	struct hh hh;
@@ -681,32 +709,13 @@ out:
 
 /* ------------------------------------------- Escalate, CloseHousehold */
 
-static int
-escalation_add(struct call *ca, EpPlan *p, const char *reason)
-{
-	EpEscalation *e, **v;
-
-	if (p->n_escalations >= PLAN_ITEMS_MAX)
-		return -1;
-	v = realloc(p->escalations, (p->n_escalations + 1) * sizeof(*v));
-	if (v == NULL)
-		return -1;
-	p->escalations = v;
-	if ((e = malloc(sizeof(*e))) == NULL)
-		return -1;
-	eenplan__v1__escalation__init(e);
-	e->at = ca->ca_now;
-	e->reason = strdup(reason);
-	e->by = principal_ep_new(&ca->ca_who);
-	p->escalations[p->n_escalations++] = e;
-	return e->reason != NULL && e->by != NULL ? 0 : -1;
-}
-
 /* Shared by Escalate and Close: manage only, open household, a reason. */
 static int
 exec_status_change(struct call *ca, struct stxn *t, const char *hhid,
-    const char *reason, int status, int kind, uint64_t *version)
+    const char *reason, int kind, uint64_t *version)
 {
+	struct plan_error pe;
+	EpPrincipal me;
 	struct hh hh;
 	int rc;
 
@@ -727,15 +736,11 @@ exec_status_change(struct call *ca, struct stxn *t, const char *hhid,
 			call_deny(ca);
 		goto out;
 	}
-	if (hh.hh_plan->status == EENPLAN__V1__HOUSEHOLD_STATUS__HOUSEHOLD_CLOSED) {
-		call_status(ca, CODE(FAILED_PRECONDITION),
-		    "the household is closed");
-		goto out;
-	}
-	hh.hh_plan->status = status;
-	if (kind == EENPLAN__V1__CHANGE_KIND__CHANGE_ESCALATED &&
-	    escalation_add(ca, hh.hh_plan, reason) != 0) {
-		call_status(ca, CODE(RESOURCE_EXHAUSTED), "escalations: too many");
+	principal_ep_view(&ca->ca_who, &me);
+	if ((kind == EENPLAN__V1__CHANGE_KIND__CHANGE_CLOSED ?
+	    plan_close(hh.hh_plan, &me, ca->ca_now, &pe) :
+	    plan_escalate(hh.hh_plan, reason, &me, ca->ca_now, &pe)) != 0) {
+		call_plan_error(ca, &pe);
 		goto out;
 	}
 	if (hh_commit_version(ca, t, hh.hh_plan, kind, NULL, NULL, 0,
@@ -759,11 +764,12 @@ exec_escalate(struct wjob *j, struct stxn *t)
 	uint64_t v;
 
 	if (exec_status_change(ca, t, rq->household_id, rq->reason,
-	    EENPLAN__V1__HOUSEHOLD_STATUS__HOUSEHOLD_ESCALATED,
 	    EENPLAN__V1__CHANGE_KIND__CHANGE_ESCALATED, &v) != 0)
 		return -1;
-	if ((r = malloc(sizeof(*r))) == NULL)
+	if ((r = malloc(sizeof(*r))) == NULL) {
+		call_status(ca, CODE(INTERNAL), "out of memory");
 		return -1;
+	}
 	eenplan__v1__escalate_response__init(r);
 	r->version = v;
 	call_body(ca, EENPLAN__V1__RESPONSE__BODY_ESCALATE, r);
@@ -779,11 +785,12 @@ exec_close(struct wjob *j, struct stxn *t)
 	uint64_t v;
 
 	if (exec_status_change(ca, t, rq->household_id, rq->reason,
-	    EENPLAN__V1__HOUSEHOLD_STATUS__HOUSEHOLD_CLOSED,
 	    EENPLAN__V1__CHANGE_KIND__CHANGE_CLOSED, &v) != 0)
 		return -1;
-	if ((r = malloc(sizeof(*r))) == NULL)
+	if ((r = malloc(sizeof(*r))) == NULL) {
+		call_status(ca, CODE(INTERNAL), "out of memory");
 		return -1;
+	}
 	eenplan__v1__close_household_response__init(r);
 	r->version = v;
 	call_body(ca, EENPLAN__V1__RESPONSE__BODY_CLOSE_HOUSEHOLD, r);

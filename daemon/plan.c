@@ -1059,13 +1059,22 @@ plan_apply(EpPlan *p, const EpMutation *m, const EpPrincipal *actor,
 
 /* ------------------------------------------------------------ household */
 
+size_t
+plan_bytes_max(uint32_t max_frame)
+{
+	if (max_frame < 2 * PLAN_FRAME_HEADROOM)
+		return max_frame / 2;
+	return max_frame - PLAN_FRAME_HEADROOM;
+}
+
+/* The state of the household, not one field: no field is named. */
 static int
-plan_check_open(const EpPlan *p, const char *field, struct plan_error *err)
+plan_check_open(const EpPlan *p, struct plan_error *err)
 {
 	if (p == NULL)
 		return plan_fail(err, CODE_INTERNAL, "", "no plan");
 	if (p->status == EENPLAN__V1__HOUSEHOLD_STATUS__HOUSEHOLD_CLOSED)
-		return plan_fail(err, CODE_PRECOND, field,
+		return plan_fail(err, CODE_PRECOND, "",
 		    "the household is closed");
 	return 0;
 }
@@ -1077,9 +1086,12 @@ plan_escalate(EpPlan *p, const char *reason, const EpPrincipal *actor,
 	EpEscalation *e, **arr;
 	EpPrincipal *by;
 
-	if (plan_check_open(p, "reason", err) == -1 ||
+	if (plan_check_open(p, err) == -1 ||
 	    plan_check_text(reason, 1, PLAN_TEXT_MAX, "reason", err) == -1)
 		return -1;
+	/* A journal of its own, outside the item count: bounded the same. */
+	if (p->n_escalations >= PLAN_ITEMS_MAX)
+		return plan_fail(err, CODE_EXHAUSTED, "escalations", "too many");
 	if (actor == NULL)
 		return plan_fail(err, CODE_INTERNAL, "", "no actor");
 	if ((e = malloc(sizeof(*e))) == NULL)
@@ -1109,7 +1121,7 @@ plan_close(EpPlan *p, const EpPrincipal *actor, int64_t now,
 {
 	EpPrincipal *by;
 
-	if (plan_check_open(p, "household_id", err) == -1)
+	if (plan_check_open(p, err) == -1)
 		return -1;
 	if (actor == NULL)
 		return plan_fail(err, CODE_INTERNAL, "", "no actor");
@@ -1126,7 +1138,7 @@ plan_set_regisseur(EpPlan *p, const EpPrincipal *to, const EpPrincipal *actor,
 {
 	EpPrincipal *reg, *by;
 
-	if (plan_check_open(p, "to_org", err) == -1)
+	if (plan_check_open(p, err) == -1)
 		return -1;
 	if (to == NULL || actor == NULL)
 		return plan_fail(err, CODE_INTERNAL, "", "no principal");

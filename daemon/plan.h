@@ -27,6 +27,17 @@
 #define PLAN_PERSON_ID_MAX	64
 #define PLAN_REFERENCE_MAX	128	/* consent form references */
 
+/*
+ * Bytes a packed plan may take. Items times text could reach megabytes,
+ * but GetPlan answers with the whole plan in one frame, and every version
+ * is stored whole: a plan stays under max_frame less PLAN_FRAME_HEADROOM
+ * for the response around it (half of max_frame when that is under twice
+ * the headroom). A change that would grow it further is refused with
+ * RESOURCE_EXHAUSTED ("plan: would grow to N bytes ...").
+ */
+#define PLAN_FRAME_HEADROOM	(64 * 1024)
+size_t	plan_bytes_max(uint32_t max_frame);
+
 /* Why something was refused: a status code, the field, and a message. */
 struct plan_error {
 	int	pe_code;		/* EENPLAN__V1__CODE__* */
@@ -83,7 +94,10 @@ int	plan_apply(EpPlan *p, const EpMutation *m, const EpPrincipal *actor,
  * caller, set p->updated_by/at, refuse a closed household
  * (FAILED_PRECONDITION) and leave p unchanged on -1.
  * plan_escalate: reason 1..2000 chars ("reason"); appends an escalation and
- * sets status escalated (an escalated household may escalate again).
+ * sets status escalated (an escalated household may escalate again); at
+ * most PLAN_ITEMS_MAX escalations (RESOURCE_EXHAUSTED, "escalations").
+ * A closed household is refused without a field, so the message reads
+ * alone.
  * plan_close: status closed. plan_set_regisseur: to's org and subject are
  * identifiers ("to_org", "to_subject"), and not already the regisseur.
  */
