@@ -21,14 +21,15 @@ endif
 LIBS    = -lssl -lcrypto -levent_openssl -levent_pthreads -levent -llmdb \
           -lprotobuf-c -lz -linih -ljansson -lpthread
 
-GEN      = $(O)/gen/eenplan.pb-c.c $(O)/gen/eenplan.pb-c.h
+GEN      = $(O)/gen/eenplan.pb-c.c $(O)/gen/eenplan.pb-c.h \
+           $(O)/gen/store.pb-c.c $(O)/gen/store.pb-c.h
 PROTO_C  = $(wildcard proto/*.c)
 DAEMON_C = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 CLIENT_C = $(filter-out client/cli.c,$(wildcard client/*.c))
 UNIT_C   = $(wildcard tests/unit/test_*.c)
 
 PROTO_O  = $(O)/gen/eenplan.pb-c.o $(PROTO_C:%.c=$(O)/%.o)
-DAEMON_O = $(DAEMON_C:%.c=$(O)/%.o)
+DAEMON_O = $(DAEMON_C:%.c=$(O)/%.o) $(O)/gen/store.pb-c.o
 CLIENT_O = $(CLIENT_C:%.c=$(O)/%.o)
 UNIT_BIN = $(UNIT_C:tests/unit/%.c=$(O)/tests/%)
 
@@ -37,11 +38,18 @@ all: $(O)/eenpland $(O)/eenplan
 deps:
 	@./scripts/deps.sh
 
-$(GEN): proto/eenplan.proto
+$(O)/gen/eenplan.pb-c.c: proto/eenplan.proto
 	@mkdir -p $(O)/gen
 	protoc-c --proto_path=proto --c_out=$(O)/gen proto/eenplan.proto
+$(O)/gen/eenplan.pb-c.h: $(O)/gen/eenplan.pb-c.c ;
 
-$(O)/gen/eenplan.pb-c.o: $(O)/gen/eenplan.pb-c.c
+# The store's own messages (daemon only; they import the wire types).
+$(O)/gen/store.pb-c.c: daemon/store.proto proto/eenplan.proto
+	@mkdir -p $(O)/gen
+	protoc-c --proto_path=proto --proto_path=daemon --c_out=$(O)/gen daemon/store.proto
+$(O)/gen/store.pb-c.h: $(O)/gen/store.pb-c.c ;
+
+$(O)/gen/%.pb-c.o: $(O)/gen/%.pb-c.c $(GEN)
 	$(CC) $(filter-out $(WARN),$(CFLAGS)) -w -c -o $@ $<
 
 $(O)/%.o: %.c $(GEN) $(wildcard proto/*.h daemon/*.h client/*.h)

@@ -28,11 +28,12 @@ enum cfg_section {
 	SEC_LIMITS,
 	SEC_CONSENT,
 	SEC_AUDIT,
+	SEC_STORE,
 	SEC_ORG
 };
 
 static const char *const section_names[] = {
-	"", "server", "limits", "consent", "audit", "org"
+	"", "server", "limits", "consent", "audit", "store", "org"
 };
 
 enum cfg_type {
@@ -89,6 +90,10 @@ static const struct cfg_key cfg_keys[] = {
 	{ SEC_LIMITS, "map_max", KT_SIZE, CF(c_map_max), 1 * MIB,
 	    SIZE_MAX < 16 * TIB ? SIZE_MAX : 16 * TIB, 0 },
 	{ SEC_LIMITS, "page_max", KT_U32, CF(c_page_max), 1, 10000, 0 },
+	{ SEC_LIMITS, "write_rate", KT_SIZE, CF(c_write_rate), 1 * KIB,
+	    1 * GIB, 0 },
+	{ SEC_LIMITS, "write_burst", KT_SIZE, CF(c_write_burst), 64 * KIB,
+	    16 * GIB, 0 },
 
 	{ SEC_CONSENT, "break_glass", KT_ONOFF, CF(c_break_glass), 0, 1, 0 },
 	{ SEC_CONSENT, "break_glass_window", KT_U32, CF(c_break_glass_window),
@@ -98,6 +103,17 @@ static const struct cfg_key cfg_keys[] = {
 
 	{ SEC_AUDIT, "retention_years", KT_U32, CF(c_audit_retention_years), 5,
 	    100, 0 },
+
+	{ SEC_STORE, "key", KT_PATH, CF(c_store_key), 0, 0, 1 },
+	{ SEC_STORE, "snapshot_versions", KT_U32, CF(c_snapshot_versions), 1,
+	    100000, 0 },
+	{ SEC_STORE, "snapshot_bytes", KT_SIZE, CF(c_snapshot_bytes), 1 * KIB,
+	    64 * MIB, 0 },
+	{ SEC_STORE, "grants_max", KT_U32, CF(c_grants_max), 16, 1000000, 0 },
+	{ SEC_STORE, "active_grants_max", KT_U32, CF(c_active_grants_max), 4,
+	    1024, 0 },
+	{ SEC_STORE, "migrate_batch", KT_U32, CF(c_migrate_batch), 1, 100000,
+	    0 },
 
 	{ SEC_ORG, "name", KT_NAME, OF(co_name), 0, 0, 1 },
 	{ SEC_ORG, "identifier", KT_IDENT, OF(co_identifier), 0, 0, 1 },
@@ -135,6 +151,13 @@ config_defaults(struct config *cfg)
 	cfg->c_request_memory = 8388608;
 	cfg->c_map_max = 1073741824;
 	cfg->c_page_max = 200;
+	cfg->c_write_rate = 1048576;
+	cfg->c_write_burst = 33554432;
+	cfg->c_snapshot_versions = 1000;
+	cfg->c_snapshot_bytes = 65536;
+	cfg->c_grants_max = 4096;
+	cfg->c_active_grants_max = 64;
+	cfg->c_migrate_batch = 64;
 	cfg->c_break_glass = 1;
 	cfg->c_break_glass_window = 14400;
 	cfg->c_break_glass_reason_min = 20;

@@ -44,12 +44,23 @@ struct config {
 	size_t		c_request_memory;	/* request_memory = 8388608 (decode budget, bytes) */
 	size_t		c_map_max;		/* map_max = 1073741824 (bytes) */
 	uint32_t	c_page_max;		/* page_max = 200 (items per page) */
+	size_t		c_write_rate;		/* write_rate = 1048576 (bytes/s a principal may
+						   write, sustained: a token bucket) */
+	size_t		c_write_burst;		/* write_burst = 33554432 (bytes at once) */
 	/* [consent] */
 	int		c_break_glass;		/* break_glass = on|off */
 	uint32_t	c_break_glass_window;	/* break_glass_window = 14400 (s) */
 	uint32_t	c_break_glass_reason_min; /* break_glass_reason_min = 20 (chars) */
 	/* [audit] */
 	uint32_t	c_audit_retention_years; /* retention_years = 5 (at least 5) */
+	/* [store] */
+	char		c_store_key[PATH_MAX];	/* key = the store's key file (required;
+						   outside data_dir, mode 0600) */
+	uint32_t	c_snapshot_versions;	/* snapshot_versions = 1000 */
+	size_t		c_snapshot_bytes;	/* snapshot_bytes = 65536 */
+	uint32_t	c_grants_max;		/* grants_max = 4096 (per household, ever) */
+	uint32_t	c_active_grants_max;	/* active_grants_max = 64 (current) */
+	uint32_t	c_migrate_batch;	/* migrate_batch = 64 (households per txn) */
 	/* [org ID] sections */
 	struct config_org c_orgs[CONFIG_MAX_ORGS];
 	size_t		c_norgs;

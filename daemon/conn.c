@@ -144,35 +144,44 @@ conn_send_frame(struct conn *c, EpResponse *resp)
 	size_t len;
 	int rc;
 
-	frame = wire_frame_pack(&resp->base, max, &len);
-	if (frame == NULL) {
-		/* Too large to send: say so instead of the body. */
-		EpResponse err = EENPLAN__V1__RESPONSE__INIT;
-		EpStatus st = EENPLAN__V1__STATUS__INIT;
-
-		st.code = EENPLAN__V1__CODE__RESOURCE_EXHAUSTED;
-		st.message = (char *)(uintptr_t)"the answer is larger than the "
-		    "frame limit; ask for a smaller page";
-		err.id = resp->id;
-		err.status = &st;
-		if ((frame = wire_frame_pack(&err.base, max, &len)) == NULL)
-			return -1;
-	}
+	if ((frame = wire_frame_pack(&resp->base, max, &len)) == NULL)
+		return -1;
 	rc = evbuffer_add(out, frame, len);
 	free(frame);
 	return rc;
 }
 
-void
-conn_respond(struct conn *c, EpResponse *resp)
+static void
+conn_frame_free(const void *data, size_t len, void *buf)
 {
-	if (c->c_state == CONN_READY || c->c_state == CONN_CLOSING) {
-		if (conn_send_frame(c, resp) != 0) {
+	(void)data;
+	(void)len;
+	free(buf);
+}
+
+/*
+ * A call's answer (its sink): queued without a copy — the buffer is freed
+ * once sent — and the request's hold on the connection released. Safe
+ * after the connection closed (the answer is dropped).
+ */
+static void
+conn_call_send(void *arg, uint8_t *buf, size_t off, size_t len)
+{
+	struct conn *c = arg;
+	struct evbuffer *out;
+
+	if (buf != NULL && (c->c_state == CONN_READY ||
+	    c->c_state == CONN_CLOSING)) {
+		out = bufferevent_get_output(c->c_bev);
+		if (evbuffer_add_reference(out, buf + off, len, conn_frame_free,
+		    buf) != 0) {
+			free(buf);
 			log_warnx("conn %llu: cannot queue an answer; closing",
 			    (unsigned long long)c->c_id);
 			conn_close(c);
 		}
-	}
+	} else
+		free(buf);
 	c->c_inflight--;
 	if (c->c_state == CONN_READY)
 		conn_update_reading(c);
@@ -206,6 +215,7 @@ static void
 conn_handle_frame(struct conn *c, struct evbuffer *in, uint32_t len)
 {
 	const struct config *conf = c->c_worker->w_srv->s_conf;
+	struct call_sink sink;
 	const uint8_t *body;
 	struct call *ca;
 	EpRequest *req;
@@ -216,12 +226,19 @@ conn_handle_frame(struct conn *c, struct evbuffer *in, uint32_t len)
 		    "out of memory reading a frame");
 		return;
 	}
-	if ((ca = call_new(c, &c->c_who, conf->c_request_memory)) == NULL) {
+	sink.cs_send = conn_call_send;
+	sink.cs_arg = c;
+	sink.cs_max_frame = conf->c_max_frame;
+	if ((ca = call_new(&c->c_worker->w_env, &sink, &c->c_who,
+	    conf->c_request_memory)) == NULL) {
 		evbuffer_drain(in, WIRE_HDR_LEN + len);
 		conn_protocol_error(c, EENPLAN__V1__CODE__RESOURCE_EXHAUSTED,
 		    "out of memory");
 		return;
 	}
+	/* The call holds the connection until its answer is sent. */
+	conn_ref(c);
+	c->c_inflight++;
 	req = eenplan__v1__request__unpack(&ca->ca_budget.wb_alloc, len,
 	    body + WIRE_HDR_LEN);
 	evbuffer_drain(in, WIRE_HDR_LEN + len);

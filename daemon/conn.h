@@ -2,7 +2,7 @@
  * conn: one client connection on a worker — the TLS bufferevent, the
  * handshake and identity, framing with its limits, backpressure (requests in
  * flight, output size), timeouts, and sending responses. Requests go to
- * dispatch; answers come back through conn_send.
+ * dispatch; answers come back through the call's sink.
  */
 #ifndef EENPLAN_CONN_H
 #define EENPLAN_CONN_H
@@ -38,13 +38,6 @@ struct conn {
 
 /* Adopts an accepted socket on worker w (its thread). Closes fd on failure. */
 void	conn_accept(struct worker *w, int fd, const char *peer);
-
-/*
- * Sends resp for request id (a request that was in flight), packs and
- * queues it, and releases the request's hold on the connection. Safe to
- * call after the connection closed (the answer is dropped).
- */
-void	conn_respond(struct conn *, EpResponse *resp);
 
 /* Closes every connection of a worker (shutdown). */
 void	conn_close_all(struct worker *w);

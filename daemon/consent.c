@@ -83,17 +83,17 @@ consent_grant_matches(const EpGrant *g, const struct principal *pr)
 
 static int
 consent_is_member(const struct consent_conf *conf, const struct principal *pr,
-    const EpPlan *plan)
+    const struct consent_household *hh)
 {
 	size_t i;
 
-	if (pr->pr_role != EENPLAN__V1__ROLE__ROLE_CLIENT || plan == NULL ||
-	    plan->members == NULL || pr->pr_subject[0] == '\0' ||
+	if (pr->pr_role != EENPLAN__V1__ROLE__ROLE_CLIENT || hh == NULL ||
+	    hh->ch_members == NULL || pr->pr_subject[0] == '\0' ||
 	    !consent_eq(pr->pr_org, conf->cc_citizens_org))
 		return 0;
-	for (i = 0; i < plan->n_members; i++)
-		if (plan->members[i] != NULL &&
-		    consent_eq(plan->members[i]->person_id, pr->pr_subject))
+	for (i = 0; i < hh->ch_nmembers; i++)
+		if (hh->ch_members[i] != NULL &&
+		    consent_eq(hh->ch_members[i]->person_id, pr->pr_subject))
 			return 1;
 	return 0;
 }
@@ -103,13 +103,14 @@ consent_is_member(const struct consent_conf *conf, const struct principal *pr,
  * principal, so two stale manage grants can never make two regisseurs.
  */
 static int
-consent_is_regisseur(const EpPlan *plan, const struct principal *pr)
+consent_is_regisseur(const struct consent_household *hh,
+    const struct principal *pr)
 {
-	if (plan == NULL || plan->regisseur == NULL ||
+	if (hh == NULL || hh->ch_regisseur == NULL ||
 	    pr->pr_subject[0] == '\0')
 		return 0;
-	return consent_eq(plan->regisseur->org, pr->pr_org) &&
-	    consent_eq(plan->regisseur->subject, pr->pr_subject);
+	return consent_eq(hh->ch_regisseur->org, pr->pr_org) &&
+	    consent_eq(hh->ch_regisseur->subject, pr->pr_subject);
 }
 
 /*
@@ -130,7 +131,7 @@ consent_break_glass_level(const struct consent_conf *conf,
 /* The most a grant can give this caller, whatever its access says. */
 static int
 consent_ceiling(const struct consent_conf *conf, const struct principal *pr,
-    const EpPlan *plan, const EpGrant *g)
+    const struct consent_household *plan, const EpGrant *g)
 {
 	if (g->break_glass)
 		return consent_break_glass_level(conf, pr, g);
@@ -155,7 +156,7 @@ consent_ceiling(const struct consent_conf *conf, const struct principal *pr,
 /* What one active, matching grant gives the caller after ceilings. */
 static int
 consent_grant_level(const struct consent_conf *conf, const struct principal *pr,
-    const EpPlan *plan, const EpGrant *g)
+    const struct consent_household *plan, const EpGrant *g)
 {
 	int level, ceiling;
 
@@ -176,8 +177,8 @@ consent_grant_level(const struct consent_conf *conf, const struct principal *pr,
 
 static void
 consent_add_grant(const struct consent_conf *conf, const struct principal *pr,
-    const EpPlan *plan, const EpGrant *g, struct consent_decision *out,
-    int *regular)
+    const struct consent_household *plan, const EpGrant *g,
+    struct consent_decision *out, int *regular)
 {
 	uint32_t bits;
 	int level;
@@ -201,9 +202,20 @@ consent_add_grant(const struct consent_conf *conf, const struct principal *pr,
 }
 
 void
+consent_household_of_plan(const EpPlan *p, struct consent_household *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (p == NULL)
+		return;
+	out->ch_members = p->members;
+	out->ch_nmembers = p->n_members;
+	out->ch_regisseur = p->regisseur;
+}
+
+void
 consent_evaluate(const struct consent_conf *conf, const struct principal *pr,
-    const EpPlan *plan, EpGrant *const *grants, size_t ngrants, int64_t now,
-    struct consent_decision *out)
+    const struct consent_household *plan, EpGrant *const *grants,
+    size_t ngrants, int64_t now, struct consent_decision *out)
 {
 	int regular = 0;
 	size_t i;

@@ -70,6 +70,15 @@ struct consent_decision {
 					   dismissed its regisseur */
 };
 
+/* What the policy reads of a household besides its grants. */
+struct consent_household {
+	EpMember *const		*ch_members;
+	size_t			 ch_nmembers;
+	const EpPrincipal	*ch_regisseur;	/* NULL: none */
+};
+/* The members and regisseur of a plan, as the policy reads them. */
+void	consent_household_of_plan(const EpPlan *, struct consent_household *);
+
 /*
  * Decides the caller's standing. grants are all the household's grants,
  * revoked and expired included. Rules (DESIGN.md "Consent"):
@@ -88,14 +97,14 @@ struct consent_decision {
  * - break-glass grants (break_glass set) give read to professional only.
  * A caller with no access gets cd_access = NONE and cd_scope = 0.
  * Also (defence in depth): a manage grant counts as manage only when it
- * names one subject and plan->regisseur is the caller (else it counts as
+ * names one subject and the household's regisseur is the caller (else it counts as
  * contribute); a break-glass grant counts only while cc_break_glass is on
  * and when it has a valid_until; an org-wide grant to cc_citizens_org counts
  * for nobody; grants whose scope holds no known domain count for nothing.
  */
 void	consent_evaluate(const struct consent_conf *, const struct principal *,
-	    const EpPlan *plan, EpGrant *const *grants, size_t ngrants,
-	    int64_t now, struct consent_decision *out);
+	    const struct consent_household *, EpGrant *const *grants,
+	    size_t ngrants, int64_t now, struct consent_decision *out);
 
 /*
  * 1 when the decision allows op. domain is the ZRM domain the op touches

@@ -1,7 +1,7 @@
 /*
  * eenpland: the daemon, and its operator subcommands that open the same
- * store from a second process (read-only): audit verify, audit export,
- * backup.
+ * store from a second process: audit verify, audit export, backup (all
+ * read-only), rekey (writes beside the running daemon), genkey.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +16,7 @@
 #include "audit.h"
 #include "config.h"
 #include "log.h"
+#include "seal.h"
 #include "server.h"
 #include "store.h"
 #include "util.h"
@@ -30,7 +31,10 @@ usage(void)
 	    "       eenpland -f CONFIG audit export [--from YYYY-MM-DD]\n"
 	    "                [--until YYYY-MM-DD] [--household ID] [--org ORG]\n"
 	    "                                              audit records as JSON lines\n"
-	    "       eenpland -f CONFIG backup DIR          hot, compacted copy of the store\n");
+	    "       eenpland -f CONFIG backup DIR          hot, compacted copy of the store\n"
+	    "       eenpland -f CONFIG rekey NEWKEY        re-encrypt the store under a new\n"
+	    "                                              key file (while the daemon runs)\n"
+	    "       eenpland genkey FILE                   make a new key file (mode 0600)\n");
 	exit(2);
 }
 
@@ -38,19 +42,98 @@ static struct store *
 open_admin(const struct config *conf, int readonly)
 {
 	struct store_opts so;
+	struct seal_key kek;
 	struct store *st;
 	char err[512];
+	int rc;
 
+	if (seal_key_load(&kek, conf->c_store_key, conf->c_data_dir, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "eenpland: store key: %s\n", err);
+		exit(1);
+	}
 	memset(&so, 0, sizeof(so));
 	so.so_dir = conf->c_data_dir;
 	so.so_map_max = conf->c_map_max;
 	so.so_max_readers = 126;
 	so.so_readonly = readonly;
-	if (store_open(&st, &so, err, sizeof(err)) != STORE_OK) {
+	so.so_kek = &kek;
+	rc = store_open(&st, &so, err, sizeof(err));
+	seal_key_wipe(&kek);
+	if (rc != STORE_OK) {
 		fprintf(stderr, "eenpland: store %s: %s\n", conf->c_data_dir, err);
 		exit(1);
 	}
 	return st;
+}
+
+static int
+cmd_genkey(const char *path)
+{
+	struct seal_key k;
+	char err[512];
+	int rc;
+
+	if (seal_key_random(&k) != 0) {
+		fprintf(stderr, "eenpland: genkey: no randomness\n");
+		return 1;
+	}
+	rc = seal_key_write(&k, path, err, sizeof(err));
+	if (rc == 0)
+		printf("key %08x written to %s (mode 0600): keep it outside "
+		    "the data directory and its backups\n", k.sk_id, path);
+	else
+		fprintf(stderr, "eenpland: genkey: %s\n", err);
+	seal_key_wipe(&k);
+	return rc == 0 ? 0 : 1;
+}
+
+static void
+rekey_progress(uint64_t done, void *arg)
+{
+	uint64_t *last = arg;
+
+	if (done >= *last + 10000) {
+		fprintf(stderr, "eenpland: rekey: %llu values re-encrypted\n",
+		    (unsigned long long)done);
+		*last = done;
+	}
+}
+
+/*
+ * Beside a running daemon: LMDB lets a second process write, one
+ * transaction at a time; the daemon picks up the new data key at its next
+ * commit (the keyring's generation moved).
+ */
+static int
+cmd_rekey(const struct config *conf, const char *path)
+{
+	struct seal_key newkek;
+	struct store *st;
+	uint64_t last = 0;
+	char err[512];
+	int rc;
+
+	if (seal_key_load(&newkek, path, conf->c_data_dir, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "eenpland: rekey: %s\n", err);
+		return 1;
+	}
+	st = open_admin(conf, 0);
+	rc = store_rekey(st, &newkek, 256, rekey_progress, &last, err,
+	    sizeof(err));
+	store_close(st);
+	if (rc != 0) {
+		fprintf(stderr, "eenpland: %s\n", err);
+		seal_key_wipe(&newkek);
+		return 1;
+	}
+	printf("rekey done: the store is sealed under key %08x (%s).\n"
+	    "Set [store] key = %s in %s before the daemon restarts: the old "
+	    "key no longer opens the store.\n", newkek.sk_id, path, path,
+	    conf->c_path);
+	seal_key_wipe(&newkek);
+	return 0;
 }
 
 static int
@@ -185,6 +268,8 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (argc == 2 && strcmp(argv[0], "genkey") == 0)
+		return cmd_genkey(argv[1]);
 	if (cfile == NULL)
 		usage();
 	log_init(verbose, "eenpland");
@@ -205,6 +290,8 @@ main(int argc, char **argv)
 		return cmd_audit_export(&conf, argc - 2, argv + 2);
 	if (argc == 2 && strcmp(argv[0], "backup") == 0)
 		return cmd_backup(&conf, argv[1]);
+	if (argc == 2 && strcmp(argv[0], "rekey") == 0)
+		return cmd_rekey(&conf, argv[1]);
 	if (argc != 0)
 		usage();
 
@@ -212,6 +299,7 @@ main(int argc, char **argv)
 	srv = server_new(&conf);
 	server_run(srv);
 	server_free(srv);
+	seal_thread_done();
 	log_warnx("stopped");
 	return 0;
 }

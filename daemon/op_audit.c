@@ -10,11 +10,7 @@
 #include "dispatch.h"
 #include "audit.h"
 #include "config.h"
-#include "server.h"
 #include "util.h"
-
-#define CODE(x)	EENPLAN__V1__CODE__##x
-#define ROLE(x)	EENPLAN__V1__ROLE__ROLE_##x
 
 /*
  * Records read per page, as a multiple of the page: a narrow period over a
@@ -25,7 +21,7 @@
 /* One page being collected from store_audit_scan. */
 struct aq_page {
 	const struct audit_filter *ap_filter;	/* the period */
-	const EpPlan		*ap_plan;	/* household mode: redact; else NULL */
+	const EpsHousehold	*ap_plan;	/* household mode: redact; else NULL */
 	const char		*ap_household;	/* household mode: the one asked */
 	const char		*ap_citizens_org;
 	EpAuditRecord		**ap_recs;	/* the response's array */
@@ -61,7 +57,7 @@ str_clear(char **field)
 static int
 aq_name_shown(const struct aq_page *ap, const EpPrincipal *actor)
 {
-	const EpPlan *p = ap->ap_plan;
+	const EpsHousehold *p = ap->ap_plan;
 	size_t i;
 
 	if (actor->role == ROLE(GP))
@@ -175,29 +171,32 @@ aq_check_request(struct call *ca)
  * ap->ap_plan (owned by hh) for the redaction. -1 with status set.
  */
 static int
-aq_household(struct call *ca, struct stxn *t, struct hh *hh,
+aq_household(struct call *ca, struct stxn *t, struct household *h,
     struct aq_page *ap)
 {
 	const char *hhid = ca->ca_req->query_audit->household_id;
 	int rc;
 
-	rc = hh_load(t, ca->ca_srv, &ca->ca_who, hhid, ca->ca_now, hh);
+	rc = call_household(ca, t, hhid, h);
 	if (rc < 0) {
 		call_store_error(ca, rc);
 		return -1;
 	}
-	if (rc == STORE_NOTFOUND || hh->hh_dec.cd_access ==
-	    EENPLAN__V1__ACCESS__ACCESS_NONE) {
+	if (rc == STORE_NOTFOUND || h->h_dec.cd_access == ACCESS(NONE)) {
 		call_deny(ca);
 		return -1;
 	}
-	if (!consent_allows(&ca->ca_srv->s_consent, &ca->ca_who, &hh->hh_dec,
+	if (!consent_allows(ca->ca_env->ce_consent, &ca->ca_who, &h->h_dec,
 	    CONSENT_OP_READ_AUDIT, 0, NULL)) {
 		call_status(ca, CODE(PERMISSION_DENIED), "only the household "
 		    "or its regisseur reads the household's access log");
 		return -1;
 	}
-	ap->ap_plan = hh->hh_plan;
+	if (call_check(ca, hhid, CONSENT_OP_READ_AUDIT, &h->h_dec) != 0) {
+		call_status(ca, CODE(INTERNAL), "out of memory");
+		return -1;
+	}
+	ap->ap_plan = h->h_rec;
 	ap->ap_household = hhid;
 	return 0;
 }
@@ -211,7 +210,7 @@ op_query_audit(struct call *ca)
 	struct aq_page ap;
 	const char *hhid = NULL, *org = NULL;
 	struct stxn *t;
-	struct hh hh;
+	struct household hh;
 	int rc;
 
 	memset(&hh, 0, sizeof(hh));
@@ -246,7 +245,7 @@ op_query_audit(struct call *ca)
 	af.af_from = rq->from;
 	af.af_until = rq->until;
 	ap.ap_filter = &af;
-	ap.ap_citizens_org = ca->ca_srv->s_consent.cc_citizens_org;
+	ap.ap_citizens_org = ca->ca_env->ce_consent->cc_citizens_org;
 	ap.ap_limit = call_page_limit(ca, rq->limit);
 	ap.ap_read_max = ap.ap_limit * AQ_READ_FACTOR;
 	if ((ap.ap_recs = calloc(ap.ap_limit, sizeof(*ap.ap_recs))) == NULL)
@@ -263,14 +262,14 @@ op_query_audit(struct call *ca)
 	/* 0 only at the true end, even when this page matched nothing. */
 	if (ap.ap_more)
 		r->next_after_seq = ap.ap_last;
-	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
+	audit_record_set(ca->ca_audit, CODE(OK), hh.h_purpose,
 	    "%zu records after seq %llu", ap.ap_n,
 	    (unsigned long long)rq->after_seq);
 	goto out;
 oom:
 	call_status(ca, CODE(INTERNAL), "out of memory");
 out:
-	hh_free(&hh);
+	household_free(&hh);
 	call_reader_end(ca);
 	call_audit_reply(ca);
 }

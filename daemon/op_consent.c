@@ -13,16 +13,8 @@
 #include "audit.h"
 #include "config.h"
 #include "plan.h"
-#include "server.h"
 #include "util.h"
 
-#define CODE(x)		EENPLAN__V1__CODE__##x
-#define ACCESS(x)	EENPLAN__V1__ACCESS__ACCESS_##x
-#define ROLE(x)		EENPLAN__V1__ROLE__ROLE_##x
-#define KIND(x)		EENPLAN__V1__CHANGE_KIND__CHANGE_##x
-
-/* Grants are never deleted; this bounds what every request loads. */
-#define CONSENT_GRANTS_MAX	4096
 /* Room for a reason of PLAN_TEXT_MAX characters of UTF-8 plus names. */
 #define CONSENT_DETAIL_MAX	(PLAN_TEXT_MAX * 4 + 512)
 
@@ -43,61 +35,6 @@ str_set(char **field, const char *val)
 	if (*field != NULL && *field != protobuf_c_empty_string)
 		free(*field);
 	*field = s;
-	return 0;
-}
-
-
-
-static EpGrant *
-grant_find(const struct hh *hh, uint64_t id)
-{
-	size_t i;
-
-	for (i = 0; i < hh->hh_ngrants; i++)
-		if (hh->hh_grants[i] != NULL && hh->hh_grants[i]->id == id)
-			return hh->hh_grants[i];
-	return NULL;
-}
-
-/* Next grant id (highest + 1); 0 with status set when no more may be added. */
-static uint64_t
-grant_next_id(struct call *ca, const struct hh *hh)
-{
-	uint64_t max = 0;
-	size_t i;
-
-	if (hh->hh_ngrants >= CONSENT_GRANTS_MAX) {
-		call_status(ca, CODE(RESOURCE_EXHAUSTED),
-		    "grants: this household has the maximum of %d",
-		    CONSENT_GRANTS_MAX);
-		return 0;
-	}
-	for (i = 0; i < hh->hh_ngrants; i++)
-		if (hh->hh_grants[i] != NULL && hh->hh_grants[i]->id > max)
-			max = hh->hh_grants[i]->id;
-	if (max == UINT64_MAX) {
-		call_status(ca, CODE(RESOURCE_EXHAUSTED), "grants: no ids left");
-		return 0;
-	}
-	return max + 1;
-}
-
-/* Stores a new grant and links its grantee, so ListHouseholds finds it. */
-static int
-grant_store_new(struct call *ca, struct stxn *t, const char *hhid,
-    const EpGrant *g)
-{
-	int rc;
-
-	if ((rc = store_grant_put(t, hhid, g)) != STORE_OK) {
-		call_store_error(ca, rc);
-		return -1;
-	}
-	if ((rc = store_index_put(t, g->grantee_org, g->grantee_subject,
-	    hhid)) != STORE_OK) {
-		call_store_error(ca, rc);
-		return -1;
-	}
 	return 0;
 }
 
@@ -133,11 +70,11 @@ grant_is_own(const struct principal *me, const EpGrant *g)
 
 /* The manage grant of the household's current regisseur. */
 static int
-grant_is_regie(const EpPlan *p, const EpGrant *g)
+grant_is_regie(const EpsHousehold *rec, const EpGrant *g)
 {
-	return g->access == ACCESS(MANAGE) && p->regisseur != NULL &&
-	    str_eq(g->grantee_org, p->regisseur->org) &&
-	    str_eq(g->grantee_subject, p->regisseur->subject);
+	return g->access == ACCESS(MANAGE) && rec->regisseur != NULL &&
+	    str_eq(g->grantee_org, rec->regisseur->org) &&
+	    str_eq(g->grantee_subject, rec->regisseur->subject);
 }
 
 /*
@@ -146,11 +83,12 @@ grant_is_regie(const EpPlan *p, const EpGrant *g)
  * a refusal, like any household the caller may not see).
  */
 static int
-consent_load(struct call *ca, struct stxn *t, const char *hhid, struct hh *hh)
+consent_load(struct call *ca, struct stxn *t, const char *hhid,
+    struct household *h)
 {
 	int rc;
 
-	rc = hh_load(t, ca->ca_srv, &ca->ca_who, hhid, ca->ca_now, hh);
+	rc = call_household(ca, t, hhid, h);
 	if (rc < 0) {
 		call_store_error(ca, rc);
 		return -1;
@@ -167,13 +105,13 @@ consent_load(struct call *ca, struct stxn *t, const char *hhid, struct hh *hh)
  * can see the household learns why, any other gets the one refusal.
  */
 static int
-consent_need(struct call *ca, const struct hh *hh, enum consent_op op,
+consent_need(struct call *ca, const struct household *h, enum consent_op op,
     const char *why)
 {
-	if (consent_allows(&ca->ca_srv->s_consent, &ca->ca_who, &hh->hh_dec,
-	    op, 0, NULL))
+	if (consent_allows(ca->ca_env->ce_consent, &ca->ca_who, &h->h_dec, op,
+	    0, NULL))
 		return 0;
-	if (hh->hh_dec.cd_access != ACCESS(NONE))
+	if (h->h_dec.cd_access != ACCESS(NONE))
 		call_status(ca, CODE(PERMISSION_DENIED), "%s", why);
 	else
 		call_deny(ca);
@@ -181,10 +119,9 @@ consent_need(struct call *ca, const struct hh *hh, enum consent_op op,
 }
 
 static int
-consent_open(struct call *ca, const struct hh *hh)
+consent_open(struct call *ca, const struct household *h)
 {
-	if (hh->hh_plan->status !=
-	    EENPLAN__V1__HOUSEHOLD_STATUS__HOUSEHOLD_CLOSED)
+	if (h->h_rec->status != EENPLAN__V1__HOUSEHOLD_STATUS__HOUSEHOLD_CLOSED)
 		return 0;
 	call_status(ca, CODE(FAILED_PRECONDITION), "the household is closed");
 	return -1;
@@ -198,6 +135,16 @@ access_name(int a)
 	return s != NULL ? s : "?";
 }
 
+/* A household-module refusal (pe) or store error as the call's status. */
+static void
+consent_fail(struct call *ca, int rc, const struct plan_error *pe)
+{
+	if (rc == STORE_ERR && pe->pe_code != 0)
+		call_plan_error(ca, pe);
+	else
+		call_store_error(ca, rc);
+}
+
 /* ------------------------------------------------------- GrantConsent */
 
 static int
@@ -208,24 +155,24 @@ exec_grant(struct wjob *j, struct stxn *t)
 	const EpGrant *in = rq->grant;
 	Eenplan__V1__GrantConsentResponse *r;
 	EpGrant g = EENPLAN__V1__GRANT__INIT;
+	struct plan_error pe;
+	struct household h;
 	EpPrincipal me;
 	char err[192];
-	struct hh hh;
-	int rc = -1;
+	int rc = -1, src;
 
-	if (consent_load(ca, t, rq->household_id, &hh) != 0)
+	memset(&pe, 0, sizeof(pe));
+	if (consent_load(ca, t, rq->household_id, &h) != 0)
 		goto out;
-	if (consent_need(ca, &hh, CONSENT_OP_GRANT, "only the household or "
+	if (consent_need(ca, &h, CONSENT_OP_GRANT, "only the household or "
 	    "its regisseur can grant consent") != 0 ||
-	    consent_open(ca, &hh) != 0)
+	    consent_open(ca, &h) != 0)
 		goto out;
-	if (consent_check_grant(&ca->ca_who, &hh.hh_dec, in, err,
+	if (consent_check_grant(&ca->ca_who, &h.h_dec, in, err,
 	    sizeof(err)) != 0) {
 		call_status(ca, CODE(INVALID_ARGUMENT), "%s", err);
 		goto out;
 	}
-	if ((g.id = grant_next_id(ca, &hh)) == 0)
-		goto out;
 	/* Only what the household decides is taken from the request. */
 	principal_ep_view(&ca->ca_who, &me);
 	g.grantee_org = in->grantee_org;
@@ -238,20 +185,20 @@ exec_grant(struct wjob *j, struct stxn *t)
 	g.purpose = in->purpose;
 	g.recorded_by = &me;
 	g.recorded_at = ca->ca_now;
-	g.on_behalf = !(hh.hh_dec.cd_member &&
-	    ca->ca_who.pr_role == ROLE(CLIENT));
+	g.on_behalf = !(h.h_dec.cd_member && ca->ca_who.pr_role == ROLE(CLIENT));
 	g.form_reference = in->form_reference;
-	if (grant_store_new(ca, t, rq->household_id, &g) != 0 ||
-	    hh_change(ca, t, rq->household_id, KIND(CONSENT),
-	    hh.hh_plan->version) != STORE_OK)
+	if ((src = household_grant_add(t, ca->ca_env->ce_hh, &h, &g,
+	    KIND(CONSENT), &ca->ca_who, ca->ca_now, &pe)) != STORE_OK) {
+		consent_fail(ca, src, &pe);
 		goto out;
+	}
 	if ((r = malloc(sizeof(*r))) == NULL)
 		goto oom;
 	eenplan__v1__grant_consent_response__init(r);
 	call_body(ca, EENPLAN__V1__RESPONSE__BODY_GRANT_CONSENT, r);
 	if ((r->grant = (EpGrant *)wire_msg_dup(&g.base)) == NULL)
 		goto oom;
-	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
+	audit_record_set(ca->ca_audit, CODE(OK), h.h_purpose,
 	    "grant %llu: %s for %s%s%s%s%s", (unsigned long long)g.id,
 	    access_name(g.access), g.grantee_org,
 	    str_empty(g.grantee_subject) ? "" : "/", g.grantee_subject,
@@ -262,7 +209,7 @@ exec_grant(struct wjob *j, struct stxn *t)
 oom:
 	call_status(ca, CODE(INTERNAL), "out of memory");
 out:
-	hh_free(&hh);
+	household_free(&h);
 	return rc;
 }
 
@@ -270,7 +217,7 @@ out:
 static int
 grant_check_request(struct call *ca, const EpGrant *in)
 {
-	const struct config *conf = ca->ca_srv->s_conf;
+	const struct config *conf = ca->ca_env->ce_conf;
 
 	if (in == NULL) {
 		call_status(ca, CODE(INVALID_ARGUMENT), "grant: missing");
@@ -282,7 +229,7 @@ grant_check_request(struct call *ca, const EpGrant *in)
 		return -1;
 	}
 	/* Such a grant would count for nobody (see consent_evaluate). */
-	if (str_eq(in->grantee_org, ca->ca_srv->s_consent.cc_citizens_org) &&
+	if (str_eq(in->grantee_org, ca->ca_env->ce_consent->cc_citizens_org) &&
 	    str_empty(in->grantee_subject)) {
 		call_status(ca, CODE(INVALID_ARGUMENT), "grant.grantee_subject: "
 		    "required for the citizens' organisation");
@@ -320,10 +267,10 @@ enum revoke_how {
 };
 
 static enum revoke_how
-revoke_how(struct call *ca, const struct hh *hh, const EpGrant *g)
+revoke_how(struct call *ca, const struct household *h, const EpGrant *g)
 {
-	const struct consent_conf *cc = &ca->ca_srv->s_consent;
-	const struct consent_decision *d = &hh->hh_dec;
+	const struct consent_conf *cc = ca->ca_env->ce_consent;
+	const struct consent_decision *d = &h->h_dec;
 	const struct principal *me = &ca->ca_who;
 	int may_revoke;
 
@@ -368,13 +315,53 @@ revoke_how_text(enum revoke_how how)
 
 /* The household dismisses its regisseur: the plan names none from now on. */
 static int
-revoke_dismiss(struct call *ca, struct stxn *t, EpPlan *p)
+revoke_dismiss(struct call *ca, struct stxn *t, struct household *h)
 {
-	if (p->regisseur != NULL)
-		protobuf_c_message_free_unpacked(&p->regisseur->base, NULL);
-	p->regisseur = NULL;
-	return hh_commit_version(ca, t, p, KIND(REGIE), NULL, NULL, 0,
-	    "regisseur dismissed by the household") == STORE_OK ? 0 : -1;
+	struct household_change c;
+	struct plan_error pe;
+	EpPlan *plan = NULL;
+	int rc;
+
+	if ((rc = household_plan(t, h, 0, &plan)) != STORE_OK) {
+		call_store_error(ca, rc);
+		return -1;
+	}
+	if (plan->regisseur != NULL)
+		protobuf_c_message_free_unpacked(&plan->regisseur->base, NULL);
+	plan->regisseur = NULL;
+	memset(&c, 0, sizeof(c));
+	c.hc_kind = KIND(REGIE);
+	c.hc_detail = "regisseur dismissed by the household";
+	c.hc_actor = &ca->ca_who;
+	c.hc_now = ca->ca_now;
+	rc = household_commit(t, ca->ca_env->ce_hh, h, plan, &c, &pe);
+	plan_free(plan);
+	if (rc != STORE_OK) {
+		consent_fail(ca, rc, &pe);
+		return -1;
+	}
+	return 0;
+}
+
+/* The grant by id: a current one, else from the archive (revoked, ended). */
+static int
+revoke_find(struct call *ca, struct stxn *t, const struct household *h,
+    uint64_t id, EpGrant **out)
+{
+	EpGrant *g;
+	int rc;
+
+	*out = NULL;
+	if ((g = household_grant_find(h, id)) != NULL) {
+		if ((*out = (EpGrant *)wire_msg_dup(&g->base)) == NULL)
+			return STORE_ERR;
+		return STORE_OK;
+	}
+	if (id == 0 || id > h->h_rec->grants_total)
+		return STORE_NOTFOUND;
+	if ((rc = store_grant_get(t, h->h_id, id, out)) != STORE_OK)
+		call_store_error(ca, rc);
+	return rc;
 }
 
 static int
@@ -384,19 +371,20 @@ exec_revoke(struct wjob *j, struct stxn *t)
 	Eenplan__V1__RevokeConsentRequest *rq = ca->ca_req->revoke_consent;
 	Eenplan__V1__RevokeConsentResponse *r;
 	enum revoke_how how;
-	struct hh hh;
-	EpGrant *g;
+	struct household h;
+	EpGrant *g = NULL;
 	int rc = -1, dismiss, src;
 
-	if (consent_load(ca, t, rq->household_id, &hh) != 0)
+	if (consent_load(ca, t, rq->household_id, &h) != 0)
 		goto out;
-	g = grant_find(&hh, rq->grant_id);
+	if ((src = revoke_find(ca, t, &h, rq->grant_id, &g)) < 0)
+		goto out;
 	/*
 	 * Only who may list the grants learns which exist: to any other
 	 * caller a grant not its own is answered like an unknown one, and
 	 * like an unknown household.
 	 */
-	if (!consent_allows(&ca->ca_srv->s_consent, &ca->ca_who, &hh.hh_dec,
+	if (!consent_allows(ca->ca_env->ce_consent, &ca->ca_who, &h.h_dec,
 	    CONSENT_OP_LIST_CONSENT, 0, NULL) &&
 	    (g == NULL || !grant_is_own(&ca->ca_who, g))) {
 		call_deny(ca);
@@ -407,7 +395,7 @@ exec_revoke(struct wjob *j, struct stxn *t)
 		    "has no grant %llu", (unsigned long long)rq->grant_id);
 		goto out;
 	}
-	if ((how = revoke_how(ca, &hh, g)) == REVOKE_REFUSED)
+	if ((how = revoke_how(ca, &h, g)) == REVOKE_REFUSED)
 		goto out;
 	if (g->revoked_at != 0) {
 		call_status(ca, CODE(FAILED_PRECONDITION),
@@ -421,27 +409,23 @@ exec_revoke(struct wjob *j, struct stxn *t)
 		    "(1 to %d characters)", PLAN_REFERENCE_MAX);
 		goto out;
 	}
-	dismiss = how == REVOKE_HOUSEHOLD && grant_is_regie(hh.hh_plan, g);
+	dismiss = how == REVOKE_HOUSEHOLD && grant_is_regie(h.h_rec, g);
 	if (grant_revoke(ca, g, rq->form_reference) != 0)
 		goto oom;
-	if ((src = store_grant_put(t, rq->household_id, g)) != STORE_OK) {
+	/* Consent changes leave the plan's version alone; a dismissal does not. */
+	if ((src = household_grant_update(t, ca->ca_env->ce_hh, &h, g,
+	    !dismiss, &ca->ca_who, ca->ca_now)) != STORE_OK) {
 		call_store_error(ca, src);
 		goto out;
 	}
-	/* Consent changes leave the plan's version alone; a dismissal does not. */
-	if (dismiss) {
-		if (revoke_dismiss(ca, t, hh.hh_plan) != 0)
-			goto out;
-	} else if (hh_change(ca, t, rq->household_id, KIND(CONSENT),
-	    hh.hh_plan->version) != STORE_OK)
+	if (dismiss && revoke_dismiss(ca, t, &h) != 0)
 		goto out;
 	if ((r = malloc(sizeof(*r))) == NULL)
 		goto oom;
 	eenplan__v1__revoke_consent_response__init(r);
 	call_body(ca, EENPLAN__V1__RESPONSE__BODY_REVOKE_CONSENT, r);
-	if ((r->grant = (EpGrant *)wire_msg_dup(&g->base)) == NULL)
-		goto oom;
-	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
+	r->grant = g;
+	audit_record_set(ca->ca_audit, CODE(OK), h.h_purpose,
 	    "grant %llu (%s for %s%s%s) %s%s%s%s", (unsigned long long)g->id,
 	    access_name(g->access), g->grantee_org,
 	    str_empty(g->grantee_subject) ? "" : "/", g->grantee_subject,
@@ -449,12 +433,15 @@ exec_revoke(struct wjob *j, struct stxn *t)
 	    str_empty(rq->form_reference) ? "" : ", form ",
 	    rq->form_reference,
 	    dismiss ? "; regisseur dismissed" : "");
+	g = NULL;		/* the body's now */
 	rc = 0;
 	goto out;
 oom:
 	call_status(ca, CODE(INTERNAL), "out of memory");
 out:
-	hh_free(&hh);
+	if (g != NULL)
+		protobuf_c_message_free_unpacked(&g->base, NULL);
+	household_free(&h);
 	return rc;
 }
 
@@ -501,54 +488,59 @@ op_list_consent(struct call *ca)
 {
 	Eenplan__V1__ListConsentRequest *rq = ca->ca_req->list_consent;
 	Eenplan__V1__ListConsentResponse *r;
+	EpGrant **all = NULL, **src;
+	size_t i, n = 0;
+	struct household h;
 	struct stxn *t;
-	struct hh hh;
-	size_t i;
 	int rc;
 
-	memset(&hh, 0, sizeof(hh));
+	memset(&h, 0, sizeof(h));
 	call_audit_begin(ca, "ListConsent", rq->household_id);
 	if (call_check_hhid(ca, rq->household_id) != 0 ||
 	    (t = call_reader(ca)) == NULL) {
 		call_audit_reply(ca);
 		return;
 	}
-	rc = hh_load(t, ca->ca_srv, &ca->ca_who, rq->household_id, ca->ca_now,
-	    &hh);
-	if (rc < 0) {
-		call_store_error(ca, rc);
-		goto out;
-	}
-	if (rc == STORE_NOTFOUND) {
-		call_deny(ca);
-		goto out;
-	}
-	if (consent_need(ca, &hh, CONSENT_OP_LIST_CONSENT, "only the "
+	if (consent_load(ca, t, rq->household_id, &h) != 0 ||
+	    consent_need(ca, &h, CONSENT_OP_LIST_CONSENT, "only the "
 	    "household or its regisseur can list its consent") != 0)
 		goto out;
+	/* The current grants are in the standing record; the past in the archive. */
+	if (rq->include_past) {
+		if ((rc = household_grants_all(t, &h, &all, &n)) != STORE_OK) {
+			call_store_error(ca, rc);
+			goto out;
+		}
+		src = all;
+	} else {
+		src = h.h_rec->grants;
+		n = h.h_rec->n_grants;
+	}
 	if ((r = malloc(sizeof(*r))) == NULL)
 		goto oom;
 	eenplan__v1__list_consent_response__init(r);
 	call_body(ca, EENPLAN__V1__RESPONSE__BODY_LIST_CONSENT, r);
-	if (hh.hh_ngrants > 0 &&
-	    (r->grants = calloc(hh.hh_ngrants, sizeof(*r->grants))) == NULL)
+	if (n > 0 && (r->grants = calloc(n, sizeof(*r->grants))) == NULL)
 		goto oom;
-	for (i = 0; i < hh.hh_ngrants; i++) {
-		if (hh.hh_grants[i] == NULL || (!rq->include_past &&
-		    !grant_current(hh.hh_grants[i], ca->ca_now)))
+	for (i = 0; i < n; i++) {
+		if (!rq->include_past && !grant_current(src[i], ca->ca_now))
 			continue;
-		if ((r->grants[r->n_grants] = (EpGrant *)wire_msg_dup(&hh.hh_grants[i]->base)) == NULL)
+		if ((r->grants[r->n_grants] =
+		    (EpGrant *)wire_msg_dup(&src[i]->base)) == NULL)
 			goto oom;
 		r->n_grants++;
 	}
-	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
+	if (call_check(ca, h.h_id, CONSENT_OP_LIST_CONSENT, &h.h_dec) != 0)
+		goto oom;
+	audit_record_set(ca->ca_audit, CODE(OK), h.h_purpose,
 	    "%zu grant(s)%s", r->n_grants,
 	    rq->include_past ? ", past included" : "");
 	goto out;
 oom:
 	call_status(ca, CODE(INTERNAL), "out of memory");
 out:
-	hh_free(&hh);
+	store_free_list((void **)all, all != NULL ? n : 0);
+	household_free(&h);
 	call_reader_end(ca);
 	call_audit_reply(ca);
 }
@@ -556,30 +548,39 @@ out:
 /* ------------------------------------------------------ TransferRegie */
 
 /*
- * Ends every manage grant still open (there is one; ending all of them
+ * Ends every manage grant still current (there is one; ending all of them
  * makes sure no second regisseur can ever stand) and records the new one.
  */
 static int
-transfer_grants(struct call *ca, struct stxn *t, struct hh *hh)
+transfer_grants(struct call *ca, struct stxn *t, struct household *h)
 {
 	Eenplan__V1__TransferRegieRequest *rq = ca->ca_req->transfer_regie;
 	EpGrant g = EENPLAN__V1__GRANT__INIT, *old;
+	struct plan_error pe;
 	EpPrincipal me;
 	size_t i;
 	int rc;
 
-	if ((g.id = grant_next_id(ca, hh)) == 0)
-		return -1;
-	for (i = 0; i < hh->hh_ngrants; i++) {
-		old = hh->hh_grants[i];
-		if (old == NULL || old->access != ACCESS(MANAGE) ||
-		    old->revoked_at != 0)
+	memset(&pe, 0, sizeof(pe));
+	for (i = 0; i < h->h_rec->n_grants; ) {
+		if (h->h_rec->grants[i]->access != ACCESS(MANAGE)) {
+			i++;
 			continue;
-		if (grant_revoke(ca, old, rq->form_reference) != 0) {
+		}
+		/* Updating drops it from the current grants: index i again. */
+		if ((old = (EpGrant *)wire_msg_dup(
+		    &h->h_rec->grants[i]->base)) == NULL ||
+		    grant_revoke(ca, old, rq->form_reference) != 0) {
+			if (old != NULL)
+				protobuf_c_message_free_unpacked(&old->base,
+				    NULL);
 			call_status(ca, CODE(INTERNAL), "out of memory");
 			return -1;
 		}
-		if ((rc = store_grant_put(t, rq->household_id, old)) != STORE_OK) {
+		rc = household_grant_update(t, ca->ca_env->ce_hh, h, old, 0,
+		    &ca->ca_who, ca->ca_now);
+		protobuf_c_message_free_unpacked(&old->base, NULL);
+		if (rc != STORE_OK) {
 			call_store_error(ca, rc);
 			return -1;
 		}
@@ -591,9 +592,14 @@ transfer_grants(struct call *ca, struct stxn *t, struct hh *hh)
 	g.purpose = (char *)(uintptr_t)"regie";
 	g.recorded_by = &me;
 	g.recorded_at = ca->ca_now;
-	g.on_behalf = !hh->hh_dec.cd_member;
+	g.on_behalf = !h->h_dec.cd_member;
 	g.form_reference = rq->form_reference;
-	return grant_store_new(ca, t, rq->household_id, &g);
+	if ((rc = household_grant_add(t, ca->ca_env->ce_hh, h, &g, 0,
+	    &ca->ca_who, ca->ca_now, &pe)) != STORE_OK) {
+		consent_fail(ca, rc, &pe);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -602,21 +608,23 @@ exec_transfer(struct wjob *j, struct stxn *t)
 	struct call *ca = j->wj_arg;
 	Eenplan__V1__TransferRegieRequest *rq = ca->ca_req->transfer_regie;
 	Eenplan__V1__TransferRegieResponse *r;
+	struct household_change c;
 	EpPrincipal to, me;
 	struct plan_error pe;
-	struct hh hh;
+	struct household h;
+	EpPlan *plan = NULL;
 	char *detail = NULL;
-	int rc = -1;
+	int rc = -1, src;
 
-	if (consent_load(ca, t, rq->household_id, &hh) != 0)
+	if (consent_load(ca, t, rq->household_id, &h) != 0)
 		goto out;
 	/* A second transfer in the same batch finds the caller no longer regisseur. */
-	if (consent_need(ca, &hh, CONSENT_OP_TRANSFER_REGIE, "only the "
+	if (consent_need(ca, &h, CONSENT_OP_TRANSFER_REGIE, "only the "
 	    "regisseur can transfer the regie") != 0 ||
-	    consent_open(ca, &hh) != 0)
+	    consent_open(ca, &h) != 0)
 		goto out;
 	/* The regisseur acts for the household: on its signed form. */
-	if (!hh.hh_dec.cd_member && str_empty(rq->form_reference)) {
+	if (!h.h_dec.cd_member && str_empty(rq->form_reference)) {
 		call_status(ca, CODE(INVALID_ARGUMENT), "form_reference: "
 		    "required when the regisseur transfers the regie");
 		goto out;
@@ -626,39 +634,54 @@ exec_transfer(struct wjob *j, struct stxn *t)
 	snprintf(detail, CONSENT_DETAIL_MAX, "regie from %s/%s to %s/%s%s%s",
 	    ca->ca_who.pr_org, ca->ca_who.pr_subject, rq->to_org,
 	    rq->to_subject, str_empty(rq->reason) ? "" : ": ", rq->reason);
-	if (transfer_grants(ca, t, &hh) != 0)
+	if ((src = household_plan(t, &h, 0, &plan)) != STORE_OK) {
+		call_store_error(ca, src);
 		goto out;
+	}
 	/* The regie is held by a professional (transfer_check_request). */
 	eenplan__v1__principal__init(&to);
 	to.org = rq->to_org;
 	to.subject = rq->to_subject;
 	to.role = ROLE(PROFESSIONAL);
 	principal_ep_view(&ca->ca_who, &me);
-	if (plan_set_regisseur(hh.hh_plan, &to, &me, ca->ca_now, &pe) != 0) {
+	if (plan_set_regisseur(plan, &to, &me, ca->ca_now, &pe) != 0) {
 		call_plan_error(ca, &pe);
 		goto out;
 	}
-	if (hh_commit_version(ca, t, hh.hh_plan, KIND(REGIE), NULL, NULL, 0,
-	    detail) != STORE_OK)
+	if (transfer_grants(ca, t, &h) != 0)
 		goto out;
+	memset(&c, 0, sizeof(c));
+	c.hc_kind = KIND(REGIE);
+	c.hc_detail = detail;
+	c.hc_actor = &ca->ca_who;
+	c.hc_now = ca->ca_now;
+	if ((src = household_commit(t, ca->ca_env->ce_hh, &h, plan, &c,
+	    &pe)) != STORE_OK) {
+		consent_fail(ca, src, &pe);
+		goto out;
+	}
 	if ((r = malloc(sizeof(*r))) == NULL)
 		goto oom;
 	eenplan__v1__transfer_regie_response__init(r);
 	call_body(ca, EENPLAN__V1__RESPONSE__BODY_TRANSFER_REGIE, r);
-	r->version = hh.hh_plan->version;
+	r->version = plan->version;
 	if ((r->regisseur = (EpPrincipal *)wire_msg_dup(
-	    &hh.hh_plan->regisseur->base)) == NULL)
+	    &plan->regisseur->base)) == NULL)
 		goto oom;
-	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
-	    "version %llu, form %s: %s", (unsigned long long)r->version,
-	    rq->form_reference, detail);
+	/* Who and when are the record's; the reason stays in the plan. */
+	audit_record_set(ca->ca_audit, CODE(OK), h.h_purpose,
+	    "version %llu, form %s: regie from %s/%s to %s/%s",
+	    (unsigned long long)r->version, rq->form_reference,
+	    ca->ca_who.pr_org, ca->ca_who.pr_subject, rq->to_org,
+	    rq->to_subject);
 	rc = 0;
 	goto out;
 oom:
 	call_status(ca, CODE(INTERNAL), "out of memory");
 out:
 	free(detail);
-	hh_free(&hh);
+	plan_free(plan);
+	household_free(&h);
 	return rc;
 }
 
@@ -668,7 +691,7 @@ transfer_check_request(struct call *ca)
 	Eenplan__V1__TransferRegieRequest *rq = ca->ca_req->transfer_regie;
 	const struct config_org *org;
 
-	org = config_org_find(ca->ca_srv->s_conf, rq->to_org);
+	org = config_org_find(ca->ca_env->ce_conf, rq->to_org);
 	if (org == NULL ||
 	    (org->co_roles & (1u << ROLE(PROFESSIONAL))) == 0) {
 		call_status(ca, CODE(INVALID_ARGUMENT), "to_org: not an "
@@ -721,21 +744,23 @@ exec_break_glass(struct wjob *j, struct stxn *t)
 {
 	struct call *ca = j->wj_arg;
 	Eenplan__V1__BreakGlassRequest *rq = ca->ca_req->break_glass;
-	const struct consent_conf *cc = &ca->ca_srv->s_consent;
+	const struct consent_conf *cc = ca->ca_env->ce_consent;
 	Eenplan__V1__BreakGlassResponse *r;
 	EpGrant g = EENPLAN__V1__GRANT__INIT;
 	char until[32], *purpose = NULL;
+	struct plan_error pe;
+	struct household h;
 	EpPrincipal me;
-	struct hh hh;
 	size_t plen;
-	int rc = -1;
+	int rc = -1, src;
 
-	if (consent_load(ca, t, rq->household_id, &hh) != 0)
+	memset(&pe, 0, sizeof(pe));
+	if (consent_load(ca, t, rq->household_id, &h) != 0)
 		goto out;
-	if (!consent_allows(cc, &ca->ca_who, &hh.hh_dec,
+	if (!consent_allows(cc, &ca->ca_who, &h.h_dec,
 	    CONSENT_OP_BREAK_GLASS, 0, NULL)) {
 		/* Role and switch were checked before: the caller already reads. */
-		if (hh.hh_dec.cd_access != ACCESS(NONE))
+		if (h.h_dec.cd_access != ACCESS(NONE))
 			call_status(ca, CODE(FAILED_PRECONDITION),
 			    "you already have access to this household");
 		else
@@ -743,7 +768,7 @@ exec_break_glass(struct wjob *j, struct stxn *t)
 		goto out;
 	}
 	/* A closed file is kept for the law, not for emergencies. */
-	if (consent_open(ca, &hh) != 0 || (g.id = grant_next_id(ca, &hh)) == 0)
+	if (consent_open(ca, &h) != 0)
 		goto out;
 	plen = strlen(rq->reason) + sizeof("break-glass: ");
 	if ((purpose = malloc(plen)) == NULL)
@@ -761,10 +786,11 @@ exec_break_glass(struct wjob *j, struct stxn *t)
 	g.recorded_at = ca->ca_now;
 	g.on_behalf = 0;
 	/* The change event is what puts it on the regisseur's feed. */
-	if (grant_store_new(ca, t, rq->household_id, &g) != 0 ||
-	    hh_change(ca, t, rq->household_id, KIND(BREAK_GLASS),
-	    hh.hh_plan->version) != STORE_OK)
+	if ((src = household_grant_add(t, ca->ca_env->ce_hh, &h, &g,
+	    KIND(BREAK_GLASS), &ca->ca_who, ca->ca_now, &pe)) != STORE_OK) {
+		consent_fail(ca, src, &pe);
 		goto out;
+	}
 	if ((r = malloc(sizeof(*r))) == NULL)
 		goto oom;
 	eenplan__v1__break_glass_response__init(r);
@@ -772,6 +798,7 @@ exec_break_glass(struct wjob *j, struct stxn *t)
 	if ((r->grant = (EpGrant *)wire_msg_dup(&g.base)) == NULL)
 		goto oom;
 	util_fmt_time(g.valid_until, until, sizeof(until));
+	/* The reason is what the auditor must judge: it is the record's. */
 	audit_record_set(ca->ca_audit, CODE(OK), "break-glass",
 	    "break-glass until %s: %s", until, rq->reason);
 	rc = 0;
@@ -780,7 +807,7 @@ oom:
 	call_status(ca, CODE(INTERNAL), "out of memory");
 out:
 	free(purpose);
-	hh_free(&hh);
+	household_free(&h);
 	return rc;
 }
 
@@ -788,14 +815,15 @@ void
 op_break_glass(struct call *ca)
 {
 	Eenplan__V1__BreakGlassRequest *rq = ca->ca_req->break_glass;
-	size_t min = ca->ca_srv->s_consent.cc_break_glass_reason_min;
+	const struct consent_conf *cc = ca->ca_env->ce_consent;
+	size_t min = cc->cc_break_glass_reason_min;
 
 	call_audit_begin(ca, "BreakGlass", rq->household_id);
 	if (call_check_hhid(ca, rq->household_id) != 0) {
 		call_audit_reply(ca);
 		return;
 	}
-	if (!ca->ca_srv->s_consent.cc_break_glass) {
+	if (!cc->cc_break_glass) {
 		call_status(ca, CODE(PERMISSION_DENIED),
 		    "break-glass is switched off");
 		call_audit_reply(ca);

@@ -11,10 +11,7 @@
 #include "config.h"
 #include "log.h"
 #include "plan.h"
-#include "server.h"
 #include "util.h"
-
-#define CODE(x)	EENPLAN__V1__CODE__##x
 
 static char *
 xstrdup(const char *s)
@@ -34,7 +31,7 @@ op_who_am_i(struct call *ca)
 		goto oom;
 	eenplan__v1__who_am_iresponse__init(r);
 	call_body(ca, EENPLAN__V1__RESPONSE__BODY_WHO_AM_I, r);
-	org = config_org_find(ca->ca_srv->s_conf, ca->ca_who.pr_org);
+	org = config_org_find(ca->ca_env->ce_conf, ca->ca_who.pr_org);
 	r->principal = principal_ep_new(&ca->ca_who);
 	r->org_name = xstrdup(org != NULL ? org->co_name : "");
 	r->org_identifier = xstrdup(ca->ca_who.pr_org_identifier);
@@ -52,103 +49,80 @@ oom:
 /* ---------------------------------------------------- CreateHousehold */
 
 static int
-grant_put_new(struct call *ca, struct stxn *t, const char *hhid, EpGrant *g,
-    uint64_t id)
-{
-	int rc;
-
-	g->id = id;
-	if ((rc = store_grant_put(t, hhid, g)) != STORE_OK) {
-		call_store_error(ca, rc);
-		return rc;
-	}
-	if ((rc = store_index_put(t, g->grantee_org, g->grantee_subject,
-	    hhid)) != STORE_OK)
-		call_store_error(ca, rc);
-	return rc;
-}
-
-static int
 exec_create(struct wjob *j, struct stxn *t)
 {
 	struct call *ca = j->wj_arg;
 	Eenplan__V1__CreateHouseholdRequest *rq = ca->ca_req->create_household;
 	Eenplan__V1__CreateHouseholdResponse *r;
 	EpGrant g = EENPLAN__V1__GRANT__INIT;
-	EpPrincipal me;
-	struct plan_error pe;
 	char hhid[HOUSEHOLD_ID_LEN + 1], *id;
-	EpPlan *plan = NULL, *exists = NULL;
-	size_t i;
+	EpsHousehold *exists = NULL;
+	struct household h;
+	struct plan_error pe;
+	EpPrincipal me;
+	EpPlan *plan = NULL;
 	int rc = -1, src;
 
+	memset(&h, 0, sizeof(h));
 	if (util_random_id(hhid) != 0) {
 		call_status(ca, CODE(INTERNAL), "no randomness for an id");
 		return -1;
 	}
-	/* 128 random bits do not collide, but never overwrite a plan. */
-	if ((src = store_plan_get(t, hhid, 0, &exists)) == STORE_OK) {
-		plan_free(exists);
-		call_status(ca, CODE(INTERNAL), "household id collision");
-		return -1;
-	}
-	if (src != STORE_NOTFOUND) {
-		call_store_error(ca, src);
+	/* 128 random bits do not collide, but never overwrite a household. */
+	if ((src = store_hh_get(t, hhid, &exists)) != STORE_NOTFOUND) {
+		store_hh_free(exists);
+		if (src == STORE_OK)
+			call_status(ca, CODE(INTERNAL), "household id collision");
+		else
+			call_store_error(ca, src);
 		return -1;
 	}
 	principal_ep_view(&ca->ca_who, &me);
 	if (plan_new(&plan, hhid, rq->area, rq->members, rq->n_members, &me,
 	    rq->consent_reference, ca->ca_now, &pe) != 0) {
-		call_status(ca, pe.pe_code, "%s: %s", pe.pe_field, pe.pe_msg);
+		call_plan_error(ca, &pe);
 		return -1;
 	}
-	/* The intake itself is version 1; hh_commit_version bumps it. */
+	/* The intake itself is version 1: committing bumps it. */
 	plan->version = 0;
-	if (hh_commit_version(ca, t, plan, EENPLAN__V1__CHANGE_KIND__CHANGE_CREATED,
-	    NULL, NULL, 0, "intake") != STORE_OK)
-		goto out;
 	/* The regisseur's manage grant: the one way manage is held. */
 	g.grantee_org = ca->ca_who.pr_org;
 	g.grantee_subject = ca->ca_who.pr_subject;
-	g.access = EENPLAN__V1__ACCESS__ACCESS_MANAGE;
+	g.access = ACCESS(MANAGE);
 	g.purpose = (char *)(uintptr_t)"regie (intake)";
 	g.recorded_by = &me;
 	g.recorded_at = ca->ca_now;
 	g.on_behalf = 1;
 	g.form_reference = rq->consent_reference;
-	if (grant_put_new(ca, t, hhid, &g, 1) != STORE_OK)
-		goto out;
-	for (i = 0; i < plan->n_members; i++) {
-		if ((src = store_index_put(t,
-		    ca->ca_srv->s_consent.cc_citizens_org,
-		    plan->members[i]->person_id, hhid)) != STORE_OK) {
+	if ((src = household_create(t, ca->ca_env->ce_hh, &h, plan, &g,
+	    &ca->ca_who, ca->ca_now, &pe)) != STORE_OK) {
+		if (src == STORE_ERR)
+			call_plan_error(ca, &pe);
+		else
 			call_store_error(ca, src);
-			goto out;
-		}
-	}
-	if ((r = malloc(sizeof(*r))) == NULL) {
-		call_status(ca, CODE(INTERNAL), "out of memory");
 		goto out;
 	}
+	if ((r = malloc(sizeof(*r))) == NULL)
+		goto oom;
 	eenplan__v1__create_household_response__init(r);
 	call_body(ca, EENPLAN__V1__RESPONSE__BODY_CREATE_HOUSEHOLD, r);
-	if ((r->household_id = strdup(hhid)) == NULL) {
-		call_status(ca, CODE(INTERNAL), "out of memory");
-		goto out;
-	}
+	if ((r->household_id = strdup(hhid)) == NULL)
+		goto oom;
 	r->version = plan->version;
 	audit_record_set(ca->ca_audit, CODE(OK), "intake", "household %s, "
 	    "version %llu, consent form %s", hhid,
 	    (unsigned long long)plan->version, rq->consent_reference);
 	/* The record names the household it created. */
-	if ((id = strdup(hhid)) == NULL) {
-		call_status(ca, CODE(INTERNAL), "out of memory");
-		goto out;
-	}
+	if ((id = strdup(hhid)) == NULL)
+		goto oom;
 	free(ca->ca_audit->household_id);
 	ca->ca_audit->household_id = id;
 	rc = 0;
+	goto out;
+oom:
+	call_status(ca, CODE(INTERNAL), "out of memory");
 out:
+	household_free(&h);
 	plan_free(plan);
 	return rc;
 }
@@ -159,7 +133,7 @@ op_create_household(struct call *ca)
 	Eenplan__V1__CreateHouseholdRequest *rq = ca->ca_req->create_household;
 
 	call_audit_begin(ca, "CreateHousehold", NULL);
-	if (ca->ca_who.pr_role != EENPLAN__V1__ROLE__ROLE_PROFESSIONAL) {
+	if (ca->ca_who.pr_role != ROLE(PROFESSIONAL)) {
 		call_status(ca, CODE(PERMISSION_DENIED),
 		    "only a professional can take in a household");
 		call_audit_reply(ca);
@@ -176,80 +150,154 @@ op_create_household(struct call *ca)
 
 /* ------------------------------------------------------------ GetPlan */
 
-static void
-scope_list(uint32_t scope, Eenplan__V1__Domain **out, size_t *n)
+/* Room left before and after the plan's bytes for the response around them. */
+#define GETPLAN_HEAD	32
+#define GETPLAN_TAIL	32
+
+static size_t
+pb_varint(uint8_t *p, uint64_t v)
 {
+	size_t n = 0;
+
+	do {
+		p[n] = (v & 0x7f) | (v > 0x7f ? 0x80 : 0);
+		v >>= 7;
+		n++;
+	} while (v != 0);
+	return n;
+}
+
+/*
+ * Wraps plen bytes of packed Plan at buf + GETPLAN_HEAD into the frame of a
+ * Response {id, get_plan {plan, access, scope}}, as protobuf-c would pack
+ * it: the header right before the plan, access and scope after it. The
+ * plan's bytes are not copied. *off and *len give the frame.
+ */
+static int
+getplan_wrap(uint8_t *buf, size_t plen, uint64_t id, int access,
+    uint32_t scope, uint32_t max_frame, size_t *off, size_t *len)
+{
+	uint8_t hdr[GETPLAN_HEAD], tail[GETPLAN_TAIL], sc[16], tmp[10];
+	size_t h = 0, tl = 0, nsc = 0, gp, body;
 	int d;
 
-	*out = NULL;
-	*n = 0;
-	if (scope == CONSENT_SCOPE_ALL)
-		return;
-	if ((*out = calloc(13, sizeof(**out))) == NULL)
-		return;
-	for (d = 1; d <= 13; d++)
+	for (d = 1; d <= 13 && scope != CONSENT_SCOPE_ALL; d++)
 		if (scope & CONSENT_DOMAIN_BIT(d))
-			(*out)[(*n)++] = d;
+			sc[nsc++] = (uint8_t)d;
+	if (access > 0) {
+		tail[tl++] = 0x10;
+		tl += pb_varint(tail + tl, (uint64_t)access);
+	}
+	if (nsc > 0) {
+		tail[tl++] = 0x1a;
+		tl += pb_varint(tail + tl, nsc);
+		memcpy(tail + tl, sc, nsc);
+		tl += nsc;
+	}
+	gp = 1 + pb_varint(tmp, plen) + plen + tl;
+	body = 1 + pb_varint(tmp, id) + 1 + pb_varint(tmp, gp) + gp;
+	if (body > max_frame)
+		return -1;
+	/* Header: length, id, get_plan's tag and length, plan's tag and length. */
+	h = 4;
+	hdr[h++] = 0x08;
+	h += pb_varint(hdr + h, id);
+	hdr[h++] = 0x62;
+	h += pb_varint(hdr + h, gp);
+	hdr[h++] = 0x0a;
+	h += pb_varint(hdr + h, plen);
+	wire_frame_header(hdr, (uint32_t)body);
+	*off = GETPLAN_HEAD - h;
+	memcpy(buf + *off, hdr, h);
+	memcpy(buf + GETPLAN_HEAD + plen, tail, tl);
+	*len = h + plen + tl;
+	return 0;
+}
+
+/* A plan seen through scope, packed into a new frame buffer. */
+static uint8_t *
+getplan_pack(const EpPlan *p, uint32_t scope, size_t *plen)
+{
+	EpPlan *v;
+	uint8_t *buf;
+
+	if ((v = plan_view(p, scope)) == NULL)
+		return NULL;
+	*plen = protobuf_c_message_get_packed_size(&v->base);
+	if ((buf = malloc(GETPLAN_HEAD + *plen + GETPLAN_TAIL)) != NULL)
+		protobuf_c_message_pack(&v->base, buf + GETPLAN_HEAD);
+	plan_view_free(v, scope);
+	return buf;
 }
 
 void
 op_get_plan(struct call *ca)
 {
 	Eenplan__V1__GetPlanRequest *rq = ca->ca_req->get_plan;
-	Eenplan__V1__GetPlanResponse *r;
-	EpPlan *old = NULL;
-	const EpPlan *src;
+	const struct consent_decision *d;
+	uint64_t version;
+	EpPlan *plan = NULL;
+	uint8_t *buf = NULL;
+	size_t plen = 0, off, len;
+	struct household h;
 	struct stxn *t;
-	struct hh hh;
 	int rc;
 
+	memset(&h, 0, sizeof(h));
 	call_audit_begin(ca, "GetPlan", rq->household_id);
 	if (call_check_hhid(ca, rq->household_id) != 0 ||
 	    (t = call_reader(ca)) == NULL) {
 		call_audit_reply(ca);
 		return;
 	}
-	rc = hh_load(t, ca->ca_srv, &ca->ca_who, rq->household_id, ca->ca_now, &hh);
+	/* The decision reads the standing record only: a refusal costs the same. */
+	rc = call_household(ca, t, rq->household_id, &h);
+	d = &h.h_dec;
 	if (rc < 0) {
 		call_store_error(ca, rc);
 		goto out;
 	}
-	if (rc == STORE_NOTFOUND || !consent_allows(&ca->ca_srv->s_consent,
-	    &ca->ca_who, &hh.hh_dec, CONSENT_OP_READ, 0, NULL)) {
+	if (rc == STORE_NOTFOUND || !consent_allows(ca->ca_env->ce_consent,
+	    &ca->ca_who, d, CONSENT_OP_READ, 0, NULL)) {
 		call_deny(ca);
 		goto out;
 	}
-	src = hh.hh_plan;
-	if (rq->version != 0 && rq->version != hh.hh_plan->version) {
-		rc = store_plan_get(t, rq->household_id, rq->version, &old);
-		if (rc == STORE_NOTFOUND) {
-			call_status(ca, CODE(NOT_FOUND), "version: no version "
-			    "%llu of this plan", (unsigned long long)rq->version);
-			goto out;
-		} else if (rc != STORE_OK) {
-			call_store_error(ca, rc);
-			goto out;
-		}
-		src = old;
+	version = rq->version == 0 ? h.h_rec->version : rq->version;
+	if (version == h.h_rec->version && d->cd_scope == CONSENT_SCOPE_ALL)
+		/* The whole plan: its stored bytes, as they are. */
+		rc = household_body_open(t, &h, GETPLAN_HEAD, GETPLAN_TAIL,
+		    &buf, &plen);
+	else if ((rc = household_plan(t, &h, version, &plan)) == STORE_OK &&
+	    (buf = getplan_pack(plan, d->cd_scope, &plen)) == NULL)
+		rc = STORE_ERR;
+	if (rc == STORE_NOTFOUND) {
+		call_status(ca, CODE(NOT_FOUND), "version: no version %llu of "
+		    "this plan", (unsigned long long)rq->version);
+		goto out;
 	}
-	if ((r = malloc(sizeof(*r))) == NULL) {
+	if (rc != STORE_OK) {
+		call_store_error(ca, rc);
+		goto out;
+	}
+	if (getplan_wrap(buf, plen, ca->ca_id, d->cd_access, d->cd_scope,
+	    ca->ca_sink.cs_max_frame, &off, &len) != 0) {
+		call_status(ca, CODE(RESOURCE_EXHAUSTED), "the plan is larger "
+		    "than the frame limit");
+		goto out;
+	}
+	call_frame(ca, buf, off, len);
+	buf = NULL;
+	if (call_check(ca, h.h_id, CONSENT_OP_READ, d) != 0) {
 		call_status(ca, CODE(INTERNAL), "out of memory");
 		goto out;
 	}
-	eenplan__v1__get_plan_response__init(r);
-	call_body(ca, EENPLAN__V1__RESPONSE__BODY_GET_PLAN, r);
-	r->access = hh.hh_dec.cd_access;
-	scope_list(hh.hh_dec.cd_scope, &r->scope, &r->n_scope);
-	if ((r->plan = plan_filter(src, hh.hh_dec.cd_scope)) == NULL) {
-		call_status(ca, CODE(INTERNAL), "out of memory");
-		goto out;
-	}
-	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
-	    "version %llu%s", (unsigned long long)src->version,
-	    hh.hh_dec.cd_break_glass ? ", break-glass" : "");
+	audit_record_set(ca->ca_audit, CODE(OK), h.h_purpose,
+	    "version %llu%s", (unsigned long long)version,
+	    d->cd_break_glass ? ", break-glass" : "");
 out:
-	plan_free(old);
-	hh_free(&hh);
+	free(buf);
+	plan_free(plan);
+	household_free(&h);
 	call_reader_end(ca);
 	call_audit_reply(ca);
 }
@@ -284,18 +332,18 @@ mutate_denied(struct call *ca, size_t i)
 static int
 mutate_may_write(const struct consent_decision *d)
 {
-	return d->cd_access >= EENPLAN__V1__ACCESS__ACCESS_CONTRIBUTE ||
-	    d->cd_member || d->cd_regisseur;
+	return d->cd_access >= ACCESS(CONTRIBUTE) || d->cd_member ||
+	    d->cd_regisseur;
 }
 
 /*
  * Each mutation: what it touches, whether the caller may, then apply.
- * What the caller may not see stays unseen: a reader is refused before
- * any item is looked up, and an item missing from a scoped view is
- * refused like one outside the scope, so neither tells it exists.
+ * What the caller may not see stays unseen: an item missing from a scoped
+ * view is refused like one outside the scope.
  */
 static int
-mutate_apply_all(struct call *ca, struct hh *hh, struct mutate_state *ms)
+mutate_apply_all(struct call *ca, struct household *h, EpPlan *plan,
+    struct mutate_state *ms)
 {
 	Eenplan__V1__MutatePlanRequest *rq = ca->ca_req->mutate_plan;
 	enum consent_op op;
@@ -305,28 +353,24 @@ mutate_apply_all(struct call *ca, struct hh *hh, struct mutate_state *ms)
 	int domain;
 	size_t i;
 
-	if (!mutate_may_write(&hh->hh_dec)) {
-		mutate_denied(ca, 0);
-		return -1;
-	}
 	principal_ep_view(&ca->ca_who, &me);
 	for (i = 0; i < rq->n_mutations; i++) {
-		if (plan_mutation_target(hh->hh_plan, rq->mutations[i], &op,
-		    &domain, &owner, &pe) != 0) {
+		if (plan_mutation_target(plan, rq->mutations[i], &op, &domain,
+		    &owner, &pe) != 0) {
 			if (pe.pe_code == CODE(NOT_FOUND) &&
-			    hh->hh_dec.cd_scope != CONSENT_SCOPE_ALL) {
+			    h->h_dec.cd_scope != CONSENT_SCOPE_ALL) {
 				mutate_denied(ca, i);
 				return -1;
 			}
 			goto refused;
 		}
-		if (!consent_allows(&ca->ca_srv->s_consent, &ca->ca_who,
-		    &hh->hh_dec, op, domain, owner)) {
+		if (!consent_allows(ca->ca_env->ce_consent, &ca->ca_who,
+		    &h->h_dec, op, domain, owner)) {
 			mutate_denied(ca, i);
 			return -1;
 		}
 		ms->ms_domains[i] = domain;
-		if (plan_apply(hh->hh_plan, rq->mutations[i], &me, ca->ca_now,
+		if (plan_apply(plan, rq->mutations[i], &me, ca->ca_now,
 		    &ms->ms_created[i], &pe) != 0)
 			goto refused;
 	}
@@ -337,6 +381,34 @@ refused:
 	return -1;
 }
 
+/* Commits plan as h's next version; -1 with the status set. */
+static int
+commit_version(struct call *ca, struct stxn *t, struct household *h,
+    EpPlan *plan, int kind, EpMutation **muts, int *domains, size_t n,
+    const char *detail)
+{
+	struct household_change c;
+	struct plan_error pe;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.hc_kind = kind;
+	c.hc_muts = muts;
+	c.hc_domains = domains;
+	c.hc_nmuts = n;
+	c.hc_detail = detail;
+	c.hc_actor = &ca->ca_who;
+	c.hc_now = ca->ca_now;
+	rc = household_commit(t, ca->ca_env->ce_hh, h, plan, &c, &pe);
+	if (rc == STORE_OK)
+		return 0;
+	if (rc == STORE_ERR)
+		call_plan_error(ca, &pe);
+	else
+		call_store_error(ca, rc);
+	return -1;
+}
+
 static int
 exec_mutate(struct wjob *j, struct stxn *t)
 {
@@ -344,51 +416,58 @@ exec_mutate(struct wjob *j, struct stxn *t)
 	Eenplan__V1__MutatePlanRequest *rq = ca->ca_req->mutate_plan;
 	Eenplan__V1__MutatePlanResponse *r;
 	struct mutate_state *ms = ca->ca_state;
-	struct hh hh;
-	int rc;
+	struct household h;
+	EpPlan *plan = NULL;
+	int rc, ret = -1;
 
-	rc = hh_load(t, ca->ca_srv, &ca->ca_who, rq->household_id, ca->ca_now, &hh);
+	rc = call_household(ca, t, rq->household_id, &h);
 	if (rc < 0) {
 		call_store_error(ca, rc);
 		return -1;
 	}
-	if (rc == STORE_NOTFOUND || hh.hh_dec.cd_access ==
-	    EENPLAN__V1__ACCESS__ACCESS_NONE) {
+	if (rc == STORE_NOTFOUND || h.h_dec.cd_access == ACCESS(NONE)) {
 		call_deny(ca);
-		goto fail;
+		goto out;
+	}
+	/* A reader is refused before any item of the plan is looked at. */
+	if (!mutate_may_write(&h.h_dec)) {
+		mutate_denied(ca, 0);
+		goto out;
 	}
 	if (rq->expected_version != 0 &&
-	    rq->expected_version != hh.hh_plan->version) {
+	    rq->expected_version != h.h_rec->version) {
 		call_status(ca, CODE(ABORTED), "expected_version: the plan is "
 		    "at version %llu, not %llu; nothing was changed",
-		    (unsigned long long)hh.hh_plan->version,
+		    (unsigned long long)h.h_rec->version,
 		    (unsigned long long)rq->expected_version);
-		goto fail;
+		goto out;
 	}
-	if (mutate_apply_all(ca, &hh, ms) != 0)
-		goto fail;
-	if (hh_commit_version(ca, t, hh.hh_plan,
-	    EENPLAN__V1__CHANGE_KIND__CHANGE_PLAN, rq->mutations, ms->ms_domains,
-	    rq->n_mutations, NULL) != STORE_OK)
-		goto fail;
+	if ((rc = household_plan(t, &h, 0, &plan)) != STORE_OK) {
+		call_store_error(ca, rc);
+		goto out;
+	}
+	if (mutate_apply_all(ca, &h, plan, ms) != 0 ||
+	    commit_version(ca, t, &h, plan, KIND(PLAN), rq->mutations,
+	    ms->ms_domains, rq->n_mutations, NULL) != 0)
+		goto out;
 	if ((r = malloc(sizeof(*r))) == NULL) {
 		call_status(ca, CODE(INTERNAL), "out of memory");
-		goto fail;
+		goto out;
 	}
 	eenplan__v1__mutate_plan_response__init(r);
 	call_body(ca, EENPLAN__V1__RESPONSE__BODY_MUTATE_PLAN, r);
-	r->version = hh.hh_plan->version;
+	r->version = plan->version;
 	r->created_ids = ms->ms_created;
 	r->n_created_ids = rq->n_mutations;
 	ms->ms_created = NULL;		/* now the body's */
-	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
+	audit_record_set(ca->ca_audit, CODE(OK), h.h_purpose,
 	    "version %llu, %zu mutation(s)",
 	    (unsigned long long)r->version, rq->n_mutations);
-	hh_free(&hh);
-	return 0;
-fail:
-	hh_free(&hh);
-	return -1;
+	ret = 0;
+out:
+	plan_free(plan);
+	household_free(&h);
+	return ret;
 }
 
 void
@@ -423,70 +502,89 @@ op_mutate_plan(struct call *ca)
 
 /* --------------------------------------------------------- GetHistory */
 
+/* Versions looked at per page, as a multiple of the page: a scoped reader
+ * may see few of them, and one request must not read the whole history. */
+#define HISTORY_READ_FACTOR	4
+
 void
 op_get_history(struct call *ca)
 {
 	Eenplan__V1__GetHistoryRequest *rq = ca->ca_req->get_history;
 	Eenplan__V1__GetHistoryResponse *r;
-	EpHistoryEntry **ents = NULL;
-	size_t n = 0, i;
+	const struct consent_decision *d;
+	uint32_t limit = call_page_limit(ca, rq->limit);
+	uint64_t v, last, end;
+	EpsDelta *delta = NULL;
+	EpHistoryEntry *e;
+	struct household h;
 	struct stxn *t;
-	struct hh hh;
-	int rc, more = 0;
+	int rc;
 
-	memset(&hh, 0, sizeof(hh));
+	memset(&h, 0, sizeof(h));
 	call_audit_begin(ca, "GetHistory", rq->household_id);
 	if (call_check_hhid(ca, rq->household_id) != 0 ||
 	    (t = call_reader(ca)) == NULL) {
 		call_audit_reply(ca);
 		return;
 	}
-	rc = hh_load(t, ca->ca_srv, &ca->ca_who, rq->household_id, ca->ca_now, &hh);
+	rc = call_household(ca, t, rq->household_id, &h);
+	d = &h.h_dec;
 	if (rc < 0) {
 		call_store_error(ca, rc);
 		goto out;
 	}
-	if (rc == STORE_NOTFOUND || !consent_allows(&ca->ca_srv->s_consent,
-	    &ca->ca_who, &hh.hh_dec, CONSENT_OP_READ, 0, NULL)) {
+	if (rc == STORE_NOTFOUND || !consent_allows(ca->ca_env->ce_consent,
+	    &ca->ca_who, d, CONSENT_OP_READ, 0, NULL)) {
 		call_deny(ca);
-		goto out;
-	}
-	rc = store_history_list(t, rq->household_id, rq->after_version,
-	    call_page_limit(ca, rq->limit), &ents, &n, &more);
-	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
-		call_store_error(ca, rc);
 		goto out;
 	}
 	if ((r = malloc(sizeof(*r))) == NULL)
 		goto oom;
 	eenplan__v1__get_history_response__init(r);
 	call_body(ca, EENPLAN__V1__RESPONSE__BODY_GET_HISTORY, r);
-	if (n > 0 && (r->entries = calloc(n, sizeof(*r->entries))) == NULL)
+	if ((r->entries = calloc(limit, sizeof(*r->entries))) == NULL)
 		goto oom;
-	for (i = 0; i < n; i++) {
-		EpHistoryEntry *e;
-
-		if ((e = plan_filter_history(ents[i], hh.hh_dec.cd_scope)) == NULL)
-			goto oom;
-		/* A change wholly outside the reader's scope is not shown at all. */
-		if (ents[i]->n_mutations > 0 && e->n_mutations == 0) {
-			protobuf_c_message_free_unpacked(&e->base, NULL);
-			continue;
+	last = h.h_rec->version;
+	end = rq->after_version >= last ? last :
+	    rq->after_version + (uint64_t)limit * HISTORY_READ_FACTOR;
+	if (end > last || end < rq->after_version)
+		end = last;
+	/* Every version 1..last has its delta: one missing is damage. */
+	for (v = rq->after_version + 1; v <= end && r->n_entries < limit; v++) {
+		if ((rc = store_delta_get(t, h.h_id, v, &delta)) != STORE_OK) {
+			call_store_error(ca, rc);
+			goto out;
 		}
-		r->entries[r->n_entries++] = e;
+		e = plan_filter_history(delta->entry, d->cd_scope);
+		/* A change wholly outside the reader's scope is not shown at all. */
+		if (e != NULL && delta->entry->n_mutations > 0 &&
+		    e->n_mutations == 0) {
+			protobuf_c_message_free_unpacked(&e->base, NULL);
+			e = NULL;
+		} else if (e == NULL) {
+			store_delta_free(delta);
+			delta = NULL;
+			goto oom;
+		} else
+			r->entries[r->n_entries++] = e;
+		store_delta_free(delta);
+		delta = NULL;
 	}
-	r->more = more;
+	if (v <= last) {
+		r->more = 1;
+		r->next_after_version = v - 1;
+	}
+	if (call_check(ca, h.h_id, CONSENT_OP_READ, d) != 0)
+		goto oom;
 	/* What the reader was shown, not what was loaded for it. */
-	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
+	audit_record_set(ca->ca_audit, CODE(OK), h.h_purpose,
 	    "versions after %llu: %zu entries",
 	    (unsigned long long)rq->after_version, r->n_entries);
 	goto out;
 oom:
 	call_status(ca, CODE(INTERNAL), "out of memory");
 out:
-	if (ents != NULL)
-		store_free_list((void **)ents, n);
-	hh_free(&hh);
+	household_free(&h);
 	call_reader_end(ca);
 	call_audit_reply(ca);
 }
@@ -518,8 +616,6 @@ idlist_add(const char *hhid, void *arg)
 		il->il_full = 1;
 		return 1;
 	}
-	if (!util_valid_household_id(hhid))
-		return 0;
 	memcpy(il->il_ids[il->il_n++], hhid, HOUSEHOLD_ID_LEN + 1);
 	il->il_scan++;
 	return 0;
@@ -544,7 +640,7 @@ list_scan(struct stxn *t, const char *org, const char *subject,
 	il->il_scan = 0;
 	il->il_full = 0;
 	rc = store_index_scan(t, org, subject, after, idlist_add, il);
-	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+	if (rc != STORE_OK)
 		return rc;
 	if (il->il_full && il->il_n > 0 && (horizon[0] == '\0' ||
 	    strcmp(il->il_ids[il->il_n - 1], horizon) < 0))
@@ -580,28 +676,24 @@ list_candidates(struct call *ca, struct stxn *t, const char *after,
 }
 
 static EpHouseholdSummary *
-summary_new(const struct hh *hh)
+summary_new(const struct household *h)
 {
+	const EpsHousehold *p = h->h_rec;
 	EpHouseholdSummary *s;
-	const EpPlan *p = hh->hh_plan;
 
 	if ((s = malloc(sizeof(*s))) == NULL)
 		return NULL;
 	eenplan__v1__household_summary__init(s);
-	s->household_id = strdup(p->household_id);
 	s->area = p->area;
 	s->status = p->status;
 	s->version = p->version;
-	s->access = hh->hh_dec.cd_access;
+	s->access = h->h_dec.cd_access;
 	s->updated_at = p->updated_at;
-	if (p->regisseur != NULL) {
-		s->regisseur = malloc(sizeof(*s->regisseur));
-		if (s->regisseur != NULL) {
-			eenplan__v1__principal__init(s->regisseur);
-			s->regisseur->org = xstrdup(p->regisseur->org);
-			s->regisseur->subject = xstrdup(p->regisseur->subject);
-			s->regisseur->role = p->regisseur->role;
-		}
+	if ((s->household_id = strdup(p->household_id)) == NULL ||
+	    (p->regisseur != NULL && (s->regisseur =
+	    (EpPrincipal *)wire_msg_dup(&p->regisseur->base)) == NULL)) {
+		protobuf_c_message_free_unpacked(&s->base, NULL);
+		return NULL;
 	}
 	return s;
 }
@@ -623,6 +715,36 @@ list_audit_add(EpAuditRecord *rec, const char *hhid)
 	return 0;
 }
 
+/* One candidate: listed when the caller may read it. -1 with status set. */
+static int
+list_one(struct call *ca, struct stxn *t, const char *hhid,
+    Eenplan__V1__ListHouseholdsResponse *r)
+{
+	struct household h;
+	int rc, ret = 0;
+
+	rc = call_household(ca, t, hhid, &h);
+	if (rc == STORE_NOTFOUND)
+		return 0;
+	if (rc < 0) {
+		call_store_error(ca, rc);
+		return -1;
+	}
+	if (consent_allows(ca->ca_env->ce_consent, &ca->ca_who, &h.h_dec,
+	    CONSENT_OP_READ, 0, NULL)) {
+		r->households[r->n_households] = summary_new(&h);
+		if (r->households[r->n_households] == NULL ||
+		    list_audit_add(ca->ca_audit, hhid) != 0 ||
+		    call_check(ca, hhid, CONSENT_OP_READ, &h.h_dec) != 0) {
+			call_status(ca, CODE(INTERNAL), "out of memory");
+			ret = -1;
+		} else
+			r->n_households++;
+	}
+	household_free(&h);
+	return ret;
+}
+
 void
 op_list_households(struct call *ca)
 {
@@ -632,9 +754,8 @@ op_list_households(struct call *ca)
 	char horizon[HOUSEHOLD_ID_LEN + 1];
 	const char *after = rq->page_token;
 	uint32_t limit = call_page_limit(ca, rq->page_size);
-	size_t i;
 	struct stxn *t;
-	struct hh hh;
+	size_t i;
 	int rc;
 
 	call_audit_begin(ca, "ListHouseholds", NULL);
@@ -664,27 +785,9 @@ op_list_households(struct call *ca)
 	}
 	if ((r->households = calloc(limit, sizeof(*r->households))) == NULL)
 		goto oom;
-	for (i = 0; i < il.il_n && r->n_households < limit; i++) {
-		rc = hh_load(t, ca->ca_srv, &ca->ca_who, il.il_ids[i],
-		    ca->ca_now, &hh);
-		if (rc == STORE_NOTFOUND)
-			continue;
-		if (rc < 0) {
-			call_store_error(ca, rc);
+	for (i = 0; i < il.il_n && r->n_households < limit; i++)
+		if (list_one(ca, t, il.il_ids[i], r) != 0)
 			goto out;
-		}
-		if (consent_allows(&ca->ca_srv->s_consent, &ca->ca_who,
-		    &hh.hh_dec, CONSENT_OP_READ, 0, NULL)) {
-			r->households[r->n_households] = summary_new(&hh);
-			if (r->households[r->n_households] == NULL ||
-			    list_audit_add(ca->ca_audit, il.il_ids[i]) != 0) {
-				hh_free(&hh);
-				goto oom;
-			}
-			r->n_households++;
-		}
-		hh_free(&hh);
-	}
 	/*
 	 * A full page continues after its last household; a page cut short by
 	 * the scan horizon continues from there, so every page moves forward.
@@ -709,49 +812,58 @@ out:
 
 /* ------------------------------------------- Escalate, CloseHousehold */
 
-/* Shared by Escalate and Close: manage only, open household, a reason. */
+/*
+ * Shared by Escalate and Close: manage only, open household, a reason. The
+ * reason is plan content: it stays in the plan, under its consent, and is
+ * not copied into the audit record.
+ */
 static int
 exec_status_change(struct call *ca, struct stxn *t, const char *hhid,
     const char *reason, int kind, uint64_t *version)
 {
 	struct plan_error pe;
+	struct household h;
 	EpPrincipal me;
-	struct hh hh;
+	EpPlan *plan = NULL;
 	int rc;
 
-	rc = hh_load(t, ca->ca_srv, &ca->ca_who, hhid, ca->ca_now, &hh);
+	rc = call_household(ca, t, hhid, &h);
 	if (rc < 0) {
 		call_store_error(ca, rc);
 		return -1;
 	}
 	rc = -1;
-	if (hh.hh_plan == NULL || !consent_allows(&ca->ca_srv->s_consent,
-	    &ca->ca_who, &hh.hh_dec, kind == EENPLAN__V1__CHANGE_KIND__CHANGE_CLOSED ?
-	    CONSENT_OP_CLOSE : CONSENT_OP_ESCALATE, 0, NULL)) {
-		if (hh.hh_plan != NULL && hh.hh_dec.cd_access !=
-		    EENPLAN__V1__ACCESS__ACCESS_NONE)
+	if (h.h_rec == NULL || !consent_allows(ca->ca_env->ce_consent,
+	    &ca->ca_who, &h.h_dec, kind == KIND(CLOSED) ? CONSENT_OP_CLOSE :
+	    CONSENT_OP_ESCALATE, 0, NULL)) {
+		if (h.h_rec != NULL && h.h_dec.cd_access != ACCESS(NONE))
 			call_status(ca, CODE(PERMISSION_DENIED),
 			    "only the regisseur can do this");
 		else
 			call_deny(ca);
 		goto out;
 	}
+	if ((rc = household_plan(t, &h, 0, &plan)) != STORE_OK) {
+		call_store_error(ca, rc);
+		rc = -1;
+		goto out;
+	}
+	rc = -1;
 	principal_ep_view(&ca->ca_who, &me);
-	if ((kind == EENPLAN__V1__CHANGE_KIND__CHANGE_CLOSED ?
-	    plan_close(hh.hh_plan, &me, ca->ca_now, &pe) :
-	    plan_escalate(hh.hh_plan, reason, &me, ca->ca_now, &pe)) != 0) {
+	if ((kind == KIND(CLOSED) ? plan_close(plan, &me, ca->ca_now, &pe) :
+	    plan_escalate(plan, reason, &me, ca->ca_now, &pe)) != 0) {
 		call_plan_error(ca, &pe);
 		goto out;
 	}
-	if (hh_commit_version(ca, t, hh.hh_plan, kind, NULL, NULL, 0,
-	    reason) != STORE_OK)
+	if (commit_version(ca, t, &h, plan, kind, NULL, NULL, 0, reason) != 0)
 		goto out;
-	*version = hh.hh_plan->version;
-	audit_record_set(ca->ca_audit, CODE(OK), hh.hh_purpose,
-	    "version %llu: %s", (unsigned long long)*version, reason);
+	*version = plan->version;
+	audit_record_set(ca->ca_audit, CODE(OK), h.h_purpose, "version %llu",
+	    (unsigned long long)*version);
 	rc = 0;
 out:
-	hh_free(&hh);
+	plan_free(plan);
+	household_free(&h);
 	return rc;
 }
 
@@ -764,7 +876,7 @@ exec_escalate(struct wjob *j, struct stxn *t)
 	uint64_t v;
 
 	if (exec_status_change(ca, t, rq->household_id, rq->reason,
-	    EENPLAN__V1__CHANGE_KIND__CHANGE_ESCALATED, &v) != 0)
+	    KIND(ESCALATED), &v) != 0)
 		return -1;
 	if ((r = malloc(sizeof(*r))) == NULL) {
 		call_status(ca, CODE(INTERNAL), "out of memory");
@@ -785,7 +897,7 @@ exec_close(struct wjob *j, struct stxn *t)
 	uint64_t v;
 
 	if (exec_status_change(ca, t, rq->household_id, rq->reason,
-	    EENPLAN__V1__CHANGE_KIND__CHANGE_CLOSED, &v) != 0)
+	    KIND(CLOSED), &v) != 0)
 		return -1;
 	if ((r = malloc(sizeof(*r))) == NULL) {
 		call_status(ca, CODE(INTERNAL), "out of memory");

@@ -1163,48 +1163,155 @@ plan_set_regisseur(EpPlan *p, const EpPrincipal *to, const EpPrincipal *actor,
 	return 0;
 }
 
+/* ------------------------------------------------------------ replay */
+
+/* What committing a version does to the plan (see household_commit). */
+static int
+plan_bump(EpPlan *p, const EpHistoryEntry *e, struct plan_error *err)
+{
+	EpPrincipal *by;
+
+	if ((by = plan_principal_dup(e->actor)) == NULL)
+		return plan_oom(err);
+	plan_touch(p, by, e->at);
+	p->version++;
+	if (p->version != e->version)
+		return plan_fail(err, CODE_INTERNAL, "version",
+		    "replay out of order");
+	return 0;
+}
+
+int
+plan_replay(EpPlan *p, const EpHistoryEntry *e, const EpPrincipal *regisseur,
+    struct plan_error *err)
+{
+	uint32_t id;
+	size_t i;
+
+	if (p == NULL || e == NULL || e->actor == NULL)
+		return plan_fail(err, CODE_INTERNAL, "", "nothing to replay");
+	switch (e->kind) {
+	case EENPLAN__V1__CHANGE_KIND__CHANGE_PLAN:
+		for (i = 0; i < e->n_mutations; i++)
+			if (plan_apply(p, e->mutations[i], e->actor, e->at, &id,
+			    err) != 0)
+				return -1;
+		break;
+	case EENPLAN__V1__CHANGE_KIND__CHANGE_ESCALATED:
+		if (plan_escalate(p, e->detail, e->actor, e->at, err) != 0)
+			return -1;
+		break;
+	case EENPLAN__V1__CHANGE_KIND__CHANGE_CLOSED:
+		if (plan_close(p, e->actor, e->at, err) != 0)
+			return -1;
+		break;
+	case EENPLAN__V1__CHANGE_KIND__CHANGE_REGIE:
+		if (regisseur != NULL) {
+			if (plan_set_regisseur(p, regisseur, e->actor, e->at,
+			    err) != 0)
+				return -1;
+		} else {
+			plan_msg_free(p->regisseur);
+			p->regisseur = NULL;
+		}
+		break;
+	default:
+		return plan_fail(err, CODE_INTERNAL, "kind",
+		    "this change cannot be replayed");
+	}
+	return plan_bump(p, e, err);
+}
+
 /* ------------------------------------------------------------ filters */
 
 /*
- * Keeps the elements of a repeated field whose domain is in scope and frees
- * the others. A macro because the five item types share only the name of
- * their domain field.
+ * Points a view's repeated field at the elements of the plan's whose domain
+ * is in scope. A macro because the five item types share only the name of
+ * their domain field. The array is the view's; the elements are the plan's.
  */
-#define PLAN_KEEP_IN_SCOPE(arr, n, scope) do {				\
-	size_t i_, k_ = 0;						\
-	for (i_ = 0; i_ < (n); i_++) {					\
-		if (plan_in_scope((scope), (arr)[i_]->domain))		\
-			(arr)[k_++] = (arr)[i_];			\
-		else							\
-			plan_msg_free((arr)[i_]);			\
-	}								\
-	(n) = k_;							\
-} while (0)
+#define PLAN_VIEW_IN_SCOPE(v, p, field, scope) do {				size_t i_, k_ = 0;							(v)->field = NULL;							(v)->n_##field = 0;							if ((p)->n_##field > 0 && ((v)->field = calloc((p)->n_##field,		    sizeof(*(v)->field))) == NULL)						goto oom;							for (i_ = 0; i_ < (p)->n_##field; i_++)						if (plan_in_scope((scope), (p)->field[i_]->domain))				(v)->field[k_++] = (p)->field[i_];			(v)->n_##field = k_;						} while (0)
+
+EpPlan *
+plan_view(const EpPlan *p, uint32_t scope)
+{
+	EpPlan *v;
+	size_t i;
+
+	if (p == NULL || (v = malloc(sizeof(*v))) == NULL)
+		return NULL;
+	*v = *p;
+	v->goals = NULL;
+	v->actions = NULL;
+	v->notes = NULL;
+	v->assessments = NULL;
+	v->targets = NULL;
+	v->escalations = NULL;
+	v->n_escalations = 0;
+	PLAN_VIEW_IN_SCOPE(v, p, goals, scope);
+	PLAN_VIEW_IN_SCOPE(v, p, actions, scope);
+	PLAN_VIEW_IN_SCOPE(v, p, notes, scope);
+	PLAN_VIEW_IN_SCOPE(v, p, assessments, scope);
+	PLAN_VIEW_IN_SCOPE(v, p, targets, scope);
+	if (scope == CONSENT_SCOPE_ALL) {
+		v->escalations = p->escalations;
+		v->n_escalations = p->n_escalations;
+		return v;
+	}
+	/*
+	 * Who changed the plan last, and how many items it holds, tell a
+	 * scoped reader about work outside its scope; an escalation's reason
+	 * is tied to no domain. A scoped reader sees that and when the
+	 * household was escalated, not why.
+	 */
+	v->updated_by = NULL;
+	v->next_item_id = 0;
+	if (p->n_escalations > 0 && (v->escalations = calloc(p->n_escalations,
+	    sizeof(*v->escalations))) == NULL)
+		goto oom;
+	for (i = 0; i < p->n_escalations; i++) {
+		if ((v->escalations[i] = malloc(sizeof(**v->escalations))) ==
+		    NULL)
+			goto oom;
+		*v->escalations[i] = *p->escalations[i];
+		v->escalations[i]->reason =
+		    (char *)(uintptr_t)protobuf_c_empty_string;
+		v->n_escalations = i + 1;
+	}
+	return v;
+oom:
+	plan_view_free(v, scope);
+	return NULL;
+}
+
+void
+plan_view_free(EpPlan *v, uint32_t scope)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	free(v->goals);
+	free(v->actions);
+	free(v->notes);
+	free(v->assessments);
+	free(v->targets);
+	if (scope != CONSENT_SCOPE_ALL) {
+		for (i = 0; i < v->n_escalations; i++)
+			free(v->escalations[i]);
+		free(v->escalations);
+	}
+	free(v);
+}
 
 EpPlan *
 plan_filter(const EpPlan *p, uint32_t scope)
 {
-	EpPlan *c;
+	EpPlan *v, *c;
 
-	if ((c = plan_dup(p)) == NULL)
+	if ((v = plan_view(p, scope)) == NULL)
 		return NULL;
-	PLAN_KEEP_IN_SCOPE(c->goals, c->n_goals, scope);
-	PLAN_KEEP_IN_SCOPE(c->actions, c->n_actions, scope);
-	PLAN_KEEP_IN_SCOPE(c->notes, c->n_notes, scope);
-	PLAN_KEEP_IN_SCOPE(c->assessments, c->n_assessments, scope);
-	PLAN_KEEP_IN_SCOPE(c->targets, c->n_targets, scope);
-	/*
-	 * Who changed the plan last, and how many items it holds, tell a
-	 * scoped reader about work outside its scope: only whole-plan
-	 * readers get them.
-	 */
-	if (scope != CONSENT_SCOPE_ALL) {
-		if (c->updated_by != NULL)
-			protobuf_c_message_free_unpacked(&c->updated_by->base,
-			    NULL);
-		c->updated_by = NULL;
-		c->next_item_id = 0;
-	}
+	c = plan_dup(v);
+	plan_view_free(v, scope);
 	return c;
 }
 
@@ -1243,5 +1350,11 @@ plan_filter_history(const EpHistoryEntry *e, uint32_t scope)
 	/* stays parallel: domains of dropped or absent mutations go too */
 	if (c->n_mutation_domains > k)
 		c->n_mutation_domains = k;
+	/* A reason tied to no domain is for readers of the whole plan. */
+	if (scope != CONSENT_SCOPE_ALL && c->detail != NULL &&
+	    c->detail != protobuf_c_empty_string) {
+		free(c->detail);
+		c->detail = (char *)(uintptr_t)protobuf_c_empty_string;
+	}
 	return c;
 }

@@ -114,17 +114,35 @@ int	plan_set_regisseur(EpPlan *p, const EpPrincipal *to,
 int	plan_mutation_domain(const EpPlan *p, const EpMutation *m);
 
 /*
- * A deep copy of p without the goals, actions, notes, assessments and
- * targets outside scope (members, regisseur, area, status, escalations stay);
- * a scoped copy (scope not CONSENT_SCOPE_ALL) also loses updated_by and
- * next_item_id. NULL on allocation failure.
+ * What a reader with scope sees of p, without copying: a new top-level
+ * struct whose item arrays point at p's items in scope (members, regisseur,
+ * area, status stay). A scoped view (scope not CONSENT_SCOPE_ALL) also
+ * loses updated_by and next_item_id, and its escalations carry no reason
+ * (a reason is tied to no domain: plan content only whole-plan readers
+ * see). Valid while p lives; pack it, then plan_view_free(v, scope).
+ * NULL on allocation failure.
  */
+EpPlan	*plan_view(const EpPlan *p, uint32_t scope);
+void	 plan_view_free(EpPlan *v, uint32_t scope);
+/* A deep copy of plan_view(p, scope). NULL on allocation failure. */
 EpPlan	*plan_filter(const EpPlan *p, uint32_t scope);
+
+/*
+ * Replays one committed version onto p (the version before it): the
+ * entry's mutations (CHANGE_PLAN), escalation (detail is the reason),
+ * closing, or regie change (regisseur: the new one; NULL: dismissed), then
+ * what committing does (updated_by/at, version + 1). Exactly what the
+ * commit did, so the result packs to the same bytes. 0, or -1 with err.
+ */
+int	plan_replay(EpPlan *p, const EpHistoryEntry *e,
+	    const EpPrincipal *regisseur, struct plan_error *err)
+	    __attribute__((warn_unused_result));
 
 /*
  * A deep copy of a history entry keeping only mutations whose domain (the
  * entry's mutation_domains, parallel to mutations) is in scope; mutations
- * with domain 0 (not domain-bound) stay. NULL on allocation failure.
+ * with domain 0 (not domain-bound) stay. A scoped copy loses the detail
+ * (escalation, closing and transfer reasons). NULL on allocation failure.
  */
 EpHistoryEntry *plan_filter_history(const EpHistoryEntry *, uint32_t scope);
 

@@ -24,6 +24,10 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
+#include "migrate.h"
+#include "plan.h"
+#include "quota.h"
+#include "seal.h"
 #include "tls.h"
 
 /* A TLS context with the number of users still holding it. */
@@ -201,7 +205,17 @@ worker_main(void *arg)
 	conn_close_all(w);
 	/* Answers still in the writer come back to a closed connection. */
 	event_base_loop(w->w_base, EVLOOP_NONBLOCK);
+	seal_thread_done();
 	return NULL;
+}
+
+/* The writer hands a finished call back to the worker it came from. */
+static void
+worker_post(void *arg, struct wjob *j)
+{
+	struct worker *w = arg;
+
+	mailbox_post(&w->w_mailbox, j);
 }
 
 static void
@@ -224,6 +238,14 @@ worker_init(struct server *srv, struct worker *w, int id)
 		fatalx("worker %d: event_new failed", id);
 	if ((w->w_rtxn = store_reader_new(srv->s_store)) == NULL)
 		fatalx("worker %d: cannot make a read transaction", id);
+	w->w_env.ce_conf = srv->s_conf;
+	w->w_env.ce_consent = &srv->s_consent;
+	w->w_env.ce_hh = &srv->s_hh;
+	w->w_env.ce_writer = srv->s_writer;
+	w->w_env.ce_quota = srv->s_quota;
+	w->w_env.ce_reader = w->w_rtxn;
+	w->w_env.ce_post = worker_post;
+	w->w_env.ce_post_arg = w;
 }
 
 static void
@@ -394,10 +416,11 @@ struct server *
 server_new(const struct config *conf)
 {
 	struct store_opts so;
+	struct seal_key kek;
 	struct server *srv;
 	char err[512];
 	long ncpu;
-	int i;
+	int i, rc;
 
 	if (evthread_use_pthreads() != 0)
 		fatalx("libevent without thread support");
@@ -409,6 +432,15 @@ server_new(const struct config *conf)
 	srv->s_consent.cc_break_glass_window =
 	    (int64_t)conf->c_break_glass_window * 1000000;
 	srv->s_consent.cc_break_glass_reason_min = conf->c_break_glass_reason_min;
+	srv->s_hh.hc_consent = &srv->s_consent;
+	srv->s_hh.hc_plan_bytes_max = plan_bytes_max(conf->c_max_frame);
+	srv->s_hh.hc_snapshot_versions = conf->c_snapshot_versions;
+	srv->s_hh.hc_snapshot_bytes = conf->c_snapshot_bytes;
+	srv->s_hh.hc_grants_max = conf->c_grants_max;
+	srv->s_hh.hc_active_grants_max = conf->c_active_grants_max;
+	if ((srv->s_quota = quota_new(conf->c_write_rate,
+	    conf->c_write_burst)) == NULL)
+		fatal("calloc");
 	pthread_mutex_init(&srv->s_tls_mtx, NULL);
 
 	if ((cur_slot = calloc(1, sizeof(*cur_slot))) == NULL)
@@ -421,12 +453,22 @@ server_new(const struct config *conf)
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		srv->s_nworkers = ncpu <= 0 ? 2 : ncpu > 64 ? 64 : (int)ncpu;
 	}
+	/* The store's key: outside the data, never in a copy of it. */
+	if (seal_key_load(&kek, conf->c_store_key, conf->c_data_dir, err,
+	    sizeof(err)) != 0)
+		fatalx("store key: %s", err);
 	/* A reader slot per worker, and room for the operator's admin tools. */
 	memset(&so, 0, sizeof(so));
 	so.so_dir = conf->c_data_dir;
 	so.so_map_max = conf->c_map_max;
 	so.so_max_readers = (unsigned)srv->s_nworkers + 64;
-	if (store_open(&srv->s_store, &so, err, sizeof(err)) != STORE_OK)
+	so.so_kek = &kek;
+	rc = store_open(&srv->s_store, &so, err, sizeof(err));
+	seal_key_wipe(&kek);
+	if (rc != STORE_OK)
+		fatalx("store %s: %s", conf->c_data_dir, err);
+	if (migrate_store(srv->s_store, &srv->s_hh, conf->c_migrate_batch, err,
+	    sizeof(err)) != 0)
 		fatalx("store %s: %s", conf->c_data_dir, err);
 	if ((srv->s_writer = writer_start(srv->s_store, err, sizeof(err))) == NULL)
 		fatalx("writer: %s", err);
@@ -493,6 +535,7 @@ server_free(struct server *srv)
 		event_free(srv->s_accept_resume);
 	event_base_free(srv->s_base);
 	store_close(srv->s_store);
+	quota_free(srv->s_quota);
 	tls_server_free(cur_slot->tsl_ts);
 	free(cur_slot);
 	for (k = 0; k < TLS_SLOTS_MAX; k++)

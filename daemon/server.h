@@ -12,8 +12,10 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "call.h"
 #include "config.h"
 #include "consent.h"
+#include "household.h"
 #include "store.h"
 #include "writer.h"
 
@@ -44,6 +46,7 @@ struct worker {
 	struct server		*w_srv;
 	struct event_base	*w_base;
 	struct stxn		*w_rtxn;	/* this thread's read txn handle */
+	struct call_env		 w_env;		/* what its calls may use */
 	struct mailbox		 w_mailbox;
 	pthread_mutex_t		 w_fdq_mtx;
 	STAILQ_HEAD(, fdq_item)	 w_fdq;
@@ -57,6 +60,8 @@ struct worker {
 struct server {
 	const struct config	*s_conf;
 	struct consent_conf	 s_consent;
+	struct household_conf	 s_hh;
+	struct quota		*s_quota;
 	struct store		*s_store;
 	struct writer		*s_writer;
 	struct event_base	*s_base;	/* main thread: listener, signals */

@@ -1,9 +1,11 @@
-/* store: the LMDB environment, checksummed values, STORE_* codes (see store.h). */
+/* store: the LMDB environment, checked and sealed values, STORE_* codes (see store.h). */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,74 +13,43 @@
 #include <unistd.h>
 
 #include <lmdb.h>
+#include <openssl/crypto.h>
 #include <zlib.h>
 
 #include "log.h"
 #include "util.h"
 #include "store.h"
+#include "store_impl.h"
 
-/*
- * Every value is framed: version (1 byte), 3 reserved zero bytes, CRC32
- * (big-endian) over the key bytes and then the payload, then the payload.
- * The key is inside the checksum so a value moved to another key is caught.
- */
-#define FRAME_VERSION		1
-#define FRAME_HDR		8
-
-#define STORE_ID_MAX		128	/* household ids, orgs, subjects in keys */
+#define STORE_ID_MAX		128	/* orgs and subjects in keys */
 #define STORE_META_NAME_MAX	64
-#define STORE_KEY_MAX		511	/* LMDB's default maximum key size */
 #define STORE_DEFAULT_MAP	((size_t)1 << 30)
 #define STORE_DEFAULT_READERS	126
+#define STORE_KEYRING_MAX	(64 * 1024)
 
-enum store_db {
-	DB_HOUSEHOLDS,
-	DB_VERSIONS,
-	DB_HISTORY,
-	DB_CONSENT,
-	DB_PRINCIPALS,
-	DB_AUDIT,
-	DB_AUDIT_HH,
-	DB_AUDIT_ORG,
-	DB_CHANGES,
-	DB_META,
-	DB_COUNT
+const struct store_dbinfo store_dbs[DB_COUNT] = {
+	[DB_HH] =	 { "hh",	 1 },
+	[DB_BODY] =	 { "body",	 1 },
+	[DB_DELTA] =	 { "delta",	 1 },
+	[DB_SNAP] =	 { "snap",	 1 },
+	[DB_GRANTS] =	 { "grants",	 1 },
+	[DB_PIDX] =	 { "pidx",	 0 },
+	[DB_LOG] =	 { "log",	 1 },
+	[DB_LOG_HH] =	 { "log_hh",	 0 },
+	[DB_LOG_ORG] =	 { "log_org",	 0 },
+	[DB_FEED] =	 { "feed",	 1 },
+	[DB_META] =	 { "meta",	 0 },
+	/* Schema 1, read by the migration only. */
+	[DB_V1_HOUSEHOLDS] = { "households", 0 },
+	[DB_V1_VERSIONS] = { "versions",	 0 },
+	[DB_V1_HISTORY] = { "history",	 0 },
+	[DB_V1_CONSENT] = { "consent",	 0 },
+	[DB_V1_PRINCIPALS] = { "principals", 0 },
+	[DB_V1_AUDIT] =	 { "audit",	 0 },
+	[DB_V1_AUDIT_HH] = { "audit_hh",	 0 },
+	[DB_V1_AUDIT_ORG] = { "audit_org", 0 },
+	[DB_V1_CHANGES] = { "changes",	 0 },
 };
-
-static const char *const store_db_names[DB_COUNT] = {
-	"households", "versions", "history", "consent", "principals",
-	"audit", "audit_hh", "audit_org", "changes", "meta"
-};
-
-struct store {
-	MDB_env		*st_env;
-	MDB_dbi		 st_dbi[DB_COUNT];
-	int		 st_readonly;
-	atomic_int	 st_fail_commit;	/* test hook, 0: none */
-	atomic_int	 st_fail_child_commit;	/* test hook, 0: none */
-};
-
-enum stxn_kind {
-	STXN_READ,
-	STXN_WRITE,
-	STXN_CHILD
-};
-
-struct stxn {
-	struct store	*sx_store;
-	struct stxn	*sx_parent;	/* a child's: a failed merge poisons it */
-	MDB_txn		*sx_txn;
-	int		 sx_kind;
-	int		 sx_active;	/* readers: between begin and end */
-	int		 sx_err;	/* sticky: first failure, STORE_OK if none */
-};
-
-/* What a prefix scan does with one entry: 0 go on, 1 stop, < 0 a STORE_* error. */
-typedef int (*store_scan_fn)(const MDB_val *key, const uint8_t *payload,
-    size_t len, void *arg);
-
-static int	store_migrate(struct stxn *, uint64_t from, uint64_t to);
-static int	store_meta_get_u64(struct stxn *, const char *, uint64_t *);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -104,7 +75,7 @@ frame_header(uint8_t *hdr, uint32_t crc)
 	hdr[7] = crc & 0xff;
 }
 
-static int
+int
 store_map_rc(int mrc)
 {
 	switch (mrc) {
@@ -113,8 +84,11 @@ store_map_rc(int mrc)
 	case MDB_NOTFOUND:
 		return STORE_NOTFOUND;
 	case MDB_MAP_FULL:
-	case ENOSPC:
 		return STORE_FULL;
+	/* The file system, not the configured map: say so, it is not ours to fix. */
+	case ENOSPC:
+	case EDQUOT:
+		return STORE_DISK_FULL;
 	/* Not "storage full": the disk has room, a limit of LMDB's was hit. */
 	case MDB_TXN_FULL:
 		return STORE_TXN_FULL;
@@ -142,7 +116,7 @@ store_map_rc(int mrc)
 }
 
 /* Records a failure as the txn's sticky error (the first one wins). */
-static int
+int
 stxn_fail(struct stxn *tx, int rc)
 {
 	if (rc != STORE_OK && rc != STORE_NOTFOUND && tx->sx_err == STORE_OK)
@@ -150,54 +124,84 @@ stxn_fail(struct stxn *tx, int rc)
 	return rc;
 }
 
-static int
+int
 stxn_mdb_fail(struct stxn *tx, int mrc, const char *what, int db)
 {
 	int rc = store_map_rc(mrc);
 
 	if (rc != STORE_NOTFOUND)
 		log_warnx("store: %s %s: %s", what,
-		    db >= 0 ? store_db_names[db] : "", mdb_strerror(mrc));
+		    db >= 0 ? store_dbs[db].sd_name : "", mdb_strerror(mrc));
 	return stxn_fail(tx, rc);
 }
 
-static void
-log_corrupt(int db, const MDB_val *key, const char *why)
+void
+store_log_corrupt(int db, const MDB_val *key, const char *why)
 {
 	char hex[2 * 64 + 1];
 	size_t n = key->mv_size < 64 ? key->mv_size : 64;
 
 	util_hex(key->mv_data, n, hex);
-	log_warnx("store: %s key %s%s: %s", store_db_names[db], hex,
-	    key->mv_size > n ? "..." : "", why);
+	log_warnx("store: DATA LOSS in database %s, key %s%s: %s",
+	    store_dbs[db].sd_name, hex, key->mv_size > n ? "..." : "", why);
 }
 
-/* Checks the frame of val stored under key; on success payload and len give the body. */
-static int
-frame_check(int db, const MDB_val *key, const MDB_val *val,
-    const uint8_t **payload, size_t *len)
+int
+stxn_writable(struct stxn *tx)
 {
-	const uint8_t *p = val->mv_data;
-	uint32_t crc;
+	if (tx == NULL || tx->sx_txn == NULL)
+		return STORE_ERR;
+	if (tx->sx_kind == STXN_READ)
+		return STORE_READONLY;
+	return tx->sx_err;
+}
 
-	if (val->mv_size < FRAME_HDR) {
-		log_corrupt(db, key, "value shorter than its frame");
-		return STORE_CORRUPT;
-	}
-	if (p[0] != FRAME_VERSION || p[1] != 0 || p[2] != 0 || p[3] != 0) {
-		log_corrupt(db, key, "unknown frame version");
-		return STORE_CORRUPT;
-	}
-	crc = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 |
-	    (uint32_t)p[6] << 8 | p[7];
-	if (crc != frame_crc(key->mv_data, key->mv_size, p + FRAME_HDR,
-	    val->mv_size - FRAME_HDR)) {
-		log_corrupt(db, key, "checksum mismatch");
-		return STORE_CORRUPT;
-	}
-	*payload = p + FRAME_HDR;
-	*len = val->mv_size - FRAME_HDR;
+int
+stxn_readable(const struct stxn *tx)
+{
+	if (tx == NULL || tx->sx_txn == NULL)
+		return STORE_ERR;
+	if (tx->sx_kind == STXN_READ && !tx->sx_active)
+		return STORE_ERR;
 	return STORE_OK;
+}
+
+/* LMDB's default order: bytes, then the shorter first. */
+int
+store_key_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+int
+store_hhid(const char *hex, uint8_t out[STORE_HHID_LEN])
+{
+	size_t i;
+	int hi, lo;
+
+	if (!util_valid_household_id(hex))
+		return -1;
+	for (i = 0; i < STORE_HHID_LEN; i++) {
+		hi = hex[2 * i] <= '9' ? hex[2 * i] - '0' : hex[2 * i] - 'a' + 10;
+		lo = hex[2 * i + 1] <= '9' ? hex[2 * i + 1] - '0' :
+		    hex[2 * i + 1] - 'a' + 10;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* hh16 | u64 into buf (24 bytes); 0 or -1 for a malformed id. */
+static int
+key_hh_u64(uint8_t buf[STORE_HHID_LEN + 8], const char *hhid, uint64_t v)
+{
+	if (store_hhid(hhid, buf) != 0)
+		return -1;
+	util_be64_put(buf + STORE_HHID_LEN, v);
+	return 0;
 }
 
 /* Length of a string used in a key: 1..STORE_ID_MAX, else 0. */
@@ -212,62 +216,131 @@ key_str_len(const char *s)
 	return n > STORE_ID_MAX ? 0 : n;
 }
 
-/* id | seq (u64 BE) into buf (STORE_ID_MAX + 8 bytes); returns the length. */
-static size_t
-key_id_seq(uint8_t *buf, const char *id, size_t idlen, uint64_t seq)
+/* ------------------------------------------------------ value frames */
+
+/* Associated data of a sealed value: the database's name, \0, the key. */
+size_t
+store_frame_ad(uint8_t *ad, int db, const void *key, size_t klen)
 {
-	memcpy(buf, id, idlen);
-	util_be64_put(buf + idlen, seq);
-	return idlen + 8;
+	size_t n = strlen(store_dbs[db].sd_name);
+
+	memcpy(ad, store_dbs[db].sd_name, n);
+	ad[n] = '\0';
+	memcpy(ad + n + 1, key, klen);
+	return n + 1 + klen;
+}
+
+/* The key a sealed frame names, refreshing the keyring once when unknown. */
+static const struct seal_key *
+frame_key(struct stxn *tx, const uint8_t *frame)
+{
+	struct store *st = tx->sx_store;
+	const struct seal_key *k;
+	uint32_t id = seal_frame_key_id(frame);
+
+	if ((k = keyring_get(st->st_keys, id)) != NULL)
+		return k;
+	/* A rekey in another process may have added it since we looked. */
+	if (store_keyring_refresh(tx) != STORE_OK)
+		return NULL;
+	return keyring_get(st->st_keys, id);
 }
 
 /*
- * org \0 seq (u64 BE) into buf (STORE_ID_MAX + 9 bytes); returns the length.
- * The \0 ends the org, so "lev" never matches the prefix of "levx".
+ * Checks the frame of val stored in db under key. CRC frames: *payload and
+ * *len give the payload in place. Sealed frames: opened into a new buffer
+ * (*owned, to free) of head + *len + tail bytes, the payload at head.
  */
-static size_t
-key_org_seq(uint8_t *buf, const char *org, size_t orglen, uint64_t seq)
-{
-	memcpy(buf, org, orglen);
-	buf[orglen] = '\0';
-	util_be64_put(buf + orglen + 1, seq);
-	return orglen + 9;
-}
-
 static int
-stxn_writable(struct stxn *tx)
+frame_open(struct stxn *tx, int db, const MDB_val *key, const MDB_val *val,
+    size_t head, size_t tail, const uint8_t **payload, size_t *len,
+    uint8_t **owned)
 {
-	if (tx == NULL || tx->sx_txn == NULL)
-		return STORE_ERR;
-	if (tx->sx_kind == STXN_READ)
-		return STORE_READONLY;
-	return tx->sx_err;
-}
+	const uint8_t *p = val->mv_data;
+	uint8_t ad[32 + STORE_KEY_MAX];
+	const struct seal_key *k;
+	uint8_t *buf;
+	size_t adlen, ptlen;
+	uint32_t crc;
 
-static int
-stxn_readable(const struct stxn *tx)
-{
-	if (tx == NULL || tx->sx_txn == NULL)
+	*owned = NULL;
+	if (!store_dbs[db].sd_sealed) {
+		if (val->mv_size < FRAME_HDR || p[0] != FRAME_VERSION ||
+		    p[1] != 0 || p[2] != 0 || p[3] != 0) {
+			store_log_corrupt(db, key, "bad value frame");
+			return STORE_CORRUPT;
+		}
+		crc = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 |
+		    (uint32_t)p[6] << 8 | p[7];
+		if (crc != frame_crc(key->mv_data, key->mv_size, p + FRAME_HDR,
+		    val->mv_size - FRAME_HDR)) {
+			store_log_corrupt(db, key, "checksum mismatch");
+			return STORE_CORRUPT;
+		}
+		*payload = p + FRAME_HDR;
+		*len = val->mv_size - FRAME_HDR;
+		return STORE_OK;
+	}
+	if (val->mv_size < SEAL_OVERHEAD || p[0] != SEAL_VERSION ||
+	    key->mv_size > STORE_KEY_MAX) {
+		store_log_corrupt(db, key, "bad sealed frame");
+		return STORE_CORRUPT;
+	}
+	if ((k = frame_key(tx, p)) == NULL) {
+		store_log_corrupt(db, key, "sealed under a key this store's "
+		    "keyring does not hold (damaged, or from another store)");
+		return STORE_CORRUPT;
+	}
+	ptlen = val->mv_size - SEAL_OVERHEAD;
+	if (head > SIZE_MAX - ptlen - tail - 1 ||
+	    (buf = malloc(head + ptlen + tail + 1)) == NULL)
 		return STORE_ERR;
-	if (tx->sx_kind == STXN_READ && !tx->sx_active)
-		return STORE_ERR;
+	adlen = store_frame_ad(ad, db, key->mv_data, key->mv_size);
+	if (seal_open(k, ad, adlen, p, val->mv_size, buf + head) != 0) {
+		free(buf);
+		store_log_corrupt(db, key, "authentication failed (damaged, "
+		    "or moved from another key)");
+		return STORE_CORRUPT;
+	}
+	*owned = buf;
+	*payload = buf + head;
+	*len = ptlen;
 	return STORE_OK;
 }
 
-/* ------------------------------------------------------ put and get */
+/* Only checks an entry (for the neighbours of a miss and ends of scans). */
+static int
+frame_verify(struct stxn *tx, int db, const MDB_val *key, const MDB_val *val)
+{
+	const uint8_t *p;
+	uint8_t *owned;
+	size_t len;
+	int rc;
+
+	rc = frame_open(tx, db, key, val, 0, 0, &p, &len, &owned);
+	if (owned != NULL) {
+		OPENSSL_cleanse(owned, len);
+		free(owned);
+	}
+	return rc;
+}
 
 /*
- * Stores msg (or raw bytes when msg is NULL) framed under key. The frame is
- * written straight into the page LMDB reserves, so nothing is copied twice.
+ * Stores msg (or raw bytes when msg is NULL) under key: written straight
+ * into the page LMDB reserves, and sealed there in place for sealed
+ * databases, so nothing is copied twice. *stored (may be NULL) gets the
+ * bytes the value takes.
  */
-static int
+int
 store_put_frame(struct stxn *tx, int db, const void *key, size_t klen,
     const ProtobufCMessage *msg, const void *raw, size_t rawlen,
-    unsigned flags)
+    unsigned flags, size_t *stored)
 {
-	uint8_t kbuf[STORE_KEY_MAX];
-	MDB_val k, v;
-	size_t len;
+	uint8_t kbuf[STORE_KEY_MAX], ad[32 + STORE_KEY_MAX];
+	const struct seal_key *k = NULL;
+	int sealed = store_dbs[db].sd_sealed;
+	size_t len, hdr, total;
+	MDB_val kv, v;
 	uint8_t *p;
 	int rc, mrc;
 
@@ -275,45 +348,122 @@ store_put_frame(struct stxn *tx, int db, const void *key, size_t klen,
 		return rc;
 	if (klen == 0 || klen > sizeof(kbuf)) {
 		log_warnx("store: %s: key of %zu bytes refused",
-		    store_db_names[db], klen);
+		    store_dbs[db].sd_name, klen);
 		return STORE_ERR;
 	}
+	if (sealed && (k = keyring_current(tx->sx_store->st_keys)) == NULL) {
+		log_warnx("store: no data key to seal with");
+		return stxn_fail(tx, STORE_NOKEY);
+	}
 	len = msg != NULL ? protobuf_c_message_get_packed_size(msg) : rawlen;
-	if (len > UINT32_MAX - FRAME_HDR)
+	hdr = sealed ? SEAL_HDR_LEN : FRAME_HDR;
+	if (len > UINT32_MAX - SEAL_OVERHEAD)
 		return stxn_fail(tx, STORE_FULL);
+	total = len + (sealed ? SEAL_OVERHEAD : FRAME_HDR);
 	memcpy(kbuf, key, klen);
-	k.mv_data = kbuf;
-	k.mv_size = klen;
+	kv.mv_data = kbuf;
+	kv.mv_size = klen;
 	v.mv_data = NULL;
-	v.mv_size = FRAME_HDR + len;
-	if ((mrc = mdb_put(tx->sx_txn, tx->sx_store->st_dbi[db], &k, &v,
+	v.mv_size = total;
+	if ((mrc = mdb_put(tx->sx_txn, tx->sx_store->st_dbi[db], &kv, &v,
 	    MDB_RESERVE | flags)) != MDB_SUCCESS) {
 		if (mrc == MDB_KEYEXIST)
-			log_corrupt(db, &k, "refusing to overwrite");
+			store_log_corrupt(db, &kv, "refusing to overwrite");
 		return stxn_mdb_fail(tx, mrc, "put", db);
 	}
 	p = v.mv_data;
 	if (msg != NULL) {
-		if (protobuf_c_message_pack(msg, p + FRAME_HDR) != len) {
+		if (protobuf_c_message_pack(msg, p + hdr) != len) {
 			log_warnx("store: %s: packed size changed",
-			    store_db_names[db]);
+			    store_dbs[db].sd_name);
 			return stxn_fail(tx, STORE_ERR);
 		}
 	} else if (len > 0)
-		memcpy(p + FRAME_HDR, raw, len);
-	frame_header(p, frame_crc(kbuf, klen, p + FRAME_HDR, len));
+		memcpy(p + hdr, raw, len);
+	if (sealed) {
+		if (seal_value(k, ad, store_frame_ad(ad, db, kbuf, klen), p + hdr,
+		    len, p) != 0) {
+			log_warnx("store: %s: sealing failed",
+			    store_dbs[db].sd_name);
+			return stxn_fail(tx, STORE_ERR);
+		}
+	} else
+		frame_header(p, frame_crc(kbuf, klen, p + FRAME_HDR, len));
+	tx->sx_bytes += total + klen;
+	if (stored != NULL)
+		*stored = total + klen;
 	return STORE_OK;
 }
 
-/* Finds key and checks its frame; *payload lives until the txn ends. */
+/*
+ * Looks key up. A miss is checked: the entries either side of where the
+ * key would be must be whole and in order, else a damaged key (which LMDB
+ * can no longer find) would read as "not found".
+ */
 static int
+store_lookup(struct stxn *tx, int db, const MDB_val *k, MDB_val *v,
+    int checked_miss)
+{
+	MDB_cursor *cur;
+	MDB_val nk, nv;
+	int mrc, rc = STORE_NOTFOUND;
+
+	mrc = mdb_get(tx->sx_txn, tx->sx_store->st_dbi[db],
+	    (MDB_val *)(uintptr_t)k, v);
+	if (mrc != MDB_NOTFOUND)
+		return mrc == MDB_SUCCESS ? STORE_OK :
+		    stxn_mdb_fail(tx, mrc, "get", db);
+	if (!checked_miss)
+		return STORE_NOTFOUND;
+	if ((mrc = mdb_cursor_open(tx->sx_txn, tx->sx_store->st_dbi[db],
+	    &cur)) != MDB_SUCCESS)
+		return stxn_mdb_fail(tx, mrc, "cursor", db);
+	nk = *k;
+	mrc = mdb_cursor_get(cur, &nk, &nv, MDB_SET_RANGE);
+	if (mrc == MDB_SUCCESS) {
+		if (store_key_cmp(nk.mv_data, nk.mv_size, k->mv_data,
+		    k->mv_size) <= 0) {
+			store_log_corrupt(db, &nk, "keys out of order");
+			rc = STORE_CORRUPT;
+			goto out;
+		}
+		if ((rc = frame_verify(tx, db, &nk, &nv)) != STORE_OK)
+			goto out;
+		rc = STORE_NOTFOUND;
+		mrc = mdb_cursor_get(cur, &nk, &nv, MDB_PREV);
+	} else if (mrc == MDB_NOTFOUND)
+		mrc = mdb_cursor_get(cur, &nk, &nv, MDB_LAST);
+	if (mrc == MDB_SUCCESS) {
+		if (store_key_cmp(nk.mv_data, nk.mv_size, k->mv_data,
+		    k->mv_size) >= 0) {
+			store_log_corrupt(db, &nk, "keys out of order");
+			rc = STORE_CORRUPT;
+			goto out;
+		}
+		if ((rc = frame_verify(tx, db, &nk, &nv)) != STORE_OK)
+			goto out;
+		rc = STORE_NOTFOUND;
+	} else if (mrc != MDB_NOTFOUND)
+		rc = stxn_mdb_fail(tx, mrc, "cursor get", db);
+out:
+	mdb_cursor_close(cur);
+	return rc == STORE_CORRUPT ? stxn_fail(tx, rc) : rc;
+}
+
+/*
+ * Finds key and opens its value (see frame_open). must_exist: a miss is
+ * damage (STORE_CORRUPT) — the caller asks for what a count says is there.
+ */
+int
 store_get_frame(struct stxn *tx, int db, const void *key, size_t klen,
-    const uint8_t **payload, size_t *len)
+    int must_exist, size_t head, size_t tail, const uint8_t **payload,
+    size_t *len, uint8_t **owned)
 {
 	uint8_t kbuf[STORE_KEY_MAX];
 	MDB_val k, v;
-	int rc, mrc;
+	int rc;
 
+	*owned = NULL;
 	if ((rc = stxn_readable(tx)) != STORE_OK)
 		return rc;
 	if (klen == 0 || klen > sizeof(kbuf))
@@ -321,62 +471,84 @@ store_get_frame(struct stxn *tx, int db, const void *key, size_t klen,
 	memcpy(kbuf, key, klen);
 	k.mv_data = kbuf;
 	k.mv_size = klen;
-	if ((mrc = mdb_get(tx->sx_txn, tx->sx_store->st_dbi[db], &k, &v)) !=
-	    MDB_SUCCESS)
-		return stxn_mdb_fail(tx, mrc, "get", db);
-	return stxn_fail(tx, frame_check(db, &k, &v, payload, len));
+	rc = store_lookup(tx, db, &k, &v, !must_exist);
+	if (rc == STORE_NOTFOUND && must_exist) {
+		store_log_corrupt(db, &k, "missing, though counted");
+		return stxn_fail(tx, STORE_CORRUPT);
+	}
+	if (rc != STORE_OK)
+		return rc;
+	return stxn_fail(tx, frame_open(tx, db, &k, &v, head, tail, payload,
+	    len, owned));
 }
 
-static int
-store_unpack(struct stxn *tx, int db, const MDB_val *key,
+int
+store_unpack(struct stxn *tx, int db, const void *key, size_t klen,
     const ProtobufCMessageDescriptor *desc, const uint8_t *payload,
     size_t len, ProtobufCMessage **out)
 {
+	MDB_val k;
+
 	*out = protobuf_c_message_unpack(desc, NULL, len, payload);
 	if (*out == NULL) {
-		log_corrupt(db, key, "value does not decode");
+		k.mv_data = (void *)(uintptr_t)key;
+		k.mv_size = klen;
+		store_log_corrupt(db, &k, "value does not decode");
 		return stxn_fail(tx, STORE_CORRUPT);
 	}
 	return STORE_OK;
 }
 
-static int
+static void
+owned_free(uint8_t *owned, size_t len)
+{
+	if (owned != NULL) {
+		OPENSSL_cleanse(owned, len);
+		free(owned);
+	}
+}
+
+int
 store_get_msg(struct stxn *tx, int db, const void *key, size_t klen,
-    const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
+    int must_exist, const ProtobufCMessageDescriptor *desc,
+    ProtobufCMessage **out)
 {
 	const uint8_t *p;
+	uint8_t *owned;
 	size_t len;
-	MDB_val k;
 	int rc;
 
 	*out = NULL;
-	if ((rc = store_get_frame(tx, db, key, klen, &p, &len)) != STORE_OK)
+	if ((rc = store_get_frame(tx, db, key, klen, must_exist, 0, 0, &p,
+	    &len, &owned)) != STORE_OK)
 		return rc;
-	/* Only for the log line; the bytes are not written through. */
-	k.mv_data = (void *)(uintptr_t)key;
-	k.mv_size = klen;
-	return store_unpack(tx, db, &k, desc, p, len, out);
+	rc = store_unpack(tx, db, key, klen, desc, p, len, out);
+	owned_free(owned, len);
+	return rc;
 }
 
 /*
- * Walks db from the first key >= start while keys begin with prefix,
- * checking each frame before fn sees it.
+ * Walks db from the first key >= start while keys begin with prefix, each
+ * value checked before fn sees it (payload opened; valid during the call).
+ * The entry before start and the first entry past the range are checked
+ * too: a damaged key that no longer sorts where it belongs stops the scan
+ * as damage, never as the end of the range.
  */
-static int
+int
 store_scan(struct stxn *tx, int db, const void *prefix, size_t plen,
     const void *start, size_t slen, store_scan_fn fn, void *arg)
 {
 	uint8_t kbuf[STORE_KEY_MAX];
 	MDB_cursor *cur;
-	MDB_val k, v;
+	MDB_val k, v, pk, pv;
 	const uint8_t *p;
+	uint8_t *owned;
 	size_t len;
-	int rc, mrc;
-	MDB_cursor_op op;
+	int rc, mrc, have;
 
 	if ((rc = stxn_readable(tx)) != STORE_OK)
 		return rc;
-	if (slen > sizeof(kbuf))
+	if (slen > sizeof(kbuf) || (slen == 0 && plen > 0))
 		return STORE_ERR;
 	if ((mrc = mdb_cursor_open(tx->sx_txn, tx->sx_store->st_dbi[db],
 	    &cur)) != MDB_SUCCESS)
@@ -385,64 +557,92 @@ store_scan(struct stxn *tx, int db, const void *prefix, size_t plen,
 		memcpy(kbuf, start, slen);
 		k.mv_data = kbuf;
 		k.mv_size = slen;
-		op = MDB_SET_RANGE;
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	} else
-		op = MDB_FIRST;
-	for (;;) {
-		if ((mrc = mdb_cursor_get(cur, &k, &v, op)) != MDB_SUCCESS) {
-			rc = mrc == MDB_NOTFOUND ? STORE_OK :
-			    stxn_mdb_fail(tx, mrc, "cursor get", db);
-			break;
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND) {
+		rc = stxn_mdb_fail(tx, mrc, "cursor get", db);
+		goto out;
+	}
+	have = mrc == MDB_SUCCESS;
+	/* The entry before the start. */
+	if (slen > 0) {
+		mrc = mdb_cursor_get(cur, &pk, &pv, have ? MDB_PREV : MDB_LAST);
+		if (mrc == MDB_SUCCESS) {
+			if (store_key_cmp(pk.mv_data, pk.mv_size, start,
+			    slen) >= 0) {
+				store_log_corrupt(db, &pk, "keys out of order");
+				rc = stxn_fail(tx, STORE_CORRUPT);
+				goto out;
+			}
+			if ((rc = stxn_fail(tx, frame_verify(tx, db, &pk,
+			    &pv))) != STORE_OK)
+				goto out;
+			if (have && (mrc = mdb_cursor_get(cur, &k, &v,
+			    MDB_NEXT)) != MDB_SUCCESS) {
+				rc = stxn_mdb_fail(tx, mrc == MDB_NOTFOUND ?
+				    MDB_CORRUPTED : mrc, "cursor get", db);
+				goto out;
+			}
+		} else if (mrc != MDB_NOTFOUND) {
+			rc = stxn_mdb_fail(tx, mrc, "cursor get", db);
+			goto out;
 		}
-		op = MDB_NEXT;
+	}
+	rc = STORE_OK;
+	while (have) {
 		if (plen > 0 && (k.mv_size < plen ||
 		    memcmp(k.mv_data, prefix, plen) != 0)) {
-			rc = STORE_OK;
+			/* The end of the range, if it is a whole entry past it. */
+			if (store_key_cmp(k.mv_data, k.mv_size, prefix,
+			    plen) < 0) {
+				store_log_corrupt(db, &k, "keys out of order");
+				rc = stxn_fail(tx, STORE_CORRUPT);
+			} else
+				rc = stxn_fail(tx, frame_verify(tx, db, &k, &v));
 			break;
 		}
-		if ((rc = frame_check(db, &k, &v, &p, &len)) != STORE_OK) {
-			stxn_fail(tx, rc);
+		if ((rc = stxn_fail(tx, frame_open(tx, db, &k, &v, 0, 0, &p,
+		    &len, &owned))) != STORE_OK)
 			break;
-		}
-		if ((rc = fn(&k, p, len, arg)) != 0) {
+		rc = fn(&k, p, len, arg);
+		owned_free(owned, len);
+		if (rc != 0) {
 			rc = rc > 0 ? STORE_OK : stxn_fail(tx, rc);
 			break;
 		}
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		if (mrc == MDB_NOTFOUND)
+			break;
+		if (mrc != MDB_SUCCESS) {
+			rc = stxn_mdb_fail(tx, mrc, "cursor get", db);
+			break;
+		}
 	}
+out:
 	mdb_cursor_close(cur);
 	return rc;
 }
 
-/* A growing array of unpacked messages. */
-struct msg_list {
-	ProtobufCMessage	**ml_items;
-	size_t			  ml_n;
-	size_t			  ml_cap;
-};
-
-static int
-msg_list_push(struct msg_list *l, ProtobufCMessage *m)
+int
+store_del_key(struct stxn *tx, int db, const void *key, size_t klen)
 {
-	ProtobufCMessage **n;
-	size_t cap;
+	uint8_t kbuf[STORE_KEY_MAX];
+	MDB_val k;
+	int rc, mrc;
 
-	if (l->ml_n == l->ml_cap) {
-		cap = l->ml_cap ? l->ml_cap * 2 : 8;
-		if (cap > SIZE_MAX / sizeof(*n) ||
-		    (n = reallocarray(l->ml_items, cap, sizeof(*n))) == NULL)
-			return STORE_ERR;
-		l->ml_items = n;
-		l->ml_cap = cap;
-	}
-	l->ml_items[l->ml_n++] = m;
+	if ((rc = stxn_writable(tx)) != STORE_OK)
+		return rc;
+	if (klen == 0 || klen > sizeof(kbuf))
+		return STORE_ERR;
+	memcpy(kbuf, key, klen);
+	k.mv_data = kbuf;
+	k.mv_size = klen;
+	if ((mrc = mdb_del(tx->sx_txn, tx->sx_store->st_dbi[db], &k, NULL)) !=
+	    MDB_SUCCESS)
+		return mrc == MDB_NOTFOUND ? STORE_NOTFOUND :
+		    stxn_mdb_fail(tx, mrc, "del", db);
 	return STORE_OK;
-}
-
-static void
-msg_list_clear(struct msg_list *l)
-{
-	store_free_list((void **)l->ml_items, l->ml_n);
-	memset(l, 0, sizeof(*l));
 }
 
 void
@@ -456,8 +656,6 @@ store_free_list(void **items, size_t n)
 	free(items);
 }
 
-/* ------------------------------------------------------ open and close */
-
 const char *
 store_strerror(int rc)
 {
@@ -469,458 +667,33 @@ store_strerror(int rc)
 	case STORE_ERR:
 		return "storage error";
 	case STORE_CORRUPT:
-		return "stored value damaged (checksum or decoding failed)";
+		return "stored data damaged (a value or key failed its check, "
+		    "or a counted entry is missing)";
 	case STORE_FULL:
-		return "storage full";
+		return "storage full (the store reached map_max)";
 	case STORE_READONLY:
 		return "storage is read-only";
 	case STORE_TXN_FULL:
 		return "write transaction too large (too many changed pages)";
 	case STORE_READERS_FULL:
 		return "too many concurrent readers (reader table full)";
+	case STORE_DISK_FULL:
+		return "disk full (no space left on the file system)";
+	case STORE_NOKEY:
+		return "no data key to seal or open this value";
 	default:
 		return "unknown storage error";
 	}
 }
 
-/*
- * LMDB has no page checksums and maps the file: a file shorter than the
- * pages its meta page claims opens fine and then SIGBUSes on the first read
- * past the end. Refuse it before reading anything but the meta pages.
- * env_info comes before stat: a concurrent writer grows the file before it
- * moves the meta, so this order never refuses a healthy file.
- */
-static int
-store_check_size(MDB_env *env, const char *dir, char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-	MDB_envinfo info;
-	MDB_stat ms;
-	struct stat sb;
-	uint64_t need;
-	int mrc;
-
-	if ((mrc = mdb_env_info(env, &info)) != MDB_SUCCESS ||
-	    (mrc = mdb_env_stat(env, &ms)) != MDB_SUCCESS) {
-		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(mrc));
-		return -1;
-	}
-	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
-	    sizeof(path)) {
-		snprintf(err, errlen, "%s: path too long", dir);
-		return -1;
-	}
-	if (stat(path, &sb) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
-	if ((uint64_t)sb.st_size < need) {
-		snprintf(err, errlen, "%s: data file truncated: %lld bytes, "
-		    "needs %llu; restore from a backup", path,
-		    (long long)sb.st_size, (unsigned long long)need);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * A data file of zero bytes would be taken by LMDB for a new, empty
- * environment: every record silently gone. Refuse it instead.
- */
-static int
-store_check_empty_file(const char *dir, char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-	struct stat sb;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
-	    sizeof(path)) {
-		snprintf(err, errlen, "%s: path too long", dir);
-		return -1;
-	}
-	if (stat(path, &sb) == -1)
-		return 0;
-	if (sb.st_size == 0) {
-		snprintf(err, errlen, "%s: data file truncated: 0 bytes; "
-		    "restore from a backup or remove it to start empty", path);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * The migrations seam: each step from version v to v + 1 rewrites what
- * changed. Version 0 is a store without a schema number (new): the layout
- * of version 1 is what opening creates, so that step only records it.
- */
-static int
-store_migrate(struct stxn *tx, uint64_t from, uint64_t to)
-{
-	uint8_t buf[8];
-	uint64_t v;
-	int rc;
-
-	for (v = from; v < to; v++) {
-		switch (v) {
-		case 0:
-			break;
-		default:
-			log_warnx("store: no migration from schema %llu",
-			    (unsigned long long)v);
-			return STORE_ERR;
-		}
-	}
-	util_be64_put(buf, to);
-	if ((rc = store_meta_put(tx, "schema", buf, sizeof(buf))) != STORE_OK)
-		return rc;
-	if (from > 0)
-		log_info("store: migrated schema %llu to %llu",
-		    (unsigned long long)from, (unsigned long long)to);
-	return STORE_OK;
-}
-
-/* Opens every database and checks the schema in one committed txn. */
-static int
-store_open_dbs(struct store *st, char *err, size_t errlen)
-{
-	struct stxn tx;
-	unsigned flags = st->st_readonly ? 0 : MDB_CREATE;
-	uint64_t schema;
-	int i, mrc, rc;
-
-	memset(&tx, 0, sizeof(tx));
-	tx.sx_store = st;
-	tx.sx_kind = st->st_readonly ? STXN_READ : STXN_WRITE;
-	tx.sx_active = 1;
-	if ((mrc = mdb_txn_begin(st->st_env, NULL,
-	    st->st_readonly ? MDB_RDONLY : 0, &tx.sx_txn)) != MDB_SUCCESS) {
-		snprintf(err, errlen, "begin: %s", mdb_strerror(mrc));
-		return -1;
-	}
-	for (i = 0; i < DB_COUNT; i++) {
-		if ((mrc = mdb_dbi_open(tx.sx_txn, store_db_names[i], flags,
-		    &st->st_dbi[i])) != MDB_SUCCESS) {
-			snprintf(err, errlen, "database %s: %s%s",
-			    store_db_names[i], mdb_strerror(mrc),
-			    mrc == MDB_NOTFOUND ? " (not an eenplan store?)" :
-			    "");
-			goto fail;
-		}
-	}
-	/* Absent reads as 0: a new store, whose "migration" only records 1. */
-	if ((rc = store_meta_get_u64(&tx, "schema", &schema)) != STORE_OK) {
-		snprintf(err, errlen, "schema version: %s", store_strerror(rc));
-		goto fail;
-	}
-	if (schema > STORE_SCHEMA_VERSION) {
-		snprintf(err, errlen, "schema version %llu is newer than this "
-		    "eenpland supports (%d)", (unsigned long long)schema,
-		    STORE_SCHEMA_VERSION);
-		goto fail;
-	}
-	if (schema < STORE_SCHEMA_VERSION) {
-		if (st->st_readonly) {
-			snprintf(err, errlen, "schema version %llu needs "
-			    "migration to %d (open read-write first)",
-			    (unsigned long long)schema, STORE_SCHEMA_VERSION);
-			goto fail;
-		}
-		if ((rc = store_migrate(&tx, schema, STORE_SCHEMA_VERSION)) !=
-		    STORE_OK) {
-			snprintf(err, errlen, "schema migration: %s",
-			    store_strerror(rc));
-			goto fail;
-		}
-	}
-	if ((mrc = mdb_txn_commit(tx.sx_txn)) != MDB_SUCCESS) {
-		snprintf(err, errlen, "commit: %s", mdb_strerror(mrc));
-		return -1;
-	}
-	return 0;
-fail:
-	mdb_txn_abort(tx.sx_txn);
-	return -1;
-}
-
-int
-store_open(struct store **out, const struct store_opts *o, char *err,
-    size_t errlen)
-{
-	struct store *st;
-	unsigned flags;
-	int mrc, dead;
-	size_t map;
-
-	*out = NULL;
-	if (o == NULL || o->so_dir == NULL) {
-		snprintf(err, errlen, "no store directory");
-		return -1;
-	}
-	if ((st = calloc(1, sizeof(*st))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	st->st_readonly = o->so_readonly;
-	atomic_init(&st->st_fail_commit, 0);
-	atomic_init(&st->st_fail_child_commit, 0);
-	if (!st->st_readonly && mkdir(o->so_dir, 0700) == -1 &&
-	    errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", o->so_dir, strerror(errno));
-		goto fail;
-	}
-	if (store_check_empty_file(o->so_dir, err, errlen) == -1)
-		goto fail;
-	if ((mrc = mdb_env_create(&st->st_env)) != MDB_SUCCESS) {
-		snprintf(err, errlen, "env: %s", mdb_strerror(mrc));
-		goto fail;
-	}
-	/* Set once: the file is sparse and grows as pages are written. */
-	map = o->so_map_max;
-	if (map == 0 && !st->st_readonly)
-		map = STORE_DEFAULT_MAP;
-	if ((mrc = mdb_env_set_maxdbs(st->st_env, DB_COUNT)) != MDB_SUCCESS ||
-	    (map > 0 && (mrc = mdb_env_set_mapsize(st->st_env, map)) !=
-	    MDB_SUCCESS) ||
-	    (mrc = mdb_env_set_maxreaders(st->st_env, o->so_max_readers > 0 ?
-	    o->so_max_readers : STORE_DEFAULT_READERS)) != MDB_SUCCESS) {
-		snprintf(err, errlen, "env: %s", mdb_strerror(mrc));
-		goto fail;
-	}
-	flags = MDB_NOTLS | (st->st_readonly ? MDB_RDONLY : 0);
-	if ((mrc = mdb_env_open(st->st_env, o->so_dir, flags, 0600)) !=
-	    MDB_SUCCESS) {
-		snprintf(err, errlen, "%s: %s", o->so_dir, mrc == MDB_INVALID ?
-		    "data file damaged or not an LMDB environment" :
-		    mdb_strerror(mrc));
-		goto fail;
-	}
-	if (store_check_size(st->st_env, o->so_dir, err, errlen) == -1)
-		goto fail;
-	if ((mrc = mdb_reader_check(st->st_env, &dead)) != MDB_SUCCESS) {
-		snprintf(err, errlen, "reader check: %s", mdb_strerror(mrc));
-		goto fail;
-	}
-	if (dead > 0)
-		log_info("store: cleared %d stale reader slot(s)", dead);
-	if (store_open_dbs(st, err, errlen) == -1)
-		goto fail;
-	*out = st;
-	return 0;
-fail:
-	if (st->st_env != NULL)
-		mdb_env_close(st->st_env);
-	free(st);
-	return -1;
-}
-
-void
-store_close(struct store *st)
-{
-	if (st == NULL)
-		return;
-	mdb_env_close(st->st_env);
-	free(st);
-}
-
-void
-store_fail_next_commit(struct store *st, int rc)
-{
-	atomic_store(&st->st_fail_commit, rc);
-}
-
-void
-store_fail_next_child_commit(struct store *st, int rc)
-{
-	atomic_store(&st->st_fail_child_commit, rc);
-}
-
-/* ------------------------------------------------------- transactions */
-
-struct stxn *
-store_reader_new(struct store *st)
-{
-	struct stxn *tx;
-
-	if ((tx = calloc(1, sizeof(*tx))) == NULL)
-		return NULL;
-	tx->sx_store = st;
-	tx->sx_kind = STXN_READ;
-	return tx;
-}
-
-int
-store_reader_begin(struct stxn *tx)
-{
-	int mrc;
-
-	if (tx == NULL || tx->sx_kind != STXN_READ || tx->sx_active)
-		return STORE_ERR;
-	tx->sx_err = STORE_OK;
-	if (tx->sx_txn == NULL)
-		mrc = mdb_txn_begin(tx->sx_store->st_env, NULL, MDB_RDONLY,
-		    &tx->sx_txn);
-	else
-		mrc = mdb_txn_renew(tx->sx_txn);
-	/*
-	 * Another process grew the map past ours. Only read-only admin
-	 * processes (one thread, no other txn live) may adopt its size.
-	 */
-	if (mrc == MDB_MAP_RESIZED && tx->sx_store->st_readonly &&
-	    mdb_env_set_mapsize(tx->sx_store->st_env, 0) == MDB_SUCCESS) {
-		if (tx->sx_txn == NULL)
-			mrc = mdb_txn_begin(tx->sx_store->st_env, NULL,
-			    MDB_RDONLY, &tx->sx_txn);
-		else
-			mrc = mdb_txn_renew(tx->sx_txn);
-	}
-	if (mrc != MDB_SUCCESS) {
-		log_warnx("store: read txn: %s", mdb_strerror(mrc));
-		return store_map_rc(mrc) == STORE_NOTFOUND ? STORE_ERR :
-		    store_map_rc(mrc);
-	}
-	tx->sx_active = 1;
-	return STORE_OK;
-}
-
-void
-store_reader_end(struct stxn *tx)
-{
-	if (tx == NULL || tx->sx_kind != STXN_READ || !tx->sx_active)
-		return;
-	mdb_txn_reset(tx->sx_txn);
-	tx->sx_active = 0;
-}
-
-void
-store_reader_free(struct stxn *tx)
-{
-	if (tx == NULL)
-		return;
-	if (tx->sx_txn != NULL)
-		mdb_txn_abort(tx->sx_txn);
-	free(tx);
-}
-
-static int
-store_txn_new(struct store *st, struct stxn *parent, struct stxn **out)
-{
-	struct stxn *tx;
-	int mrc;
-
-	*out = NULL;
-	if (st->st_readonly)
-		return STORE_READONLY;
-	if ((tx = calloc(1, sizeof(*tx))) == NULL)
-		return STORE_ERR;
-	tx->sx_store = st;
-	tx->sx_parent = parent;
-	tx->sx_kind = parent != NULL ? STXN_CHILD : STXN_WRITE;
-	if ((mrc = mdb_txn_begin(st->st_env, parent ? parent->sx_txn : NULL,
-	    0, &tx->sx_txn)) != MDB_SUCCESS) {
-		log_warnx("store: %s txn: %s", parent ? "child" : "write",
-		    mdb_strerror(mrc));
-		free(tx);
-		return store_map_rc(mrc) == STORE_NOTFOUND ? STORE_ERR :
-		    store_map_rc(mrc);
-	}
-	*out = tx;
-	return STORE_OK;
-}
-
-int
-store_write_begin(struct store *st, struct stxn **out)
-{
-	return store_txn_new(st, NULL, out);
-}
-
-int
-store_child_begin(struct stxn *parent, struct stxn **child)
-{
-	int rc;
-
-	*child = NULL;
-	if ((rc = stxn_writable(parent)) != STORE_OK)
-		return rc;
-	return store_txn_new(parent->sx_store, parent, child);
-}
-
-int
-store_commit(struct stxn *tx)
-{
-	struct stxn *parent;
-	int rc, mrc;
-
-	if (tx == NULL)
-		return STORE_ERR;
-	if (tx->sx_kind == STXN_READ) {
-		log_warnx("store: commit of a read txn");
-		return STORE_ERR;
-	}
-	if (tx->sx_err != STORE_OK) {
-		rc = tx->sx_err;
-		mdb_txn_abort(tx->sx_txn);
-		free(tx);
-		return rc;
-	}
-	parent = tx->sx_parent;
-	if (tx->sx_kind == STXN_WRITE &&
-	    (rc = atomic_exchange(&tx->sx_store->st_fail_commit, 0)) != 0) {
-		mdb_txn_abort(tx->sx_txn);
-		free(tx);
-		return rc;
-	}
-	if (tx->sx_kind == STXN_CHILD &&
-	    (rc = atomic_exchange(&tx->sx_store->st_fail_child_commit, 0)) !=
-	    0) {
-		mdb_txn_abort(tx->sx_txn);
-		free(tx);
-		return stxn_fail(parent, rc);
-	}
-	/* A failed commit has freed the txn already, a child's too. */
-	mrc = mdb_txn_commit(tx->sx_txn);
-	free(tx);
-	if (mrc != MDB_SUCCESS) {
-		log_warnx("store: %s commit: %s", parent != NULL ? "child" :
-		    "write", mdb_strerror(mrc));
-		if ((rc = store_map_rc(mrc)) == STORE_NOTFOUND)
-			rc = STORE_ERR;
-		/*
-		 * A child's merge can fail half-way (say, out of memory after
-		 * its free list went over): the parent may then hold part of
-		 * the child. Make the parent refuse further use and its
-		 * commit, rather than count on LMDB to have flagged it.
-		 */
-		if (parent != NULL)
-			stxn_fail(parent, rc);
-		return rc;
-	}
-	return STORE_OK;
-}
-
-void
-store_abort(struct stxn *tx)
-{
-	if (tx == NULL)
-		return;
-	if (tx->sx_txn != NULL)
-		mdb_txn_abort(tx->sx_txn);
-	free(tx);
-}
-
-int
-store_txn_error(const struct stxn *tx)
-{
-	return tx == NULL ? STORE_ERR : tx->sx_err;
-}
-
-/* -------------------------------------------------------------- meta */
+/* ----------------------------------------------------------------- meta */
 
 int
 store_meta_get(struct stxn *tx, const char *name, void *buf, size_t cap,
     size_t *len)
 {
 	const uint8_t *p;
+	uint8_t *owned;
 	size_t n, nlen;
 	int rc;
 
@@ -928,8 +701,8 @@ store_meta_get(struct stxn *tx, const char *name, void *buf, size_t cap,
 	nlen = name != NULL ? strnlen(name, STORE_META_NAME_MAX + 1) : 0;
 	if (nlen == 0 || nlen > STORE_META_NAME_MAX)
 		return STORE_ERR;
-	if ((rc = store_get_frame(tx, DB_META, name, nlen, &p, &n)) !=
-	    STORE_OK)
+	if ((rc = store_get_frame(tx, DB_META, name, nlen, 0, 0, 0, &p, &n,
+	    &owned)) != STORE_OK)
 		return rc;
 	*len = n;
 	if (n > cap) {
@@ -951,10 +724,11 @@ store_meta_put(struct stxn *tx, const char *name, const void *buf,
 	nlen = name != NULL ? strnlen(name, STORE_META_NAME_MAX + 1) : 0;
 	if (nlen == 0 || nlen > STORE_META_NAME_MAX)
 		return STORE_ERR;
-	return store_put_frame(tx, DB_META, name, nlen, NULL, buf, len, 0);
+	return store_put_frame(tx, DB_META, name, nlen, NULL, buf, len, 0,
+	    NULL);
 }
 
-static int
+int
 store_meta_get_u64(struct stxn *tx, const char *name, uint64_t *v)
 {
 	uint8_t buf[8];
@@ -975,217 +749,317 @@ store_meta_get_u64(struct stxn *tx, const char *name, uint64_t *v)
 	return STORE_OK;
 }
 
-/* ------------------------------------------------------------- plans */
+int
+store_meta_put_u64(struct stxn *tx, const char *name, uint64_t v)
+{
+	uint8_t buf[8];
+
+	util_be64_put(buf, v);
+	return store_meta_put(tx, name, buf, sizeof(buf));
+}
+
+/* ---------------------------------------------------------- households */
+
+void
+store_hh_free(EpsHousehold *h)
+{
+	if (h != NULL)
+		protobuf_c_message_free_unpacked(&h->base, NULL);
+}
+
+void
+store_delta_free(EpsDelta *d)
+{
+	if (d != NULL)
+		protobuf_c_message_free_unpacked(&d->base, NULL);
+}
 
 int
-store_plan_get(struct stxn *tx, const char *hhid, uint64_t version,
-    EpPlan **out)
+store_hh_get(struct stxn *tx, const char *hhid, EpsHousehold **out)
 {
-	uint8_t key[STORE_ID_MAX + 8];
-	size_t idlen = key_str_len(hhid), klen;
+	uint8_t key[STORE_HHID_LEN];
 	ProtobufCMessage *m;
 	int rc;
 
 	*out = NULL;
-	if (idlen == 0)
+	if (store_hhid(hhid, key) != 0)
 		return STORE_NOTFOUND;
-	if (version == 0)
-		rc = store_get_msg(tx, DB_HOUSEHOLDS, hhid, idlen,
-		    &eenplan__v1__plan__descriptor, &m);
-	else {
-		klen = key_id_seq(key, hhid, idlen, version);
-		rc = store_get_msg(tx, DB_VERSIONS, key, klen,
-		    &eenplan__v1__plan__descriptor, &m);
+	rc = store_get_msg(tx, DB_HH, key, sizeof(key), 0,
+	    &eenplan__store__household__descriptor, &m);
+	if (rc != STORE_OK)
+		return rc;
+	*out = (EpsHousehold *)m;
+	if ((*out)->household_id == NULL ||
+	    strcmp((*out)->household_id, hhid) != 0) {
+		log_warnx("store: DATA LOSS in database hh: record %s names "
+		    "household %s", hhid, (*out)->household_id);
+		store_hh_free(*out);
+		*out = NULL;
+		return stxn_fail(tx, STORE_CORRUPT);
 	}
+	return STORE_OK;
+}
+
+int
+store_hh_put(struct stxn *tx, const EpsHousehold *h)
+{
+	uint8_t key[STORE_HHID_LEN];
+
+	if (h == NULL || store_hhid(h->household_id, key) != 0) {
+		log_warnx("store: standing record without a household id");
+		return STORE_ERR;
+	}
+	return store_put_frame(tx, DB_HH, key, sizeof(key), &h->base, NULL, 0,
+	    0, NULL);
+}
+
+int
+store_body_get(struct stxn *tx, const char *hhid, EpPlan **out)
+{
+	uint8_t key[STORE_HHID_LEN];
+	ProtobufCMessage *m;
+	int rc;
+
+	*out = NULL;
+	if (store_hhid(hhid, key) != 0)
+		return STORE_ERR;
+	atomic_fetch_add(&tx->sx_store->st_body_reads, 1);
+	rc = store_get_msg(tx, DB_BODY, key, sizeof(key), 1,
+	    &eenplan__v1__plan__descriptor, &m);
 	if (rc == STORE_OK)
 		*out = (EpPlan *)m;
 	return rc;
 }
 
 int
-store_plan_put(struct stxn *tx, const EpPlan *plan,
-    const EpHistoryEntry *entry)
+store_body_open(struct stxn *tx, const char *hhid, size_t head, size_t tail,
+    uint8_t **buf, size_t *len)
 {
-	uint8_t key[STORE_ID_MAX + 8];
-	size_t idlen, klen;
+	uint8_t key[STORE_HHID_LEN];
+	const uint8_t *p;
 	int rc;
 
-	idlen = plan != NULL ? key_str_len(plan->household_id) : 0;
-	if (idlen == 0 || plan->version == 0) {
-		log_warnx("store: plan without household id or version");
+	*buf = NULL;
+	*len = 0;
+	if (store_hhid(hhid, key) != 0)
 		return STORE_ERR;
+	atomic_fetch_add(&tx->sx_store->st_body_reads, 1);
+	rc = store_get_frame(tx, DB_BODY, key, sizeof(key), 1, head, tail, &p,
+	    len, buf);
+	if (rc == STORE_OK && *buf == NULL) {
+		log_warnx("store: body of %s is not sealed", hhid);
+		return stxn_fail(tx, STORE_CORRUPT);
 	}
-	if (entry != NULL && entry->version != plan->version) {
-		log_warnx("store: history entry version %llu for plan "
-		    "version %llu", (unsigned long long)entry->version,
-		    (unsigned long long)plan->version);
-		return STORE_ERR;
-	}
-	if ((rc = store_put_frame(tx, DB_HOUSEHOLDS, plan->household_id,
-	    idlen, &plan->base, NULL, 0, 0)) != STORE_OK)
-		return rc;
-	klen = key_id_seq(key, plan->household_id, idlen, plan->version);
-	if ((rc = store_put_frame(tx, DB_VERSIONS, key, klen, &plan->base,
-	    NULL, 0, 0)) != STORE_OK)
-		return rc;
-	if (entry == NULL)
-		return STORE_OK;
-	return store_put_frame(tx, DB_HISTORY, key, klen, &entry->base, NULL,
-	    0, 0);
+	return rc;
 }
 
-/* Collects unpacked values of one household (id | u64 keys) into a list. */
-struct collect_arg {
-	struct stxn				*ca_tx;
-	int					 ca_db;
-	size_t					 ca_keylen;	/* exact */
-	const ProtobufCMessageDescriptor	*ca_desc;
-	struct msg_list				 ca_list;
-	size_t					 ca_limit;	/* SIZE_MAX: all */
-	int					 ca_more;
-};
-
-static int
-collect_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
+int
+store_body_put(struct stxn *tx, const char *hhid, const uint8_t *plan,
+    size_t len)
 {
-	struct collect_arg *ca = arg;
+	uint8_t key[STORE_HHID_LEN];
+
+	if (store_hhid(hhid, key) != 0)
+		return STORE_ERR;
+	return store_put_frame(tx, DB_BODY, key, sizeof(key), NULL, plan, len,
+	    0, NULL);
+}
+
+int
+store_delta_get(struct stxn *tx, const char *hhid, uint64_t version,
+    EpsDelta **out)
+{
+	uint8_t key[STORE_HHID_LEN + 8];
 	ProtobufCMessage *m;
 	int rc;
 
-	if (key->mv_size != ca->ca_keylen)
-		return 0;	/* a longer id that shares the prefix */
-	if (ca->ca_list.ml_n >= ca->ca_limit) {
-		ca->ca_more = 1;
-		return 1;
-	}
-	if ((rc = store_unpack(ca->ca_tx, ca->ca_db, key, ca->ca_desc, p, len,
-	    &m)) != STORE_OK)
-		return rc;
-	if (msg_list_push(&ca->ca_list, m) != STORE_OK) {
-		protobuf_c_message_free_unpacked(m, NULL);
-		return STORE_ERR;
-	}
-	return 0;
-}
-
-static int
-store_collect(struct stxn *tx, int db, const char *hhid, uint64_t after,
-    size_t limit, const ProtobufCMessageDescriptor *desc,
-    ProtobufCMessage ***out, size_t *n, int *more)
-{
-	uint8_t start[STORE_ID_MAX + 8];
-	struct collect_arg ca;
-	size_t idlen = key_str_len(hhid), slen;
-	int rc;
-
 	*out = NULL;
-	*n = 0;
-	if (more != NULL)
-		*more = 0;
-	if (idlen == 0 || after == UINT64_MAX)
-		return STORE_OK;
-	memset(&ca, 0, sizeof(ca));
-	ca.ca_tx = tx;
-	ca.ca_db = db;
-	ca.ca_keylen = idlen + 8;
-	ca.ca_desc = desc;
-	ca.ca_limit = limit;
-	slen = key_id_seq(start, hhid, idlen, after + 1);
-	rc = store_scan(tx, db, hhid, idlen, start, slen, collect_one, &ca);
-	if (rc != STORE_OK) {
-		msg_list_clear(&ca.ca_list);
+	if (key_hh_u64(key, hhid, version) != 0)
+		return STORE_ERR;
+	rc = store_get_msg(tx, DB_DELTA, key, sizeof(key), 1,
+	    &eenplan__store__delta__descriptor, &m);
+	if (rc != STORE_OK)
 		return rc;
+	*out = (EpsDelta *)m;
+	if ((*out)->entry == NULL || (*out)->entry->version != version) {
+		log_warnx("store: DATA LOSS in database delta: %s version "
+		    "%llu holds another version", hhid,
+		    (unsigned long long)version);
+		store_delta_free(*out);
+		*out = NULL;
+		return stxn_fail(tx, STORE_CORRUPT);
 	}
-	*out = ca.ca_list.ml_items;
-	*n = ca.ca_list.ml_n;
-	if (more != NULL)
-		*more = ca.ca_more;
 	return STORE_OK;
 }
 
 int
-store_history_list(struct stxn *tx, const char *hhid, uint64_t after,
-    uint32_t limit, EpHistoryEntry ***out, size_t *n, int *more)
+store_delta_put(struct stxn *tx, const char *hhid, const EpsDelta *d,
+    size_t *bytes)
 {
-	ProtobufCMessage **items;
+	uint8_t key[STORE_HHID_LEN + 8];
+
+	if (d == NULL || d->entry == NULL || d->entry->version == 0 ||
+	    key_hh_u64(key, hhid, d->entry->version) != 0) {
+		log_warnx("store: delta without household id or version");
+		return STORE_ERR;
+	}
+	return store_put_frame(tx, DB_DELTA, key, sizeof(key), &d->base, NULL,
+	    0, 0, bytes);
+}
+
+int
+store_snap_get(struct stxn *tx, const char *hhid, uint64_t version,
+    EpPlan **out)
+{
+	uint8_t key[STORE_HHID_LEN + 8];
+	ProtobufCMessage *m;
 	int rc;
 
-	rc = store_collect(tx, DB_HISTORY, hhid, after, limit,
-	    &eenplan__v1__history_entry__descriptor, &items, n, more);
-	*out = (EpHistoryEntry **)items;
+	*out = NULL;
+	if (key_hh_u64(key, hhid, version) != 0)
+		return STORE_ERR;
+	rc = store_get_msg(tx, DB_SNAP, key, sizeof(key), 1,
+	    &eenplan__v1__plan__descriptor, &m);
+	if (rc == STORE_OK)
+		*out = (EpPlan *)m;
 	return rc;
 }
 
-/* ------------------------------------------------------------ consent */
+int
+store_snap_put(struct stxn *tx, const char *hhid, uint64_t version,
+    const uint8_t *plan, size_t len)
+{
+	uint8_t key[STORE_HHID_LEN + 8];
+
+	if (version == 0 || key_hh_u64(key, hhid, version) != 0)
+		return STORE_ERR;
+	return store_put_frame(tx, DB_SNAP, key, sizeof(key), NULL, plan, len,
+	    0, NULL);
+}
 
 int
-store_grants_get(struct stxn *tx, const char *hhid, EpGrant ***out,
-    size_t *n)
+store_grant_get(struct stxn *tx, const char *hhid, uint64_t id, EpGrant **out)
 {
-	ProtobufCMessage **items;
+	uint8_t key[STORE_HHID_LEN + 8];
+	ProtobufCMessage *m;
 	int rc;
 
-	rc = store_collect(tx, DB_CONSENT, hhid, 0, SIZE_MAX,
-	    &eenplan__v1__grant__descriptor, &items, n, NULL);
-	*out = (EpGrant **)items;
-	return rc;
+	*out = NULL;
+	if (key_hh_u64(key, hhid, id) != 0)
+		return STORE_ERR;
+	rc = store_get_msg(tx, DB_GRANTS, key, sizeof(key), 1,
+	    &eenplan__v1__grant__descriptor, &m);
+	if (rc != STORE_OK)
+		return rc;
+	*out = (EpGrant *)m;
+	if ((*out)->id != id) {
+		log_warnx("store: DATA LOSS in database grants: %s grant "
+		    "%llu holds another grant", hhid, (unsigned long long)id);
+		protobuf_c_message_free_unpacked(m, NULL);
+		*out = NULL;
+		return stxn_fail(tx, STORE_CORRUPT);
+	}
+	return STORE_OK;
 }
 
 int
 store_grant_put(struct stxn *tx, const char *hhid, const EpGrant *g)
 {
-	uint8_t key[STORE_ID_MAX + 8];
-	size_t idlen = key_str_len(hhid), klen;
+	uint8_t key[STORE_HHID_LEN + 8];
 
-	if (idlen == 0 || g == NULL || g->id == 0) {
+	if (g == NULL || g->id == 0 || key_hh_u64(key, hhid, g->id) != 0) {
 		log_warnx("store: grant without household id or grant id");
 		return STORE_ERR;
 	}
-	klen = key_id_seq(key, hhid, idlen, g->id);
-	return store_put_frame(tx, DB_CONSENT, key, klen, &g->base, NULL, 0,
-	    0);
+	return store_put_frame(tx, DB_GRANTS, key, sizeof(key), &g->base,
+	    NULL, 0, 0, NULL);
+}
+
+static int
+purge_range(struct stxn *tx, int db, const char *hhid, uint64_t n)
+{
+	uint8_t key[STORE_HHID_LEN + 8];
+	uint64_t i;
+	int rc;
+
+	for (i = 1; i <= n; i++) {
+		if (key_hh_u64(key, hhid, i) != 0)
+			return STORE_ERR;
+		rc = store_del_key(tx, db, key, sizeof(key));
+		if (rc != STORE_OK && rc != STORE_NOTFOUND)
+			return rc;
+	}
+	return STORE_OK;
+}
+
+int
+store_hh_purge(struct stxn *tx, const char *hhid, uint64_t versions,
+    uint64_t grants)
+{
+	uint8_t key[STORE_HHID_LEN];
+	int rc;
+
+	if (store_hhid(hhid, key) != 0)
+		return STORE_ERR;
+	if ((rc = purge_range(tx, DB_DELTA, hhid, versions)) != STORE_OK ||
+	    (rc = purge_range(tx, DB_SNAP, hhid, versions)) != STORE_OK ||
+	    (rc = purge_range(tx, DB_GRANTS, hhid, grants)) != STORE_OK)
+		return rc;
+	rc = store_del_key(tx, DB_BODY, key, sizeof(key));
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return rc;
+	rc = store_del_key(tx, DB_HH, key, sizeof(key));
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
 /* --------------------------------------------------- principals index */
 
-/* "org \0 subject \0" into buf; returns its length or 0 when refused. */
-static size_t
-index_prefix(uint8_t *buf, const char *org, const char *subject)
+/* ihash16 of (org, subject), then hh16 when hhid is given. 0 or -1. */
+static int
+index_key(struct stxn *tx, uint8_t *buf, const char *org, const char *subject,
+    const char *hhid)
 {
-	size_t olen = key_str_len(org), slen;
+	const struct seal_key *ik = keyring_index(tx->sx_store->st_keys);
 
-	if (olen == 0 || subject == NULL)
-		return 0;
-	slen = strnlen(subject, STORE_ID_MAX + 1);
-	if (slen > STORE_ID_MAX)
-		return 0;
-	memcpy(buf, org, olen);
-	buf[olen] = '\0';
-	memcpy(buf + olen + 1, subject, slen);
-	buf[olen + 1 + slen] = '\0';
-	return olen + slen + 2;
+	if (key_str_len(org) == 0 || subject == NULL ||
+	    strnlen(subject, STORE_ID_MAX + 1) > STORE_ID_MAX)
+		return -1;
+	if (seal_index_hash(ik, org, subject, buf) != 0)
+		return -1;
+	if (hhid != NULL && store_hhid(hhid, buf + SEAL_INDEX_LEN) != 0)
+		return -1;
+	return 0;
 }
 
 int
 store_index_put(struct stxn *tx, const char *org, const char *subject,
     const char *hhid)
 {
-	uint8_t key[3 * STORE_ID_MAX + 2];
-	size_t plen, idlen = key_str_len(hhid);
+	uint8_t key[SEAL_INDEX_LEN + STORE_HHID_LEN];
 
-	if ((plen = index_prefix(key, org, subject)) == 0 || idlen == 0) {
+	if (index_key(tx, key, org, subject, hhid) != 0) {
 		log_warnx("store: index entry without org or household id");
 		return STORE_ERR;
 	}
-	memcpy(key + plen, hhid, idlen);
-	return store_put_frame(tx, DB_PRINCIPALS, key, plen + idlen, NULL,
-	    NULL, 0, 0);
+	return store_put_frame(tx, DB_PIDX, key, sizeof(key), NULL, NULL, 0, 0,
+	    NULL);
+}
+
+int
+store_index_del(struct stxn *tx, const char *org, const char *subject,
+    const char *hhid)
+{
+	uint8_t key[SEAL_INDEX_LEN + STORE_HHID_LEN];
+	int rc;
+
+	if (index_key(tx, key, org, subject, hhid) != 0)
+		return STORE_ERR;
+	rc = store_del_key(tx, DB_PIDX, key, sizeof(key));
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
 struct index_arg {
-	size_t		  ia_plen;
 	const uint8_t	 *ia_skip;	/* the after key itself */
-	size_t		  ia_skiplen;
 	int		(*ia_cb)(const char *, void *);
 	void		 *ia_arg;
 };
@@ -1194,20 +1068,19 @@ static int
 index_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 {
 	struct index_arg *ia = arg;
-	char hhid[STORE_ID_MAX + 1];
-	size_t n = key->mv_size - ia->ia_plen;
+	char hhid[2 * STORE_HHID_LEN + 1];
 
 	(void)p;
 	(void)len;
-	if (ia->ia_skip != NULL && key->mv_size == ia->ia_skiplen &&
-	    memcmp(key->mv_data, ia->ia_skip, ia->ia_skiplen) == 0)
-		return 0;
-	if (n == 0 || n > STORE_ID_MAX) {
-		log_corrupt(DB_PRINCIPALS, key, "no household id in key");
+	if (key->mv_size != SEAL_INDEX_LEN + STORE_HHID_LEN) {
+		store_log_corrupt(DB_PIDX, key, "malformed index key");
 		return STORE_CORRUPT;
 	}
-	memcpy(hhid, (const uint8_t *)key->mv_data + ia->ia_plen, n);
-	hhid[n] = '\0';
+	if (ia->ia_skip != NULL && memcmp(key->mv_data, ia->ia_skip,
+	    key->mv_size) == 0)
+		return 0;
+	util_hex((const uint8_t *)key->mv_data + SEAL_INDEX_LEN,
+	    STORE_HHID_LEN, hhid);
 	return ia->ia_cb(hhid, ia->ia_arg) != 0 ? 1 : 0;
 }
 
@@ -1215,34 +1088,46 @@ int
 store_index_scan(struct stxn *tx, const char *org, const char *subject,
     const char *after_hhid, int (*cb)(const char *hhid, void *), void *arg)
 {
-	uint8_t key[3 * STORE_ID_MAX + 2];
+	uint8_t key[SEAL_INDEX_LEN + STORE_HHID_LEN];
 	struct index_arg ia;
-	size_t plen, alen = 0;
+	size_t slen = SEAL_INDEX_LEN;
 
-	if ((plen = index_prefix(key, org, subject)) == 0 || cb == NULL)
+	if (cb == NULL || index_key(tx, key, org, subject, NULL) != 0)
 		return STORE_ERR;
 	memset(&ia, 0, sizeof(ia));
-	ia.ia_plen = plen;
 	ia.ia_cb = cb;
 	ia.ia_arg = arg;
 	if (after_hhid != NULL && after_hhid[0] != '\0') {
-		if ((alen = key_str_len(after_hhid)) == 0)
+		if (store_hhid(after_hhid, key + SEAL_INDEX_LEN) != 0)
 			return STORE_ERR;
-		memcpy(key + plen, after_hhid, alen);
 		ia.ia_skip = key;
-		ia.ia_skiplen = plen + alen;
+		slen = sizeof(key);
 	}
-	return store_scan(tx, DB_PRINCIPALS, key, plen, key, plen + alen,
+	return store_scan(tx, DB_PIDX, key, SEAL_INDEX_LEN, key, slen,
 	    index_one, &ia);
 }
 
 /* -------------------------------------------------------------- audit */
 
+/* org \0 seq into buf; returns the length (0: org unusable in a key). */
+static size_t
+key_org_seq(uint8_t *buf, const char *org, uint64_t seq)
+{
+	size_t n = key_str_len(org);
+
+	if (n == 0)
+		return 0;
+	memcpy(buf, org, n);
+	buf[n] = '\0';
+	util_be64_put(buf + n + 1, seq);
+	return n + 9;
+}
+
 int
 store_audit_put(struct stxn *tx, const EpAuditRecord *rec)
 {
 	uint8_t key[STORE_ID_MAX + 9];
-	size_t idlen, olen, i;
+	size_t i, n;
 	int rc;
 
 	if (rec == NULL || rec->seq == 0) {
@@ -1251,29 +1136,28 @@ store_audit_put(struct stxn *tx, const EpAuditRecord *rec)
 	}
 	/* Audit records are never overwritten, whatever the caller believes. */
 	util_be64_put(key, rec->seq);
-	if ((rc = store_put_frame(tx, DB_AUDIT, key, 8, &rec->base, NULL, 0,
-	    MDB_NOOVERWRITE)) != STORE_OK)
+	if ((rc = store_put_frame(tx, DB_LOG, key, 8, &rec->base, NULL, 0,
+	    MDB_NOOVERWRITE, NULL)) != STORE_OK)
 		return rc;
-	/* Ids too long for a key (hostile input) stay findable by a full scan. */
-	if ((idlen = key_str_len(rec->household_id)) > 0 &&
-	    (rc = store_put_frame(tx, DB_AUDIT_HH, key,
-	    key_id_seq(key, rec->household_id, idlen, rec->seq), NULL, NULL,
-	    0, 0)) != STORE_OK)
+	/* Ids that are not household ids (hostile input) stay findable by a full scan. */
+	if (key_hh_u64(key, rec->household_id, rec->seq) == 0 &&
+	    (rc = store_put_frame(tx, DB_LOG_HH, key, STORE_HHID_LEN + 8,
+	    NULL, NULL, 0, 0, NULL)) != STORE_OK)
 		return rc;
 	for (i = 0; i < rec->n_listed_households; i++) {
-		if ((idlen = key_str_len(rec->listed_households[i])) == 0 ||
-		    (rec->household_id != NULL &&
-		    strcmp(rec->household_id, rec->listed_households[i]) == 0))
+		if (rec->household_id != NULL &&
+		    strcmp(rec->household_id, rec->listed_households[i]) == 0)
 			continue;
-		if ((rc = store_put_frame(tx, DB_AUDIT_HH, key,
-		    key_id_seq(key, rec->listed_households[i], idlen, rec->seq),
-		    NULL, NULL, 0, 0)) != STORE_OK)
+		if (key_hh_u64(key, rec->listed_households[i], rec->seq) != 0)
+			continue;
+		if ((rc = store_put_frame(tx, DB_LOG_HH, key,
+		    STORE_HHID_LEN + 8, NULL, NULL, 0, 0, NULL)) != STORE_OK)
 			return rc;
 	}
-	if (rec->actor != NULL && (olen = key_str_len(rec->actor->org)) > 0 &&
-	    (rc = store_put_frame(tx, DB_AUDIT_ORG, key,
-	    key_org_seq(key, rec->actor->org, olen, rec->seq), NULL, NULL, 0,
-	    0)) != STORE_OK)
+	if (rec->actor != NULL &&
+	    (n = key_org_seq(key, rec->actor->org, rec->seq)) > 0 &&
+	    (rc = store_put_frame(tx, DB_LOG_ORG, key, n, NULL, NULL, 0, 0,
+	    NULL)) != STORE_OK)
 		return rc;
 	return STORE_OK;
 }
@@ -1287,7 +1171,7 @@ store_audit_get(struct stxn *tx, uint64_t seq, EpAuditRecord **out)
 
 	*out = NULL;
 	util_be64_put(key, seq);
-	rc = store_get_msg(tx, DB_AUDIT, key, sizeof(key),
+	rc = store_get_msg(tx, DB_LOG, key, sizeof(key), 0,
 	    &eenplan__v1__audit_record__descriptor, &m);
 	if (rc == STORE_OK)
 		*out = (EpAuditRecord *)m;
@@ -1304,22 +1188,24 @@ store_audit_last(struct stxn *tx, uint64_t *seq)
 	*seq = 0;
 	if ((rc = stxn_readable(tx)) != STORE_OK)
 		return rc;
-	if ((mrc = mdb_cursor_open(tx->sx_txn, tx->sx_store->st_dbi[DB_AUDIT],
+	if ((mrc = mdb_cursor_open(tx->sx_txn, tx->sx_store->st_dbi[DB_LOG],
 	    &cur)) != MDB_SUCCESS)
-		return stxn_mdb_fail(tx, mrc, "cursor", DB_AUDIT);
+		return stxn_mdb_fail(tx, mrc, "cursor", DB_LOG);
 	mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
 	if (mrc == MDB_SUCCESS) {
-		if (k.mv_size == 8) {
+		if (k.mv_size == 8 &&
+		    (rc = frame_verify(tx, DB_LOG, &k, &v)) == STORE_OK)
 			*seq = util_be64_get(k.mv_data);
-			rc = STORE_OK;
-		} else {
-			log_corrupt(DB_AUDIT, &k, "key is not a sequence number");
+		else {
+			if (k.mv_size != 8)
+				store_log_corrupt(DB_LOG, &k,
+				    "key is not a sequence number");
 			rc = stxn_fail(tx, STORE_CORRUPT);
 		}
 	} else if (mrc == MDB_NOTFOUND)
 		rc = STORE_OK;
 	else
-		rc = stxn_mdb_fail(tx, mrc, "cursor get", DB_AUDIT);
+		rc = stxn_mdb_fail(tx, mrc, "cursor get", DB_LOG);
 	mdb_cursor_close(cur);
 	return rc;
 }
@@ -1348,7 +1234,7 @@ audit_scan_emit(struct audit_scan_arg *as, EpAuditRecord *r)
 	return stop != 0 ? 1 : 0;
 }
 
-/* One entry of the audit database itself. */
+/* One entry of the log itself. */
 static int
 audit_scan_rec(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 {
@@ -1357,12 +1243,17 @@ audit_scan_rec(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 	int rc;
 
 	if (key->mv_size != 8) {
-		log_corrupt(DB_AUDIT, key, "key is not a sequence number");
+		store_log_corrupt(DB_LOG, key, "key is not a sequence number");
 		return STORE_CORRUPT;
 	}
-	if ((rc = store_unpack(as->as_tx, DB_AUDIT, key,
+	if ((rc = store_unpack(as->as_tx, DB_LOG, key->mv_data, key->mv_size,
 	    &eenplan__v1__audit_record__descriptor, p, len, &m)) != STORE_OK)
 		return rc;
+	if (((EpAuditRecord *)m)->seq != util_be64_get(key->mv_data)) {
+		store_log_corrupt(DB_LOG, key, "record holds another seq");
+		protobuf_c_message_free_unpacked(m, NULL);
+		return STORE_CORRUPT;
+	}
 	return audit_scan_emit(as, (EpAuditRecord *)m);
 }
 
@@ -1377,13 +1268,15 @@ audit_scan_idx(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 
 	(void)p;
 	(void)len;
-	if (key->mv_size != as->as_keylen)
-		return 0;	/* a longer id that shares the prefix */
+	if (key->mv_size != as->as_keylen) {
+		store_log_corrupt(as->as_db, key, "malformed index key");
+		return STORE_CORRUPT;
+	}
 	seq = util_be64_get((const uint8_t *)key->mv_data + key->mv_size - 8);
 	if ((rc = store_audit_get(as->as_tx, seq, &r)) != STORE_OK) {
 		if (rc == STORE_NOTFOUND) {
-			log_corrupt(as->as_db, key, "indexed audit record "
-			    "missing");
+			store_log_corrupt(as->as_db, key, "indexed audit "
+			    "record missing");
 			rc = STORE_CORRUPT;
 		}
 		return rc;
@@ -1408,26 +1301,26 @@ store_audit_scan(struct stxn *tx, const char *hhid, const char *org,
 	as.as_cb = cb;
 	as.as_arg = arg;
 	if (hhid != NULL) {
-		if ((n = key_str_len(hhid)) == 0)
+		if (key_hh_u64(key, hhid, after + 1) != 0)
 			return STORE_OK;	/* never indexed */
-		as.as_db = DB_AUDIT_HH;
-		as.as_keylen = n + 8;
+		as.as_db = DB_LOG_HH;
+		as.as_keylen = STORE_HHID_LEN + 8;
 		as.as_org = org;
-		return store_scan(tx, DB_AUDIT_HH, hhid, n, key,
-		    key_id_seq(key, hhid, n, after + 1), audit_scan_idx, &as);
+		return store_scan(tx, DB_LOG_HH, key, STORE_HHID_LEN, key,
+		    STORE_HHID_LEN + 8, audit_scan_idx, &as);
 	}
 	if (org != NULL) {
-		if ((n = key_str_len(org)) == 0)
+		if ((n = key_org_seq(key, org, after + 1)) == 0)
 			return STORE_OK;
-		as.as_db = DB_AUDIT_ORG;
-		as.as_keylen = key_org_seq(key, org, n, after + 1);
+		as.as_db = DB_LOG_ORG;
+		as.as_keylen = n;
 		/* The prefix is the org and its \0. */
-		return store_scan(tx, DB_AUDIT_ORG, key, n + 1, key,
-		    as.as_keylen, audit_scan_idx, &as);
+		return store_scan(tx, DB_LOG_ORG, key, n - 8, key, n,
+		    audit_scan_idx, &as);
 	}
-	as.as_db = DB_AUDIT;
+	as.as_db = DB_LOG;
 	util_be64_put(key, after + 1);
-	return store_scan(tx, DB_AUDIT, NULL, 0, key, 8, audit_scan_rec, &as);
+	return store_scan(tx, DB_LOG, NULL, 0, key, 8, audit_scan_rec, &as);
 }
 
 /* ------------------------------------------------------- change feed */
@@ -1449,14 +1342,16 @@ store_change_append(struct stxn *tx, EpChangeEvent *ev)
 		return stxn_fail(tx, STORE_FULL);
 	ev->seq = seq + 1;
 	util_be64_put(key, ev->seq);
-	if ((rc = store_put_frame(tx, DB_CHANGES, key, 8, &ev->base, NULL,
-	    0, 0)) != STORE_OK)
+	if ((rc = store_put_frame(tx, DB_FEED, key, 8, &ev->base, NULL, 0,
+	    MDB_NOOVERWRITE, NULL)) != STORE_OK)
 		return rc;
 	return store_meta_put(tx, "change_seq", key, 8);
 }
 
 struct change_arg {
 	struct stxn	 *cha_tx;
+	uint64_t	  cha_next;	/* the seq the next event must have */
+	int		  cha_stopped;
 	int		(*cha_cb)(const EpChangeEvent *, void *);
 	void		 *cha_arg;
 };
@@ -1469,14 +1364,23 @@ change_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 	int rc, stop;
 
 	if (key->mv_size != 8) {
-		log_corrupt(DB_CHANGES, key, "key is not a sequence number");
+		store_log_corrupt(DB_FEED, key, "key is not a sequence number");
 		return STORE_CORRUPT;
 	}
-	if ((rc = store_unpack(cha->cha_tx, DB_CHANGES, key,
-	    &eenplan__v1__change_event__descriptor, p, len, &m)) != STORE_OK)
+	/* The feed has no gaps: one missing is damage, not the end. */
+	if (util_be64_get(key->mv_data) != cha->cha_next) {
+		store_log_corrupt(DB_FEED, key, "sequence gap before this event");
+		return STORE_CORRUPT;
+	}
+	if ((rc = store_unpack(cha->cha_tx, DB_FEED, key->mv_data,
+	    key->mv_size, &eenplan__v1__change_event__descriptor, p, len,
+	    &m)) != STORE_OK)
 		return rc;
+	cha->cha_next++;
 	stop = cha->cha_cb((EpChangeEvent *)m, cha->cha_arg);
 	protobuf_c_message_free_unpacked(m, NULL);
+	if (stop != 0)
+		cha->cha_stopped = 1;
 	return stop != 0 ? 1 : 0;
 }
 
@@ -1485,59 +1389,31 @@ store_change_scan(struct stxn *tx, uint64_t after,
     int (*cb)(const EpChangeEvent *, void *), void *arg)
 {
 	struct change_arg cha;
+	uint64_t last;
 	uint8_t key[8];
+	int rc;
 
 	if (cb == NULL)
 		return STORE_ERR;
-	if (after == UINT64_MAX)
+	if ((rc = store_meta_get_u64(tx, "change_seq", &last)) != STORE_OK)
+		return rc;
+	if (after >= last)
 		return STORE_OK;
+	memset(&cha, 0, sizeof(cha));
 	cha.cha_tx = tx;
+	cha.cha_next = after + 1;
 	cha.cha_cb = cb;
 	cha.cha_arg = arg;
 	util_be64_put(key, after + 1);
-	return store_scan(tx, DB_CHANGES, NULL, 0, key, 8, change_one, &cha);
-}
-
-/* ------------------------------------------------------------- backup */
-
-static int
-fsync_path(const char *path, int flags)
-{
-	int fd, rc;
-
-	if ((fd = open(path, flags | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
+	rc = store_scan(tx, DB_FEED, NULL, 0, key, 8, change_one, &cha);
+	/* Events up to change_seq exist: one short is damage, not the end. */
+	if (rc == STORE_OK && !cha.cha_stopped && cha.cha_next <= last) {
+		log_warnx("store: DATA LOSS in database feed: events %llu..%llu "
+		    "missing", (unsigned long long)cha.cha_next,
+		    (unsigned long long)last);
+		return stxn_fail(tx, STORE_CORRUPT);
+	}
 	return rc;
-}
-
-int
-store_backup(struct store *st, const char *dir, char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-	int mrc;
-
-	if (dir == NULL ||
-	    (size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
-	    sizeof(path)) {
-		snprintf(err, errlen, "backup: bad directory");
-		return -1;
-	}
-	if ((mrc = mdb_env_copy2(st->st_env, dir, MDB_CP_COMPACT)) !=
-	    MDB_SUCCESS) {
-		snprintf(err, errlen, "backup to %s: %s", dir,
-		    mdb_strerror(mrc));
-		return -1;
-	}
-	/* mdb_env_copy2 does not sync: make the copy durable before saying so. */
-	if (fsync_path(path, O_RDONLY) == -1 ||
-	    fsync_path(dir, O_RDONLY | O_DIRECTORY) == -1) {
-		snprintf(err, errlen, "backup: sync %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 /* ------------------------------------------------------ raw (tests) */
@@ -1548,7 +1424,7 @@ store_db_lookup(const char *name)
 	int i;
 
 	for (i = 0; name != NULL && i < DB_COUNT; i++)
-		if (strcmp(name, store_db_names[i]) == 0)
+		if (strcmp(name, store_dbs[i].sd_name) == 0)
 			return i;
 	return -1;
 }
@@ -1561,28 +1437,45 @@ store_raw_put(struct stxn *tx, const char *db, const void *key,
 
 	if ((d = store_db_lookup(db)) == -1)
 		return STORE_ERR;
-	return store_put_frame(tx, d, key, keylen, NULL, payload, len, 0);
+	return store_put_frame(tx, d, key, keylen, NULL, payload, len, 0,
+	    NULL);
 }
 
 int
 store_raw_del(struct stxn *tx, const char *db, const void *key,
     size_t keylen)
 {
-	uint8_t kbuf[STORE_KEY_MAX];
-	MDB_val k;
-	int d, rc, mrc;
+	int d;
 
 	if ((d = store_db_lookup(db)) == -1)
 		return STORE_ERR;
-	if ((rc = stxn_writable(tx)) != STORE_OK)
-		return rc;
-	if (keylen == 0 || keylen > sizeof(kbuf))
+	return store_del_key(tx, d, key, keylen);
+}
+
+int
+store_raw_get(struct stxn *tx, const char *db, const void *key,
+    size_t keylen, uint8_t **val, size_t *len)
+{
+	uint8_t kbuf[STORE_KEY_MAX];
+	MDB_val k, v;
+	int d, mrc, rc;
+
+	*val = NULL;
+	*len = 0;
+	if ((d = store_db_lookup(db)) == -1 || keylen == 0 ||
+	    keylen > sizeof(kbuf))
 		return STORE_ERR;
+	if ((rc = stxn_readable(tx)) != STORE_OK)
+		return rc;
 	memcpy(kbuf, key, keylen);
 	k.mv_data = kbuf;
 	k.mv_size = keylen;
-	if ((mrc = mdb_del(tx->sx_txn, tx->sx_store->st_dbi[d], &k, NULL)) !=
+	if ((mrc = mdb_get(tx->sx_txn, tx->sx_store->st_dbi[d], &k, &v)) !=
 	    MDB_SUCCESS)
-		return stxn_mdb_fail(tx, mrc, "del", d);
+		return store_map_rc(mrc);
+	if ((*val = malloc(v.mv_size ? v.mv_size : 1)) == NULL)
+		return STORE_ERR;
+	memcpy(*val, v.mv_data, v.mv_size);
+	*len = v.mv_size;
 	return STORE_OK;
 }

@@ -1,22 +1,34 @@
 /*
  * store: the only module that touches LMDB. One environment, named
- * databases, every value checksummed (CRC32 over key and payload, checked on
- * every read), LMDB errors mapped once to STORE_* codes, a sticky error on
- * each transaction so a failed put makes the commit refuse.
+ * databases, every value checked on every read, LMDB errors mapped once to
+ * STORE_* codes, a sticky error on each transaction so a failed put makes
+ * the commit refuse.
  *
- * Databases (key -> value):
- *   households  hhid                         -> Plan (current version)
- *   versions    hhid | version (u64 BE)      -> Plan (every version)
- *   history     hhid | version (u64 BE)      -> HistoryEntry
- *   consent     hhid | grant id (u64 BE)     -> Grant
- *   principals  org \0 subject \0 hhid       -> empty   (who may be linked;
- *               subject "" for whole-org grants; members under citizens org)
- *   audit       seq (u64 BE)                 -> AuditRecord
- *   audit_hh    hhid | seq                   -> empty
- *   audit_org   org \0 seq (u64 BE)          -> empty   (the actor's org)
- *   changes     seq (u64 BE)                 -> ChangeEvent
- *   meta        name                         -> value ("schema", "audit_head",
- *                                               "change_seq")
+ * Schema 2. hh16 is a household id as 16 raw bytes; u64 are big-endian, so
+ * key order is numeric order. Values marked "sealed" are AES-256-GCM under a
+ * data key with the database name and the LMDB key as associated data (see
+ * seal.h); the others carry a CRC-32 over key and payload.
+ *
+ *   hh        hh16                  -> sealed Household (standing record)
+ *   body      hh16                  -> sealed Plan (current version)
+ *   delta     hh16 | version        -> sealed Delta (every version)
+ *   snap      hh16 | version        -> sealed Plan (every so many versions)
+ *   grants    hh16 | grant id       -> sealed Grant (every grant ever)
+ *   pidx      ihash16 | hh16        -> CRC (ihash16: keyed hash of
+ *                                      org \0 subject; "" for a whole org)
+ *   log       seq                   -> sealed AuditRecord
+ *   log_hh    hh16 | seq            -> CRC (records naming the household)
+ *   log_org   org \0 seq            -> CRC (records by the actor's org)
+ *   feed      seq                   -> sealed ChangeEvent
+ *   meta      name                  -> CRC ("schema", "keyring",
+ *                                      "audit_head", "change_seq", ...)
+ *
+ * Damage is never served as a shorter truth: a value that fails its check
+ * is STORE_CORRUPT; a lookup that misses checks the entries around where
+ * the key would be, and a range scan checks the entry before its start and
+ * the one that ends it, so a damaged key reads as STORE_CORRUPT, not as
+ * "not found" or as the end of the range. Where a count is known (versions,
+ * grants) a missing entry is STORE_CORRUPT too.
  */
 #ifndef EENPLAN_STORE_H
 #define EENPLAN_STORE_H
@@ -25,41 +37,59 @@
 #include <stdint.h>
 
 #include "wire.h"
+#include "seal.h"
+#include "store.pb-c.h"
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
+#define STORE_HHID_LEN		16
+
+typedef Eenplan__Store__Household	EpsHousehold;
+typedef Eenplan__Store__Delta		EpsDelta;
+typedef Eenplan__Store__Keyring		EpsKeyring;
 
 enum store_rc {
 	STORE_OK = 0,
 	STORE_NOTFOUND = 1,
 	STORE_ERR = -1,		/* unexpected LMDB or allocation error */
-	STORE_CORRUPT = -2,	/* a value failed its checksum or did not decode */
+	STORE_CORRUPT = -2,	/* a value or key failed its check, or an entry
+				   that must exist is missing */
 	STORE_FULL = -3,	/* map full: RESOURCE_EXHAUSTED, nothing written */
 	STORE_READONLY = -4,
 	STORE_TXN_FULL = -5,	/* one write txn changed too many pages: nothing
 				   written; a smaller batch would pass */
 	STORE_READERS_FULL = -6, /* every reader slot taken (max_readers) */
+	STORE_DISK_FULL = -7,	/* the file system is full (ENOSPC, EDQUOT) */
+	STORE_NOKEY = -8,	/* a value is sealed under a key we do not hold */
 };
 
 struct store;
 struct stxn;	/* a read, write or child transaction; carries a sticky error */
 
 struct store_opts {
-	const char	*so_dir;	/* the environment's directory */
-	size_t		 so_map_max;	/* bytes; the file grows up to this */
-	unsigned	 so_max_readers;
-	int		 so_readonly;	/* admin tools: MDB_RDONLY */
+	const char		*so_dir;	/* the environment's directory */
+	size_t			 so_map_max;	/* bytes; the file grows up to this */
+	unsigned		 so_max_readers;
+	int			 so_readonly;	/* admin tools: MDB_RDONLY */
+	const struct seal_key	*so_kek;	/* the operator's key (required) */
+	/* Migration from schema 1: households per transaction (0: 64). */
+	unsigned		 so_migrate_batch;
 };
 
 /*
  * Opens (creating when absent and not read-only) the environment, opens all
- * databases in one committed txn, runs mdb_reader_check, checks or writes
- * the schema version, and refuses a damaged file (size smaller than what the
- * environment's meta says it uses) with a clear message in err.
+ * databases in one committed txn, runs mdb_reader_check, refuses a damaged
+ * file (size smaller than what the environment's meta says it uses),
+ * unlocks the keyring with so_kek (creating it in a new store), checks the
+ * schema version and migrates an older store in place, in bounded
+ * transactions, logging progress. A clear message in err on failure.
  */
 int	store_open(struct store **, const struct store_opts *, char *err,
 	    size_t errlen) __attribute__((warn_unused_result));
 void	store_close(struct store *);
 const char *store_strerror(int rc);
+struct keyring *store_keyring(struct store *);
+/* The schema version the store has now (migrate.c brings 1 to 2). */
+uint64_t store_schema(struct store *);
 
 /* Read transactions: one handle per thread, renewed and reset per request. */
 struct stxn *store_reader_new(struct store *);
@@ -81,34 +111,78 @@ int	store_child_begin(struct stxn *parent, struct stxn **child)
 int	store_commit(struct stxn *) __attribute__((warn_unused_result));
 void	store_abort(struct stxn *);
 int	store_txn_error(const struct stxn *);	/* the sticky error, STORE_OK if none */
+/* Bytes of values this txn (a child: itself only) has put so far. */
+uint64_t store_txn_bytes(const struct stxn *);
 
-/* Plans. version 0 = current. *out is freed with plan_free(). */
-int	store_plan_get(struct stxn *, const char *hhid, uint64_t version,
-	    EpPlan **out) __attribute__((warn_unused_result));
-/* Writes plan as current and as version plan->version, and its history entry. */
-int	store_plan_put(struct stxn *, const EpPlan *plan,
-	    const EpHistoryEntry *entry) __attribute__((warn_unused_result));
-/* Entries with version > after, at most limit; *more set when there are more. */
-int	store_history_list(struct stxn *, const char *hhid, uint64_t after,
-	    uint32_t limit, EpHistoryEntry ***out, size_t *n, int *more)
+/* ---------------------------------------------------------- households */
+
+/* Household id text (32 hex) to key bytes. 0, or -1 when malformed. */
+int	store_hhid(const char *hex, uint8_t out[STORE_HHID_LEN]);
+
+/* The standing record; STORE_NOTFOUND when there is none. */
+int	store_hh_get(struct stxn *, const char *hhid, EpsHousehold **out)
 	    __attribute__((warn_unused_result));
+int	store_hh_put(struct stxn *, const EpsHousehold *)
+	    __attribute__((warn_unused_result));
+void	store_hh_free(EpsHousehold *);
 
-/* Consent: all grants of a household, in id order. */
-int	store_grants_get(struct stxn *, const char *hhid, EpGrant ***out,
-	    size_t *n) __attribute__((warn_unused_result));
+/* The current plan body, decoded. STORE_CORRUPT when missing. */
+int	store_body_get(struct stxn *, const char *hhid, EpPlan **out)
+	    __attribute__((warn_unused_result));
+/*
+ * The current plan body as stored (packed Plan), opened into a new malloc'd
+ * buffer *buf of head + *len + tail bytes, the plan at *buf + head: room
+ * for a response around it without another copy. Free *buf with free().
+ */
+int	store_body_open(struct stxn *, const char *hhid, size_t head,
+	    size_t tail, uint8_t **buf, size_t *len)
+	    __attribute__((warn_unused_result));
+int	store_body_put(struct stxn *, const char *hhid, const uint8_t *plan,
+	    size_t len) __attribute__((warn_unused_result));
+
+/* Deltas and snapshots: both STORE_CORRUPT when missing (a caller asks for
+ * what the standing record says exists). */
+int	store_delta_get(struct stxn *, const char *hhid, uint64_t version,
+	    EpsDelta **out) __attribute__((warn_unused_result));
+int	store_delta_put(struct stxn *, const char *hhid, const EpsDelta *,
+	    size_t *bytes) __attribute__((warn_unused_result));
+void	store_delta_free(EpsDelta *);
+int	store_snap_get(struct stxn *, const char *hhid, uint64_t version,
+	    EpPlan **out) __attribute__((warn_unused_result));
+int	store_snap_put(struct stxn *, const char *hhid, uint64_t version,
+	    const uint8_t *plan, size_t len) __attribute__((warn_unused_result));
+
+/* The grants archive; get is STORE_CORRUPT when missing. */
+int	store_grant_get(struct stxn *, const char *hhid, uint64_t id,
+	    EpGrant **out) __attribute__((warn_unused_result));
 int	store_grant_put(struct stxn *, const char *hhid, const EpGrant *)
 	    __attribute__((warn_unused_result));
 
-/* The principals index: hints for ListHouseholds; the policy decides. */
+/*
+ * Removes everything stored of a household: standing record, body, deltas,
+ * snapshots, grants (for the retention purge; the principals index entries
+ * the caller names with store_index_del).
+ */
+int	store_hh_purge(struct stxn *, const char *hhid, uint64_t versions,
+	    uint64_t grants) __attribute__((warn_unused_result));
+
+/* ------------------------------------------------------ principals index */
+
+/* Links (org, subject) to hhid; subject "" stands for the whole org. */
 int	store_index_put(struct stxn *, const char *org, const char *subject,
 	    const char *hhid) __attribute__((warn_unused_result));
+int	store_index_del(struct stxn *, const char *org, const char *subject,
+	    const char *hhid) __attribute__((warn_unused_result));
 /*
- * Calls cb for each hhid linked to (org, subject) in hhid order, starting
- * after after_hhid (NULL/"" from the start), until cb returns non-zero.
+ * Calls cb for each hhid linked to (org, subject) in key order (not id
+ * order: keys hold raw ids), starting after after_hhid (NULL/"": from the
+ * start), until cb returns non-zero.
  */
 int	store_index_scan(struct stxn *, const char *org, const char *subject,
 	    const char *after_hhid, int (*cb)(const char *hhid, void *), void *)
 	    __attribute__((warn_unused_result));
+
+/* ---------------------------------------------------------------- audit */
 
 /* Audit records: rec->seq must be set (the audit module numbers them). */
 int	store_audit_put(struct stxn *, const EpAuditRecord *rec)
@@ -117,48 +191,85 @@ int	store_audit_get(struct stxn *, uint64_t seq, EpAuditRecord **out)
 	    __attribute__((warn_unused_result));
 /*
  * Calls cb for each record with seq > after, in order, filtered by household
- * (hhid != NULL, via audit_hh) or by actor org (org != NULL, via audit_org),
- * until cb returns non-zero. A record failing its checksum stops the scan
+ * (hhid != NULL, via log_hh) or by actor org (org != NULL, via log_org),
+ * until cb returns non-zero. A record failing its check stops the scan
  * with STORE_CORRUPT.
  */
 int	store_audit_scan(struct stxn *, const char *hhid, const char *org,
 	    uint64_t after, int (*cb)(const EpAuditRecord *, void *), void *)
 	    __attribute__((warn_unused_result));
+/* The highest audit seq stored (0 when none): verify looks past the head. */
+int	store_audit_last(struct stxn *, uint64_t *seq)
+	    __attribute__((warn_unused_result));
 
-/* Change feed: assigns ev->seq (next from meta "change_seq") and stores it. */
+/* ---------------------------------------------------------- change feed */
+
+/* Assigns ev->seq (next from meta "change_seq") and stores it. */
 int	store_change_append(struct stxn *, EpChangeEvent *ev)
 	    __attribute__((warn_unused_result));
 int	store_change_scan(struct stxn *, uint64_t after,
 	    int (*cb)(const EpChangeEvent *, void *), void *)
 	    __attribute__((warn_unused_result));
 
+/* ----------------------------------------------------------------- meta */
+
 /* Small named values in meta (audit head, counters). */
 int	store_meta_get(struct stxn *, const char *name, void *buf, size_t cap,
 	    size_t *len) __attribute__((warn_unused_result));
 int	store_meta_put(struct stxn *, const char *name, const void *buf,
 	    size_t len) __attribute__((warn_unused_result));
+int	store_meta_get_u64(struct stxn *, const char *name, uint64_t *v)
+	    __attribute__((warn_unused_result));
+int	store_meta_put_u64(struct stxn *, const char *name, uint64_t v)
+	    __attribute__((warn_unused_result));
 
-/* Hot backup (mdb_env_copy2 with MDB_CP_COMPACT) into an empty directory. */
+/* ------------------------------------------------------------ operations */
+
+/*
+ * Hot backup (mdb_env_copy2 with MDB_CP_COMPACT) into dir, which is made
+ * (mode 0700) when absent and must be empty when present. The copy is as
+ * sealed as the store: useless without the key file.
+ */
 int	store_backup(struct store *, const char *dir, char *err, size_t errlen)
 	    __attribute__((warn_unused_result));
 
-/* Frees arrays returned above (each element with free_unpacked, then the array). */
+/*
+ * Rekey (run as a second process while the daemon serves, or alone): adds a
+ * new data key wrapped under the current KEK and under newkek, makes it the
+ * current key, re-encrypts every sealed value under it in transactions of
+ * at most batch values, then leaves only the wraps under newkek, so the
+ * store opens with newkek alone. progress (may be NULL) is called after each
+ * transaction. 0, or -1 with err.
+ */
+int	store_rekey(struct store *, const struct seal_key *newkek,
+	    unsigned batch, void (*progress)(uint64_t done, void *), void *arg,
+	    char *err, size_t errlen) __attribute__((warn_unused_result));
+/*
+ * Re-reads the keyring from meta through tx when its generation moved (a
+ * rekey in another process): new data keys become usable here. Cheap when
+ * nothing changed. STORE_* code.
+ */
+int	store_keyring_refresh(struct stxn *) __attribute__((warn_unused_result));
+
+/* ----------------------------------------------------------- tests, admin */
+
+/* Frees arrays of unpacked messages (each element, then the array). */
 void	store_free_list(void **items, size_t n);
 
-/* The highest audit seq stored (0 when none): verify looks past the head. */
-int	store_audit_last(struct stxn *, uint64_t *seq)
-	    __attribute__((warn_unused_result));
-
 /*
- * For tests and admin (repair) tools only: put a correctly framed and
- * checksummed value, or delete a key, in the database named db ("audit",
- * "meta", ...), bypassing every index and invariant.
+ * For tests and admin (repair) tools only: put a correctly framed value
+ * (sealed where the database is sealed) or delete a key in the database
+ * named db ("log", "meta", ...), bypassing every index and invariant; get
+ * the raw stored bytes of a key (malloc'd copy).
  */
 int	store_raw_put(struct stxn *, const char *db, const void *key,
 	    size_t keylen, const void *payload, size_t len)
 	    __attribute__((warn_unused_result));
 int	store_raw_del(struct stxn *, const char *db, const void *key,
 	    size_t keylen) __attribute__((warn_unused_result));
+int	store_raw_get(struct stxn *, const char *db, const void *key,
+	    size_t keylen, uint8_t **val, size_t *len)
+	    __attribute__((warn_unused_result));
 
 /* For tests (fault injection): the next top-level commit aborts and returns rc. */
 void	store_fail_next_commit(struct store *, int rc);
@@ -167,5 +278,7 @@ void	store_fail_next_commit(struct store *, int rc);
  * the child is gone and its parent carries rc as its sticky error.
  */
 void	store_fail_next_child_commit(struct store *, int rc);
+/* For tests: how many times a plan body was read (opened) since start. */
+uint64_t store_body_reads(struct store *);
 
 #endif

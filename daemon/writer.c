@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "audit.h"
+#include "seal.h"
 #include "writer.h"
 
 struct writer {
@@ -68,7 +69,8 @@ writer_job_failed(struct writer *w, struct stxn *parent, struct wjob *job,
 	/* An audit-only job's record was all it had: nothing else to try. */
 	if (job->wj_exec == NULL)
 		return rc;
-	r->outcome = rc == STORE_FULL ? EENPLAN__V1__CODE__RESOURCE_EXHAUSTED :
+	r->outcome = rc == STORE_FULL || rc == STORE_DISK_FULL ?
+	    EENPLAN__V1__CODE__RESOURCE_EXHAUSTED :
 	    EENPLAN__V1__CODE__UNAVAILABLE;
 	/* The handler's own detail, if any, says more than ours. */
 	if (r->detail == NULL || r->detail[0] == '\0')
@@ -93,6 +95,7 @@ writer_run_job(struct writer *w, struct stxn *parent, struct wjob *job)
 	int rc;
 
 	job->wj_exec_rc = 0;
+	job->wj_bytes = 0;
 	/* A change nobody would be on record for is not made. */
 	if (job->wj_exec != NULL && job->wj_audit == NULL) {
 		log_warnx("writer: job with a change but no audit record "
@@ -113,6 +116,7 @@ writer_run_job(struct writer *w, struct stxn *parent, struct wjob *job)
 		store_abort(child);
 		return writer_job_failed(w, parent, job, rc);
 	}
+	job->wj_bytes = store_txn_bytes(child);
 	/* A failed commit has freed the child: no abort. */
 	if ((rc = store_commit(child)) != STORE_OK) {
 		w->w_ahead = saved;
@@ -186,7 +190,7 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 		    (unsigned long long)n, store_strerror(rc));
 		w->w_ahead = saved;
 		/* Only a full map is sure to have left the disk as it was. */
-		if (rc != STORE_FULL)
+		if (rc != STORE_FULL && rc != STORE_DISK_FULL)
 			w->w_reload = 1;
 		for (job = batch; job != NULL; job = job->wj_next)
 			job->wj_rc = rc;
@@ -230,6 +234,7 @@ writer_main(void *arg)
 			break;
 		writer_run_batch(w, batch);
 	}
+	seal_thread_done();
 	return NULL;
 }
 

@@ -52,6 +52,7 @@ struct wjob {
 	int		 wj_exec_rc;	/* what wj_exec returned */
 	int		 wj_rc;		/* STORE_OK: committed (data if kept, and audit);
 					   else why not — the request must fail */
+	uint64_t	 wj_bytes;	/* bytes its child txn put (data and record) */
 	struct wjob	*wj_next;	/* writer's queue link */
 };
 

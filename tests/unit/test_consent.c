@@ -17,6 +17,18 @@
 #include "principal.h"
 #include "consent.h"
 
+/* The policy decides on a household's members and regisseur: a plan's here. */
+static void
+ev_plan(const struct consent_conf *cc, const struct principal *pr,
+    const EpPlan *p, EpGrant *const *g, size_t n, int64_t now,
+    struct consent_decision *d)
+{
+	struct consent_household ch;
+
+	consent_household_of_plan(p, &ch);
+	consent_evaluate(cc, pr, p != NULL ? &ch : NULL, g, n, now, d);
+}
+
 #define NOW		((int64_t)1750000000000000)	/* 2025, in us */
 #define DOM		EENPLAN__V1__DOMAIN__DOMAIN_GEESTELIJKE_GEZONDHEID
 #define OTHER_DOM	EENPLAN__V1__DOMAIN__DOMAIN_WERK_OPLEIDING
@@ -485,7 +497,7 @@ test_decision_space(void **state)
 		world_build(&w, role, level, scope, valid);
 		/* the decision itself does not depend on the switch unless
 		   break-glass grants are involved; none are here */
-		consent_evaluate(&conf_on, &w.pr, &w.hh.plan, w.gp, w.ng, NOW,
+		ev_plan(&conf_on, &w.pr, &w.hh.plan, w.gp, w.ng, NOW,
 		    &d);
 		bad += check_decision(&w, &d, role, level, scope, valid);
 		bad += check_ops(&w, &d, role, level, scope, valid);
@@ -521,7 +533,7 @@ static void
 eval(const struct consent_conf *conf, const struct principal *pr,
     const EpPlan *plan, EpGrant **grants, size_t n, struct consent_decision *d)
 {
-	consent_evaluate(conf, pr, plan, grants, n, NOW, d);
+	ev_plan(conf, pr, plan, grants, n, NOW, d);
 }
 
 static void
@@ -945,7 +957,7 @@ test_expired_at_now(void **state)
 	eval(&conf_on, &pr, &hh.plan, gl, 1, &d);
 	assert_int_equal(d.cd_access, A_NONE);
 	assert_int_equal(d.cd_matching, 0);
-	consent_evaluate(&conf_on, &pr, &hh.plan, gl, 1, NOW - 1, &d);
+	ev_plan(&conf_on, &pr, &hh.plan, gl, 1, NOW - 1, &d);
 	assert_int_equal(d.cd_access, A_CONTRIBUTE);
 }
 
@@ -1031,7 +1043,7 @@ test_allows_defends(void **state)
 	    NULL));
 	assert_false(consent_allows(&conf_on, &pro, NULL, CONSENT_OP_READ, 0,
 	    NULL));
-	consent_evaluate(&conf_on, &pro, NULL, NULL, 0, NOW, NULL);
+	ev_plan(&conf_on, &pro, NULL, NULL, 0, NOW, NULL);
 }
 
 static void

@@ -1,0 +1,163 @@
+/*
+ * call: one request's life from its decoded frame to its answer — the
+ * status, the audit record, the worker's read transaction, the hand-off to
+ * the writer, and the answer. A handler ends a call in one of three ways:
+ * call_reply (nothing to audit), call_audit_reply (reads: the record — and
+ * the consent decision, again, in the commit's transaction — are committed
+ * by the writer before the answer leaves), or call_write (the writer runs
+ * the change and its record in one child transaction, then answers).
+ *
+ * A call knows the world through its env (what the handlers may use) and
+ * its sink (how the connection takes the answer): no server, no worker,
+ * no connection here.
+ */
+#ifndef EENPLAN_CALL_H
+#define EENPLAN_CALL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "wire.h"
+#include "principal.h"
+#include "consent.h"
+#include "household.h"
+#include "store.h"
+#include "writer.h"
+
+struct config;
+struct quota;
+
+/* Short names for the wire enums, for every handler. */
+#define CODE(x)		EENPLAN__V1__CODE__##x
+#define ACCESS(x)	EENPLAN__V1__ACCESS__ACCESS_##x
+#define ROLE(x)		EENPLAN__V1__ROLE__ROLE_##x
+#define KIND(x)		EENPLAN__V1__CHANGE_KIND__CHANGE_##x
+
+/* What a call may use: one per worker, set up by the server. */
+struct call_env {
+	const struct config		*ce_conf;
+	const struct consent_conf	*ce_consent;
+	const struct household_conf	*ce_hh;
+	struct writer			*ce_writer;
+	struct quota			*ce_quota;
+	struct stxn			*ce_reader;	/* this worker's */
+	/* From the writer thread: hands a finished job back to this worker. */
+	void				(*ce_post)(void *, struct wjob *);
+	void				*ce_post_arg;
+};
+
+/*
+ * How the answer leaves: the connection's. cs_send takes the frame (a
+ * malloc'd buffer, the frame at buf + off, len bytes; free(buf) when sent)
+ * and ends the request's hold on the connection; buf NULL: no answer.
+ */
+struct call_sink {
+	void	(*cs_send)(void *arg, uint8_t *buf, size_t off, size_t len);
+	void	*cs_arg;
+	uint32_t cs_max_frame;
+};
+
+/* A decision a prepared read was built on, checked again at commit. */
+struct call_check {
+	char		cc_hhid[33];
+	int		cc_op;		/* enum consent_op */
+	int		cc_access;
+	uint32_t	cc_scope;
+};
+
+struct call {
+	const struct call_env	*ca_env;
+	struct call_sink	 ca_sink;
+	struct principal	 ca_who;
+	uint64_t		 ca_id;
+	int64_t			 ca_now;
+	EpRequest		*ca_req;	/* decoded within ca_budget */
+	struct wire_budget	 ca_budget;
+	/* the answer */
+	int			 ca_code;	/* EENPLAN__V1__CODE__* */
+	char			 ca_msg[256];
+	EpResponse		 ca_resp;
+	ProtobufCMessage	*ca_body;	/* malloc'd; freed with the call */
+	uint8_t			*ca_frame;	/* or a prepared frame (buf) */
+	size_t			 ca_frame_off;
+	size_t			 ca_frame_len;
+	/* the record of it */
+	EpAuditRecord		*ca_audit;
+	struct wjob		 ca_job;
+	wjob_exec_fn		 ca_exec;	/* the handler's part in the writer */
+	int			 ca_write;	/* a change: charged to the quota */
+	struct call_check	*ca_checks;
+	size_t			 ca_nchecks;
+	/* handler state that lives until the answer (freed with the call) */
+	void			*ca_state;
+	void			(*ca_state_free)(void *);
+};
+
+/*
+ * A new call for the caller who; its budget (request_memory bytes) is what
+ * the request may be decoded into: unpack with &call->ca_budget.wb_alloc,
+ * then hand the result to dispatch_request.
+ */
+struct call *call_new(const struct call_env *, const struct call_sink *,
+	    const struct principal *who, size_t budget);
+void	call_free(struct call *);
+
+/* Handing the call back to its worker (the env's ce_post delivers it). */
+void	call_complete(struct wjob *);
+
+/* Endings. */
+void	call_reply(struct call *);
+void	call_audit_reply(struct call *);
+void	call_write(struct call *, wjob_exec_fn);
+
+/* Answer helpers. */
+void	call_status(struct call *, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	call_body(struct call *, int body_case, void *msg);
+/*
+ * A prepared frame as the answer (instead of a body): buf is the call's
+ * now; the frame is at buf + off, len bytes. Dropped when the call fails.
+ */
+void	call_frame(struct call *, uint8_t *buf, size_t off, size_t len);
+/* The one answer for "no such household" and "not allowed" alike. */
+void	call_deny(struct call *);
+/* A household id from a request: 0, or -1 with INVALID_ARGUMENT set. */
+int	call_check_hhid(struct call *, const char *hhid);
+/* Starts the audit record for this call (action = operation name). */
+void	call_audit_begin(struct call *, const char *action, const char *hhid);
+/*
+ * The answer reveals household hhid under decision d for op: the writer
+ * decides again in the commit's transaction, and a decision that no longer
+ * allows it drops the answer (PERMISSION_DENIED, so recorded). 0 or -1.
+ */
+int	call_check(struct call *, const char *hhid, int op,
+	    const struct consent_decision *d);
+
+/* The read txn of the calling worker, begun; NULL (with status set) on error. */
+struct stxn *call_reader(struct call *);
+void	call_reader_end(struct call *);
+/* Loads a household for the caller through t (household_load). */
+int	call_household(struct call *, struct stxn *, const char *hhid,
+	    struct household *) __attribute__((warn_unused_result));
+
+/* Maps a STORE_* code to a status on the call. */
+void	call_store_error(struct call *, int rc);
+/* A refusal from the plan model as the call's status ("field: message"). */
+void	call_plan_error(struct call *, const struct plan_error *);
+/* Items per page: asked, or page_max when 0 or more was asked. */
+uint32_t call_page_limit(const struct call *, uint32_t asked);
+
+/* Both set and equal (wire strings may be NULL in hand-built messages). */
+static inline int
+str_eq(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* The caller as a wire Principal: pointing into p (for messages only packed). */
+void	principal_ep_view(const struct principal *p, EpPrincipal *out);
+/* A malloc'd copy, for plan and grant trees (free_unpacked compatible). */
+EpPrincipal *principal_ep_new(const struct principal *);
+
+#endif

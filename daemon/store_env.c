@@ -1,0 +1,1097 @@
+/*
+ * store_env: the LMDB environment — opening and its damage checks, the
+ * schema, transactions, the keyring in meta, backup and rekey (see store.h).
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+#include <openssl/crypto.h>
+
+#include "log.h"
+#include "util.h"
+#include "store.h"
+#include "store_impl.h"
+
+#define STORE_DEFAULT_MAP	((size_t)1 << 30)
+#define STORE_DEFAULT_READERS	126
+#define KEYRING_META		"keyring"
+#define KEYRING_GEN_META	"keyring_gen"
+#define KEYRING_MAX		(64 * 1024)
+
+/* ------------------------------------------------------------- checks */
+
+/*
+ * LMDB has no page checksums and maps the file: a file shorter than the
+ * pages its meta page claims opens fine and then SIGBUSes on the first read
+ * past the end. Refuse it before reading anything but the meta pages.
+ * env_info comes before stat: a concurrent writer grows the file before it
+ * moves the meta, so this order never refuses a healthy file.
+ */
+static int
+store_check_size(MDB_env *env, const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	MDB_envinfo info;
+	MDB_stat ms;
+	struct stat sb;
+	uint64_t need;
+	int mrc;
+
+	if ((mrc = mdb_env_info(env, &info)) != MDB_SUCCESS ||
+	    (mrc = mdb_env_stat(env, &ms)) != MDB_SUCCESS) {
+		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(mrc));
+		return -1;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
+	    sizeof(path)) {
+		snprintf(err, errlen, "%s: path too long", dir);
+		return -1;
+	}
+	if (stat(path, &sb) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+	if ((uint64_t)sb.st_size < need) {
+		snprintf(err, errlen, "%s: data file truncated: %lld bytes, "
+		    "needs %llu; restore from a backup", path,
+		    (long long)sb.st_size, (unsigned long long)need);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A data file of zero bytes would be taken by LMDB for a new, empty
+ * environment: every record silently gone. Refuse it instead.
+ */
+static int
+store_check_empty_file(const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
+	    sizeof(path)) {
+		snprintf(err, errlen, "%s: path too long", dir);
+		return -1;
+	}
+	if (stat(path, &sb) == -1)
+		return 0;
+	if (sb.st_size == 0) {
+		snprintf(err, errlen, "%s: data file truncated: 0 bytes; "
+		    "restore from a backup or remove it to start empty", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ keyring */
+
+static void
+keyring_ad(uint8_t ad[24], uint32_t id, int index)
+{
+	static const char label[] = "eenplan keyring";	/* 15 + NUL */
+
+	memcpy(ad, label, sizeof(label));
+	ad[16] = id >> 24;
+	ad[17] = (id >> 16) & 0xff;
+	ad[18] = (id >> 8) & 0xff;
+	ad[19] = id & 0xff;
+	ad[20] = index ? 1 : 0;
+	ad[21] = ad[22] = ad[23] = 0;
+}
+
+/* Adds a wrap of key under kek to wk. 0 or -1. */
+static int
+keyring_wrap(Eenplan__Store__WrappedKey *wk, const struct seal_key *key,
+    const struct seal_key *kek)
+{
+	Eenplan__Store__Wrap **v, *w;
+	uint8_t ad[24];
+	size_t i;
+
+	for (i = 0; i < wk->n_wraps; i++)
+		if (wk->wraps[i]->kek_id == kek->sk_id)
+			return 0;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return -1;
+	eenplan__store__wrap__init(w);
+	w->kek_id = kek->sk_id;
+	if ((w->sealed.data = malloc(SEAL_KEY_LEN + SEAL_OVERHEAD)) == NULL)
+		goto fail;
+	w->sealed.len = SEAL_KEY_LEN + SEAL_OVERHEAD;
+	keyring_ad(ad, key->sk_id, wk->index);
+	if (seal_value(kek, ad, sizeof(ad), key->sk_key, SEAL_KEY_LEN,
+	    w->sealed.data) != 0)
+		goto fail;
+	if ((v = reallocarray(wk->wraps, wk->n_wraps + 1, sizeof(*v))) == NULL)
+		goto fail;
+	wk->wraps = v;
+	wk->wraps[wk->n_wraps++] = w;
+	return 0;
+fail:
+	protobuf_c_message_free_unpacked(&w->base, NULL);
+	return -1;
+}
+
+/* The key inside wk, if one of its wraps opens under kek. 0 or -1. */
+static int
+keyring_unwrap(const Eenplan__Store__WrappedKey *wk,
+    const struct seal_key *kek, struct seal_key *out)
+{
+	uint8_t ad[24];
+	size_t i;
+
+	for (i = 0; i < wk->n_wraps; i++) {
+		const Eenplan__Store__Wrap *w = wk->wraps[i];
+
+		if (w->kek_id != kek->sk_id ||
+		    w->sealed.len != SEAL_KEY_LEN + SEAL_OVERHEAD)
+			continue;
+		keyring_ad(ad, wk->id, wk->index);
+		if (seal_open(kek, ad, sizeof(ad), w->sealed.data, w->sealed.len,
+		    out->sk_key) != 0)
+			return -1;
+		out->sk_id = seal_key_id(out->sk_key);
+		return out->sk_id == wk->id ? 0 : -1;
+	}
+	return -1;
+}
+
+static Eenplan__Store__WrappedKey *
+keyring_new_entry(EpsKeyring *kr, const struct seal_key *key, int index)
+{
+	Eenplan__Store__WrappedKey *wk, **v;
+
+	if ((wk = calloc(1, sizeof(*wk))) == NULL)
+		return NULL;
+	eenplan__store__wrapped_key__init(wk);
+	wk->id = key->sk_id;
+	wk->index = index;
+	wk->created_at = util_now_us();
+	if ((v = reallocarray(kr->keys, kr->n_keys + 1, sizeof(*v))) == NULL) {
+		free(wk);
+		return NULL;
+	}
+	kr->keys = v;
+	kr->keys[kr->n_keys++] = wk;
+	return wk;
+}
+
+static int
+keyring_read(struct stxn *tx, EpsKeyring **out)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if ((buf = malloc(KEYRING_MAX)) == NULL)
+		return STORE_ERR;
+	rc = store_meta_get(tx, KEYRING_META, buf, KEYRING_MAX, &len);
+	if (rc == STORE_OK) {
+		*out = eenplan__store__keyring__unpack(NULL, len, buf);
+		if (*out == NULL) {
+			log_warnx("store: DATA LOSS: the keyring in meta does "
+			    "not decode");
+			rc = stxn_fail(tx, STORE_CORRUPT);
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+static int
+keyring_write(struct stxn *tx, EpsKeyring *kr)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	kr->generation++;
+	len = eenplan__store__keyring__get_packed_size(kr);
+	if (len > KEYRING_MAX || (buf = malloc(len)) == NULL)
+		return STORE_ERR;
+	eenplan__store__keyring__pack(kr, buf);
+	rc = store_meta_put(tx, KEYRING_META, buf, len);
+	free(buf);
+	if (rc == STORE_OK)
+		rc = store_meta_put_u64(tx, KEYRING_GEN_META, kr->generation);
+	return rc;
+}
+
+/*
+ * Takes into the store's keyring every key of kr that opens under our KEK.
+ * The current data key must be among them.
+ */
+static int
+keyring_adopt(struct store *st, const EpsKeyring *kr, char *err, size_t errlen)
+{
+	struct seal_key k;
+	size_t i;
+	int have_current = 0, have_index = 0;
+	uint32_t other = 0;
+
+	for (i = 0; i < kr->n_keys; i++) {
+		if (keyring_unwrap(kr->keys[i], &st->st_kek, &k) != 0) {
+			if (kr->keys[i]->n_wraps > 0)
+				other = kr->keys[i]->wraps[0]->kek_id;
+			continue;
+		}
+		if (kr->keys[i]->index) {
+			keyring_set_index(st->st_keys, &k);
+			have_index = 1;
+		} else if (keyring_add(st->st_keys, &k) != 0) {
+			seal_key_wipe(&k);
+			snprintf(err, errlen, "keyring: too many data keys");
+			return -1;
+		}
+		if (!kr->keys[i]->index && k.sk_id == kr->current)
+			have_current = 1;
+		seal_key_wipe(&k);
+	}
+	if (!have_current || !have_index) {
+		snprintf(err, errlen, "the configured key file (key id %08x) "
+		    "does not open this store: its keys are wrapped under key "
+		    "id %08x (after a rekey, point [store] key at the new key "
+		    "file)", st->st_kek.sk_id, other);
+		return -1;
+	}
+	if (keyring_set_current(st->st_keys, kr->current) != 0) {
+		snprintf(err, errlen, "keyring: current key missing");
+		return -1;
+	}
+	atomic_store(&st->st_keys_gen, kr->generation);
+	return 0;
+}
+
+/* A new store: a data key and the index key, wrapped under the KEK. */
+static int
+keyring_create(struct stxn *tx, char *err, size_t errlen)
+{
+	struct store *st = tx->sx_store;
+	Eenplan__Store__WrappedKey *wk;
+	EpsKeyring kr = EENPLAN__STORE__KEYRING__INIT;
+	struct seal_key dek, ik;
+	int rc = -1;
+
+	memset(&dek, 0, sizeof(dek));
+	memset(&ik, 0, sizeof(ik));
+	if (seal_key_random(&dek) != 0 || seal_key_random(&ik) != 0) {
+		snprintf(err, errlen, "keyring: no randomness");
+		goto out;
+	}
+	if ((wk = keyring_new_entry(&kr, &dek, 0)) == NULL ||
+	    keyring_wrap(wk, &dek, &st->st_kek) != 0 ||
+	    (wk = keyring_new_entry(&kr, &ik, 1)) == NULL ||
+	    keyring_wrap(wk, &ik, &st->st_kek) != 0) {
+		snprintf(err, errlen, "keyring: out of memory");
+		goto out;
+	}
+	kr.current = dek.sk_id;
+	if (keyring_write(tx, &kr) != STORE_OK) {
+		snprintf(err, errlen, "keyring: cannot store it");
+		goto out;
+	}
+	rc = keyring_adopt(st, &kr, err, errlen);
+	log_info("store: new keyring: data key %08x under key file %08x",
+	    dek.sk_id, st->st_kek.sk_id);
+out:
+	seal_key_wipe(&dek);
+	seal_key_wipe(&ik);
+	/* kr is on the stack: free its parts only. */
+	{
+		size_t i;
+
+		for (i = 0; i < kr.n_keys; i++)
+			protobuf_c_message_free_unpacked(&kr.keys[i]->base,
+			    NULL);
+		free(kr.keys);
+	}
+	return rc;
+}
+
+int
+store_keyring_refresh(struct stxn *tx)
+{
+	struct store *st = tx->sx_store;
+	EpsKeyring *kr = NULL;
+	uint64_t gen;
+	char err[256];
+	int rc;
+
+	if ((rc = store_meta_get_u64(tx, KEYRING_GEN_META, &gen)) != STORE_OK)
+		return rc;
+	if (gen == atomic_load(&st->st_keys_gen))
+		return STORE_OK;
+	pthread_mutex_lock(&st->st_keys_mtx);
+	if (gen != atomic_load(&st->st_keys_gen)) {
+		if ((rc = keyring_read(tx, &kr)) == STORE_OK &&
+		    keyring_adopt(st, kr, err, sizeof(err)) != 0) {
+			log_warnx("store: keyring: %s", err);
+			rc = STORE_NOKEY;
+		} else if (rc == STORE_OK)
+			log_info("store: keyring generation %llu: data key "
+			    "%08x", (unsigned long long)gen, kr->current);
+	}
+	pthread_mutex_unlock(&st->st_keys_mtx);
+	if (kr != NULL)
+		eenplan__store__keyring__free_unpacked(kr, NULL);
+	return rc;
+}
+
+/* ------------------------------------------------------ open and close */
+
+struct keyring *
+store_keyring(struct store *st)
+{
+	return st->st_keys;
+}
+
+/*
+ * Opens every database, checks the schema and the keyring in one committed
+ * txn. Schema-1 databases are opened when present (a store to migrate).
+ */
+static int
+store_open_dbs(struct store *st, char *err, size_t errlen)
+{
+	struct stxn tx;
+	unsigned flags = st->st_readonly ? 0 : MDB_CREATE;
+	EpsKeyring *kr = NULL;
+	uint64_t schema;
+	int i, mrc, rc, v1 = 0;
+
+	memset(&tx, 0, sizeof(tx));
+	tx.sx_store = st;
+	tx.sx_kind = st->st_readonly ? STXN_READ : STXN_WRITE;
+	tx.sx_active = 1;
+	if ((mrc = mdb_txn_begin(st->st_env, NULL,
+	    st->st_readonly ? MDB_RDONLY : 0, &tx.sx_txn)) != MDB_SUCCESS) {
+		snprintf(err, errlen, "begin: %s", mdb_strerror(mrc));
+		return -1;
+	}
+	for (i = 0; i < DB_COUNT; i++) {
+		mrc = mdb_dbi_open(tx.sx_txn, store_dbs[i].sd_name,
+		    i >= DB_V1_FIRST ? 0 : flags, &st->st_dbi[i]);
+		if (mrc == MDB_NOTFOUND && i >= DB_V1_FIRST) {
+			st->st_dbi[i] = 0;
+			continue;
+		}
+		if (mrc == MDB_NOTFOUND && st->st_readonly && i != DB_META) {
+			/* A schema-1 store: the check below says so. */
+			st->st_dbi[i] = 0;
+			continue;
+		}
+		if (mrc != MDB_SUCCESS) {
+			snprintf(err, errlen, "database %s: %s%s",
+			    store_dbs[i].sd_name, mdb_strerror(mrc),
+			    mrc == MDB_NOTFOUND ? " (not an eenplan store?)" :
+			    "");
+			goto fail;
+		}
+		if (i == DB_V1_HOUSEHOLDS)
+			v1 = 1;
+	}
+	/* Absent reads as 0: a new store. */
+	if ((rc = store_meta_get_u64(&tx, "schema", &schema)) != STORE_OK) {
+		snprintf(err, errlen, "schema version: %s", store_strerror(rc));
+		goto fail;
+	}
+	if (schema == 0 && v1)
+		schema = 1;
+	if (schema > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "schema version %llu is newer than this "
+		    "eenpland supports (%d)", (unsigned long long)schema,
+		    STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (schema != 0 && schema < STORE_SCHEMA_VERSION && st->st_readonly) {
+		snprintf(err, errlen, "schema version %llu needs migration to "
+		    "%d: start eenpland once (it migrates in place)",
+		    (unsigned long long)schema, STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	st->st_schema = schema == 0 ? STORE_SCHEMA_VERSION : schema;
+	if (schema == 0 && (rc = store_meta_put_u64(&tx, "schema",
+	    STORE_SCHEMA_VERSION)) != STORE_OK) {
+		snprintf(err, errlen, "schema version: %s", store_strerror(rc));
+		goto fail;
+	}
+	rc = keyring_read(&tx, &kr);
+	if (rc == STORE_NOTFOUND) {
+		if (st->st_readonly) {
+			snprintf(err, errlen, "the store has no keyring");
+			goto fail;
+		}
+		if (keyring_create(&tx, err, errlen) != 0)
+			goto fail;
+	} else if (rc != STORE_OK) {
+		snprintf(err, errlen, "keyring: %s", store_strerror(rc));
+		goto fail;
+	} else if (keyring_adopt(st, kr, err, errlen) != 0)
+		goto fail;
+	if (kr != NULL)
+		eenplan__store__keyring__free_unpacked(kr, NULL);
+	kr = NULL;
+	/* Even read-only: an aborted txn would close the handles it opened. */
+	if ((mrc = mdb_txn_commit(tx.sx_txn)) != MDB_SUCCESS) {
+		snprintf(err, errlen, "commit: %s", mdb_strerror(mrc));
+		return -1;
+	}
+	return 0;
+fail:
+	if (kr != NULL)
+		eenplan__store__keyring__free_unpacked(kr, NULL);
+	mdb_txn_abort(tx.sx_txn);
+	return -1;
+}
+
+uint64_t
+store_schema(struct store *st)
+{
+	return st->st_schema;
+}
+
+int
+store_open(struct store **out, const struct store_opts *o, char *err,
+    size_t errlen)
+{
+	struct store *st;
+	unsigned flags;
+	int mrc, dead;
+	size_t map;
+
+	*out = NULL;
+	if (o == NULL || o->so_dir == NULL) {
+		snprintf(err, errlen, "no store directory");
+		return -1;
+	}
+	if (o->so_kek == NULL) {
+		snprintf(err, errlen, "no key file ([store] key)");
+		return -1;
+	}
+	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	    (st->st_keys = keyring_new()) == NULL) {
+		free(st);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	st->st_readonly = o->so_readonly;
+	st->st_kek = *o->so_kek;
+	pthread_mutex_init(&st->st_keys_mtx, NULL);
+	atomic_init(&st->st_keys_gen, 0);
+	atomic_init(&st->st_fail_commit, 0);
+	atomic_init(&st->st_fail_child_commit, 0);
+	atomic_init(&st->st_body_reads, 0);
+	if (!st->st_readonly && mkdir(o->so_dir, 0700) == -1 &&
+	    errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", o->so_dir, strerror(errno));
+		goto fail;
+	}
+	if (store_check_empty_file(o->so_dir, err, errlen) == -1)
+		goto fail;
+	if ((mrc = mdb_env_create(&st->st_env)) != MDB_SUCCESS) {
+		snprintf(err, errlen, "env: %s", mdb_strerror(mrc));
+		goto fail;
+	}
+	/* Set once: the file is sparse and grows as pages are written. */
+	map = o->so_map_max;
+	if (map == 0 && !st->st_readonly)
+		map = STORE_DEFAULT_MAP;
+	if ((mrc = mdb_env_set_maxdbs(st->st_env, DB_COUNT)) != MDB_SUCCESS ||
+	    (map > 0 && (mrc = mdb_env_set_mapsize(st->st_env, map)) !=
+	    MDB_SUCCESS) ||
+	    (mrc = mdb_env_set_maxreaders(st->st_env, o->so_max_readers > 0 ?
+	    o->so_max_readers : STORE_DEFAULT_READERS)) != MDB_SUCCESS) {
+		snprintf(err, errlen, "env: %s", mdb_strerror(mrc));
+		goto fail;
+	}
+	flags = MDB_NOTLS | (st->st_readonly ? MDB_RDONLY : 0);
+	if ((mrc = mdb_env_open(st->st_env, o->so_dir, flags, 0600)) !=
+	    MDB_SUCCESS) {
+		snprintf(err, errlen, "%s: %s", o->so_dir, mrc == MDB_INVALID ?
+		    "data file damaged or not an LMDB environment" :
+		    mdb_strerror(mrc));
+		goto fail;
+	}
+	if (store_check_size(st->st_env, o->so_dir, err, errlen) == -1)
+		goto fail;
+	if ((mrc = mdb_reader_check(st->st_env, &dead)) != MDB_SUCCESS) {
+		snprintf(err, errlen, "reader check: %s", mdb_strerror(mrc));
+		goto fail;
+	}
+	if (dead > 0)
+		log_info("store: cleared %d stale reader slot(s)", dead);
+	if (store_open_dbs(st, err, errlen) == -1)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	if (st->st_env != NULL)
+		mdb_env_close(st->st_env);
+	pthread_mutex_destroy(&st->st_keys_mtx);
+	keyring_free(st->st_keys);
+	seal_key_wipe(&st->st_kek);
+	free(st);
+	return -1;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	mdb_env_close(st->st_env);
+	pthread_mutex_destroy(&st->st_keys_mtx);
+	keyring_free(st->st_keys);
+	seal_key_wipe(&st->st_kek);
+	free(st);
+}
+
+void
+store_fail_next_commit(struct store *st, int rc)
+{
+	atomic_store(&st->st_fail_commit, rc);
+}
+
+void
+store_fail_next_child_commit(struct store *st, int rc)
+{
+	atomic_store(&st->st_fail_child_commit, rc);
+}
+
+uint64_t
+store_body_reads(struct store *st)
+{
+	return atomic_load(&st->st_body_reads);
+}
+
+/* ------------------------------------------------------- transactions */
+
+struct stxn *
+store_reader_new(struct store *st)
+{
+	struct stxn *tx;
+
+	if ((tx = calloc(1, sizeof(*tx))) == NULL)
+		return NULL;
+	tx->sx_store = st;
+	tx->sx_kind = STXN_READ;
+	return tx;
+}
+
+int
+store_reader_begin(struct stxn *tx)
+{
+	int mrc;
+
+	if (tx == NULL || tx->sx_kind != STXN_READ || tx->sx_active)
+		return STORE_ERR;
+	tx->sx_err = STORE_OK;
+	if (tx->sx_txn == NULL)
+		mrc = mdb_txn_begin(tx->sx_store->st_env, NULL, MDB_RDONLY,
+		    &tx->sx_txn);
+	else
+		mrc = mdb_txn_renew(tx->sx_txn);
+	/*
+	 * Another process grew the map past ours. Only read-only admin
+	 * processes (one thread, no other txn live) may adopt its size.
+	 */
+	if (mrc == MDB_MAP_RESIZED && tx->sx_store->st_readonly &&
+	    mdb_env_set_mapsize(tx->sx_store->st_env, 0) == MDB_SUCCESS) {
+		if (tx->sx_txn == NULL)
+			mrc = mdb_txn_begin(tx->sx_store->st_env, NULL,
+			    MDB_RDONLY, &tx->sx_txn);
+		else
+			mrc = mdb_txn_renew(tx->sx_txn);
+	}
+	if (mrc != MDB_SUCCESS) {
+		log_warnx("store: read txn: %s", mdb_strerror(mrc));
+		return store_map_rc(mrc) == STORE_NOTFOUND ? STORE_ERR :
+		    store_map_rc(mrc);
+	}
+	tx->sx_active = 1;
+	return STORE_OK;
+}
+
+void
+store_reader_end(struct stxn *tx)
+{
+	if (tx == NULL || tx->sx_kind != STXN_READ || !tx->sx_active)
+		return;
+	mdb_txn_reset(tx->sx_txn);
+	tx->sx_active = 0;
+}
+
+void
+store_reader_free(struct stxn *tx)
+{
+	if (tx == NULL)
+		return;
+	if (tx->sx_txn != NULL)
+		mdb_txn_abort(tx->sx_txn);
+	free(tx);
+}
+
+static int
+store_txn_new(struct store *st, struct stxn *parent, struct stxn **out)
+{
+	struct stxn *tx;
+	int mrc;
+
+	*out = NULL;
+	if (st->st_readonly)
+		return STORE_READONLY;
+	if ((tx = calloc(1, sizeof(*tx))) == NULL)
+		return STORE_ERR;
+	tx->sx_store = st;
+	tx->sx_parent = parent;
+	tx->sx_kind = parent != NULL ? STXN_CHILD : STXN_WRITE;
+	tx->sx_active = 1;
+	if ((mrc = mdb_txn_begin(st->st_env, parent ? parent->sx_txn : NULL,
+	    0, &tx->sx_txn)) != MDB_SUCCESS) {
+		log_warnx("store: %s txn: %s", parent ? "child" : "write",
+		    mdb_strerror(mrc));
+		free(tx);
+		return store_map_rc(mrc) == STORE_NOTFOUND ? STORE_ERR :
+		    store_map_rc(mrc);
+	}
+	*out = tx;
+	return STORE_OK;
+}
+
+int
+store_write_begin(struct store *st, struct stxn **out)
+{
+	int rc;
+
+	if ((rc = store_txn_new(st, NULL, out)) != STORE_OK)
+		return rc;
+	/* A rekey in another process may have moved the current data key. */
+	if ((rc = store_keyring_refresh(*out)) != STORE_OK) {
+		store_abort(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int
+store_child_begin(struct stxn *parent, struct stxn **child)
+{
+	int rc;
+
+	*child = NULL;
+	if ((rc = stxn_writable(parent)) != STORE_OK)
+		return rc;
+	return store_txn_new(parent->sx_store, parent, child);
+}
+
+int
+store_commit(struct stxn *tx)
+{
+	struct stxn *parent;
+	uint64_t bytes;
+	int rc, mrc;
+
+	if (tx == NULL)
+		return STORE_ERR;
+	if (tx->sx_kind == STXN_READ) {
+		log_warnx("store: commit of a read txn");
+		return STORE_ERR;
+	}
+	if (tx->sx_err != STORE_OK) {
+		rc = tx->sx_err;
+		mdb_txn_abort(tx->sx_txn);
+		free(tx);
+		return rc;
+	}
+	parent = tx->sx_parent;
+	bytes = tx->sx_bytes;
+	if (tx->sx_kind == STXN_WRITE &&
+	    (rc = atomic_exchange(&tx->sx_store->st_fail_commit, 0)) != 0) {
+		mdb_txn_abort(tx->sx_txn);
+		free(tx);
+		return rc;
+	}
+	if (tx->sx_kind == STXN_CHILD &&
+	    (rc = atomic_exchange(&tx->sx_store->st_fail_child_commit, 0)) !=
+	    0) {
+		mdb_txn_abort(tx->sx_txn);
+		free(tx);
+		return stxn_fail(parent, rc);
+	}
+	/* A failed commit has freed the txn already, a child's too. */
+	mrc = mdb_txn_commit(tx->sx_txn);
+	free(tx);
+	if (mrc != MDB_SUCCESS) {
+		log_warnx("store: %s commit: %s", parent != NULL ? "child" :
+		    "write", mdb_strerror(mrc));
+		if ((rc = store_map_rc(mrc)) == STORE_NOTFOUND)
+			rc = STORE_ERR;
+		/*
+		 * A child's merge can fail half-way (say, out of memory after
+		 * its free list went over): the parent may then hold part of
+		 * the child. Make the parent refuse further use and its
+		 * commit, rather than count on LMDB to have flagged it.
+		 */
+		if (parent != NULL)
+			stxn_fail(parent, rc);
+		return rc;
+	}
+	if (parent != NULL)
+		parent->sx_bytes += bytes;
+	return STORE_OK;
+}
+
+void
+store_abort(struct stxn *tx)
+{
+	if (tx == NULL)
+		return;
+	if (tx->sx_txn != NULL)
+		mdb_txn_abort(tx->sx_txn);
+	free(tx);
+}
+
+int
+store_txn_error(const struct stxn *tx)
+{
+	return tx == NULL ? STORE_ERR : tx->sx_err;
+}
+
+uint64_t
+store_txn_bytes(const struct stxn *tx)
+{
+	return tx == NULL ? 0 : tx->sx_bytes;
+}
+
+/* ------------------------------------------------------------- backup */
+
+static int
+fsync_path(const char *path, int flags)
+{
+	int fd, rc;
+
+	if ((fd = open(path, flags | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* Makes dir (0700) when absent; refuses one that holds anything. */
+static int
+backup_dir_ready(const char *dir, char *err, size_t errlen)
+{
+	struct dirent *de;
+	DIR *d;
+	int empty = 1;
+
+	if (mkdir(dir, 0700) == 0)
+		return 0;
+	if (errno != EEXIST) {
+		snprintf(err, errlen, "backup: %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((d = opendir(dir)) == NULL) {
+		snprintf(err, errlen, "backup: %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			empty = 0;
+	closedir(d);
+	if (!empty) {
+		snprintf(err, errlen, "backup: %s is not empty: refusing to "
+		    "write a backup over anything", dir);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_backup(struct store *st, const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int mrc;
+
+	if (dir == NULL ||
+	    (size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
+	    sizeof(path)) {
+		snprintf(err, errlen, "backup: bad directory");
+		return -1;
+	}
+	if (backup_dir_ready(dir, err, errlen) != 0)
+		return -1;
+	if ((mrc = mdb_env_copy2(st->st_env, dir, MDB_CP_COMPACT)) !=
+	    MDB_SUCCESS) {
+		snprintf(err, errlen, "backup to %s: %s", dir,
+		    mdb_strerror(mrc));
+		return -1;
+	}
+	/* mdb_env_copy2 does not sync: make the copy durable before saying so. */
+	if (fsync_path(path, O_RDONLY) == -1 ||
+	    fsync_path(dir, O_RDONLY | O_DIRECTORY) == -1) {
+		snprintf(err, errlen, "backup: sync %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------- rekey */
+
+static const int rekey_dbs[] = {
+	DB_HH, DB_BODY, DB_DELTA, DB_SNAP, DB_GRANTS, DB_LOG, DB_FEED
+};
+
+/* Step 1: a new data key under both KEKs, every other key under newkek too. */
+static int
+rekey_begin(struct store *st, const struct seal_key *newkek, char *err,
+    size_t errlen)
+{
+	Eenplan__Store__WrappedKey *wk;
+	EpsKeyring *kr = NULL;
+	struct seal_key dek, k;
+	struct stxn *tx;
+	size_t i;
+	int rc;
+
+	memset(&dek, 0, sizeof(dek));
+	if ((rc = store_write_begin(st, &tx)) != STORE_OK) {
+		snprintf(err, errlen, "rekey: %s", store_strerror(rc));
+		return -1;
+	}
+	if ((rc = keyring_read(tx, &kr)) != STORE_OK) {
+		snprintf(err, errlen, "rekey: keyring: %s", store_strerror(rc));
+		goto fail;
+	}
+	for (i = 0; i < kr->n_keys; i++) {
+		if (keyring_unwrap(kr->keys[i], &st->st_kek, &k) != 0)
+			continue;
+		rc = keyring_wrap(kr->keys[i], &k, newkek);
+		seal_key_wipe(&k);
+		if (rc != 0)
+			goto oom;
+	}
+	if (seal_key_random(&dek) != 0)
+		goto oom;
+	if ((wk = keyring_new_entry(kr, &dek, 0)) == NULL ||
+	    keyring_wrap(wk, &dek, &st->st_kek) != 0 ||
+	    keyring_wrap(wk, &dek, newkek) != 0)
+		goto oom;
+	kr->rekey_from = kr->current;
+	kr->current = dek.sk_id;
+	if ((rc = keyring_write(tx, kr)) != STORE_OK) {
+		snprintf(err, errlen, "rekey: %s", store_strerror(rc));
+		goto fail;
+	}
+	rc = store_commit(tx);
+	tx = NULL;		/* gone either way */
+	if (rc != STORE_OK) {
+		snprintf(err, errlen, "rekey: %s", store_strerror(rc));
+		goto fail;
+	}
+	if (keyring_add(st->st_keys, &dek) != 0 ||
+	    keyring_set_current(st->st_keys, dek.sk_id) != 0) {
+		snprintf(err, errlen, "rekey: too many data keys");
+		goto fail;
+	}
+	atomic_store(&st->st_keys_gen, kr->generation);
+	log_info("store: rekey: new data key %08x", dek.sk_id);
+	seal_key_wipe(&dek);
+	eenplan__store__keyring__free_unpacked(kr, NULL);
+	return 0;
+oom:
+	snprintf(err, errlen, "rekey: out of memory or randomness");
+fail:
+	seal_key_wipe(&dek);
+	if (kr != NULL)
+		eenplan__store__keyring__free_unpacked(kr, NULL);
+	store_abort(tx);
+	return -1;
+}
+
+/*
+ * Re-seals, in one txn, up to batch values of db from *pos on that are not
+ * under the current key. pos and poslen hold the key to resume after; *done
+ * set when db has no more. Returns the values re-sealed, or -1.
+ */
+static long
+rekey_step(struct store *st, int db, uint8_t *pos, size_t *poslen,
+    unsigned batch, int *done)
+{
+	const struct seal_key *cur = keyring_current(st->st_keys), *old;
+	uint8_t ad[32 + STORE_KEY_MAX], *pt = NULL, *nv;
+	MDB_cursor *cur_c = NULL;
+	struct stxn *tx;
+	MDB_val k, v;
+	size_t adlen, ptlen, seen = 0;
+	long n = 0;
+	int mrc;
+
+	*done = 0;
+	if (store_write_begin(st, &tx) != STORE_OK)
+		return -1;
+	if (mdb_cursor_open(tx->sx_txn, st->st_dbi[db], &cur_c) != MDB_SUCCESS)
+		goto fail;
+	if (*poslen > 0) {
+		k.mv_data = pos;
+		k.mv_size = *poslen;
+		mrc = mdb_cursor_get(cur_c, &k, &v, MDB_SET_RANGE);
+		if (mrc == MDB_SUCCESS && k.mv_size == *poslen &&
+		    memcmp(k.mv_data, pos, *poslen) == 0)
+			mrc = mdb_cursor_get(cur_c, &k, &v, MDB_NEXT);
+	} else
+		mrc = mdb_cursor_get(cur_c, &k, &v, MDB_FIRST);
+	for (; mrc == MDB_SUCCESS && n < (long)batch && seen < 16u * batch;
+	    mrc = mdb_cursor_get(cur_c, &k, &v, MDB_NEXT)) {
+		seen++;
+		memcpy(pos, k.mv_data, k.mv_size);
+		*poslen = k.mv_size;
+		if (v.mv_size < SEAL_OVERHEAD ||
+		    seal_frame_key_id(v.mv_data) == cur->sk_id)
+			continue;
+		if ((old = keyring_get(st->st_keys,
+		    seal_frame_key_id(v.mv_data))) == NULL) {
+			store_log_corrupt(db, &k, "rekey: sealed under an "
+			    "unknown key");
+			goto fail;
+		}
+		ptlen = v.mv_size - SEAL_OVERHEAD;
+		if ((pt = malloc(ptlen + 1)) == NULL ||
+		    (nv = malloc(v.mv_size)) == NULL)
+			goto fail;
+		adlen = store_frame_ad(ad, db, k.mv_data, k.mv_size);
+		if (seal_open(old, ad, adlen, v.mv_data, v.mv_size, pt) != 0) {
+			free(nv);
+			store_log_corrupt(db, &k, "rekey: does not open");
+			goto fail;
+		}
+		if (seal_value(cur, ad, adlen, pt, ptlen, nv) != 0) {
+			free(nv);
+			goto fail;
+		}
+		OPENSSL_cleanse(pt, ptlen);
+		free(pt);
+		pt = NULL;
+		v.mv_data = nv;
+		mrc = mdb_cursor_put(cur_c, &k, &v, MDB_CURRENT);
+		free(nv);
+		if (mrc != MDB_SUCCESS) {
+			log_warnx("store: rekey: %s", mdb_strerror(mrc));
+			goto fail;
+		}
+		n++;
+	}
+	if (mrc == MDB_NOTFOUND)
+		*done = 1;
+	else if (mrc != MDB_SUCCESS)
+		goto fail;
+	mdb_cursor_close(cur_c);
+	if (store_commit(tx) != STORE_OK)
+		return -1;
+	return n;
+fail:
+	free(pt);
+	if (cur_c != NULL)
+		mdb_cursor_close(cur_c);
+	store_abort(tx);
+	return -1;
+}
+
+/* Step 3: only the current data key and the index key, only under newkek. */
+static int
+rekey_finish(struct store *st, const struct seal_key *newkek, char *err,
+    size_t errlen)
+{
+	EpsKeyring *kr = NULL;
+	struct stxn *tx;
+	size_t i, j, n;
+	int rc;
+
+	if ((rc = store_write_begin(st, &tx)) != STORE_OK ||
+	    (rc = keyring_read(tx, &kr)) != STORE_OK) {
+		snprintf(err, errlen, "rekey: %s", store_strerror(rc));
+		store_abort(tx);
+		return -1;
+	}
+	for (i = 0, n = 0; i < kr->n_keys; i++) {
+		Eenplan__Store__WrappedKey *wk = kr->keys[i];
+		size_t m = 0;
+
+		if (!wk->index && wk->id != kr->current) {
+			protobuf_c_message_free_unpacked(&wk->base, NULL);
+			continue;
+		}
+		for (j = 0; j < wk->n_wraps; j++) {
+			if (wk->wraps[j]->kek_id == newkek->sk_id)
+				wk->wraps[m++] = wk->wraps[j];
+			else
+				protobuf_c_message_free_unpacked(
+				    &wk->wraps[j]->base, NULL);
+		}
+		wk->n_wraps = m;
+		kr->keys[n++] = wk;
+	}
+	kr->n_keys = n;
+	kr->rekey_from = 0;
+	if ((rc = keyring_write(tx, kr)) != STORE_OK)
+		store_abort(tx);
+	else
+		rc = store_commit(tx);
+	if (rc != STORE_OK) {
+		snprintf(err, errlen, "rekey: %s", store_strerror(rc));
+		eenplan__store__keyring__free_unpacked(kr, NULL);
+		return -1;
+	}
+	atomic_store(&st->st_keys_gen, kr->generation);
+	eenplan__store__keyring__free_unpacked(kr, NULL);
+	return 0;
+}
+
+int
+store_rekey(struct store *st, const struct seal_key *newkek, unsigned batch,
+    void (*progress)(uint64_t, void *), void *arg, char *err, size_t errlen)
+{
+	uint8_t pos[STORE_KEY_MAX];
+	size_t poslen, i;
+	uint64_t total = 0;
+	long n;
+	int done;
+
+	if (st->st_readonly) {
+		snprintf(err, errlen, "rekey: the store is open read-only");
+		return -1;
+	}
+	if (batch == 0)
+		batch = 256;
+	if (rekey_begin(st, newkek, err, errlen) != 0)
+		return -1;
+	for (i = 0; i < sizeof(rekey_dbs) / sizeof(rekey_dbs[0]); i++) {
+		poslen = 0;
+		do {
+			if ((n = rekey_step(st, rekey_dbs[i], pos, &poslen,
+			    batch, &done)) < 0) {
+				snprintf(err, errlen, "rekey: re-encrypting %s "
+				    "failed (run rekey again: it resumes)",
+				    store_dbs[rekey_dbs[i]].sd_name);
+				return -1;
+			}
+			total += (uint64_t)n;
+			if (progress != NULL)
+				progress(total, arg);
+		} while (!done);
+	}
+	return rekey_finish(st, newkek, err, errlen);
+}

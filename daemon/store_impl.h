@@ -1,0 +1,118 @@
+/*
+ * store_impl: what the store's own files share (store.c values and typed
+ * accessors, store_env.c environment, transactions and keys, store_v1.c the
+ * schema-1 reader for the migration). Nothing outside store*.c includes it.
+ */
+#ifndef EENPLAN_STORE_IMPL_H
+#define EENPLAN_STORE_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "seal.h"
+#include "store.h"
+
+/*
+ * CRC frames: version (1 byte), 3 reserved zero bytes, CRC-32 (big-endian)
+ * over the key bytes and then the payload, then the payload. The key is
+ * inside the checksum so a value moved to another key is caught. Sealed
+ * frames: see seal.h (the key is in the associated data).
+ */
+#define FRAME_VERSION		1
+#define FRAME_HDR		8
+#define STORE_KEY_MAX		511	/* LMDB's default maximum key size */
+
+enum store_db {
+	DB_HH,
+	DB_BODY,
+	DB_DELTA,
+	DB_SNAP,
+	DB_GRANTS,
+	DB_PIDX,
+	DB_LOG,
+	DB_LOG_HH,
+	DB_LOG_ORG,
+	DB_FEED,
+	DB_META,
+	DB_V1_HOUSEHOLDS,
+	DB_V1_VERSIONS,
+	DB_V1_HISTORY,
+	DB_V1_CONSENT,
+	DB_V1_PRINCIPALS,
+	DB_V1_AUDIT,
+	DB_V1_AUDIT_HH,
+	DB_V1_AUDIT_ORG,
+	DB_V1_CHANGES,
+	DB_COUNT
+};
+#define DB_V1_FIRST	DB_V1_HOUSEHOLDS
+
+struct store_dbinfo {
+	const char	*sd_name;
+	int		 sd_sealed;
+};
+extern const struct store_dbinfo store_dbs[DB_COUNT];
+
+struct store {
+	MDB_env		*st_env;
+	MDB_dbi		 st_dbi[DB_COUNT];
+	int		 st_readonly;
+	uint64_t	 st_schema;	/* as found at open */
+	struct keyring	*st_keys;
+	struct seal_key	 st_kek;
+	pthread_mutex_t	 st_keys_mtx;	/* refresh: one adder at a time */
+	atomic_uint_fast64_t st_keys_gen; /* keyring generation loaded */
+	atomic_int	 st_fail_commit;	/* test hook, 0: none */
+	atomic_int	 st_fail_child_commit;	/* test hook, 0: none */
+	atomic_uint_fast64_t st_body_reads;	/* test hook */
+};
+
+enum stxn_kind {
+	STXN_READ,
+	STXN_WRITE,
+	STXN_CHILD
+};
+
+struct stxn {
+	struct store	*sx_store;
+	struct stxn	*sx_parent;	/* a child's: a failed merge poisons it */
+	MDB_txn		*sx_txn;
+	int		 sx_kind;
+	int		 sx_active;	/* readers: between begin and end */
+	int		 sx_err;	/* sticky: first failure, STORE_OK if none */
+	uint64_t	 sx_bytes;	/* value bytes put */
+};
+
+/* What a prefix scan does with one entry: 0 go on, 1 stop, < 0 a STORE_* error. */
+typedef int (*store_scan_fn)(const MDB_val *key, const uint8_t *payload,
+    size_t len, void *arg);
+
+int	store_map_rc(int mrc);
+int	stxn_fail(struct stxn *, int rc);
+int	stxn_mdb_fail(struct stxn *, int mrc, const char *what, int db);
+int	stxn_writable(struct stxn *);
+int	stxn_readable(const struct stxn *);
+void	store_log_corrupt(int db, const MDB_val *key, const char *why);
+int	store_key_cmp(const void *, size_t, const void *, size_t);
+int	store_put_frame(struct stxn *, int db, const void *key, size_t klen,
+	    const ProtobufCMessage *msg, const void *raw, size_t rawlen,
+	    unsigned flags, size_t *stored);
+int	store_get_frame(struct stxn *, int db, const void *key, size_t klen,
+	    int must_exist, size_t head, size_t tail, const uint8_t **payload,
+	    size_t *len, uint8_t **owned);
+int	store_get_msg(struct stxn *, int db, const void *key, size_t klen,
+	    int must_exist, const ProtobufCMessageDescriptor *,
+	    ProtobufCMessage **out);
+int	store_unpack(struct stxn *, int db, const void *key, size_t klen,
+	    const ProtobufCMessageDescriptor *, const uint8_t *payload,
+	    size_t len, ProtobufCMessage **out);
+int	store_scan(struct stxn *, int db, const void *prefix, size_t plen,
+	    const void *start, size_t slen, store_scan_fn, void *);
+/* The associated data of a sealed value into ad (32 + STORE_KEY_MAX bytes). */
+size_t	store_frame_ad(uint8_t *ad, int db, const void *key, size_t klen);
+int	store_del_key(struct stxn *, int db, const void *key, size_t klen);
+
+#endif
