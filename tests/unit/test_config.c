@@ -27,7 +27,12 @@ static char	conf_path[PATH_MAX + 32];
 	"key = tls/server.key\n" \
 	"ca = /etc/eenplan/ca/root.crt\n"
 
+#define STORE \
+	"[store]\n" \
+	"key = keys/store.key\n"
+
 #define ORGS \
+	STORE \
 	"[org gemeente]\n" \
 	"name = Gemeente Helmond\n" \
 	"identifier = OIN:99990000000000000001\n" \
@@ -152,6 +157,13 @@ test_defaults(void **state)
 	assert_int_equal(cfg->c_break_glass_window, 14400);
 	assert_int_equal(cfg->c_break_glass_reason_min, 20);
 	assert_int_equal(cfg->c_audit_retention_years, 5);
+	assert_int_equal(cfg->c_write_rate, 1048576);
+	assert_int_equal(cfg->c_write_burst, 33554432);
+	assert_int_equal(cfg->c_snapshot_versions, 1000);
+	assert_int_equal(cfg->c_snapshot_bytes, 65536);
+	assert_int_equal(cfg->c_grants_max, 4096);
+	assert_int_equal(cfg->c_active_grants_max, 64);
+	assert_string_equal(cfg->c_store_key, "");
 	assert_int_equal(cfg->c_norgs, 0);
 	assert_string_equal(cfg->c_crl_file, "");
 	free(cfg);
@@ -195,6 +207,13 @@ test_full(void **state)
 	    "break_glass_reason_min = 30\n"
 	    "[audit]\n"
 	    "retention_years = 7\n"
+	    "[store]\n"
+	    "key = /etc/eenplan/store.key\n"
+	    "snapshot_versions = 50\n"
+	    "snapshot_bytes = 4096\n"
+	    "grants_max = 100\n"
+	    "active_grants_max = 8\n"
+	    "migrate_batch = 16\n"
 	    "[org gemeente]\n"
 	    "name = Gemeente Helmond\n"
 	    "identifier = OIN:99990000000000000001\n"
@@ -238,6 +257,12 @@ test_full(void **state)
 	assert_int_equal(cfg->c_break_glass_window, 3600);
 	assert_int_equal(cfg->c_break_glass_reason_min, 30);
 	assert_int_equal(cfg->c_audit_retention_years, 7);
+	assert_string_equal(cfg->c_store_key, "/etc/eenplan/store.key");
+	assert_int_equal(cfg->c_snapshot_versions, 50);
+	assert_int_equal(cfg->c_snapshot_bytes, 4096);
+	assert_int_equal(cfg->c_grants_max, 100);
+	assert_int_equal(cfg->c_active_grants_max, 8);
+	assert_int_equal(cfg->c_migrate_batch, 16);
 
 	assert_int_equal(cfg->c_norgs, 3);
 	assert_string_equal(cfg->c_orgs[0].co_id, "gemeente");
@@ -490,7 +515,10 @@ test_missing_required(void **state)
 	    ORGS, "cert", NULL);
 	expect_fail("[server]\nlisten = h:1\ndata_dir = d\ncert = c\nkey = k\n"
 	    ORGS, "ca", NULL);
-	expect_fail(SERVER, "organisation", NULL);
+	expect_fail(SERVER STORE, "organisation", NULL);
+	/* The store's key file: no default, no store without it. */
+	expect_fail(SERVER "[org burgers]\nname = B\nidentifier = OIN:1\n"
+	    "ca = b.crt\nroles = client\n", "[store] key", "required", NULL);
 	expect_fail(BASE "[org lev]\nname = LEVgroep\nidentifier = KvK:1\n"
 	    "roles = professional\n", "[org lev]", "ca", NULL);
 	expect_fail(BASE "[org lev]\nname = LEVgroep\nca = lev.crt\n"
@@ -599,9 +627,9 @@ test_citizens_org(void **state)
 	expect_fail(SERVER "citizens_org = Burgers!\n" ORGS, "citizens_org",
 	    NULL);
 	/* Without the key, the default "burgers" must exist. */
-	expect_fail(SERVER "[org gemeente]\nname = G\nidentifier = OIN:1\n"
-	    "ca = g.crt\nroles = professional\n", "citizens_org", "burgers",
-	    NULL);
+	expect_fail(SERVER STORE "[org gemeente]\nname = G\nidentifier = "
+	    "OIN:1\nca = g.crt\nroles = professional\n", "citizens_org",
+	    "burgers", NULL);
 }
 
 static void

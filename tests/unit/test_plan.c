@@ -1391,7 +1391,11 @@ test_filter(void **state)
 	assert_non_null(f->regisseur);
 	assert_string_equal(f->regisseur->subject, "regie-1");
 	assert_int_equal(f->n_escalations, 1);
-	assert_string_equal(f->escalations[0]->reason, "crisis");
+	/* that it was escalated, by whom and when; not why (issue 10) */
+	assert_string_equal(f->escalations[0]->reason, "");
+	assert_int_equal(f->escalations[0]->at, NOW);
+	assert_non_null(f->escalations[0]->by);
+	assert_string_equal(p->escalations[0]->reason, "crisis");
 	assert_string_equal(f->household_id, HHID);
 	assert_int_equal(f->area, p->area);
 	assert_int_equal(f->status, p->status);
@@ -1494,7 +1498,8 @@ test_filter_history(void **state)
 	assert_int_equal(f->version, 7);
 	assert_int_equal(f->at, NOW);
 	assert_string_equal(f->actor->subject, "pro-sanne");
-	assert_string_equal(f->detail, "d");
+	/* a reason is tied to no domain: only whole-plan readers see it */
+	assert_string_equal(f->detail, "");
 	assert_int_equal(e.n_mutations, 4);	/* the original is untouched */
 	protobuf_c_message_free_unpacked(&f->base, NULL);
 
