@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
@@ -310,12 +311,30 @@ fail:
 	return -1;
 }
 
+/*
+ * For the black-box test of a migration cut off half way: with
+ * EENPLAN_TEST_MIGRATE_CRASH_AFTER=N in the environment the process dies
+ * (_exit, like kill -9) after N committed transactions of households.
+ */
+static void
+mig_test_crash(unsigned long done)
+{
+	const char *s = getenv("EENPLAN_TEST_MIGRATE_CRASH_AFTER");
+	uint64_t n;
+
+	if (s != NULL && util_parse_u64(s, UINT32_MAX, &n) == 0 && done >= n) {
+		log_warnx("migrate: test crash after %lu transactions", done);
+		_exit(9);
+	}
+}
+
 int
 migrate_store(struct store *st, const struct household_conf *hc,
     unsigned batch, char *err, size_t errlen)
 {
 	struct mig_stats ms;
 	int64_t start = util_now_us(), last = start, now;
+	unsigned long txns = 0;
 	int rc;
 
 	if (!migrate_needed(st))
@@ -327,6 +346,7 @@ migrate_store(struct store *st, const struct household_conf *hc,
 	    batch);
 	while ((rc = mig_household_batch(st, hc, batch, &ms, err, errlen)) ==
 	    0) {
+		mig_test_crash(++txns);
 		if ((now = util_now_us()) - last >= 5000000) {
 			log_info("migrate: %llu households so far",
 			    (unsigned long long)ms.ms_households);
@@ -340,6 +360,9 @@ migrate_store(struct store *st, const struct household_conf *hc,
 	if (rc < 0)
 		return -1;
 	if (store_v1_finish(st, err, errlen) != 0)
+		return -1;
+	/* Freed pages still hold the schema-1 plaintext: keep only live ones. */
+	if (store_compact(st, err, errlen) != 0)
 		return -1;
 	log_info("migrate: done in %.1f s: %llu households, %llu versions "
 	    "(%llu snapshots, %llu kept whole), %llu grants, %llu audit "

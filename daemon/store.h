@@ -226,6 +226,14 @@ int	store_meta_put_u64(struct stxn *, const char *name, uint64_t v)
 /* ------------------------------------------------------------ operations */
 
 /*
+ * Replaces the data file by a compacted copy (only live pages; what was
+ * freed is gone from the file). Only while no other process has the store
+ * open and no transaction of ours is live. 0, or -1 with err.
+ */
+int	store_compact(struct store *, char *err, size_t errlen)
+	    __attribute__((warn_unused_result));
+
+/*
  * Hot backup (mdb_env_copy2 with MDB_CP_COMPACT) into dir, which is made
  * (mode 0700) when absent and must be empty when present. The copy is as
  * sealed as the store: useless without the key file.

@@ -27,6 +27,8 @@
 #define KEYRING_GEN_META	"keyring_gen"
 #define KEYRING_MAX		(64 * 1024)
 
+static int	fsync_path(const char *, int);
+
 /* ------------------------------------------------------------- checks */
 
 /*
@@ -462,14 +464,57 @@ store_schema(struct store *st)
 	return st->st_schema;
 }
 
+/* The environment of st->st_dir opened and checked, its databases too. */
+static int
+store_env_start(struct store *st, char *err, size_t errlen)
+{
+	unsigned flags;
+	int mrc, dead;
+	size_t map;
+
+	if (store_check_empty_file(st->st_dir, err, errlen) == -1)
+		return -1;
+	if ((mrc = mdb_env_create(&st->st_env)) != MDB_SUCCESS) {
+		snprintf(err, errlen, "env: %s", mdb_strerror(mrc));
+		st->st_env = NULL;
+		return -1;
+	}
+	/* Set once: the file is sparse and grows as pages are written. */
+	map = st->st_map_max;
+	if (map == 0 && !st->st_readonly)
+		map = STORE_DEFAULT_MAP;
+	if ((mrc = mdb_env_set_maxdbs(st->st_env, DB_COUNT)) != MDB_SUCCESS ||
+	    (map > 0 && (mrc = mdb_env_set_mapsize(st->st_env, map)) !=
+	    MDB_SUCCESS) ||
+	    (mrc = mdb_env_set_maxreaders(st->st_env, st->st_max_readers > 0 ?
+	    st->st_max_readers : STORE_DEFAULT_READERS)) != MDB_SUCCESS) {
+		snprintf(err, errlen, "env: %s", mdb_strerror(mrc));
+		return -1;
+	}
+	flags = MDB_NOTLS | (st->st_readonly ? MDB_RDONLY : 0);
+	if ((mrc = mdb_env_open(st->st_env, st->st_dir, flags, 0600)) !=
+	    MDB_SUCCESS) {
+		snprintf(err, errlen, "%s: %s", st->st_dir, mrc == MDB_INVALID ?
+		    "data file damaged or not an LMDB environment" :
+		    mdb_strerror(mrc));
+		return -1;
+	}
+	if (store_check_size(st->st_env, st->st_dir, err, errlen) == -1)
+		return -1;
+	if ((mrc = mdb_reader_check(st->st_env, &dead)) != MDB_SUCCESS) {
+		snprintf(err, errlen, "reader check: %s", mdb_strerror(mrc));
+		return -1;
+	}
+	if (dead > 0)
+		log_info("store: cleared %d stale reader slot(s)", dead);
+	return store_open_dbs(st, err, errlen);
+}
+
 int
 store_open(struct store **out, const struct store_opts *o, char *err,
     size_t errlen)
 {
 	struct store *st;
-	unsigned flags;
-	int mrc, dead;
-	size_t map;
 
 	*out = NULL;
 	if (o == NULL || o->so_dir == NULL) {
@@ -481,12 +526,17 @@ store_open(struct store **out, const struct store_opts *o, char *err,
 		return -1;
 	}
 	if ((st = calloc(1, sizeof(*st))) == NULL ||
-	    (st->st_keys = keyring_new()) == NULL) {
+	    (st->st_keys = keyring_new()) == NULL ||
+	    (st->st_dir = strdup(o->so_dir)) == NULL) {
+		if (st != NULL)
+			keyring_free(st->st_keys);
 		free(st);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	st->st_readonly = o->so_readonly;
+	st->st_map_max = o->so_map_max;
+	st->st_max_readers = o->so_max_readers;
 	st->st_kek = *o->so_kek;
 	pthread_mutex_init(&st->st_keys_mtx, NULL);
 	atomic_init(&st->st_keys_gen, 0);
@@ -498,41 +548,7 @@ store_open(struct store **out, const struct store_opts *o, char *err,
 		snprintf(err, errlen, "%s: %s", o->so_dir, strerror(errno));
 		goto fail;
 	}
-	if (store_check_empty_file(o->so_dir, err, errlen) == -1)
-		goto fail;
-	if ((mrc = mdb_env_create(&st->st_env)) != MDB_SUCCESS) {
-		snprintf(err, errlen, "env: %s", mdb_strerror(mrc));
-		goto fail;
-	}
-	/* Set once: the file is sparse and grows as pages are written. */
-	map = o->so_map_max;
-	if (map == 0 && !st->st_readonly)
-		map = STORE_DEFAULT_MAP;
-	if ((mrc = mdb_env_set_maxdbs(st->st_env, DB_COUNT)) != MDB_SUCCESS ||
-	    (map > 0 && (mrc = mdb_env_set_mapsize(st->st_env, map)) !=
-	    MDB_SUCCESS) ||
-	    (mrc = mdb_env_set_maxreaders(st->st_env, o->so_max_readers > 0 ?
-	    o->so_max_readers : STORE_DEFAULT_READERS)) != MDB_SUCCESS) {
-		snprintf(err, errlen, "env: %s", mdb_strerror(mrc));
-		goto fail;
-	}
-	flags = MDB_NOTLS | (st->st_readonly ? MDB_RDONLY : 0);
-	if ((mrc = mdb_env_open(st->st_env, o->so_dir, flags, 0600)) !=
-	    MDB_SUCCESS) {
-		snprintf(err, errlen, "%s: %s", o->so_dir, mrc == MDB_INVALID ?
-		    "data file damaged or not an LMDB environment" :
-		    mdb_strerror(mrc));
-		goto fail;
-	}
-	if (store_check_size(st->st_env, o->so_dir, err, errlen) == -1)
-		goto fail;
-	if ((mrc = mdb_reader_check(st->st_env, &dead)) != MDB_SUCCESS) {
-		snprintf(err, errlen, "reader check: %s", mdb_strerror(mrc));
-		goto fail;
-	}
-	if (dead > 0)
-		log_info("store: cleared %d stale reader slot(s)", dead);
-	if (store_open_dbs(st, err, errlen) == -1)
+	if (store_env_start(st, err, errlen) == -1)
 		goto fail;
 	*out = st;
 	return 0;
@@ -542,8 +558,55 @@ fail:
 	pthread_mutex_destroy(&st->st_keys_mtx);
 	keyring_free(st->st_keys);
 	seal_key_wipe(&st->st_kek);
+	free(st->st_dir);
 	free(st);
 	return -1;
+}
+
+/*
+ * Replaces the data file by a compacted copy of itself: only live pages,
+ * so nothing of what was freed (a migrated store's plaintext) stays in the
+ * file. Only with no other process on the environment and no txn open.
+ */
+int
+store_compact(struct store *st, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+	int mrc;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/compact.tmp", st->st_dir) >=
+	    sizeof(tmp) ||
+	    (size_t)snprintf(from, sizeof(from), "%s/data.mdb", tmp) >=
+	    sizeof(from) ||
+	    (size_t)snprintf(to, sizeof(to), "%s/data.mdb", st->st_dir) >=
+	    sizeof(to)) {
+		snprintf(err, errlen, "compact: path too long");
+		return -1;
+	}
+	(void)unlink(from);
+	(void)rmdir(tmp);
+	if (mkdir(tmp, 0700) == -1) {
+		snprintf(err, errlen, "compact: %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if ((mrc = mdb_env_copy2(st->st_env, tmp, MDB_CP_COMPACT)) !=
+	    MDB_SUCCESS || fsync_path(from, O_RDONLY) == -1) {
+		snprintf(err, errlen, "compact: %s", mrc != MDB_SUCCESS ?
+		    mdb_strerror(mrc) : strerror(errno));
+		(void)unlink(from);
+		(void)rmdir(tmp);
+		return -1;
+	}
+	mdb_env_close(st->st_env);
+	st->st_env = NULL;
+	/* Atomic: a crash leaves the old file or the new one, both whole. */
+	if (rename(from, to) == -1 ||
+	    fsync_path(st->st_dir, O_RDONLY | O_DIRECTORY) == -1) {
+		snprintf(err, errlen, "compact: %s: %s", to, strerror(errno));
+		return -1;
+	}
+	(void)rmdir(tmp);
+	return store_env_start(st, err, errlen);
 }
 
 void
@@ -551,10 +614,12 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	mdb_env_close(st->st_env);
+	if (st->st_env != NULL)
+		mdb_env_close(st->st_env);
 	pthread_mutex_destroy(&st->st_keys_mtx);
 	keyring_free(st->st_keys);
 	seal_key_wipe(&st->st_kek);
+	free(st->st_dir);
 	free(st);
 }
 

@@ -58,6 +58,9 @@ extern const struct store_dbinfo store_dbs[DB_COUNT];
 
 struct store {
 	MDB_env		*st_env;
+	char		*st_dir;
+	size_t		 st_map_max;
+	unsigned	 st_max_readers;
 	MDB_dbi		 st_dbi[DB_COUNT];
 	int		 st_readonly;
 	uint64_t	 st_schema;	/* as found at open */
