@@ -470,6 +470,9 @@ server_new(const struct config *conf)
 	if (migrate_store(srv->s_store, &srv->s_hh, conf->c_migrate_batch, err,
 	    sizeof(err)) != 0)
 		fatalx("store %s: %s", conf->c_data_dir, err);
+	/* A rekey in another process waits for this daemon by its pid. */
+	if ((rc = store_daemon_mark(srv->s_store)) != STORE_OK)
+		fatalx("store %s: %s", conf->c_data_dir, store_strerror(rc));
 	if ((srv->s_writer = writer_start(srv->s_store, err, sizeof(err))) == NULL)
 		fatalx("writer: %s", err);
 

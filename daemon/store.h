@@ -258,6 +258,16 @@ int	store_rekey(struct store *, const struct seal_key *newkek,
  * nothing changed. STORE_* code.
  */
 int	store_keyring_refresh(struct stxn *) __attribute__((warn_unused_result));
+/*
+ * The daemon's side of a rekey: store_daemon_mark at start records its pid
+ * in meta; store_keyring_ack (the writer, when idle) takes a moved keyring
+ * and acknowledges it, which a rekey waits for before it drops the wraps
+ * under the old key file. STORE_* codes.
+ */
+int	store_daemon_mark(struct store *) __attribute__((warn_unused_result));
+int	store_keyring_ack(struct store *) __attribute__((warn_unused_result));
+/* The same inside a batch's own write txn (cheap when nothing moved). */
+int	store_keyring_ack_txn(struct stxn *) __attribute__((warn_unused_result));
 
 /* ----------------------------------------------------------- tests, admin */
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@
 #define STORE_DEFAULT_READERS	126
 #define KEYRING_META		"keyring"
 #define KEYRING_GEN_META	"keyring_gen"
+#define KEYRING_ACK_META	"keyring_ack"	/* the daemon holds this generation */
+#define REKEY_ACK_WAIT_US	(30 * 1000000LL)
 #define KEYRING_MAX		(64 * 1024)
 
 static int	fsync_path(const char *, int);
@@ -262,6 +265,14 @@ keyring_adopt(struct store *st, const EpsKeyring *kr, char *err, size_t errlen)
 			have_current = 1;
 		seal_key_wipe(&k);
 	}
+	/*
+	 * A running daemon may hold what a rekey in another process has since
+	 * rewrapped under a key file it does not have: what it holds counts.
+	 */
+	if (!have_current && keyring_get(st->st_keys, kr->current) != NULL)
+		have_current = 1;
+	if (!have_index && keyring_index(st->st_keys) != NULL)
+		have_index = 1;
 	if (!have_current || !have_index) {
 		snprintf(err, errlen, "the configured key file (key id %08x) "
 		    "does not open this store: its keys are wrapped under key "
@@ -350,6 +361,63 @@ store_keyring_refresh(struct stxn *tx)
 	if (kr != NULL)
 		eenplan__store__keyring__free_unpacked(kr, NULL);
 	return rc;
+}
+
+/*
+ * The daemon's side of a rekey in another process: when the keyring moved,
+ * take the new keys (through a write txn, which refreshes) and say so in
+ * meta "keyring_ack", so the rekey may drop the wraps under the old key file.
+ * Called by the writer when idle. STORE_* code.
+ */
+int
+store_keyring_ack(struct store *st)
+{
+	struct stxn *tx;
+	uint64_t gen, ack;
+	int rc;
+
+	if ((rc = store_write_begin(st, &tx)) != STORE_OK)
+		return rc;
+	gen = atomic_load(&st->st_keys_gen);
+	if ((rc = store_meta_get_u64(tx, KEYRING_ACK_META, &ack)) != STORE_OK ||
+	    ack >= gen) {
+		store_abort(tx);
+		return rc;
+	}
+	if ((rc = store_meta_put_u64(tx, KEYRING_ACK_META, gen)) != STORE_OK) {
+		store_abort(tx);
+		return rc;
+	}
+	return store_commit(tx);
+}
+
+int
+store_keyring_ack_txn(struct stxn *tx)
+{
+	struct store *st = tx->sx_store;
+	uint64_t gen = atomic_load(&st->st_keys_gen);
+
+	if (atomic_load(&st->st_keys_acked) >= gen)
+		return STORE_OK;
+	atomic_store(&st->st_keys_acked, gen);
+	return store_meta_put_u64(tx, KEYRING_ACK_META, gen);
+}
+
+int
+store_daemon_mark(struct store *st)
+{
+	struct stxn *tx;
+	int rc;
+
+	if ((rc = store_write_begin(st, &tx)) != STORE_OK)
+		return rc;
+	if ((rc = store_meta_put_u64(tx, "daemon_pid", (uint64_t)getpid())) !=
+	    STORE_OK || (rc = store_meta_put_u64(tx, KEYRING_ACK_META,
+	    atomic_load(&st->st_keys_gen))) != STORE_OK) {
+		store_abort(tx);
+		return rc;
+	}
+	return store_commit(tx);
 }
 
 /* ------------------------------------------------------ open and close */
@@ -543,6 +611,7 @@ store_open(struct store **out, const struct store_opts *o, char *err,
 	atomic_init(&st->st_fail_commit, 0);
 	atomic_init(&st->st_fail_child_commit, 0);
 	atomic_init(&st->st_body_reads, 0);
+	atomic_init(&st->st_keys_acked, 0);
 	if (!st->st_readonly && mkdir(o->so_dir, 0700) == -1 &&
 	    errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", o->so_dir, strerror(errno));
@@ -1125,6 +1194,50 @@ rekey_finish(struct store *st, const struct seal_key *newkek, char *err,
 	return 0;
 }
 
+/*
+ * A daemon running on the store must hold the new data key before the
+ * wraps under the old key file go (it cannot unwrap the new ones): wait for
+ * its acknowledgement. No daemon (its pid is gone): nothing to wait for.
+ */
+static int
+rekey_wait_daemon(struct store *st, char *err, size_t errlen)
+{
+	int64_t end = util_now_us() + REKEY_ACK_WAIT_US;
+	uint64_t pid = 0, ack = 0, gen = atomic_load(&st->st_keys_gen);
+	struct stxn *tx;
+	int rc;
+
+	for (;;) {
+		if ((tx = store_reader_new(st)) == NULL)
+			return -1;
+		if ((rc = store_reader_begin(tx)) == STORE_OK) {
+			rc = store_meta_get_u64(tx, "daemon_pid", &pid);
+			if (rc == STORE_OK)
+				rc = store_meta_get_u64(tx, KEYRING_ACK_META,
+				    &ack);
+			store_reader_end(tx);
+		}
+		store_reader_free(tx);
+		if (rc != STORE_OK) {
+			snprintf(err, errlen, "rekey: %s", store_strerror(rc));
+			return -1;
+		}
+		if (pid == 0 || (pid != (uint64_t)getpid() &&
+		    kill((pid_t)pid, 0) == -1 && errno == ESRCH) || ack >= gen)
+			return 0;
+		if (util_now_us() > end) {
+			snprintf(err, errlen, "rekey: the running eenpland (pid "
+			    "%llu) did not take the new data key within %lld s; "
+			    "nothing was re-encrypted (the store still opens "
+			    "with the old key file too); run rekey again",
+			    (unsigned long long)pid,
+			    (long long)(REKEY_ACK_WAIT_US / 1000000));
+			return -1;
+		}
+		usleep(50000);
+	}
+}
+
 int
 store_rekey(struct store *st, const struct seal_key *newkek, unsigned batch,
     void (*progress)(uint64_t, void *), void *arg, char *err, size_t errlen)
@@ -1141,7 +1254,8 @@ store_rekey(struct store *st, const struct seal_key *newkek, unsigned batch,
 	}
 	if (batch == 0)
 		batch = 256;
-	if (rekey_begin(st, newkek, err, errlen) != 0)
+	if (rekey_begin(st, newkek, err, errlen) != 0 ||
+	    rekey_wait_daemon(st, err, errlen) != 0)
 		return -1;
 	for (i = 0; i < sizeof(rekey_dbs) / sizeof(rekey_dbs[0]); i++) {
 		poslen = 0;

@@ -68,6 +68,7 @@ struct store {
 	struct seal_key	 st_kek;
 	pthread_mutex_t	 st_keys_mtx;	/* refresh: one adder at a time */
 	atomic_uint_fast64_t st_keys_gen; /* keyring generation loaded */
+	atomic_uint_fast64_t st_keys_acked; /* ... and acknowledged in meta */
 	atomic_int	 st_fail_commit;	/* test hook, 0: none */
 	atomic_int	 st_fail_child_commit;	/* test hook, 0: none */
 	atomic_uint_fast64_t st_body_reads;	/* test hook */

@@ -1,6 +1,8 @@
 /* writer: the group-commit thread (see writer.h). */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +10,9 @@
 #include "audit.h"
 #include "seal.h"
 #include "writer.h"
+
+/* Seconds of no work after which the writer looks at the keyring. */
+#define WRITER_IDLE_S	1
 
 struct writer {
 	struct store		*w_store;
@@ -176,6 +181,8 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 		if (w->w_reload && (rc = writer_head_reload(w, parent)) !=
 		    STORE_OK)
 			store_abort(parent);
+		else if ((rc = store_keyring_ack_txn(parent)) != STORE_OK)
+			store_abort(parent);
 		else {
 			saved = w->w_ahead;
 			for (job = batch; job != NULL; job = job->wj_next)
@@ -213,10 +220,28 @@ writer_main(void *arg)
 	struct wjob *batch, *last;
 	unsigned n;
 
+	struct timespec ts;
+	int idle;
+
 	for (;;) {
 		pthread_mutex_lock(&w->w_mtx);
-		while (w->w_head == NULL && !w->w_stopping)
-			pthread_cond_wait(&w->w_cond, &w->w_mtx);
+		idle = 0;
+		while (w->w_head == NULL && !w->w_stopping) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += WRITER_IDLE_S;
+			if (pthread_cond_timedwait(&w->w_cond, &w->w_mtx, &ts) ==
+			    ETIMEDOUT && w->w_head == NULL && !w->w_stopping) {
+				idle = 1;
+				break;
+			}
+		}
+		if (idle) {
+			pthread_mutex_unlock(&w->w_mtx);
+			/* A rekey in another process waits for us to take its key. */
+			if (store_keyring_ack(w->w_store) != STORE_OK)
+				log_warnx("writer: keyring check failed");
+			continue;
+		}
 		/* At most WRITER_MAX_BATCH; the rest stay queued, in order. */
 		batch = last = w->w_head;
 		for (n = 1; last != NULL && last->wj_next != NULL &&
