@@ -1,0 +1,1 @@
+TEST_DEPS_test_household = daemon/call.o daemon/dispatch.o daemon/op_plan.o daemon/op_consent.o daemon/op_audit.o daemon/household.o daemon/plan.o daemon/consent.o daemon/quota.o daemon/writer.o daemon/audit.o daemon/config.o daemon/store.o daemon/store_env.o daemon/store_v1.o daemon/seal.o gen/store.pb-c.o daemon/util.o daemon/log.o
