@@ -6,7 +6,6 @@
 
 #include "util.h"
 #include "principal.h"
-#include "plan.h"
 #include "consent.h"
 
 #define CONSENT_PURPOSE_MAX	500
@@ -367,20 +366,6 @@ consent_err(char *err, size_t errlen, const char *field, const char *msg)
 	return -1;
 }
 
-/* 1 when s is valid UTF-8 of min..max characters (NULL counts as empty). */
-static int
-consent_text_ok(const char *s, size_t min, size_t max)
-{
-	size_t n;
-
-	if (s == NULL)
-		s = "";
-	if (!util_utf8_ok(s, strlen(s)))
-		return 0;
-	n = util_utf8_len(s);
-	return n >= min && n <= max;
-}
-
 static int
 consent_check_grantee(const EpGrant *g, char *err, size_t errlen)
 {
@@ -460,7 +445,7 @@ consent_check_form(const struct principal *pr, const struct consent_decision *d,
 		return consent_err(err, errlen, "grant.form_reference",
 		    "required when recorded on the household's behalf");
 	}
-	if (!consent_text_ok(g->form_reference, 1, PLAN_REFERENCE_MAX))
+	if (!util_text_ok(g->form_reference, 1, UTIL_REFERENCE_MAX))
 		return consent_err(err, errlen, "grant.form_reference",
 		    "must be 1..128 characters of UTF-8");
 	return 0;
@@ -482,7 +467,7 @@ consent_check_grant(const struct principal *pr,
 	    consent_check_scope(g, err, errlen) == -1 ||
 	    consent_check_validity(g, err, errlen) == -1)
 		return -1;
-	if (!consent_text_ok(g->purpose, 1, CONSENT_PURPOSE_MAX))
+	if (!util_text_ok(g->purpose, 1, CONSENT_PURPOSE_MAX))
 		return consent_err(err, errlen, "grant.purpose",
 		    "must be 1..500 characters of UTF-8");
 	return consent_check_form(pr, d, g, err, errlen);

@@ -403,7 +403,7 @@ exec_revoke(struct wjob *j, struct stxn *t)
 		goto out;
 	}
 	if (how == REVOKE_ON_BEHALF &&
-	    !plan_text_ok(rq->form_reference, 1, PLAN_REFERENCE_MAX)) {
+	    !util_text_ok(rq->form_reference, 1, PLAN_REFERENCE_MAX)) {
 		call_status(ca, CODE(INVALID_ARGUMENT), "form_reference: "
 		    "required when revoking on the household's behalf "
 		    "(1 to %d characters)", PLAN_REFERENCE_MAX);
@@ -462,7 +462,7 @@ op_revoke_consent(struct call *ca)
 	}
 	/* Whether it is required depends on who revokes: decided in exec. */
 	if (!str_empty(rq->form_reference) &&
-	    !plan_text_ok(rq->form_reference, 1, PLAN_REFERENCE_MAX)) {
+	    !util_text_ok(rq->form_reference, 1, PLAN_REFERENCE_MAX)) {
 		call_status(ca, CODE(INVALID_ARGUMENT), "form_reference: 1 to "
 		    "%d characters of text", PLAN_REFERENCE_MAX);
 		call_audit_reply(ca);
@@ -710,12 +710,12 @@ transfer_check_request(struct call *ca)
 		return -1;
 	}
 	/* Required of the regisseur; checked once the caller is known. */
-	if (!plan_text_ok(rq->form_reference, 0, PLAN_REFERENCE_MAX)) {
+	if (!util_text_ok(rq->form_reference, 0, PLAN_REFERENCE_MAX)) {
 		call_status(ca, CODE(INVALID_ARGUMENT), "form_reference: "
 		    "at most %d characters of text", PLAN_REFERENCE_MAX);
 		return -1;
 	}
-	if (!plan_text_ok(rq->reason, 0, PLAN_TEXT_MAX)) {
+	if (!util_text_ok(rq->reason, 0, PLAN_TEXT_MAX)) {
 		call_status(ca, CODE(INVALID_ARGUMENT), "reason: at most %d "
 		    "characters of text", PLAN_TEXT_MAX);
 		return -1;
@@ -835,7 +835,7 @@ op_break_glass(struct call *ca)
 		call_audit_reply(ca);
 		return;
 	}
-	if (!plan_text_ok(rq->reason, min > 0 ? min : 1, PLAN_TEXT_MAX)) {
+	if (!util_text_ok(rq->reason, min > 0 ? min : 1, PLAN_TEXT_MAX)) {
 		call_status(ca, CODE(INVALID_ARGUMENT), "reason: at least %zu "
 		    "characters (at most %d)", min > 0 ? min : 1, PLAN_TEXT_MAX);
 		call_audit_reply(ca);

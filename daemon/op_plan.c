@@ -918,7 +918,7 @@ status_change(struct call *ca, const char *action, const char *hhid,
 		call_audit_reply(ca);
 		return;
 	}
-	if (!plan_text_ok(reason, 1, PLAN_TEXT_MAX)) {
+	if (!util_text_ok(reason, 1, PLAN_TEXT_MAX)) {
 		call_status(ca, CODE(INVALID_ARGUMENT),
 		    "reason: 1 to %d characters of text", PLAN_TEXT_MAX);
 		call_audit_reply(ca);

@@ -81,19 +81,6 @@ plan_empty_str(const char *s)
 	return s == NULL || s[0] == '\0';
 }
 
-int
-plan_text_ok(const char *s, size_t min, size_t max)
-{
-	size_t n;
-
-	if (s == NULL)
-		s = "";
-	if (!util_utf8_ok(s, strlen(s)))
-		return 0;
-	n = util_utf8_len(s);
-	return n >= min && n <= max;
-}
-
 static int
 plan_check_text(const char *s, size_t min, size_t max, const char *field,
     struct plan_error *err)
@@ -104,7 +91,7 @@ plan_check_text(const char *s, size_t min, size_t max, const char *field,
 		plan_error_set(err, CODE_INVALID, field, "not valid UTF-8");
 		return -1;
 	}
-	if (!plan_text_ok(s, min, max)) {
+	if (!util_text_ok(s, min, max)) {
 		plan_error_set(err, CODE_INVALID, field,
 		    "must be %zu..%zu characters", min, max);
 		return -1;

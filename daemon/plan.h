@@ -15,6 +15,7 @@
 
 #include "wire.h"
 #include "consent.h"
+#include "util.h"
 
 /* Limits on what a plan may hold (characters, counts). */
 #define PLAN_MEMBERS_MAX	16
@@ -25,7 +26,7 @@
 #define PLAN_NAME_MAX		200
 #define PLAN_RELATION_MAX	64
 #define PLAN_PERSON_ID_MAX	64
-#define PLAN_REFERENCE_MAX	128	/* consent form references */
+#define PLAN_REFERENCE_MAX	UTIL_REFERENCE_MAX	/* consent form references */
 
 /*
  * Bytes a packed plan may take. Items times text could reach megabytes,
@@ -150,8 +151,6 @@ EpHistoryEntry *plan_filter_history(const EpHistoryEntry *, uint32_t scope);
 EpPlan	*plan_dup(const EpPlan *);
 void	 plan_free(EpPlan *);
 
-/* Text helpers, also used by handlers: 1 when s is valid UTF-8 of min..max chars. */
-int	plan_text_ok(const char *s, size_t min, size_t max);
 
 /* Set err (helper for handlers too). */
 void	plan_error_set(struct plan_error *, int code, const char *field,

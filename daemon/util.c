@@ -199,3 +199,16 @@ util_be64_get(const uint8_t *p)
 		v = v << 8 | p[i];
 	return v;
 }
+
+int
+util_text_ok(const char *s, size_t min, size_t max)
+{
+	size_t n;
+
+	if (s == NULL)
+		s = "";
+	if (!util_utf8_ok(s, strlen(s)))
+		return 0;
+	n = util_utf8_len(s);
+	return n >= min && n <= max;
+}

@@ -23,6 +23,12 @@ int	util_utf8_ok(const char *s, size_t len);
 /* Number of code points in valid UTF-8 s. */
 size_t	util_utf8_len(const char *s);
 
+/* 1 when s is valid UTF-8 text of min..max characters (NULL counts as empty). */
+int	util_text_ok(const char *s, size_t min, size_t max);
+
+/* A reference to a signed consent form: 1..UTIL_REFERENCE_MAX characters. */
+#define UTIL_REFERENCE_MAX	128
+
 /* 1 when s (NUL-terminated) is 1..max chars of [A-Za-z0-9._-]. */
 int	util_ident_ok(const char *s, size_t max);
 

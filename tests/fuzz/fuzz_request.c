@@ -19,6 +19,18 @@
 #include "plan.h"
 #include "util.h"
 
+/* The policy decides on a household's members and regisseur: a plan's here. */
+static void
+ev_plan(const struct consent_conf *cc, const struct principal *pr,
+    const EpPlan *p, EpGrant *const *g, size_t n, int64_t now,
+    struct consent_decision *d)
+{
+	struct consent_household ch;
+
+	consent_household_of_plan(p, &ch);
+	consent_evaluate(cc, pr, p != NULL ? &ch : NULL, g, n, now, d);
+}
+
 #define FUZZ_MAX_FRAME		(1u << 20)
 #define FUZZ_BUDGET		(4u << 20)
 #define FUZZ_NOW		INT64_C(1790000000000000)
@@ -190,17 +202,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifdef FUZZ_REPLAY
 #include <dirent.h>
 
-/* The policy decides on a household's members and regisseur: a plan's here. */
-static void
-ev_plan(const struct consent_conf *cc, const struct principal *pr,
-    const EpPlan *p, EpGrant *const *g, size_t n, int64_t now,
-    struct consent_decision *d)
-{
-	struct consent_household ch;
-
-	consent_household_of_plan(p, &ch);
-	consent_evaluate(cc, pr, p != NULL ? &ch : NULL, g, n, now, d);
-}
 
 /* xorshift: the same mutations on every run, so a failure reproduces. */
 static uint64_t fuzz_rng = 0x9e3779b97f4a7c15u;

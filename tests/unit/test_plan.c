@@ -1761,14 +1761,14 @@ static void
 test_text_ok(void **state)
 {
 	(void)state;
-	assert_true(plan_text_ok("", 0, 0));
-	assert_false(plan_text_ok("", 1, 10));
-	assert_true(plan_text_ok(NULL, 0, 1));
-	assert_true(plan_text_ok(e_200, 1, 200));
-	assert_false(plan_text_ok(e_201, 1, 200));
-	assert_true(plan_text_ok(smile_128, 128, 128));
-	assert_false(plan_text_ok("\xc3", 0, 10));
-	assert_true(plan_text_ok("a\0b", 1, 1));	/* a C string ends at NUL */
+	assert_true(util_text_ok("", 0, 0));
+	assert_false(util_text_ok("", 1, 10));
+	assert_true(util_text_ok(NULL, 0, 1));
+	assert_true(util_text_ok(e_200, 1, 200));
+	assert_false(util_text_ok(e_201, 1, 200));
+	assert_true(util_text_ok(smile_128, 128, 128));
+	assert_false(util_text_ok("\xc3", 0, 10));
+	assert_true(util_text_ok("a\0b", 1, 1));	/* a C string ends at NUL */
 }
 
 static void
