@@ -81,6 +81,7 @@ household_load(struct stxn *t, const struct household_conf *hc,
 	snprintf(h->h_id, sizeof(h->h_id), "%s", hhid != NULL ? hhid : "");
 	if ((rc = store_hh_get(t, hhid, &h->h_rec)) != STORE_OK)
 		return rc;
+	h->h_gen0 = h->h_gen_saved = h->h_rec->consent_gen;
 	household_decide(hc, h, who, now);
 	return STORE_OK;
 }
@@ -312,19 +313,55 @@ household_snapshot_due(const struct household_conf *hc,
 /* ---------------------------------------------------------- committing */
 
 int
-household_event(struct stxn *t, const struct household *h, int kind,
-    const struct principal *actor, int64_t now)
+household_event(struct stxn *t, const struct household *h,
+    const struct household_ev *he, const struct principal *actor, int64_t now)
 {
 	EpChangeEvent ev = EENPLAN__V1__CHANGE_EVENT__INIT;
+	EpsFeedEvent fe = EENPLAN__STORE__FEED_EVENT__INIT;
 	EpPrincipal a;
 
 	hh_ep_view(actor, &a);
 	ev.household_id = (char *)(uintptr_t)h->h_id;
-	ev.kind = kind;
+	ev.kind = he->he_kind;
 	ev.version = h->h_rec != NULL ? h->h_rec->version : 0;
 	ev.at = now;
 	ev.actor = &a;
-	return store_change_append(t, &ev);
+	ev.grant_id = he->he_grant_id;
+	ev.consent = he->he_consent;
+	ev.signal = (EpSignal *)(uintptr_t)he->he_signal;
+	fe.event = &ev;
+	fe.prev_gen = h->h_gen0;
+	fe.gen = h->h_rec != NULL ? h->h_rec->consent_gen : h->h_gen0;
+	return store_change_append(t, &fe);
+}
+
+/* An event of just a kind. */
+static int
+hh_event(struct stxn *t, const struct household *h, int kind,
+    const struct principal *actor, int64_t now)
+{
+	struct household_ev he;
+
+	memset(&he, 0, sizeof(he));
+	he.he_kind = kind;
+	return household_event(t, h, &he, actor, now);
+}
+
+int
+household_put(struct stxn *t, struct household *h)
+{
+	int rc;
+
+	if ((rc = store_hh_put(t, h->h_rec)) != STORE_OK)
+		return rc;
+	/* A new consent generation: what it decided from, for the feed. */
+	if (h->h_rec->consent_gen != h->h_gen_saved) {
+		if ((rc = store_cstate_put(t, h->h_id, h->h_rec->consent_gen,
+		    h->h_rec)) != STORE_OK)
+			return rc;
+		h->h_gen_saved = h->h_rec->consent_gen;
+	}
+	return STORE_OK;
 }
 
 /* The delta of this version, and the snapshot when it is due. */
@@ -446,9 +483,9 @@ household_commit(struct stxn *t, const struct household_conf *hc,
 	if (rc == STORE_OK && regie)
 		rc = hh_index_forget(t, hc, h->h_rec, oorg, osub);
 	if (rc == STORE_OK)
-		rc = store_hh_put(t, h->h_rec);
-	if (rc == STORE_OK)
-		rc = household_event(t, h, c->hc_kind, c->hc_actor, c->hc_now);
+		rc = household_put(t, h);
+	if (rc == STORE_OK && !c->hc_no_event)
+		rc = hh_event(t, h, c->hc_kind, c->hc_actor, c->hc_now);
 	if (rc != STORE_OK)
 		plan_error_set(pe, CODE(INTERNAL), "", "%s",
 		    store_strerror(rc));
@@ -474,11 +511,14 @@ household_create(struct stxn *t, const struct household_conf *hc,
 	c.hc_detail = "intake";
 	c.hc_actor = actor;
 	c.hc_now = now;
+	c.hc_no_event = 1;
 	if ((rc = household_commit(t, hc, h, plan, &c, pe)) != STORE_OK)
 		return rc;
+	/* The event comes with the regisseur's grant: the regisseur sees it. */
 	if ((rc = hh_index_members(t, hc, h->h_rec)) != STORE_OK ||
 	    (rc = household_grant_add(t, hc, h, g, 0, actor, now, pe)) !=
-	    STORE_OK)
+	    STORE_OK ||
+	    (rc = hh_event(t, h, KIND(CREATED), actor, now)) != STORE_OK)
 		return rc;
 	household_decide(hc, h, actor, now);
 	return STORE_OK;
@@ -547,8 +587,9 @@ hh_index_sync(struct stxn *t, const struct household_conf *hc,
  */
 static int
 hh_current_drop(struct stxn *t, const struct household_conf *hc,
-    EpsHousehold *rec, uint64_t id, int64_t now)
+    struct household *h, uint64_t id, int64_t now)
 {
+	EpsHousehold *rec = h->h_rec;
 	EpGrant **dropped;
 	size_t i, k = 0, nd = 0;
 	int rc = STORE_OK;
@@ -566,8 +607,12 @@ hh_current_drop(struct stxn *t, const struct household_conf *hc,
 			rec->grants[k++] = g;
 	}
 	rec->n_grants = k;
-	for (i = 0; i < nd && rc == STORE_OK; i++)
+	for (i = 0; i < nd && rc == STORE_OK; i++) {
 		rc = hh_index_sync(t, hc, rec, dropped[i]);
+		if (rc == STORE_OK && dropped[i]->valid_until > 0)
+			rc = store_expiry_del(t, dropped[i]->valid_until,
+			    h->h_id, dropped[i]->id);
+	}
 	if (nd > 0)
 		rec->consent_gen++;
 	store_free_list((void **)dropped, nd);
@@ -587,7 +632,7 @@ household_grant_add(struct stxn *t, const struct household_conf *hc,
 		plan_error_set(pe, CODE(INTERNAL), "", "no household");
 		return STORE_ERR;
 	}
-	if ((rc = hh_current_drop(t, hc, rec, 0, now)) != STORE_OK) {
+	if ((rc = hh_current_drop(t, hc, h, 0, now)) != STORE_OK) {
 		plan_error_set(pe, CODE(INTERNAL), "", "%s", store_strerror(rc));
 		return rc;
 	}
@@ -621,11 +666,25 @@ household_grant_add(struct stxn *t, const struct household_conf *hc,
 	    (rc = store_index_put(t, g->grantee_org,
 	    g->grantee_subject != NULL ? g->grantee_subject : "", h->h_id)) !=
 	    STORE_OK ||
-	    (rc = store_hh_put(t, rec)) != STORE_OK ||
-	    (kind != 0 && (rc = household_event(t, h, kind, actor, now)) !=
-	    STORE_OK)) {
+	    (g->valid_until > 0 && (rc = store_expiry_put(t, g->valid_until,
+	    h->h_id, g->id)) != STORE_OK) ||
+	    (rc = household_put(t, h)) != STORE_OK) {
 		plan_error_set(pe, CODE(INTERNAL), "", "%s", store_strerror(rc));
 		return rc;
+	}
+	if (kind != 0) {
+		struct household_ev he;
+
+		memset(&he, 0, sizeof(he));
+		he.he_kind = kind;
+		he.he_grant_id = g->id;
+		he.he_consent = kind == KIND(CONSENT) ?
+		    EENPLAN__V1__CONSENT_CHANGE__CONSENT_GRANTED : 0;
+		if ((rc = household_event(t, h, &he, actor, now)) != STORE_OK) {
+			plan_error_set(pe, CODE(INTERNAL), "", "%s",
+			    store_strerror(rc));
+			return rc;
+		}
 	}
 	return STORE_OK;
 }
@@ -644,12 +703,19 @@ household_grant_update(struct stxn *t, const struct household_conf *hc,
 		return rc;
 	/* A revoked grant counts no more: it leaves the current grants. */
 	if (g->revoked_at != 0 &&
-	    (rc = hh_current_drop(t, hc, rec, g->id, now)) != STORE_OK)
+	    (rc = hh_current_drop(t, hc, h, g->id, now)) != STORE_OK)
 		return rc;
-	if ((rc = store_hh_put(t, rec)) != STORE_OK)
+	if ((rc = household_put(t, h)) != STORE_OK)
 		return rc;
-	if (event)
-		return household_event(t, h, KIND(CONSENT), actor, now);
+	if (event) {
+		struct household_ev he;
+
+		memset(&he, 0, sizeof(he));
+		he.he_kind = KIND(CONSENT);
+		he.he_grant_id = g->id;
+		he.he_consent = event;
+		return household_event(t, h, &he, actor, now);
+	}
 	return STORE_OK;
 }
 
@@ -674,6 +740,144 @@ household_grants_all(struct stxn *t, const struct household *h,
 	/* Ids are 1..grants_total: one missing is damage, never a shorter list. */
 	for (i = 0; i < total; i++) {
 		if ((rc = store_grant_get(t, h->h_id, i + 1, &v[i])) !=
+		    STORE_OK) {
+			store_free_list((void **)v, i);
+			return rc;
+		}
+	}
+	*out = v;
+	*n = total;
+	return STORE_OK;
+}
+
+/* --------------------------------------------------------------- expiry */
+
+struct hh_due {
+	int64_t		 hd_until;
+	char		 hd_hhid[33];
+	uint64_t	 hd_id;
+};
+
+struct hh_due_list {
+	struct hh_due	*dl_items;
+	unsigned	 dl_n;
+	unsigned	 dl_max;
+};
+
+static int
+hh_due_one(int64_t until, const char *hhid, uint64_t id, void *arg)
+{
+	struct hh_due_list *dl = arg;
+
+	if (dl->dl_n == dl->dl_max)
+		return 1;
+	dl->dl_items[dl->dl_n].hd_until = until;
+	snprintf(dl->dl_items[dl->dl_n].hd_hhid, 33, "%s", hhid);
+	dl->dl_items[dl->dl_n].hd_id = id;
+	dl->dl_n++;
+	return 0;
+}
+
+/* One grant past its end: out of the current grants, and said so. */
+static int
+hh_expire_one(struct stxn *t, const struct household_conf *hc,
+    const struct hh_due *due, int64_t now, unsigned *n)
+{
+	struct household_ev he;
+	struct principal sys;
+	struct household h;
+	int rc;
+
+	memset(&sys, 0, sizeof(sys));
+	snprintf(sys.pr_org, sizeof(sys.pr_org), "eenpland");
+	snprintf(sys.pr_subject, sizeof(sys.pr_subject), "expiry");
+	rc = household_load(t, hc, &sys, due->hd_hhid, now, &h);
+	if (rc == STORE_NOTFOUND)	/* purged since: the entry is stale */
+		return store_expiry_del(t, due->hd_until, due->hd_hhid,
+		    due->hd_id);
+	if (rc != STORE_OK)
+		return rc;
+	if (household_grant_find(&h, due->hd_id) != NULL) {
+		if ((rc = hh_current_drop(t, hc, &h, due->hd_id, now)) !=
+		    STORE_OK || (rc = household_put(t, &h)) != STORE_OK)
+			goto out;
+		memset(&he, 0, sizeof(he));
+		he.he_kind = KIND(CONSENT);
+		he.he_grant_id = due->hd_id;
+		he.he_consent = EENPLAN__V1__CONSENT_CHANGE__CONSENT_EXPIRED;
+		if ((rc = household_event(t, &h, &he, &sys, now)) != STORE_OK)
+			goto out;
+		(*n)++;
+	}
+	/* Dropping took the entry out; a grant gone some other way leaves it. */
+	rc = store_expiry_del(t, due->hd_until, due->hd_hhid, due->hd_id);
+out:
+	household_free(&h);
+	return rc;
+}
+
+int
+household_expire_due(struct stxn *t, const struct household_conf *hc,
+    int64_t now, unsigned max, unsigned *n)
+{
+	struct hh_due_list dl;
+	unsigned i;
+	int rc;
+
+	*n = 0;
+	memset(&dl, 0, sizeof(dl));
+	dl.dl_max = max;
+	if (max == 0 || (dl.dl_items = calloc(max, sizeof(*dl.dl_items))) ==
+	    NULL)
+		return max == 0 ? STORE_OK : STORE_ERR;
+	rc = store_expiry_due(t, now, hh_due_one, &dl);
+	for (i = 0; rc == STORE_OK && i < dl.dl_n; i++)
+		rc = hh_expire_one(t, hc, &dl.dl_items[i], now, n);
+	free(dl.dl_items);
+	return rc;
+}
+
+/* -------------------------------------------------------------- signals */
+
+int
+household_signal_add(struct stxn *t, struct household *h, EpSignal *sg,
+    const struct principal *actor, int64_t now)
+{
+	struct household_ev he;
+	int rc;
+
+	if (h->h_rec == NULL || !hh_str_eq(sg->household_id, h->h_id))
+		return STORE_ERR;
+	sg->id = h->h_rec->signals_total + 1;
+	h->h_rec->signals_total++;
+	if ((rc = store_signal_put(t, sg)) != STORE_OK ||
+	    (rc = household_put(t, h)) != STORE_OK)
+		return rc;
+	memset(&he, 0, sizeof(he));
+	he.he_kind = KIND(SIGNAL);
+	he.he_signal = sg;
+	return household_event(t, h, &he, actor, now);
+}
+
+int
+household_signals(struct stxn *t, const struct household *h, EpSignal ***out,
+    size_t *n)
+{
+	EpSignal **v;
+	uint64_t i, total;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (h->h_rec == NULL)
+		return STORE_NOTFOUND;
+	if ((total = h->h_rec->signals_total) == 0)
+		return STORE_OK;
+	if (total > SIZE_MAX / sizeof(*v) ||
+	    (v = calloc(total, sizeof(*v))) == NULL)
+		return STORE_ERR;
+	for (i = 0; i < total; i++) {
+		if ((rc = store_signal_get(t, h->h_id, i + 1, &v[i])) !=
 		    STORE_OK) {
 			store_free_list((void **)v, i);
 			return rc;

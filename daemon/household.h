@@ -45,6 +45,16 @@ struct household {
 	char			 h_id[33];
 	struct consent_decision	 h_dec;
 	const char		*h_purpose;	/* of the grant giving access, or NULL */
+	uint64_t		 h_gen0;	/* consent generation as loaded */
+	uint64_t		 h_gen_saved;	/* the last one with its state stored */
+};
+
+/* What an event says besides its kind (household_event). */
+struct household_ev {
+	int			 he_kind;	/* CHANGE_* */
+	uint64_t		 he_grant_id;	/* CHANGE_CONSENT, BREAK_GLASS */
+	int			 he_consent;	/* CONSENT_* (ConsentChange) */
+	const EpSignal		*he_signal;	/* CHANGE_SIGNAL */
 };
 
 /*
@@ -79,6 +89,7 @@ struct household_change {
 	const char		*hc_detail;	/* reason, "intake", ... */
 	const struct principal	*hc_actor;
 	int64_t			 hc_now;
+	int			 hc_no_event;	/* the caller appends it */
 };
 
 /*
@@ -117,7 +128,8 @@ int	household_grant_add(struct stxn *, const struct household_conf *,
 /*
  * Stores g, a grant of h changed by the caller (revoked): archive, the
  * standing record drops it from its current grants, the index forgets the
- * grantee when nothing else links it. event: append a CHANGE_CONSENT event.
+ * grantee when nothing else links it. event: 0, or the ConsentChange of a
+ * CHANGE_CONSENT event to append.
  */
 int	household_grant_update(struct stxn *, const struct household_conf *,
 	    struct household *, const EpGrant *g, int event,
@@ -129,10 +141,40 @@ EpGrant	*household_grant_find(const struct household *, uint64_t id);
 int	household_grants_all(struct stxn *, const struct household *,
 	    EpGrant ***out, size_t *n) __attribute__((warn_unused_result));
 
-/* Appends a change event of kind for h at its version. */
-int	household_event(struct stxn *, const struct household *, int kind,
+/*
+ * Appends a change event for h at its version, with the household's consent
+ * generations before the request (h_gen0) and now: the feed decides by them
+ * who could read it.
+ */
+int	household_event(struct stxn *, const struct household *,
+	    const struct household_ev *, const struct principal *actor,
+	    int64_t now) __attribute__((warn_unused_result));
+/*
+ * Stores h's standing record, and the consent state of its generation when
+ * that moved (the feed reads it). Every writer of the record goes through it.
+ */
+int	household_put(struct stxn *, struct household *)
+	    __attribute__((warn_unused_result));
+
+/*
+ * The writer's sweep: grants whose valid_until passed leave the current
+ * grants, each with a CHANGE_CONSENT (CONSENT_EXPIRED) event, at most max
+ * per call. *n: how many. STORE_* code.
+ */
+int	household_expire_due(struct stxn *, const struct household_conf *,
+	    int64_t now, unsigned max, unsigned *n)
+	    __attribute__((warn_unused_result));
+
+/*
+ * A signal for h's regisseur: stored (id assigned), a CHANGE_SIGNAL event.
+ * sg->household_id must be h's.
+ */
+int	household_signal_add(struct stxn *, struct household *, EpSignal *sg,
 	    const struct principal *actor, int64_t now)
 	    __attribute__((warn_unused_result));
+/* All of h's signals, in id order (counted: one missing is damage). */
+int	household_signals(struct stxn *, const struct household *,
+	    EpSignal ***out, size_t *n) __attribute__((warn_unused_result));
 
 /*
  * For a read prepared on an older snapshot: decides again through t (the

@@ -171,6 +171,9 @@ mig_grants(struct stxn *t, const struct household_conf *hc,
 		    (EpGrant *)wire_msg_dup(&g[i]->base)) == NULL)
 			return STORE_ERR;
 		rec->n_grants++;
+		if (g[i]->valid_until > 0 && (rc = store_expiry_put(t,
+		    g[i]->valid_until, hhid, g[i]->id)) != STORE_OK)
+			return rc;
 		if ((rc = store_index_put(t, g[i]->grantee_org,
 		    g[i]->grantee_subject != NULL ? g[i]->grantee_subject : "",
 		    hhid)) != STORE_OK)
@@ -212,6 +215,8 @@ mig_household(struct stxn *t, const struct household_conf *hc,
 		    rec->members[i]->person_id, hhid)) != STORE_OK)
 			goto out;
 	if ((rc = store_hh_put(t, rec)) != STORE_OK ||
+	    (rc = store_cstate_put(t, hhid, rec->consent_gen, rec)) !=
+	    STORE_OK ||
 	    (rc = store_v1_household_drop(t, hhid, cur->version, grants,
 	    ngrants)) != STORE_OK)
 		goto out;

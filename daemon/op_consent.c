@@ -414,7 +414,10 @@ exec_revoke(struct wjob *j, struct stxn *t)
 		goto oom;
 	/* Consent changes leave the plan's version alone; a dismissal does not. */
 	if ((src = household_grant_update(t, ca->ca_env->ce_hh, &h, g,
-	    !dismiss, &ca->ca_who, ca->ca_now)) != STORE_OK) {
+	    dismiss ? 0 : how == REVOKE_RENOUNCE ?
+	    EENPLAN__V1__CONSENT_CHANGE__CONSENT_RENOUNCED :
+	    EENPLAN__V1__CONSENT_CHANGE__CONSENT_REVOKED, &ca->ca_who,
+	    ca->ca_now)) != STORE_OK) {
 		call_store_error(ca, src);
 		goto out;
 	}

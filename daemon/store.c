@@ -38,6 +38,10 @@ const struct store_dbinfo store_dbs[DB_COUNT] = {
 	[DB_LOG_HH] =	 { "log_hh",	 0 },
 	[DB_LOG_ORG] =	 { "log_org",	 0 },
 	[DB_FEED] =	 { "feed",	 1 },
+	[DB_CSTATE] =	 { "cstate",	 1 },
+	[DB_EXPIRY] =	 { "expiry",	 0 },
+	[DB_SIGNALS] =	 { "signals",	 1 },
+	[DB_SENT] =	 { "sent",	 1 },
 	[DB_META] =	 { "meta",	 0 },
 	/* Schema 1, read by the migration only. */
 	[DB_V1_HOUSEHOLDS] = { "households", 0 },
@@ -1326,13 +1330,13 @@ store_audit_scan(struct stxn *tx, const char *hhid, const char *org,
 /* ------------------------------------------------------- change feed */
 
 int
-store_change_append(struct stxn *tx, EpChangeEvent *ev)
+store_change_append(struct stxn *tx, EpsFeedEvent *fe)
 {
 	uint8_t key[8];
 	uint64_t seq;
 	int rc;
 
-	if (ev == NULL)
+	if (fe == NULL || fe->event == NULL)
 		return STORE_ERR;
 	if ((rc = stxn_writable(tx)) != STORE_OK)
 		return rc;
@@ -1340,19 +1344,25 @@ store_change_append(struct stxn *tx, EpChangeEvent *ev)
 		return rc;
 	if (seq == UINT64_MAX)
 		return stxn_fail(tx, STORE_FULL);
-	ev->seq = seq + 1;
-	util_be64_put(key, ev->seq);
-	if ((rc = store_put_frame(tx, DB_FEED, key, 8, &ev->base, NULL, 0,
+	fe->event->seq = seq + 1;
+	util_be64_put(key, fe->event->seq);
+	if ((rc = store_put_frame(tx, DB_FEED, key, 8, &fe->base, NULL, 0,
 	    MDB_NOOVERWRITE, NULL)) != STORE_OK)
 		return rc;
 	return store_meta_put(tx, "change_seq", key, 8);
+}
+
+int
+store_change_last(struct stxn *tx, uint64_t *seq)
+{
+	return store_meta_get_u64(tx, "change_seq", seq);
 }
 
 struct change_arg {
 	struct stxn	 *cha_tx;
 	uint64_t	  cha_next;	/* the seq the next event must have */
 	int		  cha_stopped;
-	int		(*cha_cb)(const EpChangeEvent *, void *);
+	int		(*cha_cb)(const EpsFeedEvent *, void *);
 	void		 *cha_arg;
 };
 
@@ -1360,6 +1370,7 @@ static int
 change_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 {
 	struct change_arg *cha = arg;
+	EpsFeedEvent *fe;
 	ProtobufCMessage *m;
 	int rc, stop;
 
@@ -1373,11 +1384,17 @@ change_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 		return STORE_CORRUPT;
 	}
 	if ((rc = store_unpack(cha->cha_tx, DB_FEED, key->mv_data,
-	    key->mv_size, &eenplan__v1__change_event__descriptor, p, len,
+	    key->mv_size, &eenplan__store__feed_event__descriptor, p, len,
 	    &m)) != STORE_OK)
 		return rc;
+	fe = (EpsFeedEvent *)m;
+	if (fe->event == NULL || fe->event->seq != cha->cha_next) {
+		store_log_corrupt(DB_FEED, key, "event holds another seq");
+		protobuf_c_message_free_unpacked(m, NULL);
+		return STORE_CORRUPT;
+	}
 	cha->cha_next++;
-	stop = cha->cha_cb((EpChangeEvent *)m, cha->cha_arg);
+	stop = cha->cha_cb(fe, cha->cha_arg);
 	protobuf_c_message_free_unpacked(m, NULL);
 	if (stop != 0)
 		cha->cha_stopped = 1;
@@ -1386,7 +1403,7 @@ change_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 
 int
 store_change_scan(struct stxn *tx, uint64_t after,
-    int (*cb)(const EpChangeEvent *, void *), void *arg)
+    int (*cb)(const EpsFeedEvent *, void *), void *arg)
 {
 	struct change_arg cha;
 	uint64_t last;
@@ -1414,6 +1431,206 @@ store_change_scan(struct stxn *tx, uint64_t after,
 		return stxn_fail(tx, STORE_CORRUPT);
 	}
 	return rc;
+}
+
+/* ------------------------------------------------------ consent states */
+
+int
+store_cstate_put(struct stxn *tx, const char *hhid, uint64_t gen,
+    const EpsHousehold *h)
+{
+	uint8_t key[STORE_HHID_LEN + 8];
+
+	if (gen == 0 || key_hh_u64(key, hhid, gen) != 0)
+		return STORE_ERR;
+	return store_put_frame(tx, DB_CSTATE, key, sizeof(key), &h->base, NULL,
+	    0, 0, NULL);
+}
+
+int
+store_cstate_get(struct stxn *tx, const char *hhid, uint64_t gen,
+    EpsHousehold **out)
+{
+	uint8_t key[STORE_HHID_LEN + 8];
+	ProtobufCMessage *m;
+	int rc;
+
+	*out = NULL;
+	if (key_hh_u64(key, hhid, gen) != 0)
+		return STORE_ERR;
+	rc = store_get_msg(tx, DB_CSTATE, key, sizeof(key), 1,
+	    &eenplan__store__household__descriptor, &m);
+	if (rc == STORE_OK)
+		*out = (EpsHousehold *)m;
+	return rc;
+}
+
+/* -------------------------------------------------------------- expiry */
+
+/* until | hh16 | grant id (40 bytes). */
+static int
+key_expiry(uint8_t *buf, int64_t until, const char *hhid, uint64_t id)
+{
+	util_be64_put(buf, (uint64_t)until);
+	if (store_hhid(hhid, buf + 8) != 0)
+		return -1;
+	util_be64_put(buf + 8 + STORE_HHID_LEN, id);
+	return 0;
+}
+
+int
+store_expiry_put(struct stxn *tx, int64_t until, const char *hhid,
+    uint64_t id)
+{
+	uint8_t key[16 + STORE_HHID_LEN];
+
+	if (until <= 0 || key_expiry(key, until, hhid, id) != 0)
+		return STORE_ERR;
+	return store_put_frame(tx, DB_EXPIRY, key, sizeof(key), NULL, NULL, 0,
+	    0, NULL);
+}
+
+int
+store_expiry_del(struct stxn *tx, int64_t until, const char *hhid,
+    uint64_t id)
+{
+	uint8_t key[16 + STORE_HHID_LEN];
+	int rc;
+
+	if (until <= 0 || key_expiry(key, until, hhid, id) != 0)
+		return STORE_ERR;
+	rc = store_del_key(tx, DB_EXPIRY, key, sizeof(key));
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+struct expiry_arg {
+	int64_t		  ex_now;
+	int		(*ex_cb)(int64_t, const char *, uint64_t, void *);
+	void		 *ex_arg;
+};
+
+static int
+expiry_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
+{
+	struct expiry_arg *ex = arg;
+	const uint8_t *k = key->mv_data;
+	char hhid[2 * STORE_HHID_LEN + 1];
+	int64_t until;
+
+	(void)p;
+	(void)len;
+	if (key->mv_size != 16 + STORE_HHID_LEN) {
+		store_log_corrupt(DB_EXPIRY, key, "malformed key");
+		return STORE_CORRUPT;
+	}
+	until = (int64_t)util_be64_get(k);
+	if (until > ex->ex_now)
+		return 1;
+	util_hex(k + 8, STORE_HHID_LEN, hhid);
+	return ex->ex_cb(until, hhid, util_be64_get(k + 8 + STORE_HHID_LEN),
+	    ex->ex_arg) != 0 ? 1 : 0;
+}
+
+int
+store_expiry_due(struct stxn *tx, int64_t now,
+    int (*cb)(int64_t until, const char *hhid, uint64_t id, void *), void *arg)
+{
+	struct expiry_arg ex;
+
+	ex.ex_now = now;
+	ex.ex_cb = cb;
+	ex.ex_arg = arg;
+	return store_scan(tx, DB_EXPIRY, NULL, 0, NULL, 0, expiry_one, &ex);
+}
+
+/* ------------------------------------------------------------- signals */
+
+int
+store_signal_put(struct stxn *tx, const EpSignal *sg)
+{
+	uint8_t key[STORE_HHID_LEN + 8];
+
+	if (sg == NULL || sg->id == 0 ||
+	    key_hh_u64(key, sg->household_id, sg->id) != 0)
+		return STORE_ERR;
+	return store_put_frame(tx, DB_SIGNALS, key, sizeof(key), &sg->base,
+	    NULL, 0, 0, NULL);
+}
+
+int
+store_signal_get(struct stxn *tx, const char *hhid, uint64_t id,
+    EpSignal **out)
+{
+	uint8_t key[STORE_HHID_LEN + 8];
+	ProtobufCMessage *m;
+	int rc;
+
+	*out = NULL;
+	if (key_hh_u64(key, hhid, id) != 0)
+		return STORE_ERR;
+	rc = store_get_msg(tx, DB_SIGNALS, key, sizeof(key), 1,
+	    &eenplan__v1__signal__descriptor, &m);
+	if (rc == STORE_OK)
+		*out = (EpSignal *)m;
+	return rc;
+}
+
+int
+store_sent_put(struct stxn *tx, const char *org, const char *subject,
+    uint64_t seq, const EpSignal *sg)
+{
+	uint8_t key[SEAL_INDEX_LEN + 8];
+
+	if (index_key(tx, key, org, subject, NULL) != 0)
+		return STORE_ERR;
+	util_be64_put(key + SEAL_INDEX_LEN, seq);
+	return store_put_frame(tx, DB_SENT, key, sizeof(key), &sg->base, NULL,
+	    0, MDB_NOOVERWRITE, NULL);
+}
+
+struct sent_arg {
+	struct stxn	 *se_tx;
+	int		(*se_cb)(uint64_t, const EpSignal *, void *);
+	void		 *se_arg;
+};
+
+static int
+sent_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
+{
+	struct sent_arg *se = arg;
+	ProtobufCMessage *m;
+	int rc, stop;
+
+	if (key->mv_size != SEAL_INDEX_LEN + 8) {
+		store_log_corrupt(DB_SENT, key, "malformed key");
+		return STORE_CORRUPT;
+	}
+	if ((rc = store_unpack(se->se_tx, DB_SENT, key->mv_data, key->mv_size,
+	    &eenplan__v1__signal__descriptor, p, len, &m)) != STORE_OK)
+		return rc;
+	stop = se->se_cb(util_be64_get((const uint8_t *)key->mv_data +
+	    SEAL_INDEX_LEN), (EpSignal *)m, se->se_arg);
+	protobuf_c_message_free_unpacked(m, NULL);
+	return stop != 0 ? 1 : 0;
+}
+
+int
+store_sent_scan(struct stxn *tx, const char *org, const char *subject,
+    uint64_t after, int (*cb)(uint64_t seq, const EpSignal *, void *),
+    void *arg)
+{
+	uint8_t key[SEAL_INDEX_LEN + 8];
+	struct sent_arg se;
+
+	if (cb == NULL || after == UINT64_MAX ||
+	    index_key(tx, key, org, subject, NULL) != 0)
+		return STORE_ERR;
+	util_be64_put(key + SEAL_INDEX_LEN, after + 1);
+	se.se_tx = tx;
+	se.se_cb = cb;
+	se.se_arg = arg;
+	return store_scan(tx, DB_SENT, key, SEAL_INDEX_LEN, key, sizeof(key),
+	    sent_one, &se);
 }
 
 /* ------------------------------------------------------ raw (tests) */

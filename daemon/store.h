@@ -46,6 +46,7 @@
 typedef Eenplan__Store__Household	EpsHousehold;
 typedef Eenplan__Store__Delta		EpsDelta;
 typedef Eenplan__Store__Keyring		EpsKeyring;
+typedef Eenplan__Store__FeedEvent	EpsFeedEvent;
 
 enum store_rc {
 	STORE_OK = 0,
@@ -204,12 +205,55 @@ int	store_audit_last(struct stxn *, uint64_t *seq)
 
 /* ---------------------------------------------------------- change feed */
 
-/* Assigns ev->seq (next from meta "change_seq") and stores it. */
-int	store_change_append(struct stxn *, EpChangeEvent *ev)
+/* Assigns fe->event->seq (next from meta "change_seq") and stores it. */
+int	store_change_append(struct stxn *, EpsFeedEvent *fe)
 	    __attribute__((warn_unused_result));
+/* The last seq committed (0: none). */
+int	store_change_last(struct stxn *, uint64_t *seq)
+	    __attribute__((warn_unused_result));
+/* Events with seq > after, in order, until cb returns non-zero. */
 int	store_change_scan(struct stxn *, uint64_t after,
-	    int (*cb)(const EpChangeEvent *, void *), void *)
+	    int (*cb)(const EpsFeedEvent *, void *), void *)
 	    __attribute__((warn_unused_result));
+
+/* ------------------------------------------------------ consent states */
+
+/*
+ * What the policy read of a household at consent generation gen (members,
+ * regisseur, current grants, status, as a Household message): the feed
+ * decides with it who could read an event of that generation. Get:
+ * STORE_CORRUPT when missing.
+ */
+int	store_cstate_put(struct stxn *, const char *hhid, uint64_t gen,
+	    const EpsHousehold *) __attribute__((warn_unused_result));
+int	store_cstate_get(struct stxn *, const char *hhid, uint64_t gen,
+	    EpsHousehold **out) __attribute__((warn_unused_result));
+
+/* --------------------------------------------------------------- expiry */
+
+/* Grants that end at until: the writer's sweep finds them when it passes. */
+int	store_expiry_put(struct stxn *, int64_t until, const char *hhid,
+	    uint64_t grant_id) __attribute__((warn_unused_result));
+int	store_expiry_del(struct stxn *, int64_t until, const char *hhid,
+	    uint64_t grant_id) __attribute__((warn_unused_result));
+/* Calls cb for each entry with until <= now, oldest first, until non-zero. */
+int	store_expiry_due(struct stxn *, int64_t now,
+	    int (*cb)(int64_t until, const char *hhid, uint64_t grant_id,
+	    void *), void *) __attribute__((warn_unused_result));
+
+/* -------------------------------------------------------------- signals */
+
+/* A household's signals (ids 1..signals_total). Get: STORE_CORRUPT when missing. */
+int	store_signal_put(struct stxn *, const EpSignal *)
+	    __attribute__((warn_unused_result));
+int	store_signal_get(struct stxn *, const char *hhid, uint64_t id,
+	    EpSignal **out) __attribute__((warn_unused_result));
+/* The sender's own copies, by a global receipt number (any household id). */
+int	store_sent_put(struct stxn *, const char *org, const char *subject,
+	    uint64_t seq, const EpSignal *) __attribute__((warn_unused_result));
+int	store_sent_scan(struct stxn *, const char *org, const char *subject,
+	    uint64_t after, int (*cb)(uint64_t seq, const EpSignal *, void *),
+	    void *) __attribute__((warn_unused_result));
 
 /* ----------------------------------------------------------------- meta */
 

@@ -308,14 +308,20 @@ store_v1_change_drop(struct stxn *tx, uint64_t seq)
 	return v1_del(tx, DB_V1_CHANGES, key, 8);
 }
 
-/* Events are re-stored under their own seq (change_seq in meta stays). */
+/*
+ * Events are re-stored under their own seq (change_seq in meta stays). A
+ * schema-1 event has no consent generations: the feed decides it on the
+ * household's consent as it is now.
+ */
 int
-store_v1_change_put(struct stxn *tx, const EpChangeEvent *ev)
+store_v1_change_put(struct stxn *tx, EpChangeEvent *ev)
 {
+	EpsFeedEvent fe = EENPLAN__STORE__FEED_EVENT__INIT;
 	uint8_t key[8];
 
+	fe.event = ev;
 	util_be64_put(key, ev->seq);
-	return store_put_frame(tx, DB_FEED, key, 8, &ev->base, NULL, 0,
+	return store_put_frame(tx, DB_FEED, key, 8, &fe.base, NULL, 0,
 	    MDB_NOOVERWRITE, NULL);
 }
 

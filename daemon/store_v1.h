@@ -26,7 +26,7 @@ int	store_v1_audit_next(struct stxn *, EpAuditRecord **out);
 int	store_v1_audit_drop(struct stxn *, const EpAuditRecord *);
 int	store_v1_change_next(struct stxn *, EpChangeEvent **out);
 int	store_v1_change_drop(struct stxn *, uint64_t seq);
-int	store_v1_change_put(struct stxn *, const EpChangeEvent *);
+int	store_v1_change_put(struct stxn *, EpChangeEvent *);
 /* Drops the schema-1 databases and records schema 2. 0 or -1 with err. */
 int	store_v1_finish(struct store *, char *err, size_t errlen);
 

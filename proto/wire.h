@@ -35,6 +35,7 @@ typedef Eenplan__V1__Grant		EpGrant;
 typedef Eenplan__V1__AuditRecord	EpAuditRecord;
 typedef Eenplan__V1__ChangeEvent	EpChangeEvent;
 typedef Eenplan__V1__HouseholdSummary	EpHouseholdSummary;
+typedef Eenplan__V1__Signal		EpSignal;
 
 enum wire_frame_rc {
 	WIRE_FRAME_OK = 0,	/* a whole frame is available */
