@@ -22,6 +22,9 @@ int	clival_date_text(int64_t us, char *buf, size_t len);
 /* A household id: 32 hex characters, stored lower-case in out. */
 int	clival_household_id(const char *s, char out[CLIVAL_HH_LEN + 1])
 	    __attribute__((warn_unused_result));
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
+int64_t	clival_days(int64_t y, unsigned m, unsigned d);
+void	clival_civil(int64_t days, int64_t *y, unsigned *m, unsigned *d);
 /* 1..max characters of [A-Za-z0-9._-]: organisation, subject, person ids. */
 int	clival_ident(const char *s, size_t max);
 
