@@ -121,9 +121,10 @@ clirun_audit_collect(struct ep_client *cl, struct clireq *r, int all,
 
 	memset(log, 0, sizeof(*log));
 	for (;;) {
-		if ((rc = clirun_call(cl, &r->r_req,
-		    EENPLAN__V1__RESPONSE__BODY_QUERY_AUDIT, &resp)) !=
-		    EXIT_DONE)
+		rc = clirun_call(cl, &r->r_req,
+		    EENPLAN__V1__RESPONSE__BODY_QUERY_AUDIT, &resp);
+		log->l_code = resp != NULL ? ep_client_status(resp) : -1;
+		if (rc != EXIT_DONE)
 			goto out;
 		qa = resp->query_audit;
 		if ((np = reallocarray(log->l_pages, log->l_npages + 1,

@@ -46,6 +46,7 @@ struct clirun_log {
 	EpAuditRecord	**l_recs;
 	size_t		  l_nrecs;
 	uint64_t	  l_next;	/* 0: nothing left */
+	int		  l_code;	/* status of the last answer; -1: none */
 };
 int	clirun_audit_collect(struct ep_client *cl, struct clireq *r, int all,
 	    struct clirun_log *log);
