@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "clicmd.h"
 #include "cliout.h"
 #include "pbjson.h"
 
@@ -17,22 +18,22 @@ static const char *const score_labels[] = {
 	"voldoende zelfredzaam", "volledig zelfredzaam"
 };
 
-static const char *
-or_dash(const char *s)
+const char *
+cliout_or_dash(const char *s)
 {
 	return s != NULL && s[0] != '\0' ? s : "-";
 }
 
-static const char *
-domain_label(int d)
+const char *
+cliout_domain_label(int d)
 {
 	const char *s = wire_domain_label(d);
 
 	return s != NULL ? s : "(no domain)";
 }
 
-static const char *
-score_label(uint32_t s)
+const char *
+cliout_score_label(uint32_t s)
 {
 	return s >= 1 && s <= 5 ? score_labels[s] : "?";
 }
@@ -91,9 +92,8 @@ cliout_text(FILE *f, const char *s, const char *nl)
 	}
 }
 
-/* Text left-aligned in width columns (code points, not bytes). */
-static void
-cell(FILE *f, const char *s, int width)
+void
+cliout_cell(FILE *f, const char *s, int width)
 {
 	const unsigned char *p;
 	int n = 0;
@@ -115,7 +115,7 @@ print_goal(FILE *f, const EpPlan *p, const EpGoal *g)
 	size_t i;
 
 	fprintf(f, "    goal %u [%s] ", g->id,
-	    or_dash(wire_goal_status_name(g->status)));
+	    cliout_or_dash(wire_goal_status_name(g->status)));
 	cliout_text(f, g->text, "\n      ");
 	if (g->target_date && g->target_date[0])
 		fprintf(f, " (target %s)", g->target_date);
@@ -125,9 +125,9 @@ print_goal(FILE *f, const EpPlan *p, const EpGoal *g)
 		if (a->goal_id != g->id)
 			continue;
 		fprintf(f, "      action %u [%s] ", a->id,
-		    or_dash(wire_action_status_name(a->status)));
+		    cliout_or_dash(wire_action_status_name(a->status)));
 		cliout_text(f, a->text, "\n        ");
-		snprintf(who, sizeof(who), "%s%s%s", or_dash(a->owner_org),
+		snprintf(who, sizeof(who), "%s%s%s", cliout_or_dash(a->owner_org),
 		    a->owner_subject && a->owner_subject[0] ? "/" : "",
 		    a->owner_subject ? a->owner_subject : "");
 		fprintf(f, " — ");
@@ -173,7 +173,7 @@ print_goals(FILE *f, const EpPlan *p)
 			if (!in_domain(p->goals[i]->domain, dd))
 				continue;
 			if (!head++)
-				fprintf(f, "  %s\n", domain_label(dd));
+				fprintf(f, "  %s\n", cliout_domain_label(dd));
 			print_goal(f, p, p->goals[i]);
 			shown++;
 		}
@@ -183,12 +183,12 @@ print_goals(FILE *f, const EpPlan *p)
 			    goal_shown(p, a->goal_id))
 				continue;
 			if (!head++)
-				fprintf(f, "  %s\n", domain_label(dd));
+				fprintf(f, "  %s\n", cliout_domain_label(dd));
 			fprintf(f, "    action %u (goal %u) [%s] ", a->id,
 			    a->goal_id,
-			    or_dash(wire_action_status_name(a->status)));
+			    cliout_or_dash(wire_action_status_name(a->status)));
 			cliout_text(f, a->text, "\n      ");
-			fprintf(f, " — %s%s", or_dash(a->owner_org),
+			fprintf(f, " — %s%s", cliout_or_dash(a->owner_org),
 			    a->owner_subject && a->owner_subject[0] ? "/" : "");
 			cliout_text(f, a->owner_subject, NULL);
 			if (a->due_date && a->due_date[0])
@@ -238,9 +238,9 @@ print_assessments(FILE *f, const EpPlan *p)
 			continue;
 		shown++;
 		fputs("  ", f);
-		cell(f, domain_label(d), 30);
+		cliout_cell(f, cliout_domain_label(d), 30);
 		if (a != NULL)
-			fprintf(f, "%u %-22s", a->score, score_label(a->score));
+			fprintf(f, "%u %-22s", a->score, cliout_score_label(a->score));
 		else
 			fprintf(f, "%-24s", "- not assessed");
 		if (t != NULL)
@@ -292,7 +292,7 @@ print_notes(FILE *f, const EpPlan *p)
 		cliout_principal(who, sizeof(who), n->by, 1);
 		fprintf(f, "  %s  ", when);
 		cliout_text(f, who, NULL);
-		fprintf(f, "  [%s]\n    ", domain_label(n->domain));
+		fprintf(f, "  [%s]\n    ", cliout_domain_label(n->domain));
 		cliout_text(f, n->text, "\n    ");
 		fputc('\n', f);
 	}
@@ -322,8 +322,8 @@ print_escalations(FILE *f, const EpPlan *p)
 	}
 }
 
-static void
-print_scope(FILE *f, const Eenplan__V1__Domain *scope, size_t n)
+void
+cliout_scope(FILE *f, const Eenplan__V1__Domain *scope, size_t n)
 {
 	size_t i;
 
@@ -332,7 +332,7 @@ print_scope(FILE *f, const Eenplan__V1__Domain *scope, size_t n)
 		return;
 	}
 	for (i = 0; i < n; i++)
-		fprintf(f, "%s%s", i ? ", " : "", domain_label(scope[i]));
+		fprintf(f, "%s%s", i ? ", " : "", cliout_domain_label(scope[i]));
 }
 
 static void
@@ -348,9 +348,9 @@ print_plan(FILE *f, const Eenplan__V1__GetPlanResponse *gp)
 		return;
 	}
 	fprintf(f, "Household %s\n", p->household_id);
-	fprintf(f, "  area:        %s\n", or_dash(wire_area_name(p->area)));
+	fprintf(f, "  area:        %s\n", cliout_or_dash(wire_area_name(p->area)));
 	fprintf(f, "  status:      %s\n",
-	    or_dash(wire_household_status_name(p->status)));
+	    cliout_or_dash(wire_household_status_name(p->status)));
 	cliout_time(when, sizeof(when), p->updated_at);
 	cliout_principal(who, sizeof(who), p->updated_by, 0);
 	fprintf(f, "  version:     %llu (changed %s by ",
@@ -360,8 +360,8 @@ print_plan(FILE *f, const Eenplan__V1__GetPlanResponse *gp)
 	cliout_principal(who, sizeof(who), p->regisseur, 1);
 	fprintf(f, "  regisseur:   ");
 	cliout_text(f, who, NULL);
-	fprintf(f, "\n  your access: %s, ", or_dash(wire_access_name(gp->access)));
-	print_scope(f, gp->scope, gp->n_scope);
+	fprintf(f, "\n  your access: %s, ", cliout_or_dash(wire_access_name(gp->access)));
+	cliout_scope(f, gp->scope, gp->n_scope);
 	fputc('\n', f);
 	if (p->intake_reference && p->intake_reference[0]) {
 		fprintf(f, "  intake form: ");
@@ -372,7 +372,7 @@ print_plan(FILE *f, const Eenplan__V1__GetPlanResponse *gp)
 	for (i = 0; i < p->n_members; i++) {
 		m = p->members[i];
 		fputs("  ", f);
-		cell(f, m->person_id, 20);
+		cliout_cell(f, m->person_id, 20);
 		fputc(' ', f);
 		cliout_text(f, m->name, NULL);
 		if (m->relation && m->relation[0]) {
@@ -409,13 +409,13 @@ print_households(FILE *f, const Eenplan__V1__ListHouseholdsResponse *l)
 		h = l->households[i];
 		cliout_time(when, sizeof(when), h->updated_at);
 		cliout_principal(who, sizeof(who), h->regisseur, 0);
-		cell(f, h->household_id, 33);
+		cliout_cell(f, h->household_id, 33);
 		fprintf(f, " %-11s %-10s %7llu  %-11s ",
-		    or_dash(wire_area_name(h->area)),
-		    or_dash(wire_household_status_name(h->status)),
+		    cliout_or_dash(wire_area_name(h->area)),
+		    cliout_or_dash(wire_household_status_name(h->status)),
 		    (unsigned long long)h->version,
-		    or_dash(wire_access_name(h->access)));
-		cell(f, who, 28);
+		    cliout_or_dash(wire_access_name(h->access)));
+		cliout_cell(f, who, 28);
 		fprintf(f, " %s\n", when);
 	}
 	if (l->next_page_token && l->next_page_token[0]) {
@@ -431,36 +431,36 @@ print_mutation(FILE *f, const EpMutation *m, int domain)
 	fprintf(f, "    ");
 	switch (m->op_case) {
 	case EENPLAN__V1__MUTATION__OP_ADD_GOAL:
-		fprintf(f, "goal added [%s]: ", domain_label(m->add_goal->domain));
+		fprintf(f, "goal added [%s]: ", cliout_domain_label(m->add_goal->domain));
 		cliout_text(f, m->add_goal->text, " ");
 		break;
 	case EENPLAN__V1__MUTATION__OP_SET_GOAL_STATUS:
 		fprintf(f, "goal %u is now %s", m->set_goal_status->goal_id,
-		    or_dash(wire_goal_status_name(m->set_goal_status->status)));
+		    cliout_or_dash(wire_goal_status_name(m->set_goal_status->status)));
 		break;
 	case EENPLAN__V1__MUTATION__OP_ADD_ACTION:
 		fprintf(f, "action added to goal %u for %s: ",
-		    m->add_action->goal_id, or_dash(m->add_action->owner_org));
+		    m->add_action->goal_id, cliout_or_dash(m->add_action->owner_org));
 		cliout_text(f, m->add_action->text, " ");
 		break;
 	case EENPLAN__V1__MUTATION__OP_SET_ACTION_STATUS:
 		fprintf(f, "action %u is now %s",
 		    m->set_action_status->action_id,
-		    or_dash(wire_action_status_name(
+		    cliout_or_dash(wire_action_status_name(
 		    m->set_action_status->status)));
 		break;
 	case EENPLAN__V1__MUTATION__OP_ADD_NOTE:
-		fprintf(f, "note added [%s]", domain_label(m->add_note->domain));
+		fprintf(f, "note added [%s]", cliout_domain_label(m->add_note->domain));
 		break;
 	case EENPLAN__V1__MUTATION__OP_ADD_ASSESSMENT:
 		fprintf(f, "assessment [%s]: %u %s",
-		    domain_label(m->add_assessment->domain),
+		    cliout_domain_label(m->add_assessment->domain),
 		    m->add_assessment->score,
-		    score_label(m->add_assessment->score));
+		    cliout_score_label(m->add_assessment->score));
 		break;
 	case EENPLAN__V1__MUTATION__OP_SET_TARGET_SCORE:
 		fprintf(f, "target [%s]: %u",
-		    domain_label(m->set_target_score->domain),
+		    cliout_domain_label(m->set_target_score->domain),
 		    m->set_target_score->score);
 		break;
 	case EENPLAN__V1__MUTATION__OP_ADD_MEMBER:
@@ -469,7 +469,7 @@ print_mutation(FILE *f, const EpMutation *m, int domain)
 			cliout_text(f, m->add_member->member->person_id, NULL);
 		break;
 	default:
-		fprintf(f, "(a change in %s)", domain ? domain_label(domain) :
+		fprintf(f, "(a change in %s)", domain ? cliout_domain_label(domain) :
 		    "the plan");
 		break;
 	}
@@ -490,7 +490,7 @@ print_history(FILE *f, const Eenplan__V1__GetHistoryResponse *h)
 		fprintf(f, "version %llu  %s  ", (unsigned long long)e->version,
 		    when);
 		cliout_text(f, who, NULL);
-		fprintf(f, "  %s\n", or_dash(wire_change_kind_name(e->kind)));
+		fprintf(f, "  %s\n", cliout_or_dash(wire_change_kind_name(e->kind)));
 		for (j = 0; j < e->n_mutations; j++)
 			print_mutation(f, e->mutations[j],
 			    j < e->n_mutation_domains ?
@@ -508,8 +508,8 @@ print_history(FILE *f, const Eenplan__V1__GetHistoryResponse *h)
 		    h->entries[h->n_entries - 1]->version);
 }
 
-static const char *
-grant_state(const EpGrant *g, int64_t now)
+const char *
+cliout_grant_state(const EpGrant *g, int64_t now)
 {
 	if (g->revoked_at != 0)
 		return "revoked";
@@ -526,7 +526,7 @@ print_grant(FILE *f, const EpGrant *g, int64_t now)
 	char from[32], until[32], when[32], who[160];
 
 	fprintf(f, "grant %llu  %s\n", (unsigned long long)g->id,
-	    grant_state(g, now));
+	    cliout_grant_state(g, now));
 	fprintf(f, "  to:        ");
 	cliout_text(f, g->grantee_org, NULL);
 	if (g->grantee_subject && g->grantee_subject[0]) {
@@ -534,8 +534,8 @@ print_grant(FILE *f, const EpGrant *g, int64_t now)
 		cliout_text(f, g->grantee_subject, NULL);
 	} else
 		fprintf(f, " (the whole organisation)");
-	fprintf(f, "\n  access:    %s, ", or_dash(wire_access_name(g->access)));
-	print_scope(f, g->scope, g->n_scope);
+	fprintf(f, "\n  access:    %s, ", cliout_or_dash(wire_access_name(g->access)));
+	cliout_scope(f, g->scope, g->n_scope);
 	cliout_time(from, sizeof(from), g->valid_from);
 	cliout_time(until, sizeof(until), g->valid_until);
 	fprintf(f, "\n  valid:     from %s%s%s\n",
@@ -550,7 +550,7 @@ print_grant(FILE *f, const EpGrant *g, int64_t now)
 	cliout_text(f, who, NULL);
 	if (g->on_behalf) {
 		fprintf(f, " on behalf of the household (form ");
-		cliout_text(f, or_dash(g->form_reference), NULL);
+		cliout_text(f, cliout_or_dash(g->form_reference), NULL);
 		fputc(')', f);
 	}
 	fputc('\n', f);
@@ -613,7 +613,7 @@ audit_words(const char *action)
 	for (i = 0; i < sizeof(audit_actions) / sizeof(audit_actions[0]); i++)
 		if (action && strcmp(action, audit_actions[i].name) == 0)
 			return audit_actions[i].words;
-	return or_dash(action);
+	return cliout_or_dash(action);
 }
 
 void
@@ -642,11 +642,11 @@ cliout_audit(FILE *f, EpAuditRecord *const *recs, size_t n, int org_view)
 			snprintf(outcome, sizeof(outcome), "failed (%s)",
 			    wire_code_name(r->outcome));
 		fprintf(f, "%-16s  ", when);
-		cell(f, who, 34);
+		cliout_cell(f, who, 34);
 		fputc(' ', f);
-		cell(f, audit_words(r->action), 30);
+		cliout_cell(f, audit_words(r->action), 30);
 		fputc(' ', f);
-		cell(f, outcome, 9);
+		cliout_cell(f, outcome, 9);
 		fputc(' ', f);
 		if (org_view && r->household_id && r->household_id[0]) {
 			cliout_text(f, r->household_id, NULL);
@@ -666,8 +666,8 @@ cliout_event(FILE *f, const EpChangeEvent *ev)
 	cliout_time(when, sizeof(when), ev->at);
 	cliout_principal(who, sizeof(who), ev->actor, 1);
 	fprintf(f, "%-8llu %s  ", (unsigned long long)ev->seq, when);
-	cell(f, ev->household_id, 33);
-	fprintf(f, " %-12s v%-6llu ", or_dash(wire_change_kind_name(ev->kind)),
+	cliout_cell(f, ev->household_id, 33);
+	fprintf(f, " %-12s v%-6llu ", cliout_or_dash(wire_change_kind_name(ev->kind)),
 	    (unsigned long long)ev->version);
 	cliout_text(f, who, NULL);
 	fputc('\n', f);
@@ -688,11 +688,15 @@ print_changes(FILE *f, const Eenplan__V1__ReadChangesResponse *c)
 
 /* ------------------------------------------------------------ results */
 
-static void
-print_whoami(FILE *f, const Eenplan__V1__WhoAmIResponse *w)
+int
+cliout_whoami(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
 {
+	const Eenplan__V1__WhoAmIResponse *w = resp->who_am_i;
 	const EpPrincipal *p = w->principal;
 
+	(void)o;
+	(void)now;
 	fprintf(f, "organisation: ");
 	cliout_text(f, p ? p->org : NULL, NULL);
 	if (w->org_name && w->org_name[0]) {
@@ -706,217 +710,286 @@ print_whoami(FILE *f, const Eenplan__V1__WhoAmIResponse *w)
 	}
 	fprintf(f, "\nsubject:      ");
 	cliout_text(f, p ? p->subject : NULL, NULL);
-	fprintf(f, "\nrole:         %s\n", or_dash(p ? wire_role_name(p->role) :
-	    NULL));
+	fprintf(f, "\nrole:         %s\n", cliout_or_dash(p ?
+	    wire_role_name(p->role) : NULL));
 	fprintf(f, "certificate:  serial ");
-	cliout_text(f, or_dash(w->cert_serial), NULL);
+	cliout_text(f, cliout_or_dash(w->cert_serial), NULL);
 	fputc('\n', f);
+	return 0;
 }
 
-static void
-print_mutated(FILE *f, const struct cliopt *o,
-    const Eenplan__V1__MutatePlanResponse *m)
+int
+cliout_created(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
 {
-	unsigned long long v = (unsigned long long)m->version;
-	unsigned id = m->n_created_ids > 0 ? m->created_ids[0] : 0;
+	(void)o;
+	(void)now;
+	/* Alone on the first line: scripts take it with $(...). */
+	cliout_text(f, resp->create_household->household_id, NULL);
+	fputc('\n', f);
+	return 0;
+}
 
-	switch (o->o_cmd) {
-	case CMD_GOAL_ADD:
-		fprintf(f, "goal %u added (plan version %llu)\n", id, v);
-		break;
-	case CMD_GOAL_STATUS:
-		fprintf(f, "goal %llu is now %s (plan version %llu)\n",
-		    (unsigned long long)o->o_id,
-		    or_dash(wire_goal_status_name(o->o_status)), v);
-		break;
-	case CMD_ACTION_ADD:
-		fprintf(f, "action %u added (plan version %llu)\n", id, v);
-		break;
-	case CMD_ACTION_STATUS:
-		fprintf(f, "action %llu is now %s (plan version %llu)\n",
-		    (unsigned long long)o->o_id,
-		    or_dash(wire_action_status_name(o->o_status)), v);
-		break;
-	case CMD_NOTE_ADD:
-		fprintf(f, "note %u added (plan version %llu)\n", id, v);
-		break;
-	case CMD_ASSESS:
-		fprintf(f, "assessment %u recorded: %s %u %s (plan version "
-		    "%llu)\n", id, domain_label(o->o_domain), o->o_score,
-		    score_label(o->o_score), v);
-		break;
-	case CMD_TARGET:
-		fprintf(f, "target for %s set to %u (plan version %llu)\n",
-		    domain_label(o->o_domain), o->o_score, v);
-		break;
-	case CMD_MEMBER_ADD:
-		fprintf(f, "member %s added (plan version %llu)\n",
-		    o->o_members[0].person_id, v);
-		break;
-	default:
-		fprintf(f, "done (plan version %llu)\n", v);
-		break;
-	}
+int
+cliout_households(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)o;
+	(void)now;
+	print_households(f, resp->list_households);
+	return 0;
+}
+
+int
+cliout_plan(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)o;
+	(void)now;
+	print_plan(f, resp->get_plan);
+	return 0;
+}
+
+static unsigned
+created_id(const EpResponse *resp)
+{
+	const Eenplan__V1__MutatePlanResponse *m = resp->mutate_plan;
+
+	return m->n_created_ids > 0 ? m->created_ids[0] : 0;
+}
+
+static unsigned long long
+new_version(const EpResponse *resp)
+{
+	return (unsigned long long)resp->mutate_plan->version;
+}
+
+int
+cliout_goal_added(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)o;
+	(void)now;
+	fprintf(f, "goal %u added (plan version %llu)\n", created_id(resp),
+	    new_version(resp));
+	return 0;
+}
+
+int
+cliout_goal_status(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)now;
+	fprintf(f, "goal %llu is now %s (plan version %llu)\n",
+	    (unsigned long long)o->o_id,
+	    cliout_or_dash(wire_goal_status_name(o->o_status)),
+	    new_version(resp));
+	return 0;
+}
+
+int
+cliout_action_added(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)o;
+	(void)now;
+	fprintf(f, "action %u added (plan version %llu)\n", created_id(resp),
+	    new_version(resp));
+	return 0;
+}
+
+int
+cliout_action_status(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)now;
+	fprintf(f, "action %llu is now %s (plan version %llu)\n",
+	    (unsigned long long)o->o_id,
+	    cliout_or_dash(wire_action_status_name(o->o_status)),
+	    new_version(resp));
+	return 0;
+}
+
+int
+cliout_note_added(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)o;
+	(void)now;
+	fprintf(f, "note %u added (plan version %llu)\n", created_id(resp),
+	    new_version(resp));
+	return 0;
+}
+
+int
+cliout_assessed(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)now;
+	fprintf(f, "assessment %u recorded: %s %u %s (plan version %llu)\n",
+	    created_id(resp), cliout_domain_label(o->o_domain), o->o_score,
+	    cliout_score_label(o->o_score), new_version(resp));
+	return 0;
+}
+
+int
+cliout_target_set(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)now;
+	fprintf(f, "target for %s set to %u (plan version %llu)\n",
+	    cliout_domain_label(o->o_domain), o->o_score, new_version(resp));
+	return 0;
+}
+
+int
+cliout_member_added(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)now;
+	fprintf(f, "member %s added (plan version %llu)\n",
+	    o->o_members[0].person_id, new_version(resp));
+	return 0;
+}
+
+int
+cliout_history(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)o;
+	(void)now;
+	print_history(f, resp->get_history);
+	return 0;
+}
+
+int
+cliout_granted(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)o;
+	if (resp->grant_consent->grant == NULL)
+		return -1;
+	fprintf(f, "consent recorded: ");
+	print_grant(f, resp->grant_consent->grant, now);
+	return 0;
+}
+
+int
+cliout_revoked(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)o;
+	if (resp->revoke_consent->grant == NULL)
+		return -1;
+	fprintf(f, "consent revoked: ");
+	print_grant(f, resp->revoke_consent->grant, now);
+	return 0;
+}
+
+int
+cliout_consent(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)o;
+	print_consent(f, resp->list_consent, now);
+	return 0;
+}
+
+int
+cliout_regie(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	char who[160];
+
+	(void)o;
+	(void)now;
+	cliout_principal(who, sizeof(who), resp->transfer_regie->regisseur, 0);
+	fprintf(f, "regie transferred to ");
+	cliout_text(f, who, NULL);
+	fprintf(f, " (plan version %llu)\n", (unsigned long long)
+	    resp->transfer_regie->version);
+	return 0;
+}
+
+int
+cliout_breakglass(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	const EpGrant *g = resp->break_glass->grant;
+	char when[32];
+
+	(void)o;
+	(void)now;
+	if (g == NULL)
+		return -1;
+	cliout_time(when, sizeof(when), g->valid_until);
+	fprintf(f, "break-glass %s access opened until %s (grant %llu); this "
+	    "is logged and shown to the household and the regisseur\n",
+	    cliout_or_dash(wire_access_name(g->access)), when,
+	    (unsigned long long)g->id);
+	return 0;
+}
+
+int
+cliout_escalated(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)o;
+	(void)now;
+	fprintf(f, "household escalated (plan version %llu)\n",
+	    (unsigned long long)resp->escalate->version);
+	return 0;
+}
+
+int
+cliout_closed(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)o;
+	(void)now;
+	fprintf(f, "household closed (plan version %llu)\n",
+	    (unsigned long long)resp->close_household->version);
+	return 0;
+}
+
+int
+cliout_audit_page(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)now;
+	cliout_audit(f, resp->query_audit->records,
+	    resp->query_audit->n_records, o->o_org);
+	if (resp->query_audit->next_after_seq != 0)
+		fprintf(f, "more records: add --all-pages\n");
+	return 0;
+}
+
+int
+cliout_changes(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)o;
+	(void)now;
+	print_changes(f, resp->read_changes);
+	return 0;
 }
 
 int
 cliout_body_ok(const struct cliopt *o, const EpResponse *resp)
 {
-	Eenplan__V1__Response__BodyCase want;
-
-	switch (o->o_cmd) {
-	case CMD_WHOAMI:
-		want = EENPLAN__V1__RESPONSE__BODY_WHO_AM_I;
-		break;
-	case CMD_HOUSEHOLD_CREATE:
-		want = EENPLAN__V1__RESPONSE__BODY_CREATE_HOUSEHOLD;
-		break;
-	case CMD_HOUSEHOLDS:
-		want = EENPLAN__V1__RESPONSE__BODY_LIST_HOUSEHOLDS;
-		break;
-	case CMD_PLAN_SHOW:
-	case CMD_AFSCHRIFT:
-		want = EENPLAN__V1__RESPONSE__BODY_GET_PLAN;
-		break;
-	case CMD_GOAL_ADD:
-	case CMD_GOAL_STATUS:
-	case CMD_ACTION_ADD:
-	case CMD_ACTION_STATUS:
-	case CMD_NOTE_ADD:
-	case CMD_ASSESS:
-	case CMD_TARGET:
-	case CMD_MEMBER_ADD:
-		want = EENPLAN__V1__RESPONSE__BODY_MUTATE_PLAN;
-		break;
-	case CMD_HISTORY:
-		want = EENPLAN__V1__RESPONSE__BODY_GET_HISTORY;
-		break;
-	case CMD_CONSENT_GRANT:
-		want = EENPLAN__V1__RESPONSE__BODY_GRANT_CONSENT;
-		break;
-	case CMD_CONSENT_REVOKE:
-		want = EENPLAN__V1__RESPONSE__BODY_REVOKE_CONSENT;
-		break;
-	case CMD_CONSENT_LIST:
-		want = EENPLAN__V1__RESPONSE__BODY_LIST_CONSENT;
-		break;
-	case CMD_REGIE_TRANSFER:
-		want = EENPLAN__V1__RESPONSE__BODY_TRANSFER_REGIE;
-		break;
-	case CMD_BREAKGLASS:
-		want = EENPLAN__V1__RESPONSE__BODY_BREAK_GLASS;
-		break;
-	case CMD_ESCALATE:
-		want = EENPLAN__V1__RESPONSE__BODY_ESCALATE;
-		break;
-	case CMD_CLOSE:
-		want = EENPLAN__V1__RESPONSE__BODY_CLOSE_HOUSEHOLD;
-		break;
-	case CMD_AUDIT:
-		want = EENPLAN__V1__RESPONSE__BODY_QUERY_AUDIT;
-		break;
-	case CMD_CHANGES:
-		want = o->o_follow ? EENPLAN__V1__RESPONSE__BODY_SUBSCRIBE :
-		    EENPLAN__V1__RESPONSE__BODY_READ_CHANGES;
-		break;
-	default:
+	if (o->o_def == NULL || o->o_def->cc_print == NULL)
 		return 0;
-	}
-	return resp->body_case == want && pbjson_oneof_message(&resp->base);
+	return (int)resp->body_case == o->o_def->cc_body &&
+	    pbjson_oneof_message(&resp->base) != NULL;
 }
 
 int
 cliout_response(FILE *f, const struct cliopt *o, const EpResponse *resp,
     int64_t now_us)
 {
-	char who[160], when[32];
-	const EpGrant *g;
-
 	if (!cliout_body_ok(o, resp))
 		return -1;
-	switch (o->o_cmd) {
-	case CMD_WHOAMI:
-		print_whoami(f, resp->who_am_i);
-		break;
-	case CMD_HOUSEHOLD_CREATE:
-		/* Alone on the first line: scripts take it with $(...). */
-		cliout_text(f, resp->create_household->household_id, NULL);
-		fputc('\n', f);
-		break;
-	case CMD_HOUSEHOLDS:
-		print_households(f, resp->list_households);
-		break;
-	case CMD_PLAN_SHOW:
-		print_plan(f, resp->get_plan);
-		break;
-	case CMD_GOAL_ADD:
-	case CMD_GOAL_STATUS:
-	case CMD_ACTION_ADD:
-	case CMD_ACTION_STATUS:
-	case CMD_NOTE_ADD:
-	case CMD_ASSESS:
-	case CMD_TARGET:
-	case CMD_MEMBER_ADD:
-		print_mutated(f, o, resp->mutate_plan);
-		break;
-	case CMD_HISTORY:
-		print_history(f, resp->get_history);
-		break;
-	case CMD_CONSENT_GRANT:
-		if ((g = resp->grant_consent->grant) == NULL)
-			return -1;
-		fprintf(f, "consent recorded: ");
-		print_grant(f, g, now_us);
-		break;
-	case CMD_CONSENT_REVOKE:
-		if ((g = resp->revoke_consent->grant) == NULL)
-			return -1;
-		fprintf(f, "consent revoked: ");
-		print_grant(f, g, now_us);
-		break;
-	case CMD_CONSENT_LIST:
-		print_consent(f, resp->list_consent, now_us);
-		break;
-	case CMD_REGIE_TRANSFER:
-		cliout_principal(who, sizeof(who),
-		    resp->transfer_regie->regisseur, 0);
-		fprintf(f, "regie transferred to ");
-		cliout_text(f, who, NULL);
-		fprintf(f, " (plan version %llu)\n", (unsigned long long)
-		    resp->transfer_regie->version);
-		break;
-	case CMD_BREAKGLASS:
-		if ((g = resp->break_glass->grant) == NULL)
-			return -1;
-		cliout_time(when, sizeof(when), g->valid_until);
-		fprintf(f, "break-glass %s access opened until %s (grant %llu); "
-		    "this is logged and shown to the household and the "
-		    "regisseur\n", or_dash(wire_access_name(g->access)), when,
-		    (unsigned long long)g->id);
-		break;
-	case CMD_ESCALATE:
-		fprintf(f, "household escalated (plan version %llu)\n",
-		    (unsigned long long)resp->escalate->version);
-		break;
-	case CMD_CLOSE:
-		fprintf(f, "household closed (plan version %llu)\n",
-		    (unsigned long long)resp->close_household->version);
-		break;
-	case CMD_AUDIT:
-		cliout_audit(f, resp->query_audit->records,
-		    resp->query_audit->n_records, o->o_org);
-		if (resp->query_audit->next_after_seq != 0)
-			fprintf(f, "more records: add --all-pages\n");
-		break;
-	case CMD_CHANGES:
-		if (o->o_follow)
-			return 0;
-		print_changes(f, resp->read_changes);
-		break;
-	default:
-		return -1;
-	}
-	return 0;
+	return o->o_def->cc_print(f, o, resp, now_us);
 }
 
 int

@@ -67,8 +67,8 @@ utf8_seq(const unsigned char *p, size_t n)
 	return need;
 }
 
-static json_t *
-string_json(const char *s)
+json_t *
+pbjson_string(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n, i, o, k;
@@ -203,7 +203,7 @@ value_json(const ProtobufCFieldDescriptor *fd, const void *p, int depth)
 	case PROTOBUF_C_TYPE_ENUM:
 		return enum_json(fd, *(const int *)p);
 	case PROTOBUF_C_TYPE_STRING:
-		return string_json(*(char *const *)p);
+		return pbjson_string(*(char *const *)p);
 	case PROTOBUF_C_TYPE_BYTES:
 		return bytes_json(p);
 	case PROTOBUF_C_TYPE_MESSAGE:

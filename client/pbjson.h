@@ -21,6 +21,9 @@
  */
 json_t	*pbjson_message(const ProtobufCMessage *msg);
 
+/* s as a JSON string, bad UTF-8 bytes replaced by U+FFFD ("" for NULL). */
+json_t	*pbjson_string(const char *s);
+
 /* The member of msg's first oneof that is set, or NULL. */
 const ProtobufCMessage *pbjson_oneof_message(const ProtobufCMessage *msg);
 

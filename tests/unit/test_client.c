@@ -25,8 +25,12 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "clicmd.h"
+#include "cliconn.h"
 #include "cliopt.h"
 #include "cliout.h"
+#include "clireq.h"
+#include "clival.h"
 #include "eenplan_client.h"
 #include "pbjson.h"
 
@@ -953,25 +957,25 @@ test_number(void **state)
 	uint64_t v = 0;
 
 	(void)state;
-	assert_int_equal(cliopt_number("5", 1, 5, &v), 0);
+	assert_int_equal(clival_number("5", 1, 5, &v), 0);
 	assert_int_equal(v, 5);
-	assert_int_equal(cliopt_number("007", 0, 10, &v), 0);
+	assert_int_equal(clival_number("007", 0, 10, &v), 0);
 	assert_int_equal(v, 7);
-	assert_int_equal(cliopt_number("18446744073709551615", 0, UINT64_MAX,
+	assert_int_equal(clival_number("18446744073709551615", 0, UINT64_MAX,
 	    &v), 0);
 	assert_true(v == UINT64_MAX);
-	assert_int_equal(cliopt_number("18446744073709551616", 0, UINT64_MAX,
+	assert_int_equal(clival_number("18446744073709551616", 0, UINT64_MAX,
 	    &v), -1);
-	assert_int_equal(cliopt_number("6", 1, 5, &v), -1);
-	assert_int_equal(cliopt_number("0", 1, 5, &v), -1);
-	assert_int_equal(cliopt_number("-1", 0, 5, &v), -1);
-	assert_int_equal(cliopt_number("+1", 0, 5, &v), -1);
-	assert_int_equal(cliopt_number(" 1", 0, 5, &v), -1);
-	assert_int_equal(cliopt_number("1 ", 0, 5, &v), -1);
-	assert_int_equal(cliopt_number("1e3", 0, 5000, &v), -1);
-	assert_int_equal(cliopt_number("0x10", 0, 5000, &v), -1);
-	assert_int_equal(cliopt_number("", 0, 5, &v), -1);
-	assert_int_equal(cliopt_number(NULL, 0, 5, &v), -1);
+	assert_int_equal(clival_number("6", 1, 5, &v), -1);
+	assert_int_equal(clival_number("0", 1, 5, &v), -1);
+	assert_int_equal(clival_number("-1", 0, 5, &v), -1);
+	assert_int_equal(clival_number("+1", 0, 5, &v), -1);
+	assert_int_equal(clival_number(" 1", 0, 5, &v), -1);
+	assert_int_equal(clival_number("1 ", 0, 5, &v), -1);
+	assert_int_equal(clival_number("1e3", 0, 5000, &v), -1);
+	assert_int_equal(clival_number("0x10", 0, 5000, &v), -1);
+	assert_int_equal(clival_number("", 0, 5, &v), -1);
+	assert_int_equal(clival_number(NULL, 0, 5, &v), -1);
 }
 
 static void
@@ -980,28 +984,28 @@ test_date(void **state)
 	int64_t us = -1;
 
 	(void)state;
-	assert_int_equal(cliopt_date("1970-01-01", &us), 0);
+	assert_int_equal(clival_date("1970-01-01", &us), 0);
 	assert_true(us == 0);
-	assert_int_equal(cliopt_date("2026-03-01", &us), 0);
+	assert_int_equal(clival_date("2026-03-01", &us), 0);
 	assert_true(us == 1772323200000000LL);
-	assert_int_equal(cliopt_date("2024-02-29", &us), 0);
+	assert_int_equal(clival_date("2024-02-29", &us), 0);
 	assert_true(us == 1709164800000000LL);
-	assert_int_equal(cliopt_date("2000-03-01", &us), 0);
+	assert_int_equal(clival_date("2000-03-01", &us), 0);
 	assert_true(us == 951868800000000LL);
-	assert_int_equal(cliopt_date("9999-12-31", &us), 0);
+	assert_int_equal(clival_date("9999-12-31", &us), 0);
 	assert_true(us == 253402214400000000LL);
-	assert_int_equal(cliopt_date("2000-02-29", &us), 0);
-	assert_int_equal(cliopt_date("2023-02-29", &us), -1);
-	assert_int_equal(cliopt_date("2100-02-29", &us), -1);
-	assert_int_equal(cliopt_date("2026-04-31", &us), -1);
-	assert_int_equal(cliopt_date("2026-13-01", &us), -1);
-	assert_int_equal(cliopt_date("2026-00-10", &us), -1);
-	assert_int_equal(cliopt_date("2026-01-00", &us), -1);
-	assert_int_equal(cliopt_date("1969-12-31", &us), -1);
-	assert_int_equal(cliopt_date("2026-1-01", &us), -1);
-	assert_int_equal(cliopt_date("2026/01/01", &us), -1);
-	assert_int_equal(cliopt_date("2026-01-01T", &us), -1);
-	assert_int_equal(cliopt_date("", &us), -1);
+	assert_int_equal(clival_date("2000-02-29", &us), 0);
+	assert_int_equal(clival_date("2023-02-29", &us), -1);
+	assert_int_equal(clival_date("2100-02-29", &us), -1);
+	assert_int_equal(clival_date("2026-04-31", &us), -1);
+	assert_int_equal(clival_date("2026-13-01", &us), -1);
+	assert_int_equal(clival_date("2026-00-10", &us), -1);
+	assert_int_equal(clival_date("2026-01-00", &us), -1);
+	assert_int_equal(clival_date("1969-12-31", &us), -1);
+	assert_int_equal(clival_date("2026-1-01", &us), -1);
+	assert_int_equal(clival_date("2026/01/01", &us), -1);
+	assert_int_equal(clival_date("2026-01-01T", &us), -1);
+	assert_int_equal(clival_date("", &us), -1);
 }
 
 static void
@@ -1010,23 +1014,66 @@ test_household_id(void **state)
 	char out[CLIOPT_HH_LEN + 1];
 
 	(void)state;
-	assert_int_equal(cliopt_household_id(HH, out), 0);
+	assert_int_equal(clival_household_id(HH, out), 0);
 	assert_string_equal(out, HH);
-	assert_int_equal(cliopt_household_id("0123456789ABCDEF0123456789ABCDEF",
+	assert_int_equal(clival_household_id("0123456789ABCDEF0123456789ABCDEF",
 	    out), 0);
 	assert_string_equal(out, HH);
-	assert_int_equal(cliopt_household_id("0123456789abcdef0123456789abcde",
+	assert_int_equal(clival_household_id("0123456789abcdef0123456789abcde",
 	    out), -1);
-	assert_int_equal(cliopt_household_id("0123456789abcdef0123456789abcdeg",
+	assert_int_equal(clival_household_id("0123456789abcdef0123456789abcdeg",
 	    out), -1);
-	assert_int_equal(cliopt_household_id(HH "0", out), -1);
+	assert_int_equal(clival_household_id(HH "0", out), -1);
+}
+
+/* ------------------------------------------------------------ CLI: output */
+
+static char	*outbuf;
+static size_t	 outlen;
+
+static FILE *
+out_open(void)
+{
+	FILE *f;
+
+	free(outbuf);
+	outbuf = NULL;
+	assert_non_null(f = open_memstream(&outbuf, &outlen));
+	return f;
+}
+
+static void	args_free(void);
+static struct cliopt opt;
+
+static int
+teardown_out(void **state)
+{
+	(void)state;
+	free(outbuf);
+	outbuf = NULL;
+	cliopt_free(&opt);
+	args_free();
+	return 0;
+}
+
+static void
+has(const char *want)
+{
+	if (strstr(outbuf, want) == NULL)
+		fail_msg("expected '%s' in:\n%s", want, outbuf);
+}
+
+static void
+lacks(const char *bad)
+{
+	if (strstr(outbuf, bad) != NULL)
+		fail_msg("did not expect '%s' in:\n%s", bad, outbuf);
 }
 
 /* ------------------------------------------------------------ CLI: parse */
 
 static char	*argbuf[64];
 static int	 nargbuf;
-static struct cliopt opt;
 
 static void
 args_free(void)
@@ -1066,7 +1113,7 @@ teardown_parse(void **state)
 static void
 test_parse_household_create(void **state)
 {
-	struct cliopt_req r;
+	struct clireq r;
 	Eenplan__V1__CreateHouseholdRequest *c;
 
 	(void)state;
@@ -1077,7 +1124,7 @@ test_parse_household_create(void **state)
 	assert_int_equal(opt.o_cmd, CMD_HOUSEHOLD_CREATE);
 	assert_string_equal(opt.o_as, "wmo");
 	assert_int_equal(opt.o_json, 1);
-	cliopt_build(&opt, &r);
+	clireq_build(&opt, &r);
 	assert_int_equal(r.r_req.body_case,
 	    EENPLAN__V1__REQUEST__BODY_CREATE_HOUSEHOLD);
 	c = r.r_req.create_household;
@@ -1098,14 +1145,14 @@ test_parse_household_create(void **state)
 static void
 test_parse_mutations(void **state)
 {
-	struct cliopt_req r;
+	struct clireq r;
 	EpMutation *m;
 
 	(void)state;
 	assert_int_equal(parse("goal", "add", HH, "--domain", "financien",
 	    "--text", "Schulden", "--target-date", "2027-06-30",
 	    "--expect-version", "5", NULL), 0);
-	cliopt_build(&opt, &r);
+	clireq_build(&opt, &r);
 	assert_int_equal(r.r_req.body_case,
 	    EENPLAN__V1__REQUEST__BODY_MUTATE_PLAN);
 	assert_string_equal(r.r_req.mutate_plan->household_id, HH);
@@ -1120,7 +1167,7 @@ test_parse_mutations(void **state)
 
 	/* Options may come before the subcommand, and ids are positional. */
 	assert_int_equal(parse("--json", "action", "start", HH, "12", NULL), 0);
-	cliopt_build(&opt, &r);
+	clireq_build(&opt, &r);
 	m = r.r_req.mutate_plan->mutations[0];
 	assert_int_equal(r.r_req.mutate_plan->expected_version, 0);
 	assert_int_equal(m->op_case, EENPLAN__V1__MUTATION__OP_SET_ACTION_STATUS);
@@ -1129,12 +1176,12 @@ test_parse_mutations(void **state)
 	    EENPLAN__V1__ACTION_STATUS__ACTION_IN_PROGRESS);
 
 	assert_int_equal(parse("action", "cancel", HH, "3", NULL), 0);
-	cliopt_build(&opt, &r);
+	clireq_build(&opt, &r);
 	assert_int_equal(r.r_req.mutate_plan->mutations[0]->set_action_status
 	    ->status, EENPLAN__V1__ACTION_STATUS__ACTION_CANCELLED);
 
 	assert_int_equal(parse("goal", "status", HH, "4", "achieved", NULL), 0);
-	cliopt_build(&opt, &r);
+	clireq_build(&opt, &r);
 	m = r.r_req.mutate_plan->mutations[0];
 	assert_int_equal(m->set_goal_status->goal_id, 4);
 	assert_int_equal(m->set_goal_status->status,
@@ -1142,7 +1189,7 @@ test_parse_mutations(void **state)
 
 	assert_int_equal(parse("action", "add", HH, "--goal", "1", "--text",
 	    "Bellen", "--owner", "lev/s.bakker", "--due", "2026-12-15", NULL), 0);
-	cliopt_build(&opt, &r);
+	clireq_build(&opt, &r);
 	m = r.r_req.mutate_plan->mutations[0];
 	assert_int_equal(m->add_action->goal_id, 1);
 	assert_string_equal(m->add_action->owner_org, "lev");
@@ -1151,7 +1198,7 @@ test_parse_mutations(void **state)
 
 	assert_int_equal(parse("assess", HH, "--domain", "justitie", "--score",
 	    "3", "--remark", "r", NULL), 0);
-	cliopt_build(&opt, &r);
+	clireq_build(&opt, &r);
 	m = r.r_req.mutate_plan->mutations[0];
 	assert_int_equal(m->add_assessment->domain,
 	    EENPLAN__V1__DOMAIN__DOMAIN_JUSTITIE);
@@ -1159,7 +1206,7 @@ test_parse_mutations(void **state)
 
 	assert_int_equal(parse("member", "add", HH, "--member", "p1:Piet",
 	    NULL), 0);
-	cliopt_build(&opt, &r);
+	clireq_build(&opt, &r);
 	m = r.r_req.mutate_plan->mutations[0];
 	assert_string_equal(m->add_member->member->person_id, "p1");
 	assert_string_equal(m->add_member->member->name, "Piet");
@@ -1168,7 +1215,7 @@ test_parse_mutations(void **state)
 static void
 test_parse_consent_and_audit(void **state)
 {
-	struct cliopt_req r;
+	struct clireq r;
 	EpGrant *g;
 
 	(void)state;
@@ -1178,7 +1225,7 @@ test_parse_consent_and_audit(void **state)
 	    "lichamelijke_gezondheid", "--from", "2026-03-01", "--until",
 	    "2027-03-01", "--purpose", "Afstemming", "--form-ref", "F-1", NULL),
 	    0);
-	cliopt_build(&opt, &r);
+	clireq_build(&opt, &r);
 	assert_int_equal(r.r_req.body_case,
 	    EENPLAN__V1__REQUEST__BODY_GRANT_CONSENT);
 	g = r.r_req.grant_consent->grant;
@@ -1197,17 +1244,17 @@ test_parse_consent_and_audit(void **state)
 	assert_string_equal(g->form_reference, "F-1");
 
 	assert_int_equal(parse("consent", "revoke", HH, "7", NULL), 0);
-	cliopt_build(&opt, &r);
+	clireq_build(&opt, &r);
 	assert_int_equal(r.r_req.revoke_consent->grant_id, 7);
 
 	assert_int_equal(parse("consent", "list", HH, "--all", NULL), 0);
-	cliopt_build(&opt, &r);
+	clireq_build(&opt, &r);
 	assert_int_equal(r.r_req.list_consent->include_past, 1);
 
 	/* audit --until includes its day; --org needs no household. */
 	assert_int_equal(parse("audit", HH, "--from", "2026-03-01", "--until",
 	    "2026-03-01", NULL), 0);
-	cliopt_build(&opt, &r);
+	clireq_build(&opt, &r);
 	assert_int_equal(r.r_req.body_case,
 	    EENPLAN__V1__REQUEST__BODY_QUERY_AUDIT);
 	assert_string_equal(r.r_req.query_audit->household_id, HH);
@@ -1217,25 +1264,25 @@ test_parse_consent_and_audit(void **state)
 	assert_int_equal(parse("audit", "--org", "--all-pages", NULL), 0);
 	assert_int_equal(opt.o_org, 1);
 	assert_int_equal(opt.o_all_pages, 1);
-	cliopt_build(&opt, &r);
+	clireq_build(&opt, &r);
 	assert_string_equal(r.r_req.query_audit->household_id, "");
 
 	assert_int_equal(parse("regie", "transfer", HH, "--to",
 	    "gemeente/b.willems", "--form-ref", "F-2", NULL), 0);
-	cliopt_build(&opt, &r);
+	clireq_build(&opt, &r);
 	assert_string_equal(r.r_req.transfer_regie->to_org, "gemeente");
 	assert_string_equal(r.r_req.transfer_regie->to_subject, "b.willems");
 	assert_string_equal(r.r_req.transfer_regie->form_reference, "F-2");
 
 	assert_int_equal(parse("changes", "--since", "40", "--limit", "10",
 	    NULL), 0);
-	cliopt_build(&opt, &r);
+	clireq_build(&opt, &r);
 	assert_int_equal(r.r_req.read_changes->since_seq, 40);
 	assert_int_equal(r.r_req.read_changes->limit, 10);
 
 	assert_int_equal(parse("afschrift", HH, "-o", "uit.json", NULL), 0);
 	assert_string_equal(opt.o_output, "uit.json");
-	cliopt_build(&opt, &r);
+	clireq_build(&opt, &r);
 	assert_int_equal(r.r_req.body_case, EENPLAN__V1__REQUEST__BODY_GET_PLAN);
 }
 
@@ -1243,6 +1290,8 @@ test_parse_consent_and_audit(void **state)
 static void
 test_parse_refusals(void **state)
 {
+	FILE *f;
+
 	(void)state;
 #define REFUSED(want, ...) do {						\
 	assert_int_equal(parse(__VA_ARGS__, NULL), -1);			\
@@ -1312,7 +1361,14 @@ test_parse_refusals(void **state)
 	assert_int_equal(opt.o_cmd, CMD_HELP);
 	assert_int_equal(parse("goal", "add", "--help", NULL), 0);
 	assert_int_equal(opt.o_cmd, CMD_HELP);
-	assert_non_null(strstr(cliopt_usage(), "afschrift HH [-o FILE]"));
+	f = out_open();
+	clicmd_usage(f);
+	fclose(f);
+	has("afschrift HH [-o FILE]");
+	has("action accept|start|done|cancel HH ACTION_ID");
+	has("plan diff HH VERSION [VERSION]");
+	free(outbuf);
+	outbuf = NULL;
 }
 
 /* ------------------------------------------------------------ CLI: connection */
@@ -1345,7 +1401,7 @@ clear_env(void)
 static void
 test_connection_settings(void **state)
 {
-	struct cliopt_conn c;
+	struct cliconn c;
 	char conf[128], path[200];
 
 	(void)state;
@@ -1356,17 +1412,17 @@ test_connection_settings(void **state)
 
 	/* Defaults and --as. */
 	assert_int_equal(parse("--as", "henk", "whoami", NULL), 0);
-	assert_int_equal(cliopt_connection(&opt, &c, err, sizeof(err)), 0);
+	assert_int_equal(cliconn_settle(&opt, &c, err, sizeof(err)), 0);
 	assert_string_equal(c.c_host, "127.0.0.1");
 	assert_string_equal(c.c_port, "7411");
 	assert_string_equal(c.c_cert, "certs/demo/people/henk.crt");
 	assert_string_equal(c.c_key, "certs/demo/people/henk.key");
 	assert_string_equal(c.c_ca, "certs/demo/ca/root.crt");
-	cliopt_conn_free(&c);
+	cliconn_free(&c);
 
 	/* Nothing to authenticate with: a usage error. */
 	assert_int_equal(parse("whoami", NULL), 0);
-	assert_int_equal(cliopt_connection(&opt, &c, err, sizeof(err)), -1);
+	assert_int_equal(cliconn_settle(&opt, &c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "--as NAME"));
 
 	/* The config file; relative paths are relative to it. */
@@ -1374,34 +1430,34 @@ test_connection_settings(void **state)
 	write_file("client.conf", "# eenplan\nserver = plan.example:9000\n"
 	    "cert = me.crt\nkey = /keys/me.key\nca = ca.crt\npki = pki\n");
 	assert_int_equal(parse("--config", conf, "whoami", NULL), 0);
-	assert_int_equal(cliopt_connection(&opt, &c, err, sizeof(err)), 0);
+	assert_int_equal(cliconn_settle(&opt, &c, err, sizeof(err)), 0);
 	assert_string_equal(c.c_host, "plan.example");
 	assert_string_equal(c.c_port, "9000");
 	snprintf(path, sizeof(path), "%s/me.crt", tmpdir);
 	assert_string_equal(c.c_cert, path);
 	assert_string_equal(c.c_key, "/keys/me.key");
-	cliopt_conn_free(&c);
+	cliconn_free(&c);
 
 	/* The environment beats the file, flags beat the environment. */
 	setenv("EENPLAN_SERVER", "env.example:9100", 1);
 	setenv("EENPLAN_CERT", "/env/me.crt", 1);
 	assert_int_equal(parse("--config", conf, "--key", "/flag/me.key",
 	    "whoami", NULL), 0);
-	assert_int_equal(cliopt_connection(&opt, &c, err, sizeof(err)), 0);
+	assert_int_equal(cliconn_settle(&opt, &c, err, sizeof(err)), 0);
 	assert_string_equal(c.c_host, "env.example");
 	assert_string_equal(c.c_port, "9100");
 	assert_string_equal(c.c_cert, "/env/me.crt");
 	assert_string_equal(c.c_key, "/flag/me.key");
-	cliopt_conn_free(&c);
+	cliconn_free(&c);
 	assert_int_equal(parse("--config", conf, "--server", "[::1]:7500",
 	    "--as", "anja", "--ca", "/flag/ca.crt", "whoami", NULL), 0);
-	assert_int_equal(cliopt_connection(&opt, &c, err, sizeof(err)), 0);
+	assert_int_equal(cliconn_settle(&opt, &c, err, sizeof(err)), 0);
 	assert_string_equal(c.c_host, "::1");
 	assert_string_equal(c.c_port, "7500");
 	snprintf(path, sizeof(path), "%s/pki/people/anja.crt", tmpdir);
 	assert_string_equal(c.c_cert, path);	/* --as over the environment */
 	assert_string_equal(c.c_ca, "/flag/ca.crt");
-	cliopt_conn_free(&c);
+	cliconn_free(&c);
 	clear_env();
 
 	/* The default file is found through XDG_CONFIG_HOME. */
@@ -1410,72 +1466,31 @@ test_connection_settings(void **state)
 	write_file("eenplan/client.conf", "server = xdg.example\n");
 	setenv("XDG_CONFIG_HOME", tmpdir, 1);
 	assert_int_equal(parse("--as", "henk", "whoami", NULL), 0);
-	assert_int_equal(cliopt_connection(&opt, &c, err, sizeof(err)), 0);
+	assert_int_equal(cliconn_settle(&opt, &c, err, sizeof(err)), 0);
 	assert_string_equal(c.c_host, "xdg.example");
 	assert_string_equal(c.c_port, "7411");
-	cliopt_conn_free(&c);
+	cliconn_free(&c);
 
 	/* Mistakes in the file are usage errors with the line. */
 	write_file("bad.conf", "server = a:1\n\ncolour = blue\n");
 	snprintf(conf, sizeof(conf), "%s/bad.conf", tmpdir);
 	assert_int_equal(parse("--config", conf, "--as", "x", "whoami", NULL),
 	    0);
-	assert_int_equal(cliopt_connection(&opt, &c, err, sizeof(err)), -1);
+	assert_int_equal(cliconn_settle(&opt, &c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "line 3"));
 	assert_non_null(strstr(err, "colour"));
 	assert_int_equal(parse("--config", "/nonexistent/eenplan.conf", "--as",
 	    "x", "whoami", NULL), 0);
-	assert_int_equal(cliopt_connection(&opt, &c, err, sizeof(err)), -1);
+	assert_int_equal(cliconn_settle(&opt, &c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "cannot read config"));
 	assert_int_equal(parse("--server", "a:b:c", "--as", "x", "whoami",
 	    NULL), 0);
-	assert_int_equal(cliopt_connection(&opt, &c, err, sizeof(err)), -1);
+	assert_int_equal(cliconn_settle(&opt, &c, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "HOST:PORT"));
 	clear_env();
 
 	snprintf(path, sizeof(path), "rm -rf '%s'", tmpdir);
 	assert_int_equal(system(path), 0);
-}
-
-/* ------------------------------------------------------------ CLI: output */
-
-static char	*outbuf;
-static size_t	 outlen;
-
-static FILE *
-out_open(void)
-{
-	FILE *f;
-
-	free(outbuf);
-	outbuf = NULL;
-	assert_non_null(f = open_memstream(&outbuf, &outlen));
-	return f;
-}
-
-static int
-teardown_out(void **state)
-{
-	(void)state;
-	free(outbuf);
-	outbuf = NULL;
-	cliopt_free(&opt);
-	args_free();
-	return 0;
-}
-
-static void
-has(const char *want)
-{
-	if (strstr(outbuf, want) == NULL)
-		fail_msg("expected '%s' in:\n%s", want, outbuf);
-}
-
-static void
-lacks(const char *bad)
-{
-	if (strstr(outbuf, bad) != NULL)
-		fail_msg("did not expect '%s' in:\n%s", bad, outbuf);
 }
 
 #define T0	1772359200000000LL	/* 2026-03-01 10:00 UTC */

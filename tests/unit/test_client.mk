@@ -1,1 +1,1 @@
-TEST_DEPS_test_client = client/eenplan_client.o client/cliopt.o client/cliout.o client/pbjson.o
+TEST_DEPS_test_client = $(patsubst %.c,%.o,$(filter-out client/cli.c,$(wildcard client/*.c)))
