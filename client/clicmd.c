@@ -90,7 +90,7 @@ const struct clicmd clicmd_table[] = {
 	    clireq_member_add, BODY(MUTATE_PLAN), cliout_member_added, NULL },
 	{ "history", NULL, CMD_HISTORY, 0, "H", B(OPT_AFTER) | B(OPT_LIMIT), 0,
 	    0, "HH [--after N] [--limit N]",
-	    clireq_history, BODY(GET_HISTORY), cliout_history, NULL },
+	    clireq_history, BODY(GET_HISTORY), cliout_history, clirun_history },
 	{ "progress", NULL, CMD_PROGRESS, 0, "H", B(OPT_SVG), 0, 0,
 	    "HH [--svg FILE]          (ZRM scores over time, targets marked)",
 	    clireq_get_plan, BODY(GET_PLAN), NULL, cliprogress_run },

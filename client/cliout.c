@@ -503,9 +503,11 @@ print_history(FILE *f, const Eenplan__V1__GetHistoryResponse *h)
 	}
 	if (h->n_entries == 0)
 		fprintf(f, "no history entries\n");
-	if (h->more && h->n_entries > 0)
+	if (h->more)
 		fprintf(f, "more: --after %llu\n", (unsigned long long)
-		    h->entries[h->n_entries - 1]->version);
+		    (h->next_after_version != 0 ? h->next_after_version :
+		    h->n_entries > 0 ? h->entries[h->n_entries - 1]->version :
+		    0));
 }
 
 const char *

@@ -107,6 +107,53 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------------------ history */
+
+/*
+ * A page of the history: a scoped reader may be shown nothing of the
+ * versions a page looked at; the page's cursor (next_after_version) moves
+ * on anyway, and this follows it until there is something to show or the
+ * end.
+ */
+int
+clirun_history(struct ep_client *cl, struct cliopt *o)
+{
+	Eenplan__V1__GetHistoryResponse *h;
+	struct clireq r;
+	EpResponse *resp = NULL;
+	size_t pages = 0;
+	int rc;
+
+	clireq_build(o, &r);
+	for (;;) {
+		if ((rc = clirun_call(cl, &r.r_req,
+		    EENPLAN__V1__RESPONSE__BODY_GET_HISTORY, &resp)) !=
+		    EXIT_DONE)
+			goto out;
+		h = resp->get_history;
+		if (h->n_entries > 0 || !h->more)
+			break;
+		if (h->next_after_version <= r.r_history.after_version ||
+		    ++pages >= CLIRUN_MAX_PAGES) {
+			rc = clirun_protocol_error("the history does not page "
+			    "forward");
+			goto out;
+		}
+		r.r_history.after_version = h->next_after_version;
+		ep_client_response_free(cl, resp);
+		resp = NULL;
+	}
+	if (o->o_json)
+		rc = cliout_json(stdout, &resp->base) == 0 ? EXIT_DONE :
+		    EXIT_REFUSED;
+	else
+		rc = cliout_history(stdout, o, resp, clirun_now()) == 0 ?
+		    EXIT_DONE : EXIT_REFUSED;
+out:
+	ep_client_response_free(cl, resp);
+	return rc;
+}
+
 /* ------------------------------------------------------------ audit */
 
 int
@@ -246,7 +293,9 @@ history_pages(struct ep_client *cl, char *hh, json_t *entries)
 			    pbjson_message(&h->entries[i]->base));
 		if (!h->more)
 			break;
-		last = h->n_entries ? h->entries[h->n_entries - 1]->version : 0;
+		/* The page's cursor; the last entry's version from older servers. */
+		last = h->next_after_version != 0 ? h->next_after_version :
+		    h->n_entries ? h->entries[h->n_entries - 1]->version : 0;
 		if (last <= r.r_history.after_version ||
 		    ++pages >= CLIRUN_MAX_PAGES) {
 			rc = clirun_protocol_error("the history does not page "

@@ -26,6 +26,7 @@
 /* The runners the subcommand table names. */
 int	clirun_simple(struct ep_client *, struct cliopt *);
 int	clirun_audit(struct ep_client *, struct cliopt *);
+int	clirun_history(struct ep_client *, struct cliopt *);
 int	clirun_afschrift(struct ep_client *, struct cliopt *);
 int	clirun_changes(struct ep_client *, struct cliopt *);
 
