@@ -6,10 +6,12 @@
 #include <cmocka.h>
 
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <lmdb.h>
@@ -17,6 +19,7 @@
 #include "log.h"
 #include "util.h"
 #include "audit.h"
+#include "testkey.h"
 
 #define HH_A	"0123456789abcdef0123456789abcdef"
 #define HH_B	"fedcba9876543210fedcba9876543210"
@@ -42,13 +45,10 @@ rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 static int
 fx_open(struct fx *f)
 {
-	struct store_opts o;
-	char err[256];
+	char err[512];
 
-	memset(&o, 0, sizeof(o));
-	o.so_dir = f->env;
-	o.so_map_max = 16u << 20;
-	if (store_open(&f->st, &o, err, sizeof(err)) == -1) {
+	if (testkey_open(&f->st, f->env, 16u << 20, 0, 0, 0, err,
+	    sizeof(err)) == -1) {
 		print_error("store_open: %s\n", err);
 		return -1;
 	}
@@ -196,7 +196,10 @@ seq_key(uint8_t k[8], uint64_t seq)
 		k[i] = seq & 0xff;
 }
 
-/* Stores r under key seq as a well-formed value (checksum and all). */
+/*
+ * Stores r under key seq as a well-formed value, sealed like any other:
+ * only the hash chain can tell.
+ */
 static void
 rec_put_raw(struct fx *f, uint64_t seq, const EpAuditRecord *r)
 {
@@ -209,7 +212,7 @@ rec_put_raw(struct fx *f, uint64_t seq, const EpAuditRecord *r)
 	assert_int_equal(protobuf_c_message_pack(&r->base, buf), len);
 	seq_key(k, seq);
 	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
-	assert_int_equal(store_raw_put(tx, "audit", k, 8, buf, len), STORE_OK);
+	assert_int_equal(store_raw_put(tx, "log", k, 8, buf, len), STORE_OK);
 	assert_int_equal(store_commit(tx), STORE_OK);
 	free(buf);
 }
@@ -222,7 +225,7 @@ rec_del(struct fx *f, uint64_t seq)
 
 	seq_key(k, seq);
 	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
-	assert_int_equal(store_raw_del(tx, "audit", k, 8), STORE_OK);
+	assert_int_equal(store_raw_del(tx, "log", k, 8), STORE_OK);
 	assert_int_equal(store_commit(tx), STORE_OK);
 }
 
@@ -318,51 +321,139 @@ test_verify_swapped(void **state)
 	expect_bad(f, 3, "out of order");
 }
 
+/* The bytes of records 7 and 8 (equal in size) swapped in data.mdb. */
 static void
 test_verify_swapped_raw(void **state)
 {
 	struct fx *f = *state;
-	MDB_env *e;
-	MDB_txn *t;
-	MDB_dbi d;
-	MDB_val k6, k7, v6, v7, n6, n7;
-	uint8_t key6[8], key7[8], *c6, *c7;
+	struct testkey_loc lA, lB;
+	uint8_t keyA[8], keyB[8], *cA, *cB;
+	char path[400];
+	int fd;
 
 	store_close(f->st);
 	f->st = NULL;
-	/* Swap the stored bytes as they are, frames included. */
-	seq_key(key6, 6);
-	seq_key(key7, 7);
-	assert_int_equal(mdb_env_create(&e), 0);
-	assert_int_equal(mdb_env_set_maxdbs(e, 16), 0);
-	assert_int_equal(mdb_env_open(e, f->env, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), 0);
-	assert_int_equal(mdb_dbi_open(t, "audit", 0, &d), 0);
-	k6.mv_data = key6;
-	k6.mv_size = 8;
-	k7.mv_data = key7;
-	k7.mv_size = 8;
-	assert_int_equal(mdb_get(t, d, &k6, &v6), 0);
-	assert_int_equal(mdb_get(t, d, &k7, &v7), 0);
-	c6 = malloc(v6.mv_size);
-	c7 = malloc(v7.mv_size);
-	assert_non_null(c6);
-	assert_non_null(c7);
-	memcpy(c6, v6.mv_data, v6.mv_size);
-	memcpy(c7, v7.mv_data, v7.mv_size);
-	n6.mv_data = c7;
-	n6.mv_size = v7.mv_size;
-	n7.mv_data = c6;
-	n7.mv_size = v6.mv_size;
-	assert_int_equal(mdb_put(t, d, &k6, &n6, 0), 0);
-	assert_int_equal(mdb_put(t, d, &k7, &n7, 0), 0);
-	assert_int_equal(mdb_txn_commit(t), 0);
-	mdb_env_close(e);
-	free(c6);
-	free(c7);
+	seq_key(keyA, 7);
+	seq_key(keyB, 8);
+	assert_int_equal(testkey_locate(f->env, "log", keyA, 8, &lA), 0);
+	assert_int_equal(testkey_locate(f->env, "log", keyB, 8, &lB), 0);
+	assert_int_equal(lA.tl_vlen, lB.tl_vlen);
+	cA = malloc(lA.tl_vlen);
+	cB = malloc(lB.tl_vlen);
+	assert_non_null(cA);
+	assert_non_null(cB);
+	snprintf(path, sizeof(path), "%s/data.mdb", f->env);
+	assert_true((fd = open(path, O_RDWR)) >= 0);
+	assert_int_equal(pread(fd, cA, lA.tl_vlen, lA.tl_val),
+	    (ssize_t)lA.tl_vlen);
+	assert_int_equal(pread(fd, cB, lB.tl_vlen, lB.tl_val),
+	    (ssize_t)lB.tl_vlen);
+	assert_int_equal(pwrite(fd, cB, lB.tl_vlen, lA.tl_val),
+	    (ssize_t)lB.tl_vlen);
+	assert_int_equal(pwrite(fd, cA, lA.tl_vlen, lB.tl_val),
+	    (ssize_t)lA.tl_vlen);
+	close(fd);
+	free(cA);
+	free(cB);
 	assert_int_equal(fx_open(f), 0);
-	/* The key is inside the checksum: a moved value fails it. */
-	expect_bad(f, 6, "record 6 corrupt");
+	/* The key is in a sealed value's associated data: moved, it fails. */
+	expect_bad(f, 7, "record 7 corrupt");
+}
+
+/* One byte of record 5's key, or of its sealed value, flipped in the file. */
+static void
+flip_rec(struct fx *f, uint64_t seq, int in_key, size_t pos, uint8_t mask)
+{
+	struct testkey_loc l;
+	uint8_t key[8];
+	char path[400];
+
+	store_close(f->st);
+	f->st = NULL;
+	seq_key(key, seq);
+	assert_int_equal(testkey_locate(f->env, "log", key, 8, &l), 0);
+	assert_true(pos < (in_key ? 8 : l.tl_vlen));
+	snprintf(path, sizeof(path), "%s/data.mdb", f->env);
+	assert_int_equal(testkey_xor(path, (in_key ? l.tl_key : l.tl_val) +
+	    (off_t)pos, mask), 0);
+	assert_int_equal(fx_open(f), 0);
+}
+
+static void
+test_verify_damaged_key(void **state)
+{
+	struct fx *f = *state;
+	uint64_t count, bad;
+	char msg[256];
+
+	/*
+	 * Seq 5 becomes 4: a second key 4 where 5 was. Which of the two a
+	 * lookup of 4 meets is LMDB's business; either way the walk stops.
+	 */
+	flip_rec(f, 5, 1, 7, 0x01);
+	assert_int_equal(verify(f, &count, &bad, msg, sizeof(msg)), -1);
+	if (bad != 4 && bad != 5)
+		print_error("verify said %llu: %s\n", (unsigned long long)bad,
+		    msg);
+	assert_true(bad == 4 || bad == 5);
+	assert_non_null(strstr(msg, "corrupt"));
+	assert_int_equal(count, bad - 1);
+}
+
+static void
+test_verify_damaged_key_far(void **state)
+{
+	struct fx *f = *state;
+
+	/* Seq 5 becomes huge: it now sorts past the head. */
+	flip_rec(f, 5, 1, 0, 0x80);
+	expect_bad(f, 5, "record 5 corrupt");
+}
+
+static void
+test_verify_damaged_value(void **state)
+{
+	struct fx *f = *state;
+
+	flip_rec(f, 3, 0, 30, 0x04);
+	expect_bad(f, 3, "record 3 corrupt");
+}
+
+/* Damage stops an export: never a shorter export that looks whole. */
+static void
+test_export_damaged(void **state)
+{
+	struct fx *f = *state;
+	struct audit_filter all = { 0, 0, NULL, NULL };
+	struct audit_filter hh = { 0, 0, HH_A, NULL };
+	struct audit_filter org = { 0, 0, NULL, "lev" };
+	struct stxn *rd;
+	char *buf;
+	size_t len;
+	FILE *fp;
+
+	flip_rec(f, 5, 0, 20, 0x01);
+	rd = store_reader_new(f->st);
+	assert_non_null(rd);
+	fp = open_memstream(&buf, &len);
+	assert_non_null(fp);
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	assert_int_equal(audit_export_json(rd, fp, &all), -1);
+	store_reader_end(rd);
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	assert_int_equal(audit_export_json(rd, fp, &hh), -1);
+	store_reader_end(rd);
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	assert_int_equal(audit_export_json(rd, fp, &org), -1);
+	store_reader_end(rd);
+	/* What does not reach it still exports: record 5 is HH_A's, lev's. */
+	hh.af_household = HH_B;
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	assert_int_equal(audit_export_json(rd, fp, &hh), NREC / 2);
+	store_reader_end(rd);
+	store_reader_free(rd);
+	fclose(fp);
+	free(buf);
 }
 
 static void
@@ -895,6 +986,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_verify_swapped,
 		    setup_chain, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_swapped_raw,
+		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_damaged_key,
+		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_damaged_key_far,
+		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_damaged_value,
+		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_export_damaged,
 		    setup_chain, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_truncated,
 		    setup_chain, teardown),

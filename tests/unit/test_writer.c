@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "audit.h"
 #include "writer.h"
+#include "testkey.h"
 
 #define NTHREADS	4
 #define PER_THREAD	250
@@ -26,8 +28,10 @@ enum tkind {
 	TJ_OK,		/* writes a plan, keeps it */
 	TJ_REFUSE,	/* writes a plan, then refuses (-1) */
 	TJ_AUDIT_ONLY,	/* no exec */
-	TJ_CLASH	/* writes a plan and takes the next audit seq's key:
+	TJ_CLASH,	/* writes a plan and takes the next audit seq's key:
 			   exec succeeds, then its record cannot be stored */
+	TJ_ARM		/* writes a plan; the first one to see the keyring
+			   moved makes its own child's commit fail */
 };
 
 struct gate {
@@ -48,6 +52,7 @@ struct fx {
 	char		 dir[256];
 	char		 env[300];
 	size_t		 map;
+	unsigned	 key;		/* test KEK number */
 	struct store	*st;
 	struct writer	*w;
 };
@@ -69,13 +74,10 @@ rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 static int
 fx_open(struct fx *f)
 {
-	struct store_opts o;
-	char err[256];
+	char err[512];
 
-	memset(&o, 0, sizeof(o));
-	o.so_dir = f->env;
-	o.so_map_max = f->map;
-	if (store_open(&f->st, &o, err, sizeof(err)) == -1) {
+	if (testkey_open(&f->st, f->env, f->map, 0, 0, f->key, err,
+	    sizeof(err)) == -1) {
 		print_error("store_open: %s\n", err);
 		return -1;
 	}
@@ -158,21 +160,33 @@ gate_pass(struct gate *g)
 	pthread_mutex_unlock(&t_mtx);
 }
 
+/* TJ_ARM: the keyring generation at the start, and whether it fired. */
+static uint64_t	t_arm_gen;
+static int	t_armed;
+static struct store *t_arm_store;
+
 static int
 tj_exec(struct wjob *j, struct stxn *tx)
 {
 	struct tjob *tj = (struct tjob *)j;
+	EpsHousehold h = EENPLAN__STORE__HOUSEHOLD__INIT;
 	EpPlan p = EENPLAN__V1__PLAN__INIT;
-	EpHistoryEntry h = EENPLAN__V1__HISTORY_ENTRY__INIT;
+	uint8_t body[128];
+	size_t len;
 	int rc;
 
 	if (tj->tj_gate != NULL)
 		gate_pass(tj->tj_gate);
+	h.household_id = tj->tj_hhid;
+	h.version = 1;
+	h.status = EENPLAN__V1__HOUSEHOLD_STATUS__HOUSEHOLD_ACTIVE;
 	p.household_id = tj->tj_hhid;
 	p.version = 1;
-	h.version = 1;
-	h.kind = EENPLAN__V1__CHANGE_KIND__CHANGE_CREATED;
-	if ((rc = store_plan_put(tx, &p, &h)) != STORE_OK ||
+	len = eenplan__v1__plan__get_packed_size(&p);
+	assert_true(len <= sizeof(body));
+	eenplan__v1__plan__pack(&p, body);
+	if ((rc = store_hh_put(tx, &h)) != STORE_OK ||
+	    (rc = store_body_put(tx, tj->tj_hhid, body, len)) != STORE_OK ||
 	    (rc = store_index_put(tx, "lev", "", tj->tj_hhid)) != STORE_OK) {
 		if (j->wj_audit != NULL)
 			audit_record_set(j->wj_audit,
@@ -190,8 +204,23 @@ tj_exec(struct wjob *j, struct stxn *tx)
 		assert_int_equal(audit_head_load(tx, &ah), STORE_OK);
 		for (i = 7, seq = ah.ah_seq + 1; i >= 0; i--, seq >>= 8)
 			k[i] = seq & 0xff;
-		assert_int_equal(store_raw_put(tx, "audit", k, 8, "", 0),
+		assert_int_equal(store_raw_put(tx, "log", k, 8, "", 0),
 		    STORE_OK);
+		return 0;
+	}
+	if (tj->tj_kind == TJ_ARM) {
+		uint64_t gen;
+
+		assert_int_equal(store_meta_get_u64(tx, "keyring_gen", &gen),
+		    STORE_OK);
+		pthread_mutex_lock(&t_mtx);
+		if (!t_armed && gen > t_arm_gen) {
+			/* This batch took the new key and said so in meta. */
+			t_armed = 1;
+			tj->tj_order = UINT64_MAX;	/* marks the victim */
+			store_fail_next_child_commit(t_arm_store, STORE_ERR);
+		}
+		pthread_mutex_unlock(&t_mtx);
 		return 0;
 	}
 	if (tj->tj_kind == TJ_REFUSE) {
@@ -268,18 +297,25 @@ gate_open(struct gate *g)
 	pthread_mutex_unlock(&t_mtx);
 }
 
+/* The job's household is there: standing record and body. */
 static int
 plan_exists(struct fx *f, const char *hhid)
 {
 	struct stxn *rd = store_reader_new(f->st);
+	EpsHousehold *h = NULL;
 	EpPlan *p = NULL;
 	int rc;
 
 	assert_int_equal(store_reader_begin(rd), STORE_OK);
-	rc = store_plan_get(rd, hhid, 0, &p);
+	rc = store_hh_get(rd, hhid, &h);
 	assert_true(rc == STORE_OK || rc == STORE_NOTFOUND);
-	if (p != NULL)
+	if (rc == STORE_OK) {
+		assert_int_equal(h->version, 1);
+		assert_int_equal(store_body_get(rd, hhid, &p), STORE_OK);
+		assert_string_equal(p->household_id, hhid);
 		protobuf_c_message_free_unpacked(&p->base, NULL);
+	}
+	store_hh_free(h);
 	store_reader_end(rd);
 	store_reader_free(rd);
 	return rc == STORE_OK;
@@ -916,12 +952,195 @@ test_start_refuses_broken_head(void **state)
 	f->w = NULL;
 	/* A record past the head: appending would fork the chain. */
 	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
-	assert_int_equal(store_raw_put(tx, "audit", k, 8, "", 0), STORE_OK);
+	assert_int_equal(store_raw_put(tx, "log", k, 8, "", 0), STORE_OK);
 	assert_int_equal(store_commit(tx), STORE_OK);
 	err[0] = '\0';
 	assert_null(writer_start(f->st, err, sizeof(err)));
 	assert_non_null(strstr(err, "audit head"));
 	tj_fini(&j);
+}
+
+/* ------------------------------------------------- rekey beside the writer */
+
+static uint64_t
+meta_u64(struct fx *f, const char *name)
+{
+	struct stxn *rd = store_reader_new(f->st);
+	uint64_t v;
+
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	assert_int_equal(store_meta_get_u64(rd, name, &v), STORE_OK);
+	store_reader_end(rd);
+	store_reader_free(rd);
+	return v;
+}
+
+/* `eenpland rekey` in another process: key 0 to key 1. */
+static pid_t
+rekey_child(const char *env)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	assert_true((pid = fork()) >= 0);
+	if (pid == 0) {
+		struct store *st;
+		struct seal_key nk;
+		char err[512];
+		int rc;
+
+		if (testkey_open(&st, env, 64u << 20, 0, 0, 0, err,
+		    sizeof(err)) == -1) {
+			fprintf(stderr, "rekey child: %s\n", err);
+			_exit(1);
+		}
+		testkey(&nk, 1);
+		rc = store_rekey(st, &nk, 16, NULL, NULL, err, sizeof(err));
+		if (rc != 0)
+			fprintf(stderr, "rekey child: %s\n", err);
+		store_close(st);
+		_exit(rc == 0 ? 0 : 2);
+	}
+	return pid;
+}
+
+/* The child's exit status, waiting at most secs seconds (-1: still running). */
+static int
+child_wait(pid_t pid, int secs)
+{
+	int i, status;
+	pid_t got;
+
+	for (i = 0; i < secs * 50; i++) {
+		if ((got = waitpid(pid, &status, WNOHANG)) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		assert_int_equal(got, 0);
+		usleep(20 * 1000);
+	}
+	return -1;
+}
+
+/*
+ * The daemon marked the store; a rekey runs beside it. The idle writer
+ * takes the new data key and says so; the rekey finishes; the writer goes
+ * on with the key the old key file can no longer unwrap.
+ */
+static void
+test_rekey_beside_idle_writer(void **state)
+{
+	struct fx *f = *state;
+	struct tjob j1, j2;
+	pid_t pid;
+	int status;
+
+	tj_init(&j1, TJ_OK, 12, 1, 1);
+	submit(f, &j1);
+	WAIT_UNTIL(j1.tj_posted == 1);
+	assert_int_equal(store_daemon_mark(f->st), STORE_OK);
+	pid = rekey_child(f->env);
+	status = child_wait(pid, 20);
+	assert_int_equal(status, 0);
+	assert_true(meta_u64(f, "keyring_ack") >= meta_u64(f,
+	    "keyring_gen") - 1);
+	tj_init(&j2, TJ_OK, 12, 2, 1);
+	submit(f, &j2);
+	WAIT_UNTIL(j2.tj_posted == 1);
+	assert_int_equal(j2.tj_job.wj_rc, STORE_OK);
+	assert_true(plan_exists(f, j1.tj_hhid));
+	assert_true(plan_exists(f, j2.tj_hhid));
+	assert_int_equal(verify_ok(f), 2);
+	/* The new key file opens it, with what the writer wrote after. */
+	writer_free(f->w);
+	store_close(f->st);
+	f->key = 1;
+	assert_int_equal(fx_open(f), 0);
+	assert_true(plan_exists(f, j1.tj_hhid));
+	assert_true(plan_exists(f, j2.tj_hhid));
+	assert_int_equal(verify_ok(f), 2);
+	tj_fini(&j1);
+	tj_fini(&j2);
+}
+
+#define LOAD_MAX	500
+
+struct loader {
+	struct fx	*l_f;
+	struct tjob	 l_jobs[LOAD_MAX];
+	int		 l_n;
+	int		 l_stop;	/* under t_mtx */
+};
+
+/* A job every 20 ms: the writer is never idle long enough to look around. */
+static void *
+loader_main(void *arg)
+{
+	struct loader *l = arg;
+	int stop;
+
+	for (;;) {
+		pthread_mutex_lock(&t_mtx);
+		stop = l->l_stop;
+		pthread_mutex_unlock(&t_mtx);
+		if (stop || l->l_n == LOAD_MAX)
+			break;
+		tj_init(&l->l_jobs[l->l_n], TJ_ARM, 13, (unsigned)l->l_n, 1);
+		submit(l->l_f, &l->l_jobs[l->l_n]);
+		l->l_n++;
+		usleep(20 * 1000);
+	}
+	return NULL;
+}
+
+/*
+ * Under steady load, the batch that first acknowledges a rekey's new key
+ * fails its commit. The acknowledgement must still reach meta with a later
+ * batch, or the rekey waits in vain while the daemon is busy.
+ */
+static void
+test_rekey_ack_survives_failed_batch(void **state)
+{
+	struct fx *f = *state;
+	struct loader *l;
+	pthread_t th;
+	uint64_t gen, ack;
+	int i, status, victims = 0;
+	pid_t pid;
+
+	assert_int_equal(store_daemon_mark(f->st), STORE_OK);
+	pthread_mutex_lock(&t_mtx);
+	t_arm_gen = meta_u64(f, "keyring_gen");
+	t_armed = 0;
+	t_arm_store = f->st;
+	pthread_mutex_unlock(&t_mtx);
+	assert_non_null(l = calloc(1, sizeof(*l)));
+	l->l_f = f;
+	pid = rekey_child(f->env);
+	assert_int_equal(pthread_create(&th, NULL, loader_main, l), 0);
+	WAIT_UNTIL(t_armed);
+	/* Well past the failed batch, still busy: batches commit. */
+	usleep(1500 * 1000);
+	gen = meta_u64(f, "keyring_gen");
+	ack = meta_u64(f, "keyring_ack");
+	pthread_mutex_lock(&t_mtx);
+	l->l_stop = 1;
+	pthread_mutex_unlock(&t_mtx);
+	pthread_join(th, NULL);
+	/* Idle now: the writer looks, and the rekey may go on. */
+	status = child_wait(pid, 40);
+	WAIT_UNTIL(t_posted == t_submitted);
+	for (i = 0; i < l->l_n; i++) {
+		if (l->l_jobs[i].tj_job.wj_rc != STORE_OK)
+			victims++;
+		tj_fini(&l->l_jobs[i]);
+	}
+	free(l);
+	if (ack < gen)
+		print_error("keyring generation %llu, acknowledged %llu: the "
+		    "failed batch's acknowledgement was never made again\n",
+		    (unsigned long long)gen, (unsigned long long)ack);
+	assert_true(victims > 0);
+	assert_int_equal(status, 0);
+	assert_true(ack >= gen);
 }
 
 int
@@ -952,6 +1171,10 @@ main(void)
 		    test_head_reloaded_after_failed_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_cap, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_rekey_beside_idle_writer,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_rekey_ack_survives_failed_batch, setup, teardown),
 	};
 
 	log_init(0, "test_writer");
