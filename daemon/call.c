@@ -289,7 +289,10 @@ call_complete(struct wjob *j)
 	} else if (ca->ca_write && j->wj_exec_rc == 0)
 		quota_charge(ca->ca_env->ce_quota, &ca->ca_who, j->wj_bytes,
 		    util_now_us());
-	call_reply(ca);
+	if (ca->ca_on_done != NULL && ca->ca_code == CODE(OK))
+		ca->ca_on_done(ca);
+	else
+		call_reply(ca);
 }
 
 static void
@@ -354,6 +357,7 @@ call_audit_reply(struct call *ca)
 	ca->ca_job.wj_exec = ca->ca_code == CODE(OK) && ca->ca_nchecks > 0 ?
 	    call_recheck : NULL;
 	ca->ca_job.wj_post = call_post;
+	ca->ca_job.wj_done = call_complete;
 	ca->ca_job.wj_arg = ca;
 	ca->ca_job.wj_audit = ca->ca_audit;
 	writer_submit(ca->ca_env->ce_writer, &ca->ca_job);
@@ -405,6 +409,7 @@ call_write(struct call *ca, wjob_exec_fn fn)
 	ca->ca_exec = fn;
 	ca->ca_job.wj_exec = call_exec;
 	ca->ca_job.wj_post = call_post;
+	ca->ca_job.wj_done = call_complete;
 	ca->ca_job.wj_arg = ca;
 	ca->ca_job.wj_audit = ca->ca_audit;
 	writer_submit(env->ce_writer, &ca->ca_job);

@@ -27,6 +27,7 @@
 
 struct config;
 struct quota;
+struct subs;
 
 /* Short names for the wire enums, for every handler. */
 #define CODE(x)		EENPLAN__V1__CODE__##x
@@ -41,6 +42,7 @@ struct call_env {
 	const struct household_conf	*ce_hh;
 	struct writer			*ce_writer;
 	struct quota			*ce_quota;
+	struct subs			*ce_subs;	/* this worker's subscriptions */
 	struct stxn			*ce_reader;	/* this worker's */
 	/* From the writer thread: hands a finished job back to this worker. */
 	void				(*ce_post)(void *, struct wjob *);
@@ -54,6 +56,10 @@ struct call_env {
  */
 struct call_sink {
 	void	(*cs_send)(void *arg, uint8_t *buf, size_t off, size_t len);
+	/* One more answer of a call that goes on (a subscription's events). */
+	void	(*cs_push)(void *arg, uint8_t *buf, size_t off, size_t len);
+	/* Bytes queued and not yet sent; SIZE_MAX when the connection is gone. */
+	size_t	(*cs_pending)(void *arg);
 	void	*cs_arg;
 	uint32_t cs_max_frame;
 };
@@ -89,6 +95,8 @@ struct call {
 	int			 ca_write;	/* a change: charged to the quota */
 	struct call_check	*ca_checks;
 	size_t			 ca_nchecks;
+	/* After the writer: instead of answering (a Subscribe goes on). */
+	void			(*ca_on_done)(struct call *);
 	/* handler state that lives until the answer (freed with the call) */
 	void			*ca_state;
 	void			(*ca_state_free)(void *);

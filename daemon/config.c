@@ -94,6 +94,8 @@ static const struct cfg_key cfg_keys[] = {
 	    1 * GIB, 0 },
 	{ SEC_LIMITS, "write_burst", KT_SIZE, CF(c_write_burst), 64 * KIB,
 	    16 * GIB, 0 },
+	{ SEC_LIMITS, "subscriber_buffer", KT_SIZE, CF(c_subscriber_buffer),
+	    64 * KIB, 1 * GIB, 0 },
 
 	{ SEC_CONSENT, "break_glass", KT_ONOFF, CF(c_break_glass), 0, 1, 0 },
 	{ SEC_CONSENT, "break_glass_window", KT_U32, CF(c_break_glass_window),
@@ -153,6 +155,7 @@ config_defaults(struct config *cfg)
 	cfg->c_page_max = 200;
 	cfg->c_write_rate = 1048576;
 	cfg->c_write_burst = 33554432;
+	cfg->c_subscriber_buffer = 4194304;
 	cfg->c_snapshot_versions = 1000;
 	cfg->c_snapshot_bytes = 65536;
 	cfg->c_grants_max = 4096;

@@ -47,6 +47,8 @@ struct config {
 	size_t		c_write_rate;		/* write_rate = 1048576 (bytes/s a principal may
 						   write, sustained: a token bucket) */
 	size_t		c_write_burst;		/* write_burst = 33554432 (bytes at once) */
+	size_t		c_subscriber_buffer;	/* subscriber_buffer = 4194304 (unsent bytes
+						   a subscriber may have; then it is ended) */
 	/* [consent] */
 	int		c_break_glass;		/* break_glass = on|off */
 	uint32_t	c_break_glass_window;	/* break_glass_window = 14400 (s) */

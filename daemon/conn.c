@@ -188,6 +188,41 @@ conn_call_send(void *arg, uint8_t *buf, size_t off, size_t len)
 	conn_unref(c);
 }
 
+/* One more answer of a call that goes on (a subscription's events). */
+static void
+conn_call_push(void *arg, uint8_t *buf, size_t off, size_t len)
+{
+	struct conn *c = arg;
+	struct evbuffer *out;
+
+	if (buf == NULL)
+		return;
+	if (c->c_state != CONN_READY && c->c_state != CONN_CLOSING) {
+		free(buf);
+		return;
+	}
+	out = bufferevent_get_output(c->c_bev);
+	if (evbuffer_add_reference(out, buf + off, len, conn_frame_free,
+	    buf) != 0) {
+		free(buf);
+		log_warnx("conn %llu: cannot queue an event; closing",
+		    (unsigned long long)c->c_id);
+		conn_close(c);
+		return;
+	}
+	conn_update_reading(c);
+}
+
+static size_t
+conn_call_pending(void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->c_state != CONN_READY)
+		return SIZE_MAX;
+	return evbuffer_get_length(bufferevent_get_output(c->c_bev));
+}
+
 /* A protocol error: tell the peer why (id 0), log, and close this one connection. */
 static void
 conn_protocol_error(struct conn *c, int code, const char *fmt, ...)
@@ -227,6 +262,8 @@ conn_handle_frame(struct conn *c, struct evbuffer *in, uint32_t len)
 		return;
 	}
 	sink.cs_send = conn_call_send;
+	sink.cs_push = conn_call_push;
+	sink.cs_pending = conn_call_pending;
 	sink.cs_arg = c;
 	sink.cs_max_frame = conf->c_max_frame;
 	if ((ca = call_new(&c->c_worker->w_env, &sink, &c->c_who,

@@ -27,9 +27,11 @@ static const struct dispatch_op dispatch_ops[] = {
 	{ BODY(ESCALATE),		"Escalate",		op_escalate },
 	{ BODY(CLOSE_HOUSEHOLD),	"CloseHousehold",	op_close_household },
 	{ BODY(QUERY_AUDIT),		"QueryAudit",		op_query_audit },
-	{ BODY(READ_CHANGES),		"ReadChanges",		NULL },
-	{ BODY(SUBSCRIBE),		"Subscribe",		NULL },
-	{ BODY(UNSUBSCRIBE),		"Unsubscribe",		NULL },
+	{ BODY(READ_CHANGES),		"ReadChanges",		op_read_changes },
+	{ BODY(SUBSCRIBE),		"Subscribe",		op_subscribe },
+	{ BODY(UNSUBSCRIBE),		"Unsubscribe",		op_unsubscribe },
+	{ BODY(SEND_SIGNAL),		"SendSignal",		op_send_signal },
+	{ BODY(LIST_SIGNALS),		"ListSignals",		op_list_signals },
 };
 
 static const struct dispatch_op *

@@ -29,5 +29,10 @@ void	op_break_glass(struct call *);
 void	op_escalate(struct call *);
 void	op_close_household(struct call *);
 void	op_query_audit(struct call *);
+void	op_read_changes(struct call *);
+void	op_send_signal(struct call *);
+void	op_list_signals(struct call *);
+void	op_subscribe(struct call *);
+void	op_unsubscribe(struct call *);
 
 #endif

@@ -230,6 +230,41 @@ getplan_pack(const EpPlan *p, uint32_t scope, size_t *plen)
 	return buf;
 }
 
+/*
+ * A household's signals, packed as the Plan's repeated field 18, for the
+ * whole-plan reader: appended to the stored plan bytes, they merge into the
+ * Plan a client decodes (protobuf concatenation). NULL and 0 for none.
+ */
+static uint8_t *
+getplan_signals(struct stxn *t, const struct household *h, size_t *len,
+    int *rc)
+{
+	EpSignal **sg = NULL;
+	uint8_t *buf = NULL, *p;
+	size_t n = 0, i, sz;
+
+	*len = 0;
+	if ((*rc = household_signals(t, h, &sg, &n)) != STORE_OK || n == 0)
+		return NULL;
+	for (i = 0, sz = 0; i < n; i++)
+		sz += 2 + 10 + protobuf_c_message_get_packed_size(&sg[i]->base);
+	if ((buf = malloc(sz)) == NULL) {
+		*rc = STORE_ERR;
+		goto out;
+	}
+	for (i = 0, p = buf; i < n; i++) {
+		*p++ = 0x92;	/* field 18, length-delimited */
+		*p++ = 0x01;
+		p += pb_varint(p, protobuf_c_message_get_packed_size(
+		    &sg[i]->base));
+		p += protobuf_c_message_pack(&sg[i]->base, p);
+	}
+	*len = (size_t)(p - buf);
+out:
+	store_free_list((void **)sg, n);
+	return buf;
+}
+
 void
 op_get_plan(struct call *ca)
 {
@@ -237,8 +272,8 @@ op_get_plan(struct call *ca)
 	const struct consent_decision *d;
 	uint64_t version;
 	EpPlan *plan = NULL;
-	uint8_t *buf = NULL;
-	size_t plen = 0, off, len;
+	uint8_t *buf = NULL, *sig = NULL;
+	size_t plen = 0, off, len, siglen = 0;
 	struct household h;
 	struct stxn *t;
 	int rc;
@@ -263,11 +298,17 @@ op_get_plan(struct call *ca)
 		goto out;
 	}
 	version = rq->version == 0 ? h.h_rec->version : rq->version;
-	if (version == h.h_rec->version && d->cd_scope == CONSENT_SCOPE_ALL)
-		/* The whole plan: its stored bytes, as they are. */
-		rc = household_body_open(t, &h, GETPLAN_HEAD, GETPLAN_TAIL,
-		    &buf, &plen);
-	else if ((rc = household_plan(t, &h, version, &plan)) == STORE_OK &&
+	if (version == h.h_rec->version && d->cd_scope == CONSENT_SCOPE_ALL) {
+		/* The whole plan: its stored bytes, as they are, and signals. */
+		sig = getplan_signals(t, &h, &siglen, &rc);
+		if (rc == STORE_OK)
+			rc = household_body_open(t, &h, GETPLAN_HEAD,
+			    GETPLAN_TAIL + siglen, &buf, &plen);
+		if (rc == STORE_OK && siglen > 0) {
+			memcpy(buf + GETPLAN_HEAD + plen, sig, siglen);
+			plen += siglen;
+		}
+	} else if ((rc = household_plan(t, &h, version, &plan)) == STORE_OK &&
 	    (buf = getplan_pack(plan, d->cd_scope, &plen)) == NULL)
 		rc = STORE_ERR;
 	if (rc == STORE_NOTFOUND) {
@@ -296,6 +337,7 @@ op_get_plan(struct call *ca)
 	    d->cd_break_glass ? ", break-glass" : "");
 out:
 	free(buf);
+	free(sig);
 	plan_free(plan);
 	household_free(&h);
 	call_reader_end(ca);

@@ -28,7 +28,9 @@
 #include "plan.h"
 #include "quota.h"
 #include "seal.h"
+#include "sub.h"
 #include "tls.h"
+#include "util.h"
 
 /* A TLS context with the number of users still holding it. */
 struct tls_slot {
@@ -147,7 +149,7 @@ mailbox_cb(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&mb->mb_mtx);
 	for (; j != NULL; j = next) {
 		next = j->wj_next;
-		call_complete(j);
+		j->wj_done(j);
 	}
 }
 
@@ -205,8 +207,44 @@ worker_main(void *arg)
 	conn_close_all(w);
 	/* Answers still in the writer come back to a closed connection. */
 	event_base_loop(w->w_base, EVLOOP_NONBLOCK);
+	subs_free(w->w_env.ce_subs);
+	w->w_env.ce_subs = NULL;
 	seal_thread_done();
 	return NULL;
+}
+
+/* The writer committed change events: push them to this worker's subscribers. */
+static void
+worker_feed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	subs_pump(w->w_env.ce_subs);
+}
+
+/* In the writer thread, after a commit with change events. */
+static void
+server_feed_moved(void *arg)
+{
+	struct server *srv = arg;
+	int i;
+
+	for (i = 0; i < srv->s_nworkers; i++)
+		event_active(srv->s_workers[i].w_feed_ev, EV_READ, 0);
+}
+
+/* In the writer thread, about every second: grants whose time is up. */
+static int
+server_tick(struct stxn *t, void *arg)
+{
+	struct server *srv = arg;
+	unsigned n = 0;
+	int rc;
+
+	rc = household_expire_due(t, &srv->s_hh, util_now_us(), 256, &n);
+	return rc != STORE_OK ? rc : (int)n;
 }
 
 /* The writer hands a finished call back to the worker it came from. */
@@ -233,9 +271,13 @@ worker_init(struct server *srv, struct worker *w, int id)
 	    &w->w_mailbox);
 	w->w_fdq_ev = event_new(w->w_base, -1, 0, worker_fdq_cb, w);
 	w->w_stop_ev = event_new(w->w_base, -1, 0, worker_stop_cb, w);
+	w->w_feed_ev = event_new(w->w_base, -1, 0, worker_feed_cb, w);
 	if (w->w_mailbox.mb_ev == NULL || w->w_fdq_ev == NULL ||
-	    w->w_stop_ev == NULL)
+	    w->w_stop_ev == NULL || w->w_feed_ev == NULL)
 		fatalx("worker %d: event_new failed", id);
+	if ((w->w_env.ce_subs = subs_new(srv->s_conf->c_subscriber_buffer)) ==
+	    NULL)
+		fatalx("worker %d: out of memory", id);
 	if ((w->w_rtxn = store_reader_new(srv->s_store)) == NULL)
 		fatalx("worker %d: cannot make a read transaction", id);
 	w->w_env.ce_conf = srv->s_conf;
@@ -262,6 +304,7 @@ worker_free(struct worker *w)
 	event_free(w->w_mailbox.mb_ev);
 	event_free(w->w_fdq_ev);
 	event_free(w->w_stop_ev);
+	event_free(w->w_feed_ev);
 	event_base_free(w->w_base);
 	pthread_mutex_destroy(&w->w_fdq_mtx);
 	pthread_mutex_destroy(&w->w_mailbox.mb_mtx);
@@ -483,6 +526,7 @@ server_new(const struct config *conf)
 		fatal("calloc");
 	for (i = 0; i < srv->s_nworkers; i++)
 		worker_init(srv, &srv->s_workers[i], i);
+	writer_set_hooks(srv->s_writer, server_tick, server_feed_moved, srv);
 	server_listen(srv);
 	return srv;
 }

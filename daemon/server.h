@@ -52,6 +52,7 @@ struct worker {
 	STAILQ_HEAD(, fdq_item)	 w_fdq;
 	struct event		*w_fdq_ev;
 	struct event		*w_stop_ev;	/* ends the loop, from any thread */
+	struct event		*w_feed_ev;	/* the feed moved (from the writer) */
 	int			 w_stopping;
 	TAILQ_HEAD(, conn)	 w_conns;
 	uint32_t		 w_nconns;

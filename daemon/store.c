@@ -1349,6 +1349,7 @@ store_change_append(struct stxn *tx, EpsFeedEvent *fe)
 	if ((rc = store_put_frame(tx, DB_FEED, key, 8, &fe->base, NULL, 0,
 	    MDB_NOOVERWRITE, NULL)) != STORE_OK)
 		return rc;
+	tx->sx_events++;
 	return store_meta_put(tx, "change_seq", key, 8);
 }
 

@@ -114,6 +114,8 @@ void	store_abort(struct stxn *);
 int	store_txn_error(const struct stxn *);	/* the sticky error, STORE_OK if none */
 /* Bytes of values this txn (a child: itself only) has put so far. */
 uint64_t store_txn_bytes(const struct stxn *);
+/* Change events this txn (a child: itself only) has appended so far. */
+uint64_t store_txn_events(const struct stxn *);
 
 /* ---------------------------------------------------------- households */
 

@@ -834,7 +834,7 @@ int
 store_commit(struct stxn *tx)
 {
 	struct stxn *parent;
-	uint64_t bytes;
+	uint64_t bytes, events;
 	int rc, mrc;
 
 	if (tx == NULL)
@@ -851,6 +851,7 @@ store_commit(struct stxn *tx)
 	}
 	parent = tx->sx_parent;
 	bytes = tx->sx_bytes;
+	events = tx->sx_events;
 	if (tx->sx_kind == STXN_WRITE &&
 	    (rc = atomic_exchange(&tx->sx_store->st_fail_commit, 0)) != 0) {
 		mdb_txn_abort(tx->sx_txn);
@@ -882,8 +883,10 @@ store_commit(struct stxn *tx)
 			stxn_fail(parent, rc);
 		return rc;
 	}
-	if (parent != NULL)
+	if (parent != NULL) {
 		parent->sx_bytes += bytes;
+		parent->sx_events += events;
+	}
 	return STORE_OK;
 }
 
@@ -907,6 +910,12 @@ uint64_t
 store_txn_bytes(const struct stxn *tx)
 {
 	return tx == NULL ? 0 : tx->sx_bytes;
+}
+
+uint64_t
+store_txn_events(const struct stxn *tx)
+{
+	return tx == NULL ? 0 : tx->sx_events;
 }
 
 /* ------------------------------------------------------------- backup */

@@ -92,6 +92,7 @@ struct stxn {
 	int		 sx_active;	/* readers: between begin and end */
 	int		 sx_err;	/* sticky: first failure, STORE_OK if none */
 	uint64_t	 sx_bytes;	/* value bytes put */
+	uint64_t	 sx_events;	/* change events appended */
 };
 
 /* What a prefix scan does with one entry: 0 go on, 1 stop, < 0 a STORE_* error. */

@@ -27,7 +27,53 @@ struct writer {
 	struct audit_head	 w_ahead;	/* writer thread only */
 	int			 w_reload;	/* writer thread only: w_ahead
 						   may not match the disk */
+	writer_tick_fn		 w_tick;
+	writer_notify_fn	 w_notify;
+	void			*w_hook_arg;
+	int64_t			 w_last_tick;	/* writer thread only, us */
 };
+
+#define WRITER_TICK_US	1000000
+
+void
+writer_set_hooks(struct writer *w, writer_tick_fn tick, writer_notify_fn notify,
+    void *arg)
+{
+	w->w_tick = tick;
+	w->w_notify = notify;
+	w->w_hook_arg = arg;
+}
+
+static int64_t
+writer_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The tick, when due, in its own child: its failure costs the batch nothing. */
+static void
+writer_run_tick(struct writer *w, struct stxn *parent)
+{
+	struct stxn *child;
+	int64_t now = writer_now();
+	int rc;
+
+	if (w->w_tick == NULL || now - w->w_last_tick < WRITER_TICK_US)
+		return;
+	w->w_last_tick = now;
+	if (store_child_begin(parent, &child) != STORE_OK)
+		return;
+	if ((rc = w->w_tick(child, w->w_hook_arg)) < 0) {
+		log_warnx("writer: housekeeping: %s", store_strerror(rc));
+		store_abort(child);
+		return;
+	}
+	if ((rc = store_commit(child)) != STORE_OK)
+		log_warnx("writer: housekeeping: %s", store_strerror(rc));
+}
 
 /*
  * Appends the job's record alone in a fresh child: for a job whose change
@@ -172,7 +218,7 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 	struct audit_head saved = w->w_ahead;
 	struct stxn *parent;
 	struct wjob *job;
-	uint64_t n = 0;
+	uint64_t n = 0, events = 0;
 	int rc;
 
 	for (job = batch; job != NULL; job = job->wj_next)
@@ -185,10 +231,14 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 			store_abort(parent);
 		else {
 			saved = w->w_ahead;
+			writer_run_tick(w, parent);
 			for (job = batch; job != NULL; job = job->wj_next)
 				job->wj_rc = writer_run_job(w, parent, job);
+			events = store_txn_events(parent);
 			/* One fsync for the whole batch. */
 			rc = store_commit(parent);
+			if (rc == STORE_OK && events > 0 && w->w_notify != NULL)
+				w->w_notify(w->w_hook_arg);
 		}
 	}
 	if (rc != STORE_OK) {
@@ -202,6 +252,8 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 		for (job = batch; job != NULL; job = job->wj_next)
 			job->wj_rc = rc;
 	}
+	if (batch == NULL && rc == STORE_OK)
+		return;
 	pthread_mutex_lock(&w->w_mtx);
 	w->w_stats.ws_batches++;
 	w->w_stats.ws_jobs += n;
@@ -237,9 +289,12 @@ writer_main(void *arg)
 		}
 		if (idle) {
 			pthread_mutex_unlock(&w->w_mtx);
-			/* A rekey in another process waits for us to take its key. */
-			if (store_keyring_ack(w->w_store) != STORE_OK)
-				log_warnx("writer: keyring check failed");
+			/*
+			 * An empty batch: the keyring (a rekey in another
+			 * process waits for us to take its key) and the tick.
+			 * A txn that wrote nothing commits without a flush.
+			 */
+			writer_run_batch(w, NULL);
 			continue;
 		}
 		/* At most WRITER_MAX_BATCH; the rest stay queued, in order. */

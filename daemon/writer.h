@@ -45,6 +45,8 @@ typedef void	(*wjob_post_fn)(struct wjob *);
 struct wjob {
 	wjob_exec_fn	 wj_exec;	/* NULL: the job only appends its audit record */
 	wjob_post_fn	 wj_post;
+	void		(*wj_done)(struct wjob *);	/* the caller's, on its
+							   own thread after post */
 	void		*wj_arg;	/* the caller's */
 	EpAuditRecord	*wj_audit;	/* appended in the job's child txn;
 					   NULL only without wj_exec (a
@@ -62,6 +64,19 @@ struct writer_stats {
 	uint64_t	ws_max_batch;
 	uint64_t	ws_failed_commits;
 };
+
+/*
+ * Housekeeping in the writer thread: tick runs about every second, in a
+ * child txn of a batch (or of an empty one when idle) — the expiry sweep —
+ * and returns the changes it made (>= 0) or a STORE_* error (the child is
+ * then rolled back). notify runs after every commit that appended change
+ * events (the workers then push them to their subscribers). Set before
+ * the writer has jobs.
+ */
+typedef int	(*writer_tick_fn)(struct stxn *, void *);
+typedef void	(*writer_notify_fn)(void *);
+void	writer_set_hooks(struct writer *, writer_tick_fn, writer_notify_fn,
+	    void *arg);
 
 /* Loads the audit head from the store and starts the thread. NULL on failure. */
 struct writer *writer_start(struct store *, char *err, size_t errlen);

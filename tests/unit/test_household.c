@@ -229,7 +229,7 @@ call_as(struct fx *f, const struct principal *who, EpRequest *rq)
 		j = f->done;
 		f->done = j->wj_next;
 		pthread_mutex_unlock(&f->mtx);
-		call_complete(j);
+		j->wj_done(j);
 	}
 	assert_true(f->frame_len > 4);
 	return eenplan__v1__response__unpack(NULL, f->frame_len - 4,
