@@ -296,7 +296,8 @@ frame_open(struct stxn *tx, int db, const MDB_val *key, const MDB_val *val,
 		return STORE_CORRUPT;
 	}
 	ptlen = val->mv_size - SEAL_OVERHEAD;
-	if (head > SIZE_MAX - ptlen - tail - 1 ||
+	/* Each term checked on its own: a caller's room cannot wrap the sum. */
+	if (tail > SIZE_MAX - 1 - ptlen || head > SIZE_MAX - 1 - ptlen - tail ||
 	    (buf = malloc(head + ptlen + tail + 1)) == NULL)
 		return STORE_ERR;
 	adlen = store_frame_ad(ad, db, key->mv_data, key->mv_size);

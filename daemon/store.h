@@ -112,6 +112,12 @@ int	store_child_begin(struct stxn *parent, struct stxn **child)
 int	store_commit(struct stxn *) __attribute__((warn_unused_result));
 void	store_abort(struct stxn *);
 int	store_txn_error(const struct stxn *);	/* the sticky error, STORE_OK if none */
+/*
+ * Commits sync their data but not their meta page (MDB_NOMETASYNC): a
+ * commit is durable once the next flush ran — the next commit's, or this
+ * one. The writer answers only then.
+ */
+int	store_sync(struct store *) __attribute__((warn_unused_result));
 /* Bytes of values this txn (a child: itself only) has put so far. */
 uint64_t store_txn_bytes(const struct stxn *);
 /* Change events this txn (a child: itself only) has appended so far. */

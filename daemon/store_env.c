@@ -399,7 +399,8 @@ store_keyring_ack_txn(struct stxn *tx)
 
 	if (atomic_load(&st->st_keys_acked) >= gen)
 		return STORE_OK;
-	atomic_store(&st->st_keys_acked, gen);
+	/* Counted as said only once this txn commits (store_commit). */
+	tx->sx_ack_gen = gen;
 	return store_meta_put_u64(tx, KEYRING_ACK_META, gen);
 }
 
@@ -559,7 +560,15 @@ store_env_start(struct store *st, char *err, size_t errlen)
 		snprintf(err, errlen, "env: %s", mdb_strerror(mrc));
 		return -1;
 	}
-	flags = MDB_NOTLS | (st->st_readonly ? MDB_RDONLY : 0);
+	/*
+	 * MDB_NOMETASYNC: a commit syncs its data, then writes its meta page
+	 * without a second flush; the next flush (the next commit's, or
+	 * store_sync) makes the meta durable. A power cut can only lose a
+	 * commit nobody was told about (the writer answers after that flush),
+	 * and never breaks the file: a meta page is written after its data is
+	 * on disk.
+	 */
+	flags = MDB_NOTLS | (st->st_readonly ? MDB_RDONLY : MDB_NOMETASYNC);
 	if ((mrc = mdb_env_open(st->st_env, st->st_dir, flags, 0600)) !=
 	    MDB_SUCCESS) {
 		snprintf(err, errlen, "%s: %s", st->st_dir, mrc == MDB_INVALID ?
@@ -834,7 +843,8 @@ int
 store_commit(struct stxn *tx)
 {
 	struct stxn *parent;
-	uint64_t bytes, events;
+	struct store *store;
+	uint64_t bytes, events, ack_gen;
 	int rc, mrc;
 
 	if (tx == NULL)
@@ -852,6 +862,8 @@ store_commit(struct stxn *tx)
 	parent = tx->sx_parent;
 	bytes = tx->sx_bytes;
 	events = tx->sx_events;
+	ack_gen = tx->sx_ack_gen;
+	store = tx->sx_store;
 	if (tx->sx_kind == STXN_WRITE &&
 	    (rc = atomic_exchange(&tx->sx_store->st_fail_commit, 0)) != 0) {
 		mdb_txn_abort(tx->sx_txn);
@@ -886,7 +898,8 @@ store_commit(struct stxn *tx)
 	if (parent != NULL) {
 		parent->sx_bytes += bytes;
 		parent->sx_events += events;
-	}
+	} else if (ack_gen > atomic_load(&store->st_keys_acked))
+		atomic_store(&store->st_keys_acked, ack_gen);
 	return STORE_OK;
 }
 
@@ -898,6 +911,19 @@ store_abort(struct stxn *tx)
 	if (tx->sx_txn != NULL)
 		mdb_txn_abort(tx->sx_txn);
 	free(tx);
+}
+
+int
+store_sync(struct store *st)
+{
+	int mrc;
+
+	if ((mrc = mdb_env_sync(st->st_env, 1)) != MDB_SUCCESS) {
+		log_warnx("store: sync: %s", mdb_strerror(mrc));
+		return store_map_rc(mrc) == STORE_NOTFOUND ? STORE_ERR :
+		    store_map_rc(mrc);
+	}
+	return STORE_OK;
 }
 
 int

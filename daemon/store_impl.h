@@ -93,6 +93,7 @@ struct stxn {
 	int		 sx_err;	/* sticky: first failure, STORE_OK if none */
 	uint64_t	 sx_bytes;	/* value bytes put */
 	uint64_t	 sx_events;	/* change events appended */
+	uint64_t	 sx_ack_gen;	/* keyring generation acknowledged here */
 };
 
 /* What a prefix scan does with one entry: 0 go on, 1 stop, < 0 a STORE_* error. */

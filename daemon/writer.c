@@ -27,6 +27,8 @@ struct writer {
 	struct audit_head	 w_ahead;	/* writer thread only */
 	int			 w_reload;	/* writer thread only: w_ahead
 						   may not match the disk */
+	struct wjob		*w_pending;	/* writer thread only: committed,
+						   its meta not yet flushed */
 	writer_tick_fn		 w_tick;
 	writer_notify_fn	 w_notify;
 	void			*w_hook_arg;
@@ -212,6 +214,55 @@ writer_post_all(struct wjob *batch)
 	}
 }
 
+/*
+ * Who may be answered after a commit. A commit flushes its data and then
+ * writes its meta page unflushed (MDB_NOMETASYNC); that meta is durable
+ * once the next flush ran. So the batch committed before this one is
+ * durable now (this commit flushed), and is answered; this batch waits for
+ * the next commit — or, when no work is waiting, for a flush of its own.
+ * Under load that is one flush per batch instead of two.
+ */
+static void
+writer_durable(struct writer *w, struct wjob *batch, int rc)
+{
+	struct wjob *prev = w->w_pending, *job;
+	int waiting, src;
+
+	w->w_pending = NULL;
+	if (rc != STORE_OK) {
+		/* A failed commit flushed nothing: the previous one needs its own. */
+		if (prev != NULL) {
+			src = store_sync(w->w_store);
+			for (job = prev; src != STORE_OK && job != NULL;
+			    job = job->wj_next)
+				job->wj_rc = src;
+			writer_post_all(prev);
+		}
+		writer_post_all(batch);
+		return;
+	}
+	/* An empty txn commits without a flush: the previous one needs one. */
+	if (batch == NULL && prev != NULL &&
+	    (src = store_sync(w->w_store)) != STORE_OK)
+		for (job = prev; job != NULL; job = job->wj_next)
+			job->wj_rc = src;
+	writer_post_all(prev);
+	if (batch == NULL)
+		return;
+	pthread_mutex_lock(&w->w_mtx);
+	waiting = w->w_head != NULL && !w->w_stopping;
+	pthread_mutex_unlock(&w->w_mtx);
+	if (waiting) {
+		w->w_pending = batch;
+		return;
+	}
+	/* Nothing else to commit soon: make this one durable now. */
+	if ((src = store_sync(w->w_store)) != STORE_OK)
+		for (job = batch; job != NULL; job = job->wj_next)
+			job->wj_rc = src;
+	writer_post_all(batch);
+}
+
 static void
 writer_run_batch(struct writer *w, struct wjob *batch)
 {
@@ -252,8 +303,10 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 		for (job = batch; job != NULL; job = job->wj_next)
 			job->wj_rc = rc;
 	}
-	if (batch == NULL && rc == STORE_OK)
+	if (batch == NULL && rc == STORE_OK) {
+		writer_durable(w, NULL, rc);
 		return;
+	}
 	pthread_mutex_lock(&w->w_mtx);
 	w->w_stats.ws_batches++;
 	w->w_stats.ws_jobs += n;
@@ -262,7 +315,7 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 	if (rc != STORE_OK)
 		w->w_stats.ws_failed_commits++;
 	pthread_mutex_unlock(&w->w_mtx);
-	writer_post_all(batch);
+	writer_durable(w, batch, rc);
 }
 
 static void *
@@ -314,6 +367,8 @@ writer_main(void *arg)
 			break;
 		writer_run_batch(w, batch);
 	}
+	/* Stopping: what was committed last is made durable and answered. */
+	writer_durable(w, NULL, STORE_OK);
 	seal_thread_done();
 	return NULL;
 }
