@@ -1360,6 +1360,73 @@ test_hh_purge(void **state)
 	rdone(rd);
 }
 
+/* Entries of db whose key begins with hhid's 16 bytes. */
+static size_t
+raw_count_hh(const char *env, const char *db, const char *hhid)
+{
+	MDB_env *e;
+	MDB_txn *t;
+	MDB_cursor *c;
+	MDB_dbi d;
+	MDB_val k, v;
+	uint8_t hk[STORE_HHID_LEN];
+	size_t n = 0;
+	int mrc;
+
+	hh16(hhid, hk);
+	assert_int_equal(mdb_env_create(&e), 0);
+	assert_int_equal(mdb_env_set_maxdbs(e, 64), 0);
+	assert_int_equal(mdb_env_open(e, env, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_txn_begin(e, NULL, MDB_RDONLY, &t), 0);
+	assert_int_equal(mdb_dbi_open(t, db, 0, &d), 0);
+	assert_int_equal(mdb_cursor_open(t, d, &c), 0);
+	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
+	    mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if (k.mv_size >= STORE_HHID_LEN &&
+		    memcmp(k.mv_data, hk, STORE_HHID_LEN) == 0)
+			n++;
+	mdb_cursor_close(c);
+	mdb_txn_abort(t);
+	mdb_env_close(e);
+	return n;
+}
+
+/*
+ * The retention purge removes everything stored of the household: what
+ * names its members (standing record, consent states) and what is written
+ * about it (body, deltas, snapshots, grants, signals).
+ */
+static void
+test_hh_purge_leaves_nothing(void **state)
+{
+	struct fx *f = *state;
+	static const char *const dbs[] = { "hh", "body", "delta", "snap",
+	    "grants", "cstate", "signals" };
+	struct stxn *tx;
+	size_t i, n, left = 0;
+
+	world_put(f);
+	fx_close(f);
+	for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
+		assert_true(raw_count_hh(f->env, dbs[i], HH_MID) > 0);
+	assert_int_equal(fx_open(f), 0);
+	tx = wbegin(f);
+	assert_int_equal(store_hh_purge(tx, HH_MID, W_VERSIONS, W_GRANTS),
+	    STORE_OK);
+	wcommit(tx);
+	fx_close(f);
+	for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+		if ((n = raw_count_hh(f->env, dbs[i], HH_MID)) > 0)
+			print_error("after the purge, %zu entries of the "
+			    "household remain in %s\n", n, dbs[i]);
+		left += n;
+		/* The neighbours keep theirs. */
+		assert_true(raw_count_hh(f->env, dbs[i], HH_LO) > 0);
+	}
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(left, 0);
+}
+
 struct scan_acc {
 	char	hh[8][40];
 	int	n;
@@ -2018,6 +2085,93 @@ test_truncated_file_refused(void **state)
 	assert_int_equal(sb.st_size, 0);
 	/* Let teardown close something. */
 	assert_int_equal(unlink(f->data), 0);
+	assert_int_equal(fx_open(f), 0);
+}
+
+/*
+ * A store that holds sealed values but has lost its keyring (a repair
+ * tool, a lost page) must not start with a new one: every value would
+ * then read as damaged, and whatever is written next would be sealed under
+ * keys that never open the rest.
+ */
+static void
+test_missing_keyring_refused(void **state)
+{
+	struct fx *f = *state;
+	struct store *st = NULL;
+	struct stxn *tx;
+	char err[512];
+	int rc;
+
+	world_put(f);
+	tx = wbegin(f);
+	assert_int_equal(store_raw_del(tx, "meta", "keyring", 7), STORE_OK);
+	wcommit(tx);
+	fx_close(f);
+	err[0] = '\0';
+	rc = testkey_open(&st, f->env, MAP, 0, 0, 0, err, sizeof(err));
+	if (rc == 0) {
+		struct stxn *rd = store_reader_new(st);
+		EpsHousehold *h;
+		int hrc;
+
+		assert_int_equal(store_reader_begin(rd), STORE_OK);
+		hrc = store_hh_get(rd, HH_MID, &h);
+		store_hh_free(h);
+		rdone(rd);
+		print_error("a schema-2 store without its keyring opened (with a "
+		    "new keyring); a standing record then read: %s\n",
+		    store_strerror(hrc));
+		store_close(st);
+	}
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(err, "keyring"));
+	/* Read-only says so too. */
+	assert_int_equal(testkey_open(&st, f->env, 0, 0, 1, 0, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "keyring"));
+	nftw(f->env, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	assert_int_equal(fx_open(f), 0);
+}
+
+/* LMDB's own meta pages damaged, or no LMDB file at all: refused, said so. */
+static void
+test_damaged_lmdb_meta_refused(void **state)
+{
+	struct fx *f = *state;
+	struct store *st = NULL;
+	struct stat sb;
+	char err[512];
+	long psize = sysconf(_SC_PAGESIZE);
+	int fd;
+
+	world_put(f);
+	fx_close(f);
+	/* The magic of both meta pages (page 0 and 1, after the page header). */
+	assert_int_equal(testkey_xor(f->data, 16, 0x01), 0);
+	assert_int_equal(testkey_xor(f->data, psize + 16, 0x01), 0);
+	err[0] = '\0';
+	assert_int_equal(testkey_open(&st, f->env, MAP, 0, 0, 0, err,
+	    sizeof(err)), -1);
+	assert_null(st);
+	assert_non_null(strstr(err, "damaged"));
+	/* Random bytes where data.mdb should be. */
+	assert_int_equal(stat(f->data, &sb), 0);
+	assert_true((fd = open(f->data, O_WRONLY | O_TRUNC)) >= 0);
+	{
+		uint8_t junk[8192];
+		size_t i;
+
+		for (i = 0; i < sizeof(junk); i++)
+			junk[i] = (uint8_t)(i * 131 + 7);
+		assert_int_equal(write(fd, junk, sizeof(junk)),
+		    (ssize_t)sizeof(junk));
+	}
+	close(fd);
+	assert_int_equal(testkey_open(&st, f->env, MAP, 0, 0, 0, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "damaged"));
+	nftw(f->env, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	assert_int_equal(fx_open(f), 0);
 }
 
@@ -3875,6 +4029,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hh_purge, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_hh_purge_leaves_nothing,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_scan, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
@@ -3901,6 +4057,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_truncated_file_refused,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_keyring_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_lmdb_meta_refused,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_persists, setup,
@@ -3942,5 +4102,8 @@ main(void)
 	};
 
 	log_init(0, "test_store");
+	/* TEST_FILTER=test_name (a glob) runs only those. */
+	if (getenv("TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

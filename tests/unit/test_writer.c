@@ -1178,5 +1178,8 @@ main(void)
 	};
 
 	log_init(0, "test_writer");
+	/* TEST_FILTER=test_name (a glob) runs only those. */
+	if (getenv("TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
