@@ -19,7 +19,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 LDFLAGS += -fsanitize=address,undefined
 endif
 LIBS    = -lssl -lcrypto -levent_openssl -levent_pthreads -levent -llmdb \
-          -lprotobuf-c -lz -linih -ljansson -lpthread
+          -lprotobuf-c -lz -linih -ljansson -lsystemd -lpthread
 
 GEN      = $(O)/gen/eenplan.pb-c.c $(O)/gen/eenplan.pb-c.h \
            $(O)/gen/store.pb-c.c $(O)/gen/store.pb-c.h
@@ -38,6 +38,7 @@ all: $(O)/eenpland $(O)/eenplan
 deps:
 	@./scripts/deps.sh
 
+# One run of protoc-c makes both files of each .proto (the .h follows the .c).
 $(O)/gen/eenplan.pb-c.c: proto/eenplan.proto
 	@mkdir -p $(O)/gen
 	protoc-c --proto_path=proto --c_out=$(O)/gen proto/eenplan.proto
@@ -130,17 +131,66 @@ pki: deps
 run: deps all pki
 	@deploy/demo-run.sh $(O)
 
-# Everything: a normal build with unit + black-box tests (also with the daemon
-# under valgrind), then the same under ASan+UBSan.
+# Everything: the normal and the ASan+UBSan build (each with -j, JOBS
+# compile jobs, default one per CPU), then unit and black-box tests on
+# each, and the black-box suite with the daemon under valgrind. Each suite
+# is labelled; the summary at the end names each skipped test and why.
 check: deps
-	$(MAKE) O=build all unit-bins
-	$(MAKE) O=build unit blackbox blackbox-valgrind
-	$(MAKE) O=build-asan SAN=1 all unit-bins
-	$(MAKE) O=build-asan SAN=1 unit blackbox
-	@echo "make check: all suites passed"
+	+@MAKE="$(MAKE)" scripts/check.sh
 
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps unit unit-bins fuzz fuzz-replay blackbox blackbox-valgrind pki run check clean
+# `make install` (PREFIX=/usr/local, DESTDIR for staging). PREFIX=/usr puts
+# the configuration in /etc, as a package would.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+SYSCONFDIR  ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALL     ?= install
+# Written elsewhere (the CLI); installed when they are there.
+MAN1        = $(firstword $(wildcard doc/eenplan.1 client/eenplan.1))
+BASHCOMP    = $(firstword $(wildcard doc/eenplan.bash-completion \
+                client/eenplan.bash-completion doc/eenplan.bash \
+                client/eenplan.bash client/completion.bash))
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/eenplan
+	$(INSTALL) -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/eenplan/private
+	$(INSTALL) -m 0755 $(O)/eenpland $(DESTDIR)$(SBINDIR)/eenpland
+	$(INSTALL) -m 0755 $(O)/eenplan $(DESTDIR)$(BINDIR)/eenplan
+	sed -e 's|/usr/sbin/eenpland|$(SBINDIR)/eenpland|g' \
+	    -e 's|/etc/eenplan/|$(SYSCONFDIR)/eenplan/|g' \
+	    deploy/eenpland.service > $(DESTDIR)$(UNITDIR)/eenpland.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/eenpland.service
+	$(INSTALL) -m 0644 deploy/eenplan.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/eenplan.conf
+	$(INSTALL) -m 0644 deploy/eenpland.conf.example \
+	    $(DESTDIR)$(SYSCONFDIR)/eenplan/eenpland.conf.example
+	$(INSTALL) -m 0644 doc/eenpland.8 $(DESTDIR)$(MANDIR)/man8/eenpland.8
+	$(INSTALL) -m 0644 doc/eenpland.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man5/eenpland.conf.5
+	$(if $(MAN1),$(INSTALL) -d $(DESTDIR)$(MANDIR)/man1 && \
+	    $(INSTALL) -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/eenplan.1)
+	$(if $(BASHCOMP),$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR) && \
+	    $(INSTALL) -m 0644 $(BASHCOMP) $(DESTDIR)$(BASHCOMPDIR)/eenplan)
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/eenpland $(DESTDIR)$(BINDIR)/eenplan \
+	    $(DESTDIR)$(UNITDIR)/eenpland.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/eenplan.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/eenplan/eenpland.conf.example \
+	    $(DESTDIR)$(MANDIR)/man8/eenpland.8 \
+	    $(DESTDIR)$(MANDIR)/man5/eenpland.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man1/eenplan.1 \
+	    $(DESTDIR)$(BASHCOMPDIR)/eenplan
+
+.PHONY: all deps unit unit-bins fuzz fuzz-replay blackbox blackbox-valgrind pki run check clean install uninstall
 .SECONDARY:

@@ -47,7 +47,8 @@ enum cfg_type {
 	KT_ONOFF,	/* on | off into an int */
 	KT_NAME,	/* org display name: UTF-8 */
 	KT_IDENT,	/* org identifier: OIN:..., URA:..., KvK:... */
-	KT_ROLES	/* comma-separated role names into a bit set */
+	KT_ROLES,	/* comma-separated role names into a bit set */
+	KT_USER		/* a user name */
 };
 
 struct cfg_key {
@@ -77,6 +78,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ SEC_SERVER, "crl", KT_PATH_OPT, CF(c_crl_file), 0, 0, 0 },
 	{ SEC_SERVER, "workers", KT_INT, CF(c_workers), 0, 256, 0 },
 	{ SEC_SERVER, "citizens_org", KT_ORGREF, CF(c_citizens_org), 0, 0, 0 },
+	{ SEC_SERVER, "user", KT_USER, CF(c_user), 0, 0, 0 },
 
 	{ SEC_LIMITS, "max_frame", KT_U32, CF(c_max_frame), KIB, 64 * MIB, 0 },
 	{ SEC_LIMITS, "max_inflight", KT_U32, CF(c_max_inflight), 1, 4096, 0 },
@@ -383,7 +385,23 @@ set_path(struct cfg_parse *cp, const struct cfg_key *k, char *dst,
 		parse_err(cp, cp->cp_lineno, "%s: a path is required", k->ck_name);
 		return -1;
 	}
-	if (val[0] == '/')
+	if (strncmp(val, "%d/", 3) == 0) {
+		/*
+		 * systemd's LoadCredential= directory, as %d in a unit. An
+		 * operator's command (-n, backup, audit) run by hand has no
+		 * $CREDENTIALS_DIRECTORY: it gets that of eenpland.service.
+		 */
+		const char *cred = getenv("CREDENTIALS_DIRECTORY");
+
+		if (cred == NULL)
+			cred = CONFIG_CREDENTIALS_DEFAULT;
+		if (cred[0] != '/') {
+			parse_err(cp, cp->cp_lineno, "%s: $CREDENTIALS_DIRECTORY "
+			    "\"%s\" is not an absolute path", k->ck_name, cred);
+			return -1;
+		}
+		n = snprintf(dst, k->ck_len, "%s/%s", cred, val + 3);
+	} else if (val[0] == '/')
 		n = snprintf(dst, k->ck_len, "%s", val);
 	else
 		n = snprintf(dst, k->ck_len, "%s/%s", cp->cp_dir, val);
@@ -540,6 +558,13 @@ set_string(struct cfg_parse *cp, const struct cfg_key *k, char *dst,
 			}
 		}
 		break;
+	case KT_USER:
+		if (!util_ident_ok(val, k->ck_len - 1) || val[0] == '-') {
+			parse_err(cp, cp->cp_lineno, "%s: \"%s\" is not a user "
+			    "name", k->ck_name, val);
+			return -1;
+		}
+		break;
 	case KT_ORGREF:
 		if (!org_id_ok(val)) {
 			parse_err(cp, cp->cp_lineno, "%s: bad organisation id "
@@ -591,6 +616,7 @@ set_value(struct cfg_parse *cp, const struct cfg_key *k, const char *val)
 	case KT_NAME:
 	case KT_IDENT:
 	case KT_ORGREF:
+	case KT_USER:
 		return set_string(cp, k, base + k->ck_off, val);
 	default:
 		parse_err(cp, cp->cp_lineno, "%s: internal error", k->ck_name);

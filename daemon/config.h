@@ -2,7 +2,10 @@
  * config: eenpland's configuration file (INI, parsed with inih): the server,
  * its limits, the consent and audit settings, and the organisations with
  * their CA, official identifier and the roles their CA may issue. Relative
- * paths are taken relative to the config file's directory.
+ * paths are taken relative to the config file's directory; a path that
+ * starts with "%d/" is taken in $CREDENTIALS_DIRECTORY (systemd's
+ * LoadCredential=), like the %d specifier of a unit file, or when that is
+ * not set in CONFIG_CREDENTIALS_DEFAULT.
  */
 #ifndef EENPLAN_CONFIG_H
 #define EENPLAN_CONFIG_H
@@ -14,6 +17,7 @@
 #include "principal.h"
 
 #define CONFIG_MAX_ORGS	64
+#define CONFIG_CREDENTIALS_DEFAULT	"/run/credentials/eenpland.service"
 
 struct config_org {
 	char		co_id[PRINCIPAL_ORG_MAX];	/* [org ID] section name */
@@ -35,6 +39,7 @@ struct config {
 	char		c_crl_file[PATH_MAX];	/* crl = PEM file of CRLs (root and every org CA); "" = none */
 	int		c_workers;		/* workers = 0: one per core */
 	char		c_citizens_org[PRINCIPAL_ORG_MAX]; /* citizens_org = burgers */
+	char		c_user[33];		/* user = the account to run as ("" = none) */
 	/* [limits] */
 	uint32_t	c_max_frame;		/* max_frame = 1048576 (bytes) */
 	uint32_t	c_max_inflight;		/* max_inflight = 64 (requests per connection) */

@@ -46,22 +46,37 @@ conn_unref(struct conn *c)
 		free(c);
 }
 
+/* Lines a peer can cause, rate-limited (see log.h). */
+static struct log_rate rl_handshake = LOG_RATE_INIT("refused (TLS handshake)");
+static struct log_rate rl_identity = LOG_RATE_INIT("refused (identity)");
+static struct log_rate rl_hs_timeout = LOG_RATE_INIT("refused (handshake timeout)");
+static struct log_rate rl_bad_frame = LOG_RATE_INIT("bad frames");
+
+/* One line per failed connection: the first TLS error says why. */
 static void
 conn_log_ssl_errors(struct conn *c, const char *what)
 {
-	unsigned long e;
+	unsigned long e, first = 0;
 	char buf[256];
-	int any = 0;
+	int saved = errno;
 
-	while ((e = bufferevent_get_openssl_error(c->c_bev)) != 0) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		log_info("conn %llu (%s): %s: %s", (unsigned long long)c->c_id,
-		    c->c_who.pr_peer, what, buf);
-		any = 1;
+	while ((e = bufferevent_get_openssl_error(c->c_bev)) != 0)
+		if (first == 0)
+			first = e;
+	if (first == 0) {
+		log_kv(LOGL_DEBUG, what, "conn=%llu peer=%s error=%s",
+		    (unsigned long long)c->c_id, c->c_who.pr_peer,
+		    log_q(saved != 0 ? strerror(saved) : "closed"));
+		return;
 	}
-	if (!any && errno != 0 && what != NULL)
-		log_debug("conn %llu (%s): %s: %s", (unsigned long long)c->c_id,
-		    c->c_who.pr_peer, what, strerror(errno));
+	ERR_error_string_n(first, buf, sizeof(buf));
+	if (c->c_state == CONN_HANDSHAKE)
+		log_rl(&rl_handshake, LOGL_WARN, "connection refused",
+		    "conn=%llu peer=%s reason=tls error=%s",
+		    (unsigned long long)c->c_id, c->c_who.pr_peer, log_q(buf));
+	else
+		log_kv(LOGL_INFO, what, "conn=%llu peer=%s error=%s",
+		    (unsigned long long)c->c_id, c->c_who.pr_peer, log_q(buf));
 }
 
 /* Frees the bufferevent now; the struct lives while requests hold it. */
@@ -176,8 +191,8 @@ conn_call_send(void *arg, uint8_t *buf, size_t off, size_t len)
 		if (evbuffer_add_reference(out, buf + off, len, conn_frame_free,
 		    buf) != 0) {
 			free(buf);
-			log_warnx("conn %llu: cannot queue an answer; closing",
-			    (unsigned long long)c->c_id);
+			log_kv(LOGL_WARN, "cannot queue an answer; closing",
+			    "conn=%llu", (unsigned long long)c->c_id);
 			conn_close(c);
 		}
 	} else
@@ -235,9 +250,10 @@ conn_protocol_error(struct conn *c, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warnx("conn %llu (%s %s/%s): %s; closing",
-	    (unsigned long long)c->c_id, c->c_who.pr_peer, c->c_who.pr_org,
-	    c->c_who.pr_subject, msg);
+	log_rl(&rl_bad_frame, LOGL_WARN, "bad frame; closing",
+	    "conn=%llu peer=%s org=%s subject=%s reason=%s",
+	    (unsigned long long)c->c_id, c->c_who.pr_peer,
+	    log_q(c->c_who.pr_org), log_q(c->c_who.pr_subject), log_q(msg));
 	st.code = code;
 	st.message = msg;
 	resp.status = &st;
@@ -288,8 +304,11 @@ conn_handle_frame(struct conn *c, struct evbuffer *in, uint32_t len)
 		else
 			call_status(ca, EENPLAN__V1__CODE__INVALID_ARGUMENT,
 			    "frame is not a valid Request message");
-		log_warnx("conn %llu (%s): %s; closing", (unsigned long long)c->c_id,
-		    c->c_who.pr_peer, ca->ca_msg);
+		log_rl(&rl_bad_frame, LOGL_WARN, "bad frame; closing",
+		    "conn=%llu peer=%s org=%s subject=%s reason=%s",
+		    (unsigned long long)c->c_id, c->c_who.pr_peer,
+		    log_q(c->c_who.pr_org), log_q(c->c_who.pr_subject),
+		    log_q(ca->ca_msg));
 		call_reply(ca);
 		conn_close_after_flush(c);
 		return;
@@ -388,14 +407,16 @@ conn_identified(struct conn *c)
 	    &c->c_who, err, sizeof(err));
 	server_tls_put(srv, ts);
 	if (rc != 0) {
-		log_warnx("conn %llu (%s): refused: %s",
-		    (unsigned long long)c->c_id, c->c_who.pr_peer, err);
+		log_rl(&rl_identity, LOGL_WARN, "connection refused",
+		    "conn=%llu peer=%s reason=identity error=%s",
+		    (unsigned long long)c->c_id, c->c_who.pr_peer, log_q(err));
 		conn_close(c);
 		return;
 	}
-	log_info("conn %llu (%s): %s/%s (%s) connected",
-	    (unsigned long long)c->c_id, c->c_who.pr_peer, c->c_who.pr_org,
-	    c->c_who.pr_subject, wire_role_name(c->c_who.pr_role));
+	log_kv(LOGL_DEBUG, "connected", "conn=%llu peer=%s org=%s subject=%s "
+	    "role=%s", (unsigned long long)c->c_id, c->c_who.pr_peer,
+	    log_q(c->c_who.pr_org), log_q(c->c_who.pr_subject),
+	    wire_role_name(c->c_who.pr_role));
 	c->c_state = CONN_READY;
 	event_free(c->c_hs_timer);
 	c->c_hs_timer = NULL;
@@ -419,19 +440,27 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 			conn_identified(c);
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT)
-		log_info("conn %llu (%s): %s timeout; closing",
-		    (unsigned long long)c->c_id, c->c_who.pr_peer,
-		    c->c_state == CONN_HANDSHAKE ? "handshake" : "idle");
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (c->c_state == CONN_HANDSHAKE)
+			log_rl(&rl_hs_timeout, LOGL_INFO, "connection refused",
+			    "conn=%llu peer=%s reason=handshake_timeout",
+			    (unsigned long long)c->c_id, c->c_who.pr_peer);
+		else
+			log_kv(LOGL_DEBUG, "idle timeout; closing",
+			    "conn=%llu peer=%s", (unsigned long long)c->c_id,
+			    c->c_who.pr_peer);
+	}
 	else if (what & BEV_EVENT_ERROR)
 		conn_log_ssl_errors(c, c->c_state == CONN_HANDSHAKE ?
 		    "handshake failed" : "connection error");
 	else if (what & BEV_EVENT_EOF) {
 		if (evbuffer_get_length(bufferevent_get_input(c->c_bev)) > 0)
-			log_info("conn %llu (%s): closed in the middle of a frame",
-			    (unsigned long long)c->c_id, c->c_who.pr_peer);
+			log_rl(&rl_bad_frame, LOGL_INFO,
+			    "closed in the middle of a frame",
+			    "conn=%llu peer=%s", (unsigned long long)c->c_id,
+			    c->c_who.pr_peer);
 		else
-			log_debug("conn %llu: closed by peer",
+			log_kv(LOGL_DEBUG, "closed by peer", "conn=%llu",
 			    (unsigned long long)c->c_id);
 	}
 	/* Drain whatever the TLS layer left, so it cannot leak into another conn. */
@@ -451,7 +480,8 @@ conn_handshake_deadline(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_info("conn %llu (%s): handshake not finished within %u s; closing",
+	log_rl(&rl_hs_timeout, LOGL_INFO, "connection refused",
+	    "conn=%llu peer=%s reason=handshake_timeout timeout_s=%u",
 	    (unsigned long long)c->c_id, c->c_who.pr_peer,
 	    c->c_worker->w_srv->s_conf->c_handshake_timeout);
 	conn_close(c);
@@ -484,7 +514,7 @@ conn_accept(struct worker *w, int fd, const char *peer)
 	ssl = SSL_new(tls_server_ctx(ts));
 	server_tls_put(srv, ts);
 	if (ssl == NULL) {
-		log_warnx("SSL_new failed");
+		log_kv(LOGL_WARN, "SSL_new failed", NULL);
 		ERR_clear_error();
 		conn_accept_fail(srv, c, fd);
 		return;
@@ -493,7 +523,8 @@ conn_accept(struct worker *w, int fd, const char *peer)
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (c->c_bev == NULL) {
 		/* The SSL is already freed (STYLE rule 3); the fd is not. */
-		log_warnx("bufferevent_openssl_socket_new failed");
+		log_kv(LOGL_WARN, "bufferevent_openssl_socket_new failed",
+		    NULL);
 		conn_accept_fail(srv, c, fd);
 		return;
 	}

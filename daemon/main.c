@@ -3,19 +3,26 @@
  * store from a second process: audit verify, audit export, backup (all
  * read-only), rekey (writes beside the running daemon), genkey.
  */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "audit.h"
 #include "config.h"
 #include "log.h"
+#include "proc.h"
 #include "seal.h"
 #include "server.h"
 #include "store.h"
@@ -225,17 +232,64 @@ cmd_audit_export(const struct config *conf, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * The backup directory: made (0700) when missing, else it must be an empty
+ * directory, so that no older backup is overwritten or mixed in.
+ */
+static int
+backup_dir_ready(const char *dir, int *made)
+{
+	struct dirent *de;
+	DIR *d;
+	int empty = 1;
+
+	*made = 0;
+	if (mkdir(dir, 0700) == 0) {
+		*made = 1;
+		return 0;
+	}
+	if (errno != EEXIST) {
+		fprintf(stderr, "eenpland: backup: cannot make %s: %s\n", dir,
+		    strerror(errno));
+		return -1;
+	}
+	if ((d = opendir(dir)) == NULL) {
+		fprintf(stderr, "eenpland: backup: %s: %s\n", dir,
+		    strerror(errno));
+		return -1;
+	}
+	while (empty && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			empty = 0;
+	(void)closedir(d);
+	if (!empty) {
+		fprintf(stderr, "eenpland: backup: %s is not empty; give a new "
+		    "or an empty directory\n", dir);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_backup(const struct config *conf, const char *dir)
 {
-	struct store *st = open_admin(conf, 1);
-	char err[512];
-	int rc;
+	struct store *st;
+	char err[512], path[PATH_MAX + 16];
+	int rc, made;
 
+	if (backup_dir_ready(dir, &made) == -1)
+		return 1;
+	st = open_admin(conf, 1);
 	rc = store_backup(st, dir, err, sizeof(err));
 	store_close(st);
 	if (rc != STORE_OK) {
 		fprintf(stderr, "eenpland: backup: %s\n", err);
+		/* Leave no half backup behind in a directory we made. */
+		if (made && snprintf(path, sizeof(path), "%s/data.mdb", dir) <
+		    (int)sizeof(path)) {
+			(void)unlink(path);
+			(void)rmdir(dir);
+		}
 		return 1;
 	}
 	printf("backup written to %s\n", dir);
@@ -279,6 +333,11 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check_only) {
+		if (conf.c_user[0] != '\0' && getpwnam(conf.c_user) == NULL) {
+			fprintf(stderr, "eenpland: %s: [server] user = %s: no "
+			    "such user\n", cfile, conf.c_user);
+			return 1;
+		}
 		printf("configuration OK: %zu organisations\n", conf.c_norgs);
 		return 0;
 	}
@@ -296,10 +355,14 @@ main(int argc, char **argv)
 		usage();
 
 	signal(SIGPIPE, SIG_IGN);
+	proc_check_user(&conf);
 	srv = server_new(&conf);
+	/* From here on no line waits for stderr (worker threads start now). */
+	log_start();
 	server_run(srv);
 	server_free(srv);
 	seal_thread_done();
-	log_warnx("stopped");
+	log_kv(LOGL_INFO, "stopped", NULL);
+	log_stop();
 	return 0;
 }

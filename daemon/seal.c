@@ -423,6 +423,9 @@ keyring_current(const struct keyring *kr)
 void
 keyring_set_index(struct keyring *kr, const struct seal_key *k)
 {
+	/* Readers use it without a lock: once set, it never changes. */
+	if (atomic_load_explicit(&kr->kr_has_index, memory_order_acquire))
+		return;
 	kr->kr_index = *k;
 	atomic_store_explicit(&kr->kr_has_index, 1, memory_order_release);
 }

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "plan.h"
+#include "proc.h"
 #include "quota.h"
 #include "seal.h"
 #include "sub.h"
@@ -93,7 +94,8 @@ server_tls_reload(struct server *srv)
 	size_t i;
 
 	if ((ts = tls_server_new(srv->s_conf, err, sizeof(err))) == NULL) {
-		log_warnx("reload: keeping the current certificates: %s", err);
+		log_kv(LOGL_WARN, "reload failed: keeping the current "
+		    "certificates", "error=%s", log_q(err));
 		return;
 	}
 	if ((ns = calloc(1, sizeof(*ns))) == NULL) {
@@ -116,7 +118,7 @@ server_tls_reload(struct server *srv)
 	}
 	cur_slot = ns;
 	pthread_mutex_unlock(&srv->s_tls_mtx);
-	log_warnx("reload: certificates and CRLs reloaded");
+	log_kv(LOGL_INFO, "reloaded", "what=certificates,crls");
 }
 
 /* ------------------------------------------------------------ mailbox */
@@ -335,6 +337,9 @@ peer_name(const struct sockaddr *sa, char *out, size_t len)
 	snprintf(out, len, "%s:%u", host, port);
 }
 
+static struct log_rate rl_max_connections =
+    LOG_RATE_INIT("refused (max_connections)");
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
@@ -349,13 +354,19 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	(void)salen;
 	if (srv->s_accept_paused) {
 		srv->s_accept_paused = 0;
-		log_warnx("accept: descriptors available again; accepting");
+		log_kv(LOGL_INFO, "descriptors available again; accepting", NULL);
 	}
 	n = __atomic_add_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
 	if (n > srv->s_conf->c_max_connections || srv->s_stopping) {
 		__atomic_sub_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
-		log_warnx("connection refused: %u connections is the limit "
-		    "(max_connections)", srv->s_conf->c_max_connections);
+		if (!srv->s_stopping) {
+			char peer[64];
+
+			peer_name(sa, peer, sizeof(peer));
+			log_rl(&rl_max_connections, LOGL_WARN,
+			    "connection refused", "peer=%s reason=max_connections"
+			    " limit=%u", peer, srv->s_conf->c_max_connections);
+		}
 		close(fd);
 		return;
 	}
@@ -395,14 +406,16 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
 		/* Once per episode: the retry every 200 ms is not news. */
 		if (!srv->s_accept_paused)
-			log_warnx("accept: %s; pausing accepts, retrying every "
-			    "200 ms", evutil_socket_error_to_string(e));
+			log_kv(LOGL_WARN, "pausing accepts", "error=%s "
+			    "retry_ms=200",
+			    log_q(evutil_socket_error_to_string(e)));
 		srv->s_accept_paused = 1;
 		evconnlistener_disable(l);
 		evtimer_add(srv->s_accept_resume, &tv);
 		return;
 	}
-	log_warnx("accept: %s", evutil_socket_error_to_string(e));
+	log_kv(LOGL_WARN, "accept failed", "error=%s",
+	    log_q(evutil_socket_error_to_string(e)));
 }
 
 static void
@@ -429,7 +442,9 @@ server_listen(struct server *srv)
 		fatal("listen %s:%s", conf->c_listen_host, conf->c_listen_port);
 	evconnlistener_set_error_cb(srv->s_listener, accept_error_cb);
 	srv->s_accept_resume = evtimer_new(srv->s_base, accept_resume_cb, srv);
-	log_warnx("listening on %s:%s", conf->c_listen_host, conf->c_listen_port);
+	log_kv(LOGL_INFO, "listening", strchr(conf->c_listen_host, ':') ?
+	    "addr=[%s]:%s" : "addr=%s:%s", conf->c_listen_host,
+	    conf->c_listen_port);
 }
 
 /* ------------------------------------------------------------ signals */
@@ -442,11 +457,15 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	switch (sig) {
 	case SIGHUP:
+		proc_notify_reloading();
 		server_tls_reload(srv);
+		proc_notify_ready(srv->s_nworkers);
 		break;
 	case SIGINT:
 	case SIGTERM:
-		log_warnx("signal %d: shutting down", (int)sig);
+		proc_notify_stopping();
+		log_kv(LOGL_INFO, "stopping", "signal=%s",
+		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		srv->s_stopping = 1;
 		event_base_loopbreak(srv->s_base);
 		break;
@@ -500,6 +519,16 @@ server_new(const struct config *conf)
 	if (seal_key_load(&kek, conf->c_store_key, conf->c_data_dir, err,
 	    sizeof(err)) != 0)
 		fatalx("store key: %s", err);
+	/*
+	 * Bound, the TLS key and the store key read: only now become the
+	 * configured user, who owns data_dir. The store is opened as it.
+	 */
+	if ((srv->s_base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	server_listen(srv);
+	proc_become_user(conf);
+	proc_lock_data_dir(conf->c_data_dir);
+
 	/* A reader slot per worker, and room for the operator's admin tools. */
 	memset(&so, 0, sizeof(so));
 	so.so_dir = conf->c_data_dir;
@@ -519,15 +548,12 @@ server_new(const struct config *conf)
 	if ((srv->s_writer = writer_start(srv->s_store, err, sizeof(err))) == NULL)
 		fatalx("writer: %s", err);
 
-	if ((srv->s_base = event_base_new()) == NULL)
-		fatalx("event_base_new failed");
 	if ((srv->s_workers = calloc((size_t)srv->s_nworkers,
 	    sizeof(*srv->s_workers))) == NULL)
 		fatal("calloc");
 	for (i = 0; i < srv->s_nworkers; i++)
 		worker_init(srv, &srv->s_workers[i], i);
 	writer_set_hooks(srv->s_writer, server_tick, server_feed_moved, srv);
-	server_listen(srv);
 	return srv;
 }
 
@@ -547,7 +573,8 @@ server_run(struct server *srv)
 		if (pthread_create(&srv->s_workers[i].w_thread, NULL,
 		    worker_main, &srv->s_workers[i]) != 0)
 			fatalx("cannot start worker %d", i);
-	log_warnx("ready: %d worker(s)", srv->s_nworkers);
+	log_kv(LOGL_INFO, "ready", "workers=%d", srv->s_nworkers);
+	proc_notify_ready(srv->s_nworkers);
 	event_base_dispatch(srv->s_base);
 
 	/* Stop accepting, let the writer finish what it has, stop workers. */

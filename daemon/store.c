@@ -980,41 +980,49 @@ store_grant_put(struct stxn *tx, const char *hhid, const EpGrant *g)
 	    NULL, 0, 0, NULL);
 }
 
+/* Deletes every entry of db whose key begins with the household's id. */
 static int
-purge_range(struct stxn *tx, int db, const char *hhid, uint64_t n)
+purge_prefix(struct stxn *tx, int db, const uint8_t hh16[STORE_HHID_LEN])
 {
-	uint8_t key[STORE_HHID_LEN + 8];
-	uint64_t i;
-	int rc;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int mrc, rc = STORE_OK;
 
-	for (i = 1; i <= n; i++) {
-		if (key_hh_u64(key, hhid, i) != 0)
-			return STORE_ERR;
-		rc = store_del_key(tx, db, key, sizeof(key));
-		if (rc != STORE_OK && rc != STORE_NOTFOUND)
-			return rc;
+	if ((mrc = mdb_cursor_open(tx->sx_txn, tx->sx_store->st_dbi[db],
+	    &cur)) != MDB_SUCCESS)
+		return stxn_mdb_fail(tx, mrc, "cursor", db);
+	k.mv_data = (void *)(uintptr_t)hh16;
+	k.mv_size = STORE_HHID_LEN;
+	mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (mrc == MDB_SUCCESS && k.mv_size >= STORE_HHID_LEN &&
+	    memcmp(k.mv_data, hh16, STORE_HHID_LEN) == 0) {
+		if ((mrc = mdb_cursor_del(cur, 0)) != MDB_SUCCESS)
+			break;
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
 	}
-	return STORE_OK;
+	if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND && mrc != EINVAL)
+		rc = stxn_mdb_fail(tx, mrc, "purge", db);
+	mdb_cursor_close(cur);
+	return rc;
 }
 
 int
-store_hh_purge(struct stxn *tx, const char *hhid, uint64_t versions,
-    uint64_t grants)
+store_hh_purge(struct stxn *tx, const char *hhid)
 {
+	static const int dbs[] = { DB_DELTA, DB_SNAP, DB_GRANTS, DB_CSTATE,
+	    DB_SIGNALS, DB_BODY, DB_HH };
 	uint8_t key[STORE_HHID_LEN];
+	size_t i;
 	int rc;
 
 	if (store_hhid(hhid, key) != 0)
 		return STORE_ERR;
-	if ((rc = purge_range(tx, DB_DELTA, hhid, versions)) != STORE_OK ||
-	    (rc = purge_range(tx, DB_SNAP, hhid, versions)) != STORE_OK ||
-	    (rc = purge_range(tx, DB_GRANTS, hhid, grants)) != STORE_OK)
+	if ((rc = stxn_writable(tx)) != STORE_OK)
 		return rc;
-	rc = store_del_key(tx, DB_BODY, key, sizeof(key));
-	if (rc != STORE_OK && rc != STORE_NOTFOUND)
-		return rc;
-	rc = store_del_key(tx, DB_HH, key, sizeof(key));
-	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
+		if ((rc = purge_prefix(tx, dbs[i], key)) != STORE_OK)
+			return rc;
+	return STORE_OK;
 }
 
 /* --------------------------------------------------- principals index */

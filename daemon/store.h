@@ -169,11 +169,11 @@ int	store_grant_put(struct stxn *, const char *hhid, const EpGrant *)
 
 /*
  * Removes everything stored of a household: standing record, body, deltas,
- * snapshots, grants (for the retention purge; the principals index entries
- * the caller names with store_index_del).
+ * snapshots, grants, consent states, signals (for the retention purge; the
+ * principals index entries the caller names with store_index_del).
  */
-int	store_hh_purge(struct stxn *, const char *hhid, uint64_t versions,
-	    uint64_t grants) __attribute__((warn_unused_result));
+int	store_hh_purge(struct stxn *, const char *hhid)
+	    __attribute__((warn_unused_result));
 
 /* ------------------------------------------------------ principals index */
 

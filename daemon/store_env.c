@@ -439,8 +439,8 @@ store_open_dbs(struct store *st, char *err, size_t errlen)
 	struct stxn tx;
 	unsigned flags = st->st_readonly ? 0 : MDB_CREATE;
 	EpsKeyring *kr = NULL;
-	uint64_t schema;
-	int i, mrc, rc, v1 = 0;
+	uint64_t schema, schema_found;
+	int i, mrc, rc, v1 = 0, missing = 0;
 
 	memset(&tx, 0, sizeof(tx));
 	tx.sx_store = st;
@@ -459,8 +459,12 @@ store_open_dbs(struct store *st, char *err, size_t errlen)
 			continue;
 		}
 		if (mrc == MDB_NOTFOUND && st->st_readonly && i != DB_META) {
-			/* A schema-1 store: the check below says so. */
+			/*
+			 * A schema-1 store (the check below says so), or one
+			 * not yet opened read-write by this version.
+			 */
 			st->st_dbi[i] = 0;
+			missing = 1;
 			continue;
 		}
 		if (mrc != MDB_SUCCESS) {
@@ -480,6 +484,7 @@ store_open_dbs(struct store *st, char *err, size_t errlen)
 	}
 	if (schema == 0 && v1)
 		schema = 1;
+	schema_found = schema;
 	if (schema > STORE_SCHEMA_VERSION) {
 		snprintf(err, errlen, "schema version %llu is newer than this "
 		    "eenpland supports (%d)", (unsigned long long)schema,
@@ -492,6 +497,12 @@ store_open_dbs(struct store *st, char *err, size_t errlen)
 		    (unsigned long long)schema, STORE_SCHEMA_VERSION);
 		goto fail;
 	}
+	/* Database handle 0 is the main database: never read in its place. */
+	if (missing && schema == STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "the store lacks databases of this "
+		    "version: start eenpland on it once to add them");
+		goto fail;
+	}
 	st->st_schema = schema == 0 ? STORE_SCHEMA_VERSION : schema;
 	if (schema == 0 && (rc = store_meta_put_u64(&tx, "schema",
 	    STORE_SCHEMA_VERSION)) != STORE_OK) {
@@ -502,6 +513,17 @@ store_open_dbs(struct store *st, char *err, size_t errlen)
 	if (rc == STORE_NOTFOUND) {
 		if (st->st_readonly) {
 			snprintf(err, errlen, "the store has no keyring");
+			goto fail;
+		}
+		/*
+		 * Only a new store, or one of schema 1 (nothing sealed yet),
+		 * gets a new keyring: a sealed store without its keyring is
+		 * damaged, and a new keyring would read all of it as damage.
+		 */
+		if (schema_found == STORE_SCHEMA_VERSION) {
+			snprintf(err, errlen, "the store has no keyring (meta "
+			    "\"keyring\" missing): damaged; restore from a "
+			    "backup");
 			goto fail;
 		}
 		if (keyring_create(&tx, err, errlen) != 0)

@@ -303,9 +303,9 @@ tls_load_crls(struct tls_server *ts, X509_STORE *store, X509 *root,
 		ncrl++;
 		next = X509_CRL_get0_nextUpdate(xi->crl);
 		if (next != NULL && X509_cmp_current_time(next) < 0)
-			log_warnx("crl file %s: CRL %d has expired: "
-			    "certificates of its CA will be refused",
-			    cfg->c_crl_file, i + 1);
+			log_kv(LOGL_WARN, "CRL has expired: certificates "
+			    "of its CA will be refused", "file=%s crl=%d",
+			    log_q(cfg->c_crl_file), i + 1);
 	}
 	if (ncrl == 0) {
 		(void)snprintf(err, errlen, "crl file %s: no CRL in it",

@@ -1,42 +1,79 @@
 #!/bin/sh
 # `make run`: the daemon in the foreground on 127.0.0.1:7411 with the demo
-# PKI (certs/demo) and its data under the build tree, a demo household seeded
-# on first start, and client commands to try. Ctrl-C stops it.
+# PKI (certs/demo), a fresh demo household, and client commands to try.
+# Ctrl-C stops it.
+#
+# Each run starts from a fresh store (the demo's data is wiped), so the
+# printed commands do what their comments say. Environment:
+#   EENPLAN_DEMO_PORT  port to listen on (default 7411); the printed
+#                      commands carry --server when it is not the default
+#   EENPLAN_DEMO_DIR   config, data and log (default BUILD/demo)
+#   EENPLAN_DEMO_PKI   the PKI (default certs/demo, made by `make pki`)
 set -eu
 O=${1:-build}
 cd "$(dirname "$0")/.."
 PORT=${EENPLAN_DEMO_PORT:-7411}
-DEMO=$O/demo
+DEMO=${EENPLAN_DEMO_DIR:-$O/demo}
+PKI=${EENPLAN_DEMO_PKI:-certs/demo}
+mkdir -p "$DEMO"
+DEMO=$(cd "$DEMO" && pwd)
+LOG=$DEMO/eenpland.log
+
+# Another demo (or anything) on the port, or another daemon on this data:
+# say so in one line, before anything is touched.
+if python3 -c 'import socket, sys
+s = socket.socket()
+s.settimeout(1)
+sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' \
+    "$PORT"; then
+	echo "demo: port $PORT is in use (another \`make run\`?); stop it, or pick another port: EENPLAN_DEMO_PORT=$((PORT + 1)) make run" >&2
+	exit 1
+fi
+if [ -f "$DEMO/data/eenpland.pid" ] &&
+    ! flock -n "$DEMO/data/eenpland.pid" true 2>/dev/null; then
+	echo "demo: $DEMO is in use by another eenpland (pid $(head -n 1 "$DEMO/data/eenpland.pid")); stop that one first" >&2
+	exit 1
+fi
+
+rm -rf "$DEMO/data" "$DEMO/household" "$DEMO/gp-grant"
 mkdir -p "$DEMO/data"
-deploy/mkconf.sh certs/demo "$(pwd)/$DEMO/data" "$PORT" > "$DEMO/eenpland.conf"
+deploy/mkconf.sh "$PKI" "$DEMO/data" "$PORT" > "$DEMO/eenpland.conf"
 "$O/eenpland" -n -f "$DEMO/eenpland.conf" >/dev/null
 
-"$O/eenpland" -f "$DEMO/eenpland.conf" &
+: > "$LOG"
+"$O/eenpland" -f "$DEMO/eenpland.conf" 2>> "$LOG" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; exit 0' INT TERM
-export EENPLAN_SERVER=127.0.0.1:$PORT EENPLAN_PKI=certs/demo
+export EENPLAN_SERVER=127.0.0.1:$PORT EENPLAN_PKI=$PKI
 cli() { "$O/eenplan" "$@"; }
 
 i=0
-until cli --as wmo whoami >/dev/null 2>&1; do
+until grep -q 'msg="ready"' "$LOG" && cli --as wmo whoami >/dev/null 2>&1; do
 	i=$((i + 1))
-	if [ $i -gt 50 ] || ! kill -0 $pid 2>/dev/null; then
-		echo "demo: the daemon did not come up" >&2
+	if ! kill -0 $pid 2>/dev/null; then
+		echo "demo: eenpland did not start: $(tail -n 1 "$LOG")" >&2
+		exit 1
+	fi
+	if [ $i -gt 100 ]; then
+		echo "demo: eenpland did not answer within 20 s (log: $LOG)" >&2
 		kill $pid 2>/dev/null || true
 		exit 1
 	fi
 	sleep 0.2
 done
 
-if [ ! -s "$DEMO/household" ]; then
-	deploy/demo-seed.sh "$O" > "$DEMO/household"
-fi
+EENPLAN_DEMO_DIR=$DEMO deploy/demo-seed.sh "$O" > "$DEMO/household"
 HH=$(cat "$DEMO/household")
 GP_GRANT=$(cat "$DEMO/gp-grant")
+# The commands below must work in another terminal, without this
+# environment: name the server and the PKI when they are not the defaults.
 C="$O/eenplan"
+[ "$PORT" = 7411 ] || C="$C --server 127.0.0.1:$PORT"
+[ "$PKI" = certs/demo ] || C="$C --pki $PKI"
 cat <<MSG
 
-eenpland runs on 127.0.0.1:$PORT (data in $DEMO/data). Demo household: $HH
+eenpland runs on 127.0.0.1:$PORT (data in $DEMO/data, log in $LOG).
+Demo household: $HH
 (Noord; regisseur: Wmo-consulent a.devries of the gemeente; members Henk and Anja de Smet).
 
 Try, in another terminal in $(pwd):
@@ -60,6 +97,6 @@ Try, in another terminal in $(pwd):
   $C --as wmo households
 
 Other demo people: wmo2 zorgboog lisa (daughter, mantelzorger) anja lev-systeem privacy-lev
-(see certs/demo/cast.txt). Ctrl-C stops the daemon; data stays in $DEMO/data.
+(see $PKI/cast.txt). Ctrl-C stops the daemon; the next \`make run\` starts afresh.
 MSG
 wait $pid

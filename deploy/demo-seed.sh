@@ -7,7 +7,7 @@
 # Savant has nothing.
 set -eu
 O=${1:-build}
-DEMO=$O/demo
+DEMO=${EENPLAN_DEMO_DIR:-$O/demo}
 cli() { "$O/eenplan" "$@"; }
 HH=$(cli --as wmo household create --area noord \
 	--member henk.desmet:"Henk de Smet":ouder \

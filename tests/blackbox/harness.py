@@ -46,8 +46,17 @@ class Failure(Exception):
     """A test's expectation did not hold."""
 
 
+class Skip(Exception):
+    """A test that cannot run here (not root, a tool missing): its reason
+    is printed as "skip NAME: reason"."""
+
+
 def fail(msg):
     raise Failure(msg)
+
+
+def skip(reason):
+    raise Skip(reason)
 
 
 def check(cond, msg):
@@ -178,7 +187,8 @@ class Daemon:
     limits: dict of [limits] keys to override (written to an extra INI that
     deploy/mkconf.sh appends). data_dir: reuse another daemon's store."""
 
-    def __init__(self, name="d", limits=None, extra_ini="", data_dir=None):
+    def __init__(self, name="d", limits=None, extra_ini="", data_dir=None,
+                 args=(), env=None):
         _dseq[0] += 1
         self.name = "%s-%d" % (name, _dseq[0])
         self.dir = os.path.join(RUN_DIR, self.name)
@@ -188,6 +198,8 @@ class Daemon:
         os.makedirs(self.data_dir, exist_ok=True)
         self.limits = dict(limits or {})
         self.extra_ini = extra_ini
+        self.args = list(args)      # more eenpland options, e.g. ["-v"]
+        self.env = dict(env or {})  # more environment, e.g. NOTIFY_SOCKET
         self.proc = None
         self.port = None
         self.log_path = os.path.join(self.dir, "eenpland.log")
@@ -218,7 +230,7 @@ class Daemon:
         check(self.proc is None, "daemon %s already running" % self.name)
         self.port = free_port()   # a new port per start: no TIME_WAIT trouble
         self.write_conf()
-        argv = [os.path.join(BUILD, "eenpland"), "-f", self.conf]
+        argv = [os.path.join(BUILD, "eenpland"), "-f", self.conf] + self.args
         if VALGRIND:
             argv = ["valgrind", "-q", "--leak-check=full",
                     "--errors-for-leak-kinds=definite", "--error-exitcode=99",
@@ -228,9 +240,11 @@ class Daemon:
         log.write(b"---- start %d, port %d\n" % (self.starts, self.port))
         log.flush()
         self.log_pos = log.tell()
+        env = _sanitizer_env()
+        env.update(self.env)
         self.proc = subprocess.Popen(argv, stdout=log, stderr=log,
                                      stdin=subprocess.DEVNULL,
-                                     env=_sanitizer_env(), cwd=self.dir)
+                                     env=env, cwd=self.dir)
         log.close()
         self.expected_dead = False
         _daemons.append(self)
@@ -826,8 +840,11 @@ def run_one(name, fn):
     signal.alarm(TEST_TIMEOUT)
     t0 = time.monotonic()
     err = None
+    skipped = None
     try:
         fn()
+    except Skip as e:
+        skipped = str(e)
     except Failure as e:
         err = str(e)
     except _Timeout:
@@ -844,6 +861,9 @@ def run_one(name, fn):
     if problems:
         err = "; ".join(([err] if err else []) + problems)
     dt = time.monotonic() - t0
+    if err is None and skipped is not None:
+        print("skip %s: %s" % (name, skipped), flush=True)
+        return None
     if err is None:
         print("ok %s (%.1fs)" % (name, dt), flush=True)
         return True
@@ -889,7 +909,7 @@ def main(argv):
             broken.append((mod, traceback.format_exc(limit=3)))
     selected = [(n, f) for n, f in TESTS
                 if not filters or any(x in n for x in filters)]
-    passed = failed = 0
+    passed = failed = skipped = 0
     for mod, tb in broken:
         if filters and not any(x in mod.replace("test_", "", 1) for x in filters):
             continue
@@ -897,7 +917,10 @@ def main(argv):
         failed += 1
     try:
         for name, fn in selected:
-            if run_one(name, fn):
+            r = run_one(name, fn)
+            if r is None:
+                skipped += 1
+            elif r:
                 passed += 1
             else:
                 failed += 1
@@ -918,7 +941,8 @@ def main(argv):
         print("# run directory kept: %s" % RUN_DIR, flush=True)
     else:
         shutil.rmtree(RUN_DIR, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed), flush=True)
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped),
+          flush=True)
     return 1 if failed else 0
 
 

@@ -1537,6 +1537,8 @@ test_filter_history(void **state)
  * fail in turn, and live allocations are counted so a failure path that
  * leaks shows. ASan brings its own allocator: there the test is skipped.
  */
+#define OOM_SKIP_REASON	"ASan brings its own allocator, so allocations " \
+	"cannot be made to fail here; the normal build runs this test"
 #if defined(__SANITIZE_ADDRESS__)
 #define OOM_TESTS	0
 #else
@@ -1643,8 +1645,10 @@ test_apply_oom(void **state)
 	int rc, bad = 0, failures = 0;
 
 	(void)state;
-	if (!OOM_TESTS)
+	if (!OOM_TESTS) {
+		print_message("skip test_apply_oom: %s\n", OOM_SKIP_REASON);
 		skip();
+	}
 	for (i = 0; i < NALL_OPS; i++) {
 		for (n = 0; n < 100; n++) {
 			p = base_plan();
@@ -1692,8 +1696,10 @@ test_other_oom(void **state)
 	int rc, bad = 0;
 
 	(void)state;
-	if (!OOM_TESTS)
+	if (!OOM_TESTS) {
+		print_message("skip test_other_oom: %s\n", OOM_SKIP_REASON);
 		skip();
+	}
 	member_set(&m[0], "p-anna", "Anna", "ouder");
 	member_set(&m[1], "p-bram", "Bram", "");
 	for (n = 0; n < 100; n++) {

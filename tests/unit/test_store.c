@@ -1332,12 +1332,12 @@ test_hh_purge(void **state)
 
 	world_put(f);
 	tx = wbegin(f);
-	assert_int_equal(store_hh_purge(tx, HH_MID, W_VERSIONS, W_GRANTS),
+	assert_int_equal(store_hh_purge(tx, HH_MID),
 	    STORE_OK);
 	/* Twice is harmless. */
-	assert_int_equal(store_hh_purge(tx, HH_MID, W_VERSIONS, W_GRANTS),
+	assert_int_equal(store_hh_purge(tx, HH_MID),
 	    STORE_OK);
-	assert_int_equal(store_hh_purge(tx, "bad", 1, 1), STORE_ERR);
+	assert_int_equal(store_hh_purge(tx, "bad"), STORE_ERR);
 	wcommit(tx);
 	rd = rbegin(f);
 	assert_int_equal(store_hh_get(rd, HH_MID, &h), STORE_NOTFOUND);
@@ -1411,7 +1411,7 @@ test_hh_purge_leaves_nothing(void **state)
 		assert_true(raw_count_hh(f->env, dbs[i], HH_MID) > 0);
 	assert_int_equal(fx_open(f), 0);
 	tx = wbegin(f);
-	assert_int_equal(store_hh_purge(tx, HH_MID, W_VERSIONS, W_GRANTS),
+	assert_int_equal(store_hh_purge(tx, HH_MID),
 	    STORE_OK);
 	wcommit(tx);
 	fx_close(f);

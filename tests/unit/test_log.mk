@@ -1,0 +1,1 @@
+TEST_DEPS_test_log = daemon/log.o
