@@ -347,6 +347,18 @@ print_plan(FILE *f, const Eenplan__V1__GetPlanResponse *gp)
 		fprintf(f, "(no plan in the answer)\n");
 		return;
 	}
+	/* Emergency access open now: the household sees it first. */
+	for (i = 0; i < gp->n_break_glass; i++) {
+		const EpGrant *g = gp->break_glass[i];
+
+		cliout_time(when, sizeof(when), g->valid_until);
+		fprintf(f, "!! BREAK-GLASS: %s%s%s may read this plan until %s "
+		    "(emergency access; ", g->grantee_org,
+		    g->grantee_subject[0] != '\0' ? "/" : "", g->grantee_subject,
+		    when);
+		cliout_text(f, g->purpose, NULL);
+		fprintf(f, ")\n");
+	}
 	fprintf(f, "Household %s\n", p->household_id);
 	fprintf(f, "  area:        %s\n", cliout_or_dash(wire_area_name(p->area)));
 	fprintf(f, "  status:      %s\n",

@@ -8,7 +8,9 @@
  * Integers (seq, time, outcome) are 8 bytes, u64 big-endian (two's
  * complement for signed values); strings are their bytes; the principal
  * (field 3) is itself encoded that way as org (1), subject (2), role (3);
- * prev_hash (12) is its bytes. A missing field is encoded empty.
+ * prev_hash (12) is its bytes. A missing field is encoded empty. Fields
+ * added later (14 listed households, 15 actor capacity) are encoded only
+ * when present, so older records hash as they did.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -111,6 +113,29 @@ audit_record_set(EpAuditRecord *r, int outcome, const char *purpose,
 	if (r->detail != NULL && r->detail != protobuf_c_empty_string)
 		free(r->detail);
 	r->detail = d;
+}
+
+int
+audit_record_reveal(EpAuditRecord *rec, const char *hhid)
+{
+	char **v;
+	size_t i;
+
+	if (rec == NULL || hhid == NULL || hhid[0] == '\0')
+		return 0;
+	if (rec->household_id != NULL && strcmp(rec->household_id, hhid) == 0)
+		return 0;
+	for (i = 0; i < rec->n_listed_households; i++)
+		if (strcmp(rec->listed_households[i], hhid) == 0)
+			return 0;
+	if ((v = reallocarray(rec->listed_households,
+	    rec->n_listed_households + 1, sizeof(*v))) == NULL)
+		return -1;
+	rec->listed_households = v;
+	if ((v[rec->n_listed_households] = strdup(hhid)) == NULL)
+		return -1;
+	rec->n_listed_households++;
+	return 0;
 }
 
 void
@@ -225,6 +250,8 @@ audit_hash(const EpAuditRecord *r, uint8_t out[AUDIT_HASH_LEN])
 	    hash_str(ctx, 11, r->purpose) == -1 ||
 	    hash_field(ctx, 12, r->prev_hash.data, r->prev_hash.len) == -1 ||
 	    hash_listed(ctx, r) == -1 ||
+	    (r->actor_capacity != NULL && r->actor_capacity[0] != '\0' &&
+	    hash_str(ctx, 15, r->actor_capacity) == -1) ||
 	    EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != AUDIT_HASH_LEN)
 		goto out;
 	rc = 0;
@@ -568,6 +595,10 @@ audit_json(const EpAuditRecord *r)
 	    audit_jset(o, "purpose", audit_jstr(r->purpose)) == -1 ||
 	    audit_jset(o, "prev_hash", audit_jhex(&r->prev_hash)) == -1 ||
 	    audit_jset(o, "hash", audit_jhex(&r->hash)) == -1)
+		goto fail;
+	if (r->actor_capacity != NULL && r->actor_capacity[0] != '\0' &&
+	    audit_jset(o, "actor_capacity", audit_jstr(r->actor_capacity)) ==
+	    -1)
 		goto fail;
 	if (r->n_listed_households > 0) {
 		json_t *l;

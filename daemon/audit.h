@@ -32,6 +32,13 @@ EpAuditRecord *audit_record_new(const struct principal *actor,
 void	audit_record_set(EpAuditRecord *, int outcome, const char *purpose,
 	    const char *detail_fmt, ...) __attribute__((format(printf, 4, 5)));
 void	audit_record_free(EpAuditRecord *);
+/*
+ * The request the record is of revealed household hhid too: named in its
+ * listed_households (once), so the household sees it in its access log.
+ * 0 or -1 (out of memory).
+ */
+int	audit_record_reveal(EpAuditRecord *, const char *hhid)
+	    __attribute__((warn_unused_result));
 
 /* SHA-256 over the canonical encoding of every field but hash. 0 or -1. */
 int	audit_hash(const EpAuditRecord *, uint8_t out[AUDIT_HASH_LEN])

@@ -201,8 +201,25 @@ int
 call_household(struct call *ca, struct stxn *t, const char *hhid,
     struct household *h)
 {
-	return household_load(t, ca->ca_env->ce_hh, &ca->ca_who, hhid,
+	const char *cap;
+	char *c;
+	int rc;
+
+	rc = household_load(t, ca->ca_env->ce_hh, &ca->ca_who, hhid,
 	    ca->ca_now, h);
+	/*
+	 * The capacity the caller acts in, as it is now: whether the
+	 * household's log names the person follows it, not a later change.
+	 */
+	if (rc == STORE_OK && ca->ca_audit != NULL &&
+	    str_eq(ca->ca_audit->household_id, hhid) &&
+	    (cap = consent_capacity(&ca->ca_who, &h->h_dec))[0] != '\0' &&
+	    (c = strdup(cap)) != NULL) {
+		if (ca->ca_audit->actor_capacity != protobuf_c_empty_string)
+			free(ca->ca_audit->actor_capacity);
+		ca->ca_audit->actor_capacity = c;
+	}
+	return rc;
 }
 
 /* ------------------------------------------------------------ endings */
@@ -360,6 +377,7 @@ call_audit_reply(struct call *ca)
 	ca->ca_job.wj_done = call_complete;
 	ca->ca_job.wj_arg = ca;
 	ca->ca_job.wj_audit = ca->ca_audit;
+	ca->ca_job.wj_who = &ca->ca_who;
 	writer_submit(ca->ca_env->ce_writer, &ca->ca_job);
 }
 
@@ -412,6 +430,7 @@ call_write(struct call *ca, wjob_exec_fn fn)
 	ca->ca_job.wj_done = call_complete;
 	ca->ca_job.wj_arg = ca;
 	ca->ca_job.wj_audit = ca->ca_audit;
+	ca->ca_job.wj_who = &ca->ca_who;
 	writer_submit(env->ce_writer, &ca->ca_job);
 }
 

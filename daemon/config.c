@@ -102,6 +102,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ SEC_CONSENT, "break_glass", KT_ONOFF, CF(c_break_glass), 0, 1, 0 },
 	{ SEC_CONSENT, "break_glass_window", KT_U32, CF(c_break_glass_window),
 	    60, 7 * 86400, 0 },
+	{ SEC_CONSENT, "break_glass_pause", KT_U32, CF(c_break_glass_pause), 0,
+	    30 * 86400, 0 },
 	{ SEC_CONSENT, "break_glass_reason_min", KT_U32,
 	    CF(c_break_glass_reason_min), 1, 2000, 0 },
 
@@ -123,6 +125,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ SEC_ORG, "identifier", KT_IDENT, OF(co_identifier), 0, 0, 1 },
 	{ SEC_ORG, "ca", KT_PATH, OF(co_ca_file), 0, 0, 1 },
 	{ SEC_ORG, "roles", KT_ROLES, OF(co_roles), 0, 0, 1 },
+	{ SEC_ORG, "regie", KT_ONOFF, OF(co_regie), 0, 1, 0 },
+	{ SEC_ORG, "break_glass", KT_ONOFF, OF(co_break_glass), 0, 1, 0 },
 };
 
 struct cfg_parse {
@@ -166,6 +170,7 @@ config_defaults(struct config *cfg)
 	cfg->c_break_glass = 1;
 	cfg->c_break_glass_window = 14400;
 	cfg->c_break_glass_reason_min = 20;
+	cfg->c_break_glass_pause = 14400;
 	cfg->c_audit_retention_years = 5;
 }
 
@@ -255,6 +260,9 @@ section_begin(struct cfg_parse *cp, const char *name)
 		}
 		co = &cfg->c_orgs[cfg->c_norgs++];
 		memset(co, 0, sizeof(*co));
+		/* Unset: decided by the roles once the section is read. */
+		co->co_regie = -1;
+		co->co_break_glass = -1;
 		memcpy(co->co_id, id, strlen(id) + 1);	/* checked: < 32 */
 		cp->cp_org = co;
 		cp->cp_sec = SEC_ORG;
@@ -688,6 +696,21 @@ config_check(struct cfg_parse *cp)
 		return -1;
 	}
 	for (j = 0; j < cfg->c_norgs; j++) {
+		struct config_org *o = &cfg->c_orgs[j];
+		int pro = (o->co_roles &
+		    (1u << EENPLAN__V1__ROLE__ROLE_PROFESSIONAL)) != 0;
+
+		/* Professionals direct cases and may break the glass, unless off. */
+		if (o->co_regie < 0)
+			o->co_regie = pro;
+		if (o->co_break_glass < 0)
+			o->co_break_glass = pro;
+		if ((o->co_regie || o->co_break_glass) && !pro) {
+			parse_err(cp, 0, "[org %s] regie and break_glass need "
+			    "professionals (roles = professional, ...)",
+			    o->co_id);
+			return -1;
+		}
 		for (i = 0; i < NELEM(cfg_keys); i++) {
 			if (cfg_keys[i].ck_sec != SEC_ORG ||
 			    !cfg_keys[i].ck_required)

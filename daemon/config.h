@@ -25,6 +25,12 @@ struct config_org {
 	char		co_identifier[48];		/* identifier = e.g. OIN:..., URA:..., KvK:... */
 	char		co_ca_file[PATH_MAX];		/* ca = */
 	uint32_t	co_roles;			/* roles = client, carer, ...: bit (1 << ROLE) */
+	int		co_regie;			/* regie = on|off: its professionals
+							   direct cases (default: on when
+							   it has professionals) */
+	int		co_break_glass;			/* break_glass = on|off: its
+							   professionals may break the
+							   glass (default as regie) */
 };
 
 struct config {
@@ -58,6 +64,8 @@ struct config {
 	int		c_break_glass;		/* break_glass = on|off */
 	uint32_t	c_break_glass_window;	/* break_glass_window = 14400 (s) */
 	uint32_t	c_break_glass_reason_min; /* break_glass_reason_min = 20 (chars) */
+	uint32_t	c_break_glass_pause;	/* break_glass_pause = 14400 (s before the same
+						   person opens it again for the same household) */
 	/* [audit] */
 	uint32_t	c_audit_retention_years; /* retention_years = 5 (at least 5) */
 	/* [store] */

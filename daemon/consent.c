@@ -70,11 +70,26 @@ consent_scope_bits(const EpGrant *g)
 }
 
 static int
+consent_in_team(const struct principal *pr, const char *team)
+{
+	int i;
+
+	for (i = 0; i < pr->pr_nteams && i < PRINCIPAL_TEAMS_MAX; i++)
+		if (consent_eq(pr->pr_teams[i], team))
+			return 1;
+	return 0;
+}
+
+static int
 consent_grant_matches(const EpGrant *g, const struct principal *pr)
 {
 	if (g == NULL || pr->pr_org[0] == '\0' ||
 	    !consent_eq(g->grantee_org, pr->pr_org))
 		return 0;
+	/* A team's grant: the org's CA put the caller in that team. */
+	if (!consent_empty(g->grantee_team))
+		return consent_empty(g->grantee_subject) &&
+		    consent_in_team(pr, g->grantee_team);
 	if (consent_empty(g->grantee_subject))
 		return 1;
 	return consent_eq(g->grantee_subject, pr->pr_subject);
@@ -366,6 +381,19 @@ consent_err(char *err, size_t errlen, const char *field, const char *msg)
 	return -1;
 }
 
+/* 1..32 characters of [a-z0-9-]. */
+static int
+consent_team_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && s[i] != '\0'; i++)
+		if (i >= CONSENT_TEAM_MAX || !((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return s != NULL && i > 0;
+}
+
 static int
 consent_check_grantee(const EpGrant *g, char *err, size_t errlen)
 {
@@ -376,6 +404,14 @@ consent_check_grantee(const EpGrant *g, char *err, size_t errlen)
 	    !util_ident_ok(g->grantee_subject, PRINCIPAL_SUBJECT_MAX - 1))
 		return consent_err(err, errlen, "grant.grantee_subject",
 		    "must be empty or 1..64 characters of [A-Za-z0-9._-]");
+	if (!consent_empty(g->grantee_team)) {
+		if (!consent_team_ok(g->grantee_team))
+			return consent_err(err, errlen, "grant.grantee_team",
+			    "must be 1..32 characters of [a-z0-9-]");
+		if (!consent_empty(g->grantee_subject))
+			return consent_err(err, errlen, "grant.grantee_team",
+			    "names a team: grantee_subject must be empty");
+	}
 	return 0;
 }
 
@@ -471,4 +507,237 @@ consent_check_grant(const struct principal *pr,
 		return consent_err(err, errlen, "grant.purpose",
 		    "must be 1..500 characters of UTF-8");
 	return consent_check_form(pr, d, g, err, errlen);
+}
+
+/* ------------------------------------------------------- the handlers' rules */
+
+const struct consent_org *
+consent_org(const struct consent_conf *conf, const char *id)
+{
+	size_t i;
+
+	for (i = 0; conf != NULL && id != NULL && i < conf->cc_norgs; i++)
+		if (consent_eq(conf->cc_orgs[i].co_id, id))
+			return &conf->cc_orgs[i];
+	return NULL;
+}
+
+int
+consent_may_mutate(const struct principal *pr, const struct consent_decision *d)
+{
+	if (pr == NULL || d == NULL)
+		return 0;
+	return consent_member(pr, d) || (consent_may_write(pr) &&
+	    (d->cd_access >= EENPLAN__V1__ACCESS__ACCESS_CONTRIBUTE ||
+	    d->cd_regisseur));
+}
+
+int
+consent_may_intake(const struct principal *pr)
+{
+	return pr != NULL && pr->pr_role == EENPLAN__V1__ROLE__ROLE_PROFESSIONAL;
+}
+
+int
+consent_grant_is_own(const struct principal *me, const EpGrant *g)
+{
+	if (me == NULL || g == NULL || !consent_eq(g->grantee_org, me->pr_org))
+		return 0;
+	if (!consent_empty(g->grantee_team))
+		return 0;
+	if (!consent_empty(g->grantee_subject))
+		return consent_eq(g->grantee_subject, me->pr_subject);
+	return me->pr_role == EENPLAN__V1__ROLE__ROLE_SYSTEM;
+}
+
+enum consent_revoke
+consent_revoke_how(const struct consent_conf *conf, const struct principal *me,
+    const struct consent_decision *d, const EpGrant *g)
+{
+	int may_revoke;
+
+	if (conf == NULL || me == NULL || d == NULL || g == NULL)
+		return CONSENT_REVOKE_REFUSED;
+	may_revoke = consent_allows(conf, me, d, CONSENT_OP_REVOKE, 0, NULL);
+	/* The household may end any grant, its regisseur's included. */
+	if (may_revoke && d->cd_member)
+		return CONSENT_REVOKE_HOUSEHOLD;
+	if (consent_grant_is_own(me, g)) {
+		if (d->cd_regisseur &&
+		    g->access == EENPLAN__V1__ACCESS__ACCESS_MANAGE)
+			return CONSENT_REVOKE_REGIE_TRANSFER;
+		if (consent_allows(conf, me, d, CONSENT_OP_RENOUNCE, 0, NULL))
+			return CONSENT_REVOKE_RENOUNCE;
+	}
+	if (may_revoke && d->cd_regisseur)
+		return CONSENT_REVOKE_ON_BEHALF;
+	return CONSENT_REVOKE_REFUSED;
+}
+
+int
+consent_check_grant_request(const struct consent_conf *conf, const EpGrant *g,
+    int64_t now, char *err, size_t errlen)
+{
+	if (g == NULL)
+		return consent_err(err, errlen, "grant", "missing");
+	if (consent_org(conf, g->grantee_org) == NULL)
+		return consent_err(err, errlen, "grant.grantee_org",
+		    "not an organisation of this deployment");
+	/* Such a grant would count for nobody (see consent_evaluate). */
+	if (consent_eq(g->grantee_org, conf->cc_citizens_org) &&
+	    consent_empty(g->grantee_subject))
+		return consent_err(err, errlen, "grant.grantee_subject",
+		    "required for the citizens' organisation");
+	if (!consent_empty(g->grantee_team) &&
+	    !consent_team_ok(g->grantee_team))
+		return consent_err(err, errlen, "grant.grantee_team",
+		    "must be 1..32 characters of [a-z0-9-]");
+	if (g->valid_until != 0 && g->valid_until <= now)
+		return consent_err(err, errlen, "grant.valid_until",
+		    "must be in the future");
+	return 0;
+}
+
+static int
+consent_refuse(int *code, int c, char *err, size_t errlen, const char *msg)
+{
+	*code = c;
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s", msg);
+	return 0;
+}
+
+int
+consent_break_glass_ok(const struct consent_conf *conf,
+    const struct principal *pr, const struct consent_decision *d,
+    EpGrant *const *recent, size_t nrecent, int64_t now, int *code,
+    char *err, size_t errlen)
+{
+	const struct consent_org *org;
+	int64_t until;
+	size_t i;
+
+	*code = EENPLAN__V1__CODE__OK;
+	if (conf == NULL || pr == NULL || d == NULL)
+		return consent_refuse(code, EENPLAN__V1__CODE__PERMISSION_DENIED,
+		    err, errlen, "not allowed");
+	if (!conf->cc_break_glass)
+		return consent_refuse(code, EENPLAN__V1__CODE__PERMISSION_DENIED,
+		    err, errlen, "break-glass is switched off");
+	if (pr->pr_role != EENPLAN__V1__ROLE__ROLE_PROFESSIONAL)
+		return consent_refuse(code, EENPLAN__V1__CODE__PERMISSION_DENIED,
+		    err, errlen, "only a professional can break the glass");
+	if ((org = consent_org(conf, pr->pr_org)) == NULL ||
+	    !org->co_break_glass)
+		return consent_refuse(code, EENPLAN__V1__CODE__PERMISSION_DENIED,
+		    err, errlen, "break-glass is not open to your "
+		    "organisation's professionals (break_glass in its [org] "
+		    "section)");
+	if (!consent_may_break_glass(conf, pr, d))
+		return consent_refuse(code,
+		    EENPLAN__V1__CODE__FAILED_PRECONDITION, err, errlen,
+		    "you already have access to this household");
+	/* Not again for the same household until the pause has passed. */
+	for (i = 0; recent != NULL && i < nrecent; i++) {
+		const EpGrant *g = recent[i];
+
+		if (g == NULL || !g->break_glass ||
+		    !consent_eq(g->grantee_org, pr->pr_org) ||
+		    !consent_eq(g->grantee_subject, pr->pr_subject))
+			continue;
+		until = g->revoked_at != 0 && g->revoked_at < g->valid_until ?
+		    g->revoked_at : g->valid_until;
+		if (now < until + conf->cc_break_glass_pause)
+			return consent_refuse(code,
+			    EENPLAN__V1__CODE__FAILED_PRECONDITION, err, errlen,
+			    "your last break-glass window for this household "
+			    "ended less than break_glass_pause ago");
+	}
+	return 1;
+}
+
+int
+consent_regie_target_ok(const struct consent_conf *conf,
+    const struct consent_household *hh, const char *to_org,
+    const char *to_subject, int to_role, int *role, char *err, size_t errlen)
+{
+	const struct consent_org *org;
+	size_t i;
+
+	*role = EENPLAN__V1__ROLE__ROLE_UNSPECIFIED;
+	if (conf == NULL || to_org == NULL || to_subject == NULL)
+		return 0;
+	/* Self-regie: a member of the household. */
+	if (consent_eq(to_org, conf->cc_citizens_org)) {
+		for (i = 0; hh != NULL && i < hh->ch_nmembers; i++) {
+			if (hh->ch_members[i] != NULL && consent_eq(
+			    hh->ch_members[i]->person_id, to_subject)) {
+				*role = EENPLAN__V1__ROLE__ROLE_CLIENT;
+				return 1;
+			}
+		}
+		consent_err(err, errlen, "to_subject", "in the citizens' "
+		    "organisation only a member of the household can take "
+		    "the regie (self-regie)");
+		return 0;
+	}
+	if ((org = consent_org(conf, to_org)) == NULL) {
+		consent_err(err, errlen, "to_org", "not an organisation of "
+		    "this deployment");
+		return 0;
+	}
+	if (!org->co_regie || (org->co_roles &
+	    (1u << EENPLAN__V1__ROLE__ROLE_PROFESSIONAL)) == 0) {
+		consent_err(err, errlen, "to_org", "this organisation does "
+		    "not direct cases (regie in its [org] section)");
+		return 0;
+	}
+	if (to_role != EENPLAN__V1__ROLE__ROLE_PROFESSIONAL) {
+		consent_err(err, errlen, "to_subject", to_role ==
+		    EENPLAN__V1__ROLE__ROLE_UNSPECIFIED ? "no professional of "
+		    "this organisation is known by that name (a person is "
+		    "known once it has used eenplan)" : "the regisseur is a "
+		    "professional: not an auditor, a system, a GP or a carer");
+		return 0;
+	}
+	*role = EENPLAN__V1__ROLE__ROLE_PROFESSIONAL;
+	return 1;
+}
+
+int
+consent_audit_name_shown(const char *capacity, int role)
+{
+	if (role == EENPLAN__V1__ROLE__ROLE_GP)
+		return 1;
+	return consent_eq(capacity, CONSENT_CAPACITY_MEMBER) ||
+	    consent_eq(capacity, CONSENT_CAPACITY_REGISSEUR);
+}
+
+const char *
+consent_capacity(const struct principal *pr, const struct consent_decision *d)
+{
+	if (pr == NULL || d == NULL)
+		return "";
+	if (consent_member(pr, d))
+		return CONSENT_CAPACITY_MEMBER;
+	if (d->cd_regisseur)
+		return CONSENT_CAPACITY_REGISSEUR;
+	return "";
+}
+
+void
+consent_index_subject(const EpGrant *g, char *out, size_t outlen)
+{
+	if (!consent_empty(g->grantee_team))
+		consent_team_subject(g->grantee_team, out, outlen);
+	else
+		snprintf(out, outlen, "%s", consent_empty(g->grantee_subject) ?
+		    "" : g->grantee_subject);
+}
+
+void
+consent_team_subject(const char *team, char *out, size_t outlen)
+{
+	/* ':' is in no subject: a team's entries never meet a person's. */
+	snprintf(out, outlen, "team:%s", team != NULL ? team : "");
 }

@@ -17,13 +17,27 @@
 #define CONSENT_SCOPE_ALL	0x3ffeu
 #define CONSENT_DOMAIN_BIT(d)	(1u << (d))
 
+/* What the policy knows of an organisation (from the config). */
+struct consent_org {
+	const char	*co_id;
+	uint32_t	 co_roles;	/* bit (1 << ROLE) its CA may issue */
+	int		 co_regie;	/* its professionals may direct cases */
+	int		 co_break_glass; /* its professionals may break the glass */
+};
+
 /* Settings the policy needs (from the config). */
 struct consent_conf {
 	const char	*cc_citizens_org;	/* org of household members, "burgers" */
 	int		 cc_break_glass;	/* 0: switched off */
 	int64_t		 cc_break_glass_window;	/* microseconds, default 4 h */
 	size_t		 cc_break_glass_reason_min; /* characters */
+	/* Before the same person may open it again for the same household. */
+	int64_t		 cc_break_glass_pause;	/* microseconds */
+	const struct consent_org *cc_orgs;	/* the deployment's organisations */
+	size_t		 cc_norgs;
 };
+
+#define CONSENT_TEAM_MAX	32	/* characters of a team name */
 
 /* What a caller wants to do. */
 enum consent_op {
@@ -141,6 +155,92 @@ int	consent_allows(const struct consent_conf *, const struct principal *,
  */
 int	consent_check_grant(const struct principal *, const struct consent_decision *,
 	    const EpGrant *, char *err, size_t errlen);
+
+/* The organisation id of the config, or NULL. */
+const struct consent_org *consent_org(const struct consent_conf *,
+	    const char *id);
+
+/* MutatePlan at all: contribute, a member, or the regisseur (not a reader). */
+int	consent_may_mutate(const struct principal *,
+	    const struct consent_decision *);
+/* CreateHousehold (intake): a professional. */
+int	consent_may_intake(const struct principal *);
+
+/*
+ * The caller's own grant (which it may renounce): one naming the caller,
+ * or an org-wide grant when the caller is that organisation's system (a
+ * person speaks neither for the whole organisation nor for its team).
+ */
+int	consent_grant_is_own(const struct principal *, const EpGrant *);
+
+/* How a revoke of grant g by the caller goes. */
+enum consent_revoke {
+	CONSENT_REVOKE_REFUSED = 0,	/* the caller may not: the refusal */
+	CONSENT_REVOKE_HOUSEHOLD,	/* a member, for the household */
+	CONSENT_REVOKE_ON_BEHALF,	/* the regisseur, with the signed form */
+	CONSENT_REVOKE_RENOUNCE,	/* the grantee ends its own grant */
+	CONSENT_REVOKE_REGIE_TRANSFER	/* the regisseur's own manage grant:
+					   it leaves only by TransferRegie */
+};
+enum consent_revoke consent_revoke_how(const struct consent_conf *,
+	    const struct principal *, const struct consent_decision *,
+	    const EpGrant *g);
+
+/*
+ * A grant in a GrantConsent request, before the household is looked at:
+ * grantee_org an organisation of the deployment, a person for the citizens'
+ * organisation (an org-wide grant there would reach every carer in the
+ * city), a team name well formed and only with an org, valid_until in the
+ * future. 0, or -1 with the field and why in err.
+ */
+int	consent_check_grant_request(const struct consent_conf *,
+	    const EpGrant *, int64_t now, char *err, size_t errlen);
+
+/*
+ * Whether the caller may open break-glass access now: switched on, a
+ * professional of an organisation allowed to, not already reading, and not
+ * within break_glass_pause of its own last window for this household
+ * (recent: the household's break-glass grants recorded since now - window
+ * - pause). 1, or 0 with *code (EENPLAN__V1__CODE__*) and a message.
+ */
+int	consent_break_glass_ok(const struct consent_conf *,
+	    const struct principal *, const struct consent_decision *,
+	    EpGrant *const *recent, size_t nrecent, int64_t now, int *code,
+	    char *err, size_t errlen);
+
+/*
+ * Who may be made regisseur (TransferRegie's to_org/to_subject): a member
+ * of the household (self-regie), or a professional of an organisation the
+ * config lets direct cases — never an auditor, a system, a carer, a GP or a
+ * person the deployment does not know. to_role is the role the target is
+ * known by (ROLE_UNSPECIFIED: not known). 1 with *role (what to store as
+ * the regisseur's role), or 0 with the rule broken in err.
+ */
+int	consent_regie_target_ok(const struct consent_conf *,
+	    const struct consent_household *, const char *to_org,
+	    const char *to_subject, int to_role, int *role, char *err,
+	    size_t errlen);
+
+/*
+ * Whether the household's access log shows who (the person's name) acted:
+ * its members and its regisseur — as they were when they acted
+ * (capacity) — and its GP. Everyone else by organisation and role.
+ */
+#define CONSENT_CAPACITY_MEMBER		"member"
+#define CONSENT_CAPACITY_REGISSEUR	"regisseur"
+int	consent_audit_name_shown(const char *capacity, int role);
+/* The capacity to record for a caller with decision d ("" for none). */
+const char *consent_capacity(const struct principal *,
+	    const struct consent_decision *);
+
+/*
+ * The principals index subject of a grant: "" (the whole organisation),
+ * the person, or "team:NAME". out holds PRINCIPAL_SUBJECT_MAX + 8 bytes.
+ */
+#define CONSENT_INDEX_SUBJECT_MAX	(PRINCIPAL_SUBJECT_MAX + 8)
+void	consent_index_subject(const EpGrant *, char *out, size_t outlen);
+/* The same for one of a principal's teams. */
+void	consent_team_subject(const char *team, char *out, size_t outlen);
 
 /* 1 when a grant counts at time now (started, not ended, not revoked). */
 int	consent_grant_active(const EpGrant *, int64_t now);

@@ -544,13 +544,13 @@ static int
 hh_linked(const struct household_conf *hc, const EpsHousehold *rec,
     const char *org, const char *subject)
 {
-	const char *gs;
+	char gs[CONSENT_INDEX_SUBJECT_MAX];
 	size_t i;
 
 	for (i = 0; i < rec->n_grants; i++) {
-		gs = rec->grants[i]->grantee_subject;
+		consent_index_subject(rec->grants[i], gs, sizeof(gs));
 		if (hh_str_eq(rec->grants[i]->grantee_org, org) &&
-		    hh_str_eq(gs != NULL ? gs : "", subject))
+		    hh_str_eq(gs, subject))
 			return 1;
 	}
 	if (rec->regisseur != NULL && hh_str_eq(rec->regisseur->org, org) &&
@@ -577,8 +577,10 @@ static int
 hh_index_sync(struct stxn *t, const struct household_conf *hc,
     const EpsHousehold *rec, const EpGrant *g)
 {
-	return hh_index_forget(t, hc, rec, g->grantee_org,
-	    g->grantee_subject != NULL ? g->grantee_subject : "");
+	char sub[CONSENT_INDEX_SUBJECT_MAX];
+
+	consent_index_subject(g, sub, sizeof(sub));
+	return hh_index_forget(t, hc, rec, g->grantee_org, sub);
 }
 
 /*
@@ -625,6 +627,7 @@ household_grant_add(struct stxn *t, const struct household_conf *hc,
     const struct principal *actor, int64_t now, struct plan_error *pe)
 {
 	EpsHousehold *rec = h->h_rec;
+	char sub[CONSENT_INDEX_SUBJECT_MAX];
 	EpGrant *copy, **v;
 	int rc;
 
@@ -662,9 +665,9 @@ household_grant_add(struct stxn *t, const struct household_conf *hc,
 	rec->grants[rec->n_grants++] = copy;
 	rec->grants_total++;
 	rec->consent_gen++;
+	consent_index_subject(g, sub, sizeof(sub));
 	if ((rc = store_grant_put(t, h->h_id, g)) != STORE_OK ||
-	    (rc = store_index_put(t, g->grantee_org,
-	    g->grantee_subject != NULL ? g->grantee_subject : "", h->h_id)) !=
+	    (rc = store_index_put(t, g->grantee_org, sub, h->h_id)) !=
 	    STORE_OK ||
 	    (g->valid_until > 0 && (rc = store_expiry_put(t, g->valid_until,
 	    h->h_id, g->id)) != STORE_OK) ||

@@ -143,6 +143,7 @@ mig_grants(struct stxn *t, const struct household_conf *hc,
     EpsHousehold *rec, const char *hhid, EpGrant **g, size_t n, int64_t now,
     struct mig_stats *ms)
 {
+	char sub[CONSENT_INDEX_SUBJECT_MAX];
 	EpGrant **cur;
 	size_t i;
 	int rc;
@@ -174,9 +175,9 @@ mig_grants(struct stxn *t, const struct household_conf *hc,
 		if (g[i]->valid_until > 0 && (rc = store_expiry_put(t,
 		    g[i]->valid_until, hhid, g[i]->id)) != STORE_OK)
 			return rc;
-		if ((rc = store_index_put(t, g[i]->grantee_org,
-		    g[i]->grantee_subject != NULL ? g[i]->grantee_subject : "",
-		    hhid)) != STORE_OK)
+		consent_index_subject(g[i], sub, sizeof(sub));
+		if ((rc = store_index_put(t, g[i]->grantee_org, sub, hhid)) !=
+		    STORE_OK)
 			return rc;
 	}
 	rec->grants_total = n;

@@ -24,6 +24,7 @@ struct aq_page {
 	const EpsHousehold	*ap_plan;	/* household mode: redact; else NULL */
 	const char		*ap_household;	/* household mode: the one asked */
 	const char		*ap_citizens_org;
+	EpAuditRecord		*ap_audit;	/* the query's own record */
 	EpAuditRecord		**ap_recs;	/* the response's array */
 	size_t			 ap_n;
 	size_t			 ap_limit;
@@ -55,16 +56,22 @@ str_clear(char **field)
  * only.
  */
 static int
-aq_name_shown(const struct aq_page *ap, const EpPrincipal *actor)
+aq_name_shown(const struct aq_page *ap, const EpAuditRecord *r)
 {
 	const EpsHousehold *p = ap->ap_plan;
+	const EpPrincipal *actor = r->actor;
 	size_t i;
 
+	/* As the actor was then, towards this household (the record says). */
+	if (str_eq(r->household_id, ap->ap_household) &&
+	    consent_audit_name_shown(r->actor_capacity, actor->role))
+		return 1;
 	if (actor->role == ROLE(GP))
 		return 1;
-	if (p->regisseur != NULL && str_eq(actor->org, p->regisseur->org) &&
-	    str_eq(actor->subject, p->regisseur->subject))
-		return 1;
+	/*
+	 * Records from before capacities were recorded: a member stays one
+	 * (no one leaves a household's member list), so members stay named.
+	 */
 	if (actor->role != ROLE(CLIENT) ||
 	    !str_eq(actor->org, ap->ap_citizens_org))
 		return 0;
@@ -104,10 +111,22 @@ aq_redact(const struct aq_page *ap, EpAuditRecord *r)
 {
 	str_clear(&r->cert_serial);
 	str_clear(&r->peer);
-	if (r->actor != NULL && !aq_name_shown(ap, r->actor))
+	if (r->actor != NULL && !aq_name_shown(ap, r))
 		str_clear(&r->actor->subject);
 	if (r->n_listed_households > 0)
 		aq_redact_listing(ap, r);
+}
+
+static int
+aq_reveal_listed(struct aq_page *ap, const EpAuditRecord *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_listed_households; i++)
+		if (audit_record_reveal(ap->ap_audit,
+		    r->listed_households[i]) != 0)
+			return -1;
+	return 0;
 }
 
 /*
@@ -132,6 +151,13 @@ aq_add(const EpAuditRecord *rec, void *arg)
 		}
 		if (ap->ap_plan != NULL)
 			aq_redact(ap, r);
+		/* An auditor's query reveals the households of what it shows. */
+		else if (audit_record_reveal(ap->ap_audit, r->household_id) !=
+		    0 || aq_reveal_listed(ap, r) != 0) {
+			protobuf_c_message_free_unpacked(&r->base, NULL);
+			ap->ap_oom = 1;
+			return 1;
+		}
 		ap->ap_recs[ap->ap_n++] = r;
 	}
 	ap->ap_last = rec->seq;
@@ -246,6 +272,7 @@ op_query_audit(struct call *ca)
 	af.af_until = rq->until;
 	ap.ap_filter = &af;
 	ap.ap_citizens_org = ca->ca_env->ce_consent->cc_citizens_org;
+	ap.ap_audit = ca->ca_audit;
 	ap.ap_limit = call_page_limit(ca, rq->limit);
 	ap.ap_read_max = ap.ap_limit * AQ_READ_FACTOR;
 	if ((ap.ap_recs = calloc(ap.ap_limit, sizeof(*ap.ap_recs))) == NULL)

@@ -53,21 +53,6 @@ grant_revoke(struct call *ca, EpGrant *g, const char *ref)
 	return str_set(&g->revoke_reference, ref);
 }
 
-/*
- * The caller's own grant: one naming the caller, or an org-wide grant of
- * the caller's organisation when the caller is that organisation's system
- * (a person does not speak for the whole organisation).
- */
-static int
-grant_is_own(const struct principal *me, const EpGrant *g)
-{
-	if (!str_eq(g->grantee_org, me->pr_org))
-		return 0;
-	if (!str_empty(g->grantee_subject))
-		return str_eq(g->grantee_subject, me->pr_subject);
-	return me->pr_role == ROLE(SYSTEM);
-}
-
 /* The manage grant of the household's current regisseur. */
 static int
 grant_is_regie(const EpsHousehold *rec, const EpGrant *g)
@@ -177,6 +162,7 @@ exec_grant(struct wjob *j, struct stxn *t)
 	principal_ep_view(&ca->ca_who, &me);
 	g.grantee_org = in->grantee_org;
 	g.grantee_subject = in->grantee_subject;
+	g.grantee_team = in->grantee_team;
 	g.access = in->access;
 	g.n_scope = in->n_scope;
 	g.scope = in->scope;
@@ -199,9 +185,11 @@ exec_grant(struct wjob *j, struct stxn *t)
 	if ((r->grant = (EpGrant *)wire_msg_dup(&g.base)) == NULL)
 		goto oom;
 	audit_record_set(ca->ca_audit, CODE(OK), h.h_purpose,
-	    "grant %llu: %s for %s%s%s%s%s", (unsigned long long)g.id,
+	    "grant %llu: %s for %s%s%s%s%s%s%s", (unsigned long long)g.id,
 	    access_name(g.access), g.grantee_org,
 	    str_empty(g.grantee_subject) ? "" : "/", g.grantee_subject,
+	    str_empty(g.grantee_team) ? "" : " team ",
+	    str_empty(g.grantee_team) ? "" : g.grantee_team,
 	    g.on_behalf ? ", on the household's behalf, form " : "",
 	    g.on_behalf ? g.form_reference : "");
 	rc = 0;
@@ -217,30 +205,13 @@ out:
 static int
 grant_check_request(struct call *ca, const EpGrant *in)
 {
-	const struct config *conf = ca->ca_env->ce_conf;
+	char err[192];
 
-	if (in == NULL) {
-		call_status(ca, CODE(INVALID_ARGUMENT), "grant: missing");
-		return -1;
-	}
-	if (config_org_find(conf, in->grantee_org) == NULL) {
-		call_status(ca, CODE(INVALID_ARGUMENT), "grant.grantee_org: "
-		    "not an organisation of this deployment");
-		return -1;
-	}
-	/* Such a grant would count for nobody (see consent_evaluate). */
-	if (str_eq(in->grantee_org, ca->ca_env->ce_consent->cc_citizens_org) &&
-	    str_empty(in->grantee_subject)) {
-		call_status(ca, CODE(INVALID_ARGUMENT), "grant.grantee_subject: "
-		    "required for the citizens' organisation");
-		return -1;
-	}
-	if (in->valid_until != 0 && in->valid_until <= ca->ca_now) {
-		call_status(ca, CODE(INVALID_ARGUMENT),
-		    "grant.valid_until: must be in the future");
-		return -1;
-	}
-	return 0;
+	if (consent_check_grant_request(ca->ca_env->ce_consent, in, ca->ca_now,
+	    err, sizeof(err)) == 0)
+		return 0;
+	call_status(ca, CODE(INVALID_ARGUMENT), "%s", err);
+	return -1;
 }
 
 void
@@ -259,55 +230,44 @@ op_grant_consent(struct call *ca)
 
 /* ------------------------------------------------------ RevokeConsent */
 
-enum revoke_how {
-	REVOKE_REFUSED = 0,
-	REVOKE_HOUSEHOLD,	/* a member, for the household */
-	REVOKE_ON_BEHALF,	/* the regisseur, with the signed form */
-	REVOKE_RENOUNCE		/* the grantee ends its own grant */
-};
-
-static enum revoke_how
+/* The policy's answer, or the status of a refusal on the call. */
+static enum consent_revoke
 revoke_how(struct call *ca, const struct household *h, const EpGrant *g)
 {
-	const struct consent_conf *cc = ca->ca_env->ce_consent;
-	const struct consent_decision *d = &h->h_dec;
-	const struct principal *me = &ca->ca_who;
-	int may_revoke;
+	enum consent_revoke how;
 
-	may_revoke = consent_allows(cc, me, d, CONSENT_OP_REVOKE, 0, NULL);
-	/* The household may end any grant, its regisseur's included. */
-	if (may_revoke && d->cd_member)
-		return REVOKE_HOUSEHOLD;
-	if (grant_is_own(me, g)) {
-		if (d->cd_regisseur && g->access == ACCESS(MANAGE)) {
-			call_status(ca, CODE(FAILED_PRECONDITION), "the "
-			    "regisseur leaves only by transferring the regie");
-			return REVOKE_REFUSED;
-		}
-		if (consent_allows(cc, me, d, CONSENT_OP_RENOUNCE, 0, NULL))
-			return REVOKE_RENOUNCE;
+	how = consent_revoke_how(ca->ca_env->ce_consent, &ca->ca_who, &h->h_dec,
+	    g);
+	switch (how) {
+	case CONSENT_REVOKE_REGIE_TRANSFER:
+		call_status(ca, CODE(FAILED_PRECONDITION), "the regisseur "
+		    "leaves only by transferring the regie");
+		return CONSENT_REVOKE_REFUSED;
+	case CONSENT_REVOKE_REFUSED:
+		if (h->h_dec.cd_access != ACCESS(NONE))
+			call_status(ca, CODE(PERMISSION_DENIED), "only the "
+			    "household, its regisseur or the grantee itself "
+			    "can revoke this grant");
+		else
+			call_deny(ca);
+		return CONSENT_REVOKE_REFUSED;
+	default:
+		return how;
 	}
-	if (may_revoke && d->cd_regisseur)
-		return REVOKE_ON_BEHALF;
-	if (d->cd_access != ACCESS(NONE))
-		call_status(ca, CODE(PERMISSION_DENIED), "only the household, "
-		    "its regisseur or the grantee itself can revoke this grant");
-	else
-		call_deny(ca);
-	return REVOKE_REFUSED;
 }
 
 static const char *
-revoke_how_text(enum revoke_how how)
+revoke_how_text(enum consent_revoke how)
 {
 	switch (how) {
-	case REVOKE_HOUSEHOLD:
+	case CONSENT_REVOKE_HOUSEHOLD:
 		return "revoked by the household";
-	case REVOKE_ON_BEHALF:
+	case CONSENT_REVOKE_ON_BEHALF:
 		return "revoked on the household's behalf";
-	case REVOKE_RENOUNCE:
+	case CONSENT_REVOKE_RENOUNCE:
 		return "renounced by its grantee";
-	case REVOKE_REFUSED:
+	case CONSENT_REVOKE_REFUSED:
+	case CONSENT_REVOKE_REGIE_TRANSFER:
 	default:
 		return "refused";
 	}
@@ -370,7 +330,7 @@ exec_revoke(struct wjob *j, struct stxn *t)
 	struct call *ca = j->wj_arg;
 	Eenplan__V1__RevokeConsentRequest *rq = ca->ca_req->revoke_consent;
 	Eenplan__V1__RevokeConsentResponse *r;
-	enum revoke_how how;
+	enum consent_revoke how;
 	struct household h;
 	EpGrant *g = NULL;
 	int rc = -1, dismiss, src;
@@ -386,7 +346,7 @@ exec_revoke(struct wjob *j, struct stxn *t)
 	 */
 	if (!consent_allows(ca->ca_env->ce_consent, &ca->ca_who, &h.h_dec,
 	    CONSENT_OP_LIST_CONSENT, 0, NULL) &&
-	    (g == NULL || !grant_is_own(&ca->ca_who, g))) {
+	    (g == NULL || !consent_grant_is_own(&ca->ca_who, g))) {
 		call_deny(ca);
 		goto out;
 	}
@@ -395,26 +355,26 @@ exec_revoke(struct wjob *j, struct stxn *t)
 		    "has no grant %llu", (unsigned long long)rq->grant_id);
 		goto out;
 	}
-	if ((how = revoke_how(ca, &h, g)) == REVOKE_REFUSED)
+	if ((how = revoke_how(ca, &h, g)) == CONSENT_REVOKE_REFUSED)
 		goto out;
 	if (g->revoked_at != 0) {
 		call_status(ca, CODE(FAILED_PRECONDITION),
 		    "grant %llu is already revoked", (unsigned long long)g->id);
 		goto out;
 	}
-	if (how == REVOKE_ON_BEHALF &&
+	if (how == CONSENT_REVOKE_ON_BEHALF &&
 	    !util_text_ok(rq->form_reference, 1, PLAN_REFERENCE_MAX)) {
 		call_status(ca, CODE(INVALID_ARGUMENT), "form_reference: "
 		    "required when revoking on the household's behalf "
 		    "(1 to %d characters)", PLAN_REFERENCE_MAX);
 		goto out;
 	}
-	dismiss = how == REVOKE_HOUSEHOLD && grant_is_regie(h.h_rec, g);
+	dismiss = how == CONSENT_REVOKE_HOUSEHOLD && grant_is_regie(h.h_rec, g);
 	if (grant_revoke(ca, g, rq->form_reference) != 0)
 		goto oom;
 	/* Consent changes leave the plan's version alone; a dismissal does not. */
 	if ((src = household_grant_update(t, ca->ca_env->ce_hh, &h, g,
-	    dismiss ? 0 : how == REVOKE_RENOUNCE ?
+	    dismiss ? 0 : how == CONSENT_REVOKE_RENOUNCE ?
 	    EENPLAN__V1__CONSENT_CHANGE__CONSENT_RENOUNCED :
 	    EENPLAN__V1__CONSENT_CHANGE__CONSENT_REVOKED, &ca->ca_who,
 	    ca->ca_now)) != STORE_OK) {
@@ -605,6 +565,41 @@ transfer_grants(struct call *ca, struct stxn *t, struct household *h)
 	return 0;
 }
 
+/*
+ * Whom the regie may go to (the policy's rules); the target's role is what
+ * the deployment knows of it. -1 with the status set.
+ */
+static int
+transfer_target(struct call *ca, struct stxn *t, const struct household *h,
+    int *role)
+{
+	Eenplan__V1__TransferRegieRequest *rq = ca->ca_req->transfer_regie;
+	const struct consent_conf *cc = ca->ca_env->ce_consent;
+	struct consent_household ch;
+	EpPrincipal *known = NULL;
+	int to_role = ROLE(UNSPECIFIED), rc;
+	char err[256];
+
+	if (!str_eq(rq->to_org, cc->cc_citizens_org)) {
+		rc = store_person_get(t, rq->to_org, rq->to_subject, &known);
+		if (rc == STORE_OK)
+			to_role = known->role;
+		else if (rc != STORE_NOTFOUND) {
+			call_store_error(ca, rc);
+			return -1;
+		}
+		if (known != NULL)
+			protobuf_c_message_free_unpacked(&known->base, NULL);
+	}
+	household_view(h, &ch);
+	if (!consent_regie_target_ok(cc, &ch, rq->to_org, rq->to_subject,
+	    to_role, role, err, sizeof(err))) {
+		call_status(ca, CODE(INVALID_ARGUMENT), "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 exec_transfer(struct wjob *j, struct stxn *t)
 {
@@ -617,7 +612,7 @@ exec_transfer(struct wjob *j, struct stxn *t)
 	struct household h;
 	EpPlan *plan = NULL;
 	char *detail = NULL;
-	int rc = -1, src;
+	int rc = -1, src, role;
 
 	if (consent_load(ca, t, rq->household_id, &h) != 0)
 		goto out;
@@ -637,15 +632,17 @@ exec_transfer(struct wjob *j, struct stxn *t)
 	snprintf(detail, CONSENT_DETAIL_MAX, "regie from %s/%s to %s/%s%s%s",
 	    ca->ca_who.pr_org, ca->ca_who.pr_subject, rq->to_org,
 	    rq->to_subject, str_empty(rq->reason) ? "" : ": ", rq->reason);
+	if (transfer_target(ca, t, &h, &role) != 0)
+		goto out;
 	if ((src = household_plan(t, &h, 0, &plan)) != STORE_OK) {
 		call_store_error(ca, src);
 		goto out;
 	}
-	/* The regie is held by a professional (transfer_check_request). */
+	/* The regisseur's role as it is: a professional, or a member. */
 	eenplan__v1__principal__init(&to);
 	to.org = rq->to_org;
 	to.subject = rq->to_subject;
-	to.role = ROLE(PROFESSIONAL);
+	to.role = role;
 	principal_ep_view(&ca->ca_who, &me);
 	if (plan_set_regisseur(plan, &to, &me, ca->ca_now, &pe) != 0) {
 		call_plan_error(ca, &pe);
@@ -692,13 +689,10 @@ static int
 transfer_check_request(struct call *ca)
 {
 	Eenplan__V1__TransferRegieRequest *rq = ca->ca_req->transfer_regie;
-	const struct config_org *org;
 
-	org = config_org_find(ca->ca_env->ce_conf, rq->to_org);
-	if (org == NULL ||
-	    (org->co_roles & (1u << ROLE(PROFESSIONAL))) == 0) {
+	if (consent_org(ca->ca_env->ce_consent, rq->to_org) == NULL) {
 		call_status(ca, CODE(INVALID_ARGUMENT), "to_org: not an "
-		    "organisation of this deployment with professionals");
+		    "organisation of this deployment");
 		return -1;
 	}
 	if (!util_ident_ok(rq->to_subject, PRINCIPAL_SUBJECT_MAX - 1)) {
@@ -742,6 +736,41 @@ op_transfer_regie(struct call *ca)
 
 /* --------------------------------------------------------- BreakGlass */
 
+/* Break-glass windows this household gave lately: newest first, bounded. */
+#define BREAK_GLASS_RECENT_MAX	64
+
+static int
+break_glass_recent(struct call *ca, struct stxn *t, const struct household *h,
+    EpGrant ***out, size_t *n)
+{
+	const struct consent_conf *cc = ca->ca_env->ce_consent;
+	int64_t since = ca->ca_now - cc->cc_break_glass_window -
+	    cc->cc_break_glass_pause;
+	EpGrant *g, **v;
+	uint64_t id;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((v = calloc(BREAK_GLASS_RECENT_MAX, sizeof(*v))) == NULL)
+		return STORE_ERR;
+	*out = v;
+	for (id = h->h_rec->grants_total; id > 0 &&
+	    h->h_rec->grants_total - id < BREAK_GLASS_RECENT_MAX; id--) {
+		if ((rc = store_grant_get(t, h->h_id, id, &g)) != STORE_OK)
+			return rc;
+		if (g->recorded_at < since) {
+			protobuf_c_message_free_unpacked(&g->base, NULL);
+			break;
+		}
+		if (g->break_glass)
+			v[(*n)++] = g;
+		else
+			protobuf_c_message_free_unpacked(&g->base, NULL);
+	}
+	return STORE_OK;
+}
+
 static int
 exec_break_glass(struct wjob *j, struct stxn *t)
 {
@@ -750,24 +779,30 @@ exec_break_glass(struct wjob *j, struct stxn *t)
 	const struct consent_conf *cc = ca->ca_env->ce_consent;
 	Eenplan__V1__BreakGlassResponse *r;
 	EpGrant g = EENPLAN__V1__GRANT__INIT;
-	char until[32], *purpose = NULL;
+	char until[32], *purpose = NULL, err[256];
+	EpGrant **recent = NULL;
 	struct plan_error pe;
 	struct household h;
 	EpPrincipal me;
-	size_t plen;
-	int rc = -1, src;
+	size_t plen, nrecent = 0;
+	int rc = -1, src, code;
 
 	memset(&pe, 0, sizeof(pe));
 	if (consent_load(ca, t, rq->household_id, &h) != 0)
 		goto out;
-	if (!consent_allows(cc, &ca->ca_who, &h.h_dec,
-	    CONSENT_OP_BREAK_GLASS, 0, NULL)) {
-		/* Role and switch were checked before: the caller already reads. */
-		if (h.h_dec.cd_access != ACCESS(NONE))
-			call_status(ca, CODE(FAILED_PRECONDITION),
-			    "you already have access to this household");
-		else
+	if ((src = break_glass_recent(ca, t, &h, &recent, &nrecent)) !=
+	    STORE_OK) {
+		call_store_error(ca, src);
+		goto out;
+	}
+	if (!consent_break_glass_ok(cc, &ca->ca_who, &h.h_dec, recent, nrecent,
+	    ca->ca_now, &code, err, sizeof(err))) {
+		/* To who cannot see the household, the one refusal. */
+		if (h.h_dec.cd_access == ACCESS(NONE) &&
+		    code == CODE(PERMISSION_DENIED))
 			call_deny(ca);
+		else
+			call_status(ca, code, "%s", err);
 		goto out;
 	}
 	/* A closed file is kept for the law, not for emergencies. */
@@ -810,6 +845,7 @@ oom:
 	call_status(ca, CODE(INTERNAL), "out of memory");
 out:
 	free(purpose);
+	store_free_list((void **)recent, nrecent);
 	household_free(&h);
 	return rc;
 }
@@ -821,20 +857,20 @@ op_break_glass(struct call *ca)
 	const struct consent_conf *cc = ca->ca_env->ce_consent;
 	size_t min = cc->cc_break_glass_reason_min;
 
+	struct consent_decision none;
+	char err[256];
+	int code;
+
 	call_audit_begin(ca, "BreakGlass", rq->household_id);
 	if (call_check_hhid(ca, rq->household_id) != 0) {
 		call_audit_reply(ca);
 		return;
 	}
-	if (!cc->cc_break_glass) {
-		call_status(ca, CODE(PERMISSION_DENIED),
-		    "break-glass is switched off");
-		call_audit_reply(ca);
-		return;
-	}
-	if (ca->ca_who.pr_role != ROLE(PROFESSIONAL)) {
-		call_status(ca, CODE(PERMISSION_DENIED),
-		    "only a professional can break the glass");
+	/* Switch, role and organisation: no household needed to refuse. */
+	memset(&none, 0, sizeof(none));
+	if (!consent_break_glass_ok(cc, &ca->ca_who, &none, NULL, 0, ca->ca_now,
+	    &code, err, sizeof(err))) {
+		call_status(ca, code, "%s", err);
 		call_audit_reply(ca);
 		return;
 	}

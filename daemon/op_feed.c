@@ -31,28 +31,6 @@ struct rc_page {
 	int			 rp_rc;
 };
 
-/* The record names every household an answer revealed (once each). */
-static int
-rc_reveal(EpAuditRecord *rec, const char *hhid)
-{
-	char **v;
-	size_t i;
-
-	if (rec->household_id != NULL && strcmp(rec->household_id, hhid) == 0)
-		return 0;
-	for (i = 0; i < rec->n_listed_households; i++)
-		if (strcmp(rec->listed_households[i], hhid) == 0)
-			return 0;
-	if ((v = reallocarray(rec->listed_households,
-	    rec->n_listed_households + 1, sizeof(*v))) == NULL)
-		return -1;
-	rec->listed_households = v;
-	if ((v[rec->n_listed_households] = strdup(hhid)) == NULL)
-		return -1;
-	rec->n_listed_households++;
-	return 0;
-}
-
 static int
 rc_one(const EpsFeedEvent *fe, void *arg)
 {
@@ -70,7 +48,7 @@ rc_one(const EpsFeedEvent *fe, void *arg)
 	}
 	for (i = 0; i < n; i++) {
 		r->events[r->n_events++] = out[i];
-		if (rc_reveal(rp->rp_ca->ca_audit, out[i]->household_id) != 0) {
+		if (audit_record_reveal(rp->rp_ca->ca_audit, out[i]->household_id) != 0) {
 			rp->rp_rc = STORE_ERR;
 			return 1;
 		}

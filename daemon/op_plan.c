@@ -112,11 +112,16 @@ exec_create(struct wjob *j, struct stxn *t)
 	audit_record_set(ca->ca_audit, CODE(OK), "intake", "household %s, "
 	    "version %llu, consent form %s", hhid,
 	    (unsigned long long)plan->version, rq->consent_reference);
-	/* The record names the household it created. */
+	/* The record names the household it created, and its regisseur. */
 	if ((id = strdup(hhid)) == NULL)
 		goto oom;
 	free(ca->ca_audit->household_id);
 	ca->ca_audit->household_id = id;
+	if ((id = strdup(CONSENT_CAPACITY_REGISSEUR)) == NULL)
+		goto oom;
+	if (ca->ca_audit->actor_capacity != protobuf_c_empty_string)
+		free(ca->ca_audit->actor_capacity);
+	ca->ca_audit->actor_capacity = id;
 	rc = 0;
 	goto out;
 oom:
@@ -133,7 +138,7 @@ op_create_household(struct call *ca)
 	Eenplan__V1__CreateHouseholdRequest *rq = ca->ca_req->create_household;
 
 	call_audit_begin(ca, "CreateHousehold", NULL);
-	if (ca->ca_who.pr_role != ROLE(PROFESSIONAL)) {
+	if (!consent_may_intake(&ca->ca_who)) {
 		call_status(ca, CODE(PERMISSION_DENIED),
 		    "only a professional can take in a household");
 		call_audit_reply(ca);
@@ -175,7 +180,8 @@ pb_varint(uint8_t *p, uint64_t v)
  */
 static int
 getplan_wrap(uint8_t *buf, size_t plen, uint64_t id, int access,
-    uint32_t scope, uint32_t max_frame, size_t *off, size_t *len)
+    uint32_t scope, const uint8_t *extra, size_t extralen, uint32_t max_frame,
+    size_t *off, size_t *len)
 {
 	uint8_t hdr[GETPLAN_HEAD], tail[GETPLAN_TAIL], sc[16], tmp[10];
 	size_t h = 0, tl = 0, nsc = 0, gp, body;
@@ -194,7 +200,7 @@ getplan_wrap(uint8_t *buf, size_t plen, uint64_t id, int access,
 		memcpy(tail + tl, sc, nsc);
 		tl += nsc;
 	}
-	gp = 1 + pb_varint(tmp, plen) + plen + tl;
+	gp = 1 + pb_varint(tmp, plen) + plen + tl + extralen;
 	body = 1 + pb_varint(tmp, id) + 1 + pb_varint(tmp, gp) + gp;
 	if (body > max_frame)
 		return -1;
@@ -210,13 +216,15 @@ getplan_wrap(uint8_t *buf, size_t plen, uint64_t id, int access,
 	*off = GETPLAN_HEAD - h;
 	memcpy(buf + *off, hdr, h);
 	memcpy(buf + GETPLAN_HEAD + plen, tail, tl);
-	*len = h + plen + tl;
+	if (extralen > 0)
+		memcpy(buf + GETPLAN_HEAD + plen + tl, extra, extralen);
+	*len = h + plen + tl + extralen;
 	return 0;
 }
 
 /* A plan seen through scope, packed into a new frame buffer. */
 static uint8_t *
-getplan_pack(const EpPlan *p, uint32_t scope, size_t *plen)
+getplan_pack(const EpPlan *p, uint32_t scope, size_t extra, size_t *plen)
 {
 	EpPlan *v;
 	uint8_t *buf;
@@ -224,7 +232,7 @@ getplan_pack(const EpPlan *p, uint32_t scope, size_t *plen)
 	if ((v = plan_view(p, scope)) == NULL)
 		return NULL;
 	*plen = protobuf_c_message_get_packed_size(&v->base);
-	if ((buf = malloc(GETPLAN_HEAD + *plen + GETPLAN_TAIL)) != NULL)
+	if ((buf = malloc(GETPLAN_HEAD + *plen + GETPLAN_TAIL + extra)) != NULL)
 		protobuf_c_message_pack(&v->base, buf + GETPLAN_HEAD);
 	plan_view_free(v, scope);
 	return buf;
@@ -265,6 +273,41 @@ out:
 	return buf;
 }
 
+/*
+ * The break-glass windows open now, as GetPlanResponse field 4, for who
+ * keeps the household's consent (its members and regisseur): the banner.
+ */
+static uint8_t *
+getplan_break_glass(struct call *ca, const struct household *h, size_t *len)
+{
+	const EpsHousehold *rec = h->h_rec;
+	uint8_t *buf, *p;
+	size_t i, sz = 0;
+
+	*len = 0;
+	if (!consent_allows(ca->ca_env->ce_consent, &ca->ca_who, &h->h_dec,
+	    CONSENT_OP_LIST_CONSENT, 0, NULL))
+		return NULL;
+	for (i = 0; i < rec->n_grants; i++)
+		if (rec->grants[i]->break_glass &&
+		    consent_grant_active(rec->grants[i], ca->ca_now))
+			sz += 1 + 10 + protobuf_c_message_get_packed_size(
+			    &rec->grants[i]->base);
+	if (sz == 0 || (buf = malloc(sz)) == NULL)
+		return NULL;
+	for (i = 0, p = buf; i < rec->n_grants; i++) {
+		if (!rec->grants[i]->break_glass ||
+		    !consent_grant_active(rec->grants[i], ca->ca_now))
+			continue;
+		*p++ = 0x22;	/* field 4, length-delimited */
+		p += pb_varint(p, protobuf_c_message_get_packed_size(
+		    &rec->grants[i]->base));
+		p += protobuf_c_message_pack(&rec->grants[i]->base, p);
+	}
+	*len = (size_t)(p - buf);
+	return buf;
+}
+
 void
 op_get_plan(struct call *ca)
 {
@@ -272,8 +315,8 @@ op_get_plan(struct call *ca)
 	const struct consent_decision *d;
 	uint64_t version;
 	EpPlan *plan = NULL;
-	uint8_t *buf = NULL, *sig = NULL;
-	size_t plen = 0, off, len, siglen = 0;
+	uint8_t *buf = NULL, *sig = NULL, *bg = NULL;
+	size_t plen = 0, off, len, siglen = 0, bglen = 0;
 	struct household h;
 	struct stxn *t;
 	int rc;
@@ -298,18 +341,19 @@ op_get_plan(struct call *ca)
 		goto out;
 	}
 	version = rq->version == 0 ? h.h_rec->version : rq->version;
+	bg = getplan_break_glass(ca, &h, &bglen);
 	if (version == h.h_rec->version && d->cd_scope == CONSENT_SCOPE_ALL) {
 		/* The whole plan: its stored bytes, as they are, and signals. */
 		sig = getplan_signals(t, &h, &siglen, &rc);
 		if (rc == STORE_OK)
 			rc = household_body_open(t, &h, GETPLAN_HEAD,
-			    GETPLAN_TAIL + siglen, &buf, &plen);
+			    GETPLAN_TAIL + siglen + bglen, &buf, &plen);
 		if (rc == STORE_OK && siglen > 0) {
 			memcpy(buf + GETPLAN_HEAD + plen, sig, siglen);
 			plen += siglen;
 		}
 	} else if ((rc = household_plan(t, &h, version, &plan)) == STORE_OK &&
-	    (buf = getplan_pack(plan, d->cd_scope, &plen)) == NULL)
+	    (buf = getplan_pack(plan, d->cd_scope, bglen, &plen)) == NULL)
 		rc = STORE_ERR;
 	if (rc == STORE_NOTFOUND) {
 		call_status(ca, CODE(NOT_FOUND), "version: no version %llu of "
@@ -320,8 +364,8 @@ op_get_plan(struct call *ca)
 		call_store_error(ca, rc);
 		goto out;
 	}
-	if (getplan_wrap(buf, plen, ca->ca_id, d->cd_access, d->cd_scope,
-	    ca->ca_sink.cs_max_frame, &off, &len) != 0) {
+	if (getplan_wrap(buf, plen, ca->ca_id, d->cd_access, d->cd_scope, bg,
+	    bglen, ca->ca_sink.cs_max_frame, &off, &len) != 0) {
 		call_status(ca, CODE(RESOURCE_EXHAUSTED), "the plan is larger "
 		    "than the frame limit");
 		goto out;
@@ -338,6 +382,7 @@ op_get_plan(struct call *ca)
 out:
 	free(buf);
 	free(sig);
+	free(bg);
 	plan_free(plan);
 	household_free(&h);
 	call_reader_end(ca);
@@ -368,14 +413,6 @@ mutate_denied(struct call *ca, size_t i)
 {
 	call_status(ca, CODE(PERMISSION_DENIED), "mutations[%zu]: not allowed "
 	    "with your access to this household", i);
-}
-
-/* A caller that may change nothing: a reader that is no member. */
-static int
-mutate_may_write(const struct consent_decision *d)
-{
-	return d->cd_access >= ACCESS(CONTRIBUTE) || d->cd_member ||
-	    d->cd_regisseur;
 }
 
 /*
@@ -472,7 +509,7 @@ exec_mutate(struct wjob *j, struct stxn *t)
 		goto out;
 	}
 	/* A reader is refused before any item of the plan is looked at. */
-	if (!mutate_may_write(&h.h_dec)) {
+	if (!consent_may_mutate(&ca->ca_who, &h.h_dec)) {
 		mutate_denied(ca, 0);
 		goto out;
 	}
@@ -692,20 +729,30 @@ list_scan(struct stxn *t, const char *org, const char *subject,
 
 /*
  * Candidates in id order after the token, up to the horizon (empty: none):
- * index entries for the whole organisation and for the person.
+ * index entries for the whole organisation, the person and its teams.
  */
 static int
 list_candidates(struct call *ca, struct stxn *t, const char *after,
     struct idlist *il, char *horizon)
 {
+	char team[CONSENT_INDEX_SUBJECT_MAX];
 	size_t i, k;
-	int rc;
+	int rc, tm;
 
 	horizon[0] = '\0';
 	if ((rc = list_scan(t, ca->ca_who.pr_org, "", after, il,
 	    horizon)) != STORE_OK || (rc = list_scan(t, ca->ca_who.pr_org,
 	    ca->ca_who.pr_subject, after, il, horizon)) != STORE_OK)
 		return rc;
+	/* And what is granted to a team the caller's CA put it in. */
+	for (tm = 0; tm < ca->ca_who.pr_nteams && tm < PRINCIPAL_TEAMS_MAX;
+	    tm++) {
+		consent_team_subject(ca->ca_who.pr_teams[tm], team,
+		    sizeof(team));
+		if ((rc = list_scan(t, ca->ca_who.pr_org, team, after, il,
+		    horizon)) != STORE_OK)
+			return rc;
+	}
 	qsort(il->il_ids, il->il_n, sizeof(*il->il_ids), idcmp);
 	for (i = 0, k = 0; i < il->il_n; i++) {
 		if (horizon[0] != '\0' && strcmp(il->il_ids[i], horizon) > 0)
@@ -740,23 +787,6 @@ summary_new(const struct household *h)
 	return s;
 }
 
-/* The record names every household the answer revealed. */
-static int
-list_audit_add(EpAuditRecord *rec, const char *hhid)
-{
-	char **v;
-
-	v = realloc(rec->listed_households,
-	    (rec->n_listed_households + 1) * sizeof(*v));
-	if (v == NULL)
-		return -1;
-	rec->listed_households = v;
-	if ((v[rec->n_listed_households] = strdup(hhid)) == NULL)
-		return -1;
-	rec->n_listed_households++;
-	return 0;
-}
-
 /* One candidate: listed when the caller may read it. -1 with status set. */
 static int
 list_one(struct call *ca, struct stxn *t, const char *hhid,
@@ -776,7 +806,7 @@ list_one(struct call *ca, struct stxn *t, const char *hhid,
 	    CONSENT_OP_READ, 0, NULL)) {
 		r->households[r->n_households] = summary_new(&h);
 		if (r->households[r->n_households] == NULL ||
-		    list_audit_add(ca->ca_audit, hhid) != 0 ||
+		    audit_record_reveal(ca->ca_audit, hhid) != 0 ||
 		    call_check(ca, hhid, CONSENT_OP_READ, &h.h_dec) != 0) {
 			call_status(ca, CODE(INTERNAL), "out of memory");
 			ret = -1;
@@ -815,7 +845,8 @@ op_list_households(struct call *ca)
 		il.il_scan_max = LIST_SCAN_MIN;
 	if (il.il_scan_max > LIST_SCAN_MAX)
 		il.il_scan_max = LIST_SCAN_MAX;
-	il.il_cap = 2 * il.il_scan_max;
+	/* Room for a scan of the org, the person and each of its teams. */
+	il.il_cap = (size_t)(2 + PRINCIPAL_TEAMS_MAX) * il.il_scan_max;
 	if ((il.il_ids = calloc(il.il_cap, sizeof(*il.il_ids))) == NULL ||
 	    (r = malloc(sizeof(*r))) == NULL)
 		goto oom;

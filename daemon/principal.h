@@ -7,6 +7,8 @@
 
 #define PRINCIPAL_ORG_MAX	32	/* organisation id: [a-z0-9-], 1..31 */
 #define PRINCIPAL_SUBJECT_MAX	65	/* CN: [A-Za-z0-9._-], 1..64 */
+#define PRINCIPAL_TEAMS_MAX	8	/* teams a person's CA may put it in */
+#define PRINCIPAL_TEAM_MAX	33	/* team name: [a-z0-9-], 1..32 */
 
 struct principal {
 	char	pr_org[PRINCIPAL_ORG_MAX];
@@ -15,6 +17,9 @@ struct principal {
 	char	pr_org_identifier[48];	/* URA / OIN / KvK, from the config */
 	char	pr_serial[80];		/* certificate serial, hex */
 	char	pr_peer[64];		/* peer address "ip:port" */
+	/* Teams inside its organisation, asserted by the organisation's CA. */
+	char	pr_teams[PRINCIPAL_TEAMS_MAX][PRINCIPAL_TEAM_MAX];
+	int	pr_nteams;
 };
 
 #endif

@@ -481,6 +481,7 @@ server_new(const struct config *conf)
 	struct seal_key kek;
 	struct server *srv;
 	char err[512];
+	size_t k;
 	long ncpu;
 	int i, rc;
 
@@ -494,6 +495,16 @@ server_new(const struct config *conf)
 	srv->s_consent.cc_break_glass_window =
 	    (int64_t)conf->c_break_glass_window * 1000000;
 	srv->s_consent.cc_break_glass_reason_min = conf->c_break_glass_reason_min;
+	srv->s_consent.cc_break_glass_pause =
+	    (int64_t)conf->c_break_glass_pause * 1000000;
+	for (k = 0; k < conf->c_norgs; k++) {
+		srv->s_orgs[k].co_id = conf->c_orgs[k].co_id;
+		srv->s_orgs[k].co_roles = conf->c_orgs[k].co_roles;
+		srv->s_orgs[k].co_regie = conf->c_orgs[k].co_regie;
+		srv->s_orgs[k].co_break_glass = conf->c_orgs[k].co_break_glass;
+	}
+	srv->s_consent.cc_orgs = srv->s_orgs;
+	srv->s_consent.cc_norgs = conf->c_norgs;
 	srv->s_hh.hc_consent = &srv->s_consent;
 	srv->s_hh.hc_plan_bytes_max = plan_bytes_max(conf->c_max_frame);
 	srv->s_hh.hc_snapshot_versions = conf->c_snapshot_versions;

@@ -61,6 +61,7 @@ struct worker {
 struct server {
 	const struct config	*s_conf;
 	struct consent_conf	 s_consent;
+	struct consent_org	 s_orgs[CONFIG_MAX_ORGS];
 	struct household_conf	 s_hh;
 	struct quota		*s_quota;
 	struct store		*s_store;

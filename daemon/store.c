@@ -42,6 +42,7 @@ const struct store_dbinfo store_dbs[DB_COUNT] = {
 	[DB_EXPIRY] =	 { "expiry",	 0 },
 	[DB_SIGNALS] =	 { "signals",	 1 },
 	[DB_SENT] =	 { "sent",	 1 },
+	[DB_PEOPLE] =	 { "people",	 1 },
 	[DB_META] =	 { "meta",	 0 },
 	/* Schema 1, read by the migration only. */
 	[DB_V1_HOUSEHOLDS] = { "households", 0 },
@@ -1641,6 +1642,46 @@ store_sent_scan(struct stxn *tx, const char *org, const char *subject,
 	se.se_arg = arg;
 	return store_scan(tx, DB_SENT, key, SEAL_INDEX_LEN, key, sizeof(key),
 	    sent_one, &se);
+}
+
+/* -------------------------------------------------------------- people */
+
+int
+store_person_get(struct stxn *tx, const char *org, const char *subject,
+    EpPrincipal **out)
+{
+	uint8_t key[SEAL_INDEX_LEN];
+	ProtobufCMessage *m;
+	int rc;
+
+	*out = NULL;
+	if (index_key(tx, key, org, subject, NULL) != 0)
+		return STORE_ERR;
+	rc = store_get_msg(tx, DB_PEOPLE, key, sizeof(key), 0,
+	    &eenplan__v1__principal__descriptor, &m);
+	if (rc != STORE_OK)
+		return rc;
+	*out = (EpPrincipal *)m;
+	if ((*out)->org == NULL || strcmp((*out)->org, org) != 0 ||
+	    (*out)->subject == NULL || strcmp((*out)->subject, subject) != 0) {
+		log_warnx("store: DATA LOSS in database people: the entry of "
+		    "%s/%s names another", org, subject);
+		protobuf_c_message_free_unpacked(m, NULL);
+		*out = NULL;
+		return stxn_fail(tx, STORE_CORRUPT);
+	}
+	return STORE_OK;
+}
+
+int
+store_person_put(struct stxn *tx, const EpPrincipal *p)
+{
+	uint8_t key[SEAL_INDEX_LEN];
+
+	if (p == NULL || index_key(tx, key, p->org, p->subject, NULL) != 0)
+		return STORE_ERR;
+	return store_put_frame(tx, DB_PEOPLE, key, sizeof(key), &p->base, NULL,
+	    0, 0, NULL);
 }
 
 /* ------------------------------------------------------ raw (tests) */

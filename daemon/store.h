@@ -263,6 +263,18 @@ int	store_sent_scan(struct stxn *, const char *org, const char *subject,
 	    uint64_t after, int (*cb)(uint64_t seq, const EpSignal *, void *),
 	    void *) __attribute__((warn_unused_result));
 
+/* --------------------------------------------------------------- people */
+
+/*
+ * The people the deployment knows: every principal that has made a request
+ * (the writer records it), with the role of its certificate. TransferRegie
+ * names only a known professional. Keys are keyed hashes.
+ */
+int	store_person_get(struct stxn *, const char *org, const char *subject,
+	    EpPrincipal **out) __attribute__((warn_unused_result));
+int	store_person_put(struct stxn *, const EpPrincipal *)
+	    __attribute__((warn_unused_result));
+
 /* ----------------------------------------------------------------- meta */
 
 /* Small named values in meta (audit head, counters). */

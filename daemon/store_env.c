@@ -1044,7 +1044,7 @@ store_backup(struct store *st, const char *dir, char *err, size_t errlen)
 
 static const int rekey_dbs[] = {
 	DB_HH, DB_BODY, DB_DELTA, DB_SNAP, DB_GRANTS, DB_LOG, DB_FEED,
-	DB_CSTATE, DB_SIGNALS, DB_SENT
+	DB_CSTATE, DB_SIGNALS, DB_SENT, DB_PEOPLE
 };
 
 /* Step 1: a new data key under both KEKs, every other key under newkek too. */

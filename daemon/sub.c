@@ -128,25 +128,6 @@ sub_frame(struct sub *s, EpChangeEvent *ev, uint64_t last, uint8_t **buf,
 	return *buf != NULL ? 0 : -1;
 }
 
-static int
-round_reveal(EpAuditRecord *rec, const char *hhid)
-{
-	char **v;
-	size_t i;
-
-	for (i = 0; i < rec->n_listed_households; i++)
-		if (strcmp(rec->listed_households[i], hhid) == 0)
-			return 0;
-	if ((v = reallocarray(rec->listed_households,
-	    rec->n_listed_households + 1, sizeof(*v))) == NULL)
-		return -1;
-	rec->listed_households = v;
-	if ((v[rec->n_listed_households] = strdup(hhid)) == NULL)
-		return -1;
-	rec->n_listed_households++;
-	return 0;
-}
-
 struct collect {
 	struct sub		*c_sub;
 	struct sub_round	*c_round;
@@ -177,7 +158,7 @@ collect_one(const EpsFeedEvent *fe, void *arg)
 	for (i = 0; i < n; i++) {
 		if (rc == 0 && (sub_frame(c->c_sub, out[i], fe->event->seq,
 		    &r->r_frames[r->r_n], &r->r_lens[r->r_n]) != 0 ||
-		    round_reveal(r->r_audit, out[i]->household_id) != 0))
+		    audit_record_reveal(r->r_audit, out[i]->household_id) != 0))
 			rc = STORE_ERR;
 		else if (rc == 0)
 			r->r_n++;

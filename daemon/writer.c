@@ -13,6 +13,7 @@
 
 /* Seconds of no work after which the writer looks at the keyring. */
 #define WRITER_IDLE_S	1
+#define WRITER_SEEN	4096	/* people remembered as recorded */
 
 struct writer {
 	struct store		*w_store;
@@ -33,7 +34,57 @@ struct writer {
 	writer_notify_fn	 w_notify;
 	void			*w_hook_arg;
 	int64_t			 w_last_tick;	/* writer thread only, us */
+	uint64_t		 w_seen[WRITER_SEEN];	/* writer thread only:
+							   hashes of people known */
 };
+
+static uint64_t
+writer_who_hash(const struct principal *p)
+{
+	uint64_t h = 1469598103934665603ULL;
+	const char *s;
+
+	for (s = p->pr_org; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL;
+	for (s = p->pr_subject; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+	h = (h ^ (uint64_t)(p->pr_role + 1)) * 1099511628211ULL;
+	return h == 0 ? 1 : h;
+}
+
+/*
+ * Records who asked among the people the deployment knows (TransferRegie
+ * names only a known professional), in the job's txn; remembered, so a
+ * known person costs no lookup.
+ */
+static int
+writer_know(struct writer *w, struct stxn *t, const struct principal *who)
+{
+	EpPrincipal e = EENPLAN__V1__PRINCIPAL__INIT, *old = NULL;
+	uint64_t h;
+	int rc;
+
+	if (who == NULL || who->pr_org[0] == '\0' || who->pr_subject[0] == '\0')
+		return STORE_OK;
+	h = writer_who_hash(who);
+	if (w->w_seen[h % WRITER_SEEN] == h)
+		return STORE_OK;
+	rc = store_person_get(t, who->pr_org, who->pr_subject, &old);
+	if (rc == STORE_OK && (int)old->role == who->pr_role)
+		rc = STORE_OK;
+	else if (rc == STORE_OK || rc == STORE_NOTFOUND) {
+		e.org = (char *)(uintptr_t)who->pr_org;
+		e.subject = (char *)(uintptr_t)who->pr_subject;
+		e.role = who->pr_role;
+		rc = store_person_put(t, &e);
+	}
+	if (old != NULL)
+		protobuf_c_message_free_unpacked(&old->base, NULL);
+	if (rc == STORE_OK)
+		w->w_seen[h % WRITER_SEEN] = h;
+	return rc;
+}
 
 #define WRITER_TICK_US	1000000
 
@@ -164,9 +215,11 @@ writer_run_job(struct writer *w, struct stxn *parent, struct wjob *job)
 	}
 	/* A failed audit_append leaves the head as it was. */
 	if (job->wj_audit != NULL &&
-	    (rc = audit_append(child, &w->w_ahead, job->wj_audit)) !=
-	    STORE_OK) {
+	    ((rc = audit_append(child, &w->w_ahead, job->wj_audit)) !=
+	    STORE_OK || (rc = writer_know(w, child, job->wj_who)) !=
+	    STORE_OK)) {
 		store_abort(child);
+		w->w_ahead = saved;
 		return writer_job_failed(w, parent, job, rc);
 	}
 	job->wj_bytes = store_txn_bytes(child);

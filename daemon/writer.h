@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "wire.h"
+#include "principal.h"
 #include "store.h"
 
 struct writer;
@@ -55,6 +56,7 @@ struct wjob {
 	int		 wj_rc;		/* STORE_OK: committed (data if kept, and audit);
 					   else why not — the request must fail */
 	uint64_t	 wj_bytes;	/* bytes its child txn put (data and record) */
+	const struct principal *wj_who;	/* who asked (recorded as known), or NULL */
 	struct wjob	*wj_next;	/* writer's queue link */
 };
 
