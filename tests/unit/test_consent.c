@@ -38,6 +38,13 @@ ev_plan(const struct consent_conf *cc, const struct principal *pr,
 #define A_CONTRIBUTE	EENPLAN__V1__ACCESS__ACCESS_CONTRIBUTE
 #define A_MANAGE	EENPLAN__V1__ACCESS__ACCESS_MANAGE
 
+#define ROLE_CLIENT	EENPLAN__V1__ROLE__ROLE_CLIENT
+#define ROLE_CARER	EENPLAN__V1__ROLE__ROLE_CARER
+#define ROLE_GP		EENPLAN__V1__ROLE__ROLE_GP
+#define ROLE_PRO	EENPLAN__V1__ROLE__ROLE_PROFESSIONAL
+#define ROLE_SYS	EENPLAN__V1__ROLE__ROLE_SYSTEM
+#define ROLE_AUD	EENPLAN__V1__ROLE__ROLE_AUDITOR
+
 /* ------------------------------------------------------------ fixtures */
 
 static struct consent_conf conf_on = {
@@ -1278,6 +1285,305 @@ test_check_grant_member(void **state)
 	assert_int_equal(consent_check_grant(&m, &d, &g, NULL, 0), 0);
 }
 
+/* ------------------------------------------------- the rules moved here */
+
+/*
+ * The organisations of the tables below, each with what its [org] section
+ * says. Expectations are written per case by hand, not derived from it.
+ */
+static const struct consent_org orgs[] = {
+	{ "gemeente", 1u << ROLE_PRO | 1u << ROLE_SYS | 1u << ROLE_AUD, 1, 1 },
+	{ "lev", 1u << ROLE_PRO | 1u << ROLE_SYS, 1, 0 },	/* no break-glass */
+	{ "zorg", 1u << ROLE_PRO, 0, 1 },			/* no regie */
+	{ "burgers", 1u << ROLE_CLIENT | 1u << ROLE_CARER, 0, 0 },
+	{ "huisarts", 1u << ROLE_GP, 0, 0 },
+};
+
+static struct consent_conf
+conf_orgs(void)
+{
+	struct consent_conf c = conf_on;
+
+	c.cc_orgs = orgs;
+	c.cc_norgs = sizeof(orgs) / sizeof(orgs[0]);
+	c.cc_break_glass_pause = 3600LL * 1000000;
+	return c;
+}
+
+static void
+test_teams(void **state)
+{
+	struct consent_conf c = conf_orgs();
+	struct household hh;
+	struct consent_decision d;
+	EpGrant g = EENPLAN__V1__GRANT__INIT, *gl[1] = { &g };
+	struct principal bms = who("gemeente", "j-jansen", ROLE_PRO);
+	struct principal wmo = who("gemeente", "a-devries", ROLE_PRO);
+	struct principal levbms = who("lev", "s-bakker", ROLE_PRO);
+	char err[200];
+
+	(void)state;
+	household_init(&hh, "gemeente", "reg", ROLE_PRO);
+	snprintf(bms.pr_teams[0], sizeof(bms.pr_teams[0]), "noord");
+	snprintf(bms.pr_teams[1], sizeof(bms.pr_teams[1]), "bms");
+	bms.pr_nteams = 2;
+	snprintf(wmo.pr_teams[0], sizeof(wmo.pr_teams[0]), "noord");
+	wmo.pr_nteams = 1;
+	snprintf(levbms.pr_teams[0], sizeof(levbms.pr_teams[0]), "bms");
+	levbms.pr_nteams = 1;
+	g.id = 1;
+	g.grantee_org = "gemeente";
+	g.grantee_team = "bms";
+	g.access = A_READ;
+	g.purpose = "schuldhulp";
+	/* The team's member reads; a colleague outside it, and a person of
+	   another org in a team of the same name, do not. */
+	ev_plan(&c, &bms, &hh.plan, gl, 1, NOW, &d);
+	assert_int_equal(d.cd_access, A_READ);
+	ev_plan(&c, &wmo, &hh.plan, gl, 1, NOW, &d);
+	assert_int_equal(d.cd_access, A_NONE);
+	ev_plan(&c, &levbms, &hh.plan, gl, 1, NOW, &d);
+	assert_int_equal(d.cd_access, A_NONE);
+	/* A team grant naming a person too counts for nobody, and is refused. */
+	g.grantee_subject = "j-jansen";
+	ev_plan(&c, &bms, &hh.plan, gl, 1, NOW, &d);
+	assert_int_equal(d.cd_access, A_NONE);
+	assert_int_equal(consent_check_grant(&bms, &d, &g, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "grantee_team"));
+	g.grantee_subject = "";
+	g.grantee_team = "BMS!";
+	assert_int_equal(consent_check_grant_request(&c, &g, NOW, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "grantee_team"));
+	/* No one member renounces a team's grant: it is no one's own. */
+	g.grantee_team = "bms";
+	assert_false(consent_grant_is_own(&bms, &g));
+}
+
+static void
+test_regie_targets(void **state)
+{
+	/* to_org, to_subject, the target's known role: ok, the role stored */
+	static const struct {
+		const char	*org, *sub;
+		int		 known, ok, role;
+	} cases[] = {
+		{ "gemeente", "b-willems", ROLE_PRO, 1, ROLE_PRO },
+		{ "lev", "s-bakker", ROLE_PRO, 1, ROLE_PRO },
+		{ "gemeente", "nobody", 0, 0, 0 },		/* not known */
+		{ "gemeente", "privacy", ROLE_AUD, 0, 0 },	/* auditor */
+		{ "lev", "lev-crm", ROLE_SYS, 0, 0 },		/* system */
+		{ "zorg", "j-smits", ROLE_PRO, 0, 0 },		/* no regie */
+		{ "huisarts", "dr-p", ROLE_GP, 0, 0 },
+		{ "nowhere", "x", ROLE_PRO, 0, 0 },		/* no such org */
+		{ "burgers", "p-anna", 0, 1, ROLE_CLIENT },	/* self-regie */
+		{ "burgers", "p-bram", ROLE_CLIENT, 1, ROLE_CLIENT },
+		{ "burgers", "p-lisa", ROLE_CARER, 0, 0 },	/* no member */
+		{ "burgers", "p-zoe", ROLE_CLIENT, 0, 0 },	/* no member */
+	};
+	struct consent_conf c = conf_orgs();
+	struct consent_household ch;
+	struct household hh;
+	char err[256];
+	size_t i;
+	int role;
+
+	(void)state;
+	household_init(&hh, "gemeente", "reg", ROLE_PRO);
+	consent_household_of_plan(&hh.plan, &ch);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		if (consent_regie_target_ok(&c, &ch, cases[i].org, cases[i].sub,
+		    cases[i].known, &role, err, sizeof(err)) != cases[i].ok)
+			fail_msg("regie to %s/%s (known as %d): expected %s (%s)",
+			    cases[i].org, cases[i].sub, cases[i].known,
+			    cases[i].ok ? "allowed" : "refused", err);
+		if (cases[i].ok)
+			assert_int_equal(role, cases[i].role);
+		else
+			assert_true(strncmp(err, "to_", 3) == 0);
+	}
+}
+
+static EpGrant
+bg_grant(const char *org, const char *sub, int64_t from, int64_t until,
+    int64_t revoked)
+{
+	EpGrant g = EENPLAN__V1__GRANT__INIT;
+
+	g.grantee_org = (char *)(uintptr_t)org;
+	g.grantee_subject = (char *)(uintptr_t)sub;
+	g.access = A_READ;
+	g.break_glass = 1;
+	g.valid_from = from;
+	g.recorded_at = from;
+	g.valid_until = until;
+	g.revoked_at = revoked;
+	return g;
+}
+
+static void
+test_break_glass_limits(void **state)
+{
+	const int64_t H = 3600LL * 1000000, WIN = 4 * H;	/* pause: 1 h */
+	struct consent_conf c = conf_orgs(), off = conf_orgs();
+	struct principal gem = who("gemeente", "a-devries", ROLE_PRO);
+	struct principal lev = who("lev", "s-bakker", ROLE_PRO);
+	struct principal gp = who("huisarts", "dr-p", ROLE_GP);
+	struct consent_decision none, reads;
+	EpGrant own_recent, own_old, other, own_revoked;
+	EpGrant *rec[1];
+	char err[256];
+	int code;
+
+	(void)state;
+	off.cc_break_glass = 0;
+	memset(&none, 0, sizeof(none));
+	memset(&reads, 0, sizeof(reads));
+	reads.cd_access = A_READ;
+	reads.cd_scope = CONSENT_SCOPE_ALL;
+	/* Ended 30 min ago: within the pause. Ended 2 h ago: past it. */
+	own_recent = bg_grant("gemeente", "a-devries", NOW - WIN - H / 2,
+	    NOW - H / 2, 0);
+	own_old = bg_grant("gemeente", "a-devries", NOW - WIN - 2 * H,
+	    NOW - 2 * H, 0);
+	other = bg_grant("gemeente", "b-willems", NOW - WIN, NOW - 1, 0);
+	/* Switched off early (revoked) 2 h ago though meant to last longer. */
+	own_revoked = bg_grant("gemeente", "a-devries", NOW - 3 * H, NOW + H,
+	    NOW - 2 * H);
+
+	assert_true(consent_break_glass_ok(&c, &gem, &none, NULL, 0, NOW,
+	    &code, err, sizeof(err)));
+	assert_false(consent_break_glass_ok(&off, &gem, &none, NULL, 0, NOW,
+	    &code, err, sizeof(err)));
+	assert_int_equal(code, EENPLAN__V1__CODE__PERMISSION_DENIED);
+	/* lev's professionals may not (break_glass off for lev). */
+	assert_false(consent_break_glass_ok(&c, &lev, &none, NULL, 0, NOW,
+	    &code, err, sizeof(err)));
+	assert_int_equal(code, EENPLAN__V1__CODE__PERMISSION_DENIED);
+	assert_non_null(strstr(err, "organisation"));
+	assert_false(consent_break_glass_ok(&c, &gp, &none, NULL, 0, NOW,
+	    &code, err, sizeof(err)));
+	/* Already reading: no emergency needed. */
+	assert_false(consent_break_glass_ok(&c, &gem, &reads, NULL, 0, NOW,
+	    &code, err, sizeof(err)));
+	assert_int_equal(code, EENPLAN__V1__CODE__FAILED_PRECONDITION);
+	/* The pause, for the same person only. */
+	rec[0] = &own_recent;
+	assert_false(consent_break_glass_ok(&c, &gem, &none, rec, 1, NOW,
+	    &code, err, sizeof(err)));
+	assert_int_equal(code, EENPLAN__V1__CODE__FAILED_PRECONDITION);
+	assert_non_null(strstr(err, "break_glass_pause"));
+	rec[0] = &own_old;
+	assert_true(consent_break_glass_ok(&c, &gem, &none, rec, 1, NOW,
+	    &code, err, sizeof(err)));
+	rec[0] = &other;
+	assert_true(consent_break_glass_ok(&c, &gem, &none, rec, 1, NOW,
+	    &code, err, sizeof(err)));
+	rec[0] = &own_revoked;
+	assert_true(consent_break_glass_ok(&c, &gem, &none, rec, 1, NOW,
+	    &code, err, sizeof(err)));
+}
+
+static void
+test_revoke_how(void **state)
+{
+	struct consent_conf c = conf_orgs();
+	struct household hh;
+	struct consent_decision d;
+	EpGrant person = EENPLAN__V1__GRANT__INIT, orgw = EENPLAN__V1__GRANT__INIT;
+	EpGrant team = EENPLAN__V1__GRANT__INIT, regie = EENPLAN__V1__GRANT__INIT;
+	EpGrant *all[4] = { &person, &orgw, &team, &regie };
+	struct principal anna = who("burgers", "p-anna", ROLE_CLIENT);
+	struct principal reg = who("gemeente", "reg", ROLE_PRO);
+	struct principal bakker = who("lev", "s-bakker", ROLE_PRO);
+	struct principal crm = who("lev", "lev-crm", ROLE_SYS);
+	struct principal stranger = who("zorg", "j-smits", ROLE_PRO);
+	/*
+	 * Who revokes which grant, and how (H: household, B: on behalf,
+	 * R: renounce, T: the regisseur's own, must transfer, -: refused).
+	 */
+	static const char *const expect[5] = {
+		/* person orgw team regie */
+		"HHHH",		/* anna, a member */
+		"BBBT",		/* the regisseur */
+		"R---",		/* s-bakker, the person granted */
+		"-R--",		/* lev-crm, lev's system */
+		"----",		/* a stranger */
+	};
+	const struct principal *who5[5] = { &anna, &reg, &bakker, &crm,
+	    &stranger };
+	const EpGrant *grants[4] = { &person, &orgw, &team, &regie };
+	static const char code[] = { '-', 'H', 'B', 'R', 'T' };
+	size_t i, j;
+	int how;
+
+	(void)state;
+	household_init(&hh, "gemeente", "reg", ROLE_PRO);
+	person.id = 1;
+	person.grantee_org = "lev";
+	person.grantee_subject = "s-bakker";
+	person.access = A_READ;
+	orgw.id = 2;
+	orgw.grantee_org = "lev";
+	orgw.access = A_CONTRIBUTE;
+	team.id = 3;
+	team.grantee_org = "lev";
+	team.grantee_team = "schuldhulp";
+	team.access = A_READ;
+	regie.id = 4;
+	regie.grantee_org = "gemeente";
+	regie.grantee_subject = "reg";
+	regie.access = A_MANAGE;
+	for (i = 0; i < 5; i++) {
+		ev_plan(&c, who5[i], &hh.plan, all, 4, NOW, &d);
+		for (j = 0; j < 4; j++) {
+			how = consent_revoke_how(&c, who5[i], &d, grants[j]);
+			if (code[how] != expect[i][j])
+				fail_msg("caller %zu, grant %zu: %c, expected %c",
+				    i, j, code[how], expect[i][j]);
+		}
+	}
+}
+
+static void
+test_audit_names_and_mutate(void **state)
+{
+	struct consent_decision d;
+	struct principal anna = who("burgers", "p-anna", ROLE_CLIENT);
+	struct principal pro = who("lev", "s-bakker", ROLE_PRO);
+	struct principal gp = who("huisarts", "dr-p", ROLE_GP);
+
+	(void)state;
+	assert_true(consent_audit_name_shown("member", ROLE_CLIENT));
+	assert_true(consent_audit_name_shown("regisseur", ROLE_PRO));
+	assert_true(consent_audit_name_shown("", ROLE_GP));
+	assert_false(consent_audit_name_shown("", ROLE_PRO));
+	assert_false(consent_audit_name_shown("", ROLE_CLIENT));
+	assert_false(consent_audit_name_shown(NULL, ROLE_SYS));
+	assert_false(consent_audit_name_shown("boss", ROLE_PRO));
+	/* Mutating at all: members, contributors, the regisseur; no reader. */
+	memset(&d, 0, sizeof(d));
+	d.cd_member = 1;
+	d.cd_access = A_READ;
+	assert_true(consent_may_mutate(&anna, &d));
+	assert_false(consent_may_mutate(&pro, &d));	/* member flag, wrong role */
+	memset(&d, 0, sizeof(d));
+	d.cd_access = A_READ;
+	assert_false(consent_may_mutate(&pro, &d));
+	d.cd_access = A_CONTRIBUTE;
+	assert_true(consent_may_mutate(&pro, &d));
+	assert_false(consent_may_mutate(&gp, &d));	/* ceiling, hand-made */
+	assert_true(consent_may_intake(&pro));
+	assert_false(consent_may_intake(&gp));
+	assert_false(consent_may_intake(&anna));
+	assert_string_equal(consent_capacity(&pro, &d), "");
+	d.cd_regisseur = 1;
+	d.cd_access = A_MANAGE;
+	assert_string_equal(consent_capacity(&pro, &d), "regisseur");
+}
+
 int
 main(void)
 {
@@ -1301,6 +1607,11 @@ main(void)
 		cmocka_unit_test(test_scope_bits),
 		cmocka_unit_test(test_check_grant),
 		cmocka_unit_test(test_check_grant_member),
+		cmocka_unit_test(test_teams),
+		cmocka_unit_test(test_regie_targets),
+		cmocka_unit_test(test_break_glass_limits),
+		cmocka_unit_test(test_revoke_how),
+		cmocka_unit_test(test_audit_names_and_mutate),
 	};
 
 	return cmocka_run_group_tests_name("consent", tests, NULL, NULL);
