@@ -273,6 +273,48 @@ call_reply(struct call *ca)
 	call_free(ca);
 }
 
+struct know_job {
+	struct wjob		kj_job;
+	struct principal	kj_who;
+};
+
+/* In the writer thread, once recorded: nothing to answer. */
+static void
+know_post(struct wjob *j)
+{
+	free(j->wj_arg);
+}
+
+void
+call_know(struct call *ca)
+{
+	const struct call_env *env = ca->ca_env;
+	struct know_job *kj;
+	uint64_t h = 1469598103934665603ULL;
+	const char *s;
+
+	if (env->ce_seen == NULL || env->ce_writer == NULL)
+		return;
+	for (s = ca->ca_who.pr_org; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL;
+	for (s = ca->ca_who.pr_subject; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+	h = (h ^ (uint64_t)(ca->ca_who.pr_role + 1)) * 1099511628211ULL;
+	if (h == 0)
+		h = 1;
+	if (env->ce_seen[h % CALL_SEEN] == h)
+		return;
+	if ((kj = calloc(1, sizeof(*kj))) == NULL)
+		return;
+	env->ce_seen[h % CALL_SEEN] = h;
+	kj->kj_who = ca->ca_who;
+	kj->kj_job.wj_who = &kj->kj_who;
+	kj->kj_job.wj_post = know_post;
+	kj->kj_job.wj_arg = kj;
+	writer_submit(env->ce_writer, &kj->kj_job);
+}
+
 static void
 call_post(struct wjob *j)
 {

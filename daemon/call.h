@@ -29,6 +29,8 @@ struct config;
 struct quota;
 struct subs;
 
+#define CALL_SEEN	1024
+
 /* Short names for the wire enums, for every handler. */
 #define CODE(x)		EENPLAN__V1__CODE__##x
 #define ACCESS(x)	EENPLAN__V1__ACCESS__ACCESS_##x
@@ -44,6 +46,8 @@ struct call_env {
 	struct quota			*ce_quota;
 	struct subs			*ce_subs;	/* this worker's subscriptions */
 	struct stxn			*ce_reader;	/* this worker's */
+	uint64_t			*ce_seen;	/* CALL_SEEN hashes of people
+							   this worker has made known */
 	/* From the writer thread: hands a finished job back to this worker. */
 	void				(*ce_post)(void *, struct wjob *);
 	void				*ce_post_arg;
@@ -110,6 +114,12 @@ struct call {
 struct call *call_new(const struct call_env *, const struct call_sink *,
 	    const struct principal *who, size_t budget);
 void	call_free(struct call *);
+
+/*
+ * Makes the caller known to the deployment (the writer records it among the
+ * people: TransferRegie names only known professionals), once per worker.
+ */
+void	call_know(struct call *);
 
 /* Handing the call back to its worker (the env's ce_post delivers it). */
 void	call_complete(struct wjob *);

@@ -78,6 +78,7 @@ dispatch_request(struct call *ca, EpRequest *req)
 		    "server does not know)");
 		return;
 	}
+	call_know(ca);
 	if ((op = dispatch_find(req->body_case)) == NULL || op->do_fn == NULL) {
 		call_status(ca, EENPLAN__V1__CODE__UNIMPLEMENTED,
 		    "%s is not implemented yet", op != NULL ? op->do_name :

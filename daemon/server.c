@@ -290,6 +290,8 @@ worker_init(struct server *srv, struct worker *w, int id)
 	w->w_env.ce_reader = w->w_rtxn;
 	w->w_env.ce_post = worker_post;
 	w->w_env.ce_post_arg = w;
+	if ((w->w_env.ce_seen = calloc(CALL_SEEN, sizeof(uint64_t))) == NULL)
+		fatal("calloc");
 }
 
 static void
@@ -303,6 +305,7 @@ worker_free(struct worker *w)
 		free(it);
 	}
 	store_reader_free(w->w_rtxn);
+	free(w->w_env.ce_seen);
 	event_free(w->w_mailbox.mb_ev);
 	event_free(w->w_fdq_ev);
 	event_free(w->w_stop_ev);

@@ -214,10 +214,10 @@ writer_run_job(struct writer *w, struct stxn *parent, struct wjob *job)
 		return writer_audit_alone(w, parent, job);
 	}
 	/* A failed audit_append leaves the head as it was. */
-	if (job->wj_audit != NULL &&
-	    ((rc = audit_append(child, &w->w_ahead, job->wj_audit)) !=
-	    STORE_OK || (rc = writer_know(w, child, job->wj_who)) !=
-	    STORE_OK)) {
+	if ((job->wj_audit != NULL &&
+	    (rc = audit_append(child, &w->w_ahead, job->wj_audit)) !=
+	    STORE_OK) || (rc = writer_know(w, child, job->wj_who)) !=
+	    STORE_OK) {
 		store_abort(child);
 		w->w_ahead = saved;
 		return writer_job_failed(w, parent, job, rc);
