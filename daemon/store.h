@@ -16,9 +16,17 @@
  *   grants    hh16 | grant id       -> sealed Grant (every grant ever)
  *   pidx      ihash16 | hh16        -> CRC (ihash16: keyed hash of
  *                                      org \0 subject; "" for a whole org)
- *   log       seq                   -> sealed AuditRecord
- *   log_hh    hh16 | seq            -> CRC (records naming the household)
- *   log_org   org \0 seq            -> CRC (records by the actor's org)
+ *   log       seq                   -> sealed AuditEntry (an AuditRecord
+ *                                      without seq, prev_hash; its actor
+ *                                      a number), appended
+ *   log_hh    hh16                  => seq | CRC, DUPSORT (records naming
+ *                                      the household; built off the hot
+ *                                      path, up to meta "audit_indexed")
+ *   log_org   org \0                => seq | CRC, DUPSORT (records by the
+ *                                      actor's org; likewise)
+ *   actors    id                    -> sealed Actor (principal, org
+ *                                      identifier, certificate serial)
+ *   actor_idx ihash16               -> CRC, id (the keyed hash of an actor)
  *   feed      seq                   -> sealed ChangeEvent
  *   meta      name                  -> CRC ("schema", "keyring",
  *                                      "audit_head", "change_seq", ...)
@@ -210,6 +218,16 @@ int	store_audit_scan(struct stxn *, const char *hhid, const char *org,
 /* The highest audit seq stored (0 when none): verify looks past the head. */
 int	store_audit_last(struct stxn *, uint64_t *seq)
 	    __attribute__((warn_unused_result));
+/*
+ * Indexes (log_hh, log_org) up to a few thousand records the log holds past
+ * what is indexed; *pending (may be NULL) gets how many remain after. Off
+ * the hot path: the writer calls it at the start of a batch and when idle.
+ */
+int	store_audit_index(struct stxn *, uint64_t *pending)
+	    __attribute__((warn_unused_result));
+/* The highest seq the indexes cover. */
+int	store_audit_indexed(struct stxn *, uint64_t *seq)
+	    __attribute__((warn_unused_result));
 
 /* ---------------------------------------------------------- change feed */
 
@@ -344,6 +362,9 @@ void	store_free_list(void **items, size_t n);
  * named db ("log", "meta", ...), bypassing every index and invariant; get
  * the raw stored bytes of a key (malloc'd copy).
  */
+/* Tests: replaces record rec->seq with rec as given (no chain check). */
+int	store_audit_raw_replace(struct stxn *, const EpAuditRecord *rec)
+	    __attribute__((warn_unused_result));
 int	store_raw_put(struct stxn *, const char *db, const void *key,
 	    size_t keylen, const void *payload, size_t len)
 	    __attribute__((warn_unused_result));

@@ -453,7 +453,8 @@ store_open_dbs(struct store *st, char *err, size_t errlen)
 	}
 	for (i = 0; i < DB_COUNT; i++) {
 		mrc = mdb_dbi_open(tx.sx_txn, store_dbs[i].sd_name,
-		    i >= DB_V1_FIRST ? 0 : flags, &st->st_dbi[i]);
+		    i >= DB_V1_FIRST ? 0 : flags | store_dbs[i].sd_flags,
+		    &st->st_dbi[i]);
 		if (mrc == MDB_NOTFOUND && i >= DB_V1_FIRST) {
 			st->st_dbi[i] = 0;
 			continue;
@@ -473,6 +474,19 @@ store_open_dbs(struct store *st, char *err, size_t errlen)
 			    mrc == MDB_NOTFOUND ? " (not an eenplan store?)" :
 			    "");
 			goto fail;
+		}
+		/* An existing database keeps the layout it was made with. */
+		if (i < DB_V1_FIRST) {
+			unsigned have = 0;
+
+			if (mdb_dbi_flags(tx.sx_txn, st->st_dbi[i], &have) !=
+			    MDB_SUCCESS || (have & (MDB_DUPSORT | MDB_DUPFIXED))
+			    != store_dbs[i].sd_flags) {
+				snprintf(err, errlen, "database %s: not laid out "
+				    "as this version keeps it (a store made by "
+				    "a development build?)", store_dbs[i].sd_name);
+				goto fail;
+			}
 		}
 		if (i == DB_V1_HOUSEHOLDS)
 			v1 = 1;
@@ -1044,7 +1058,7 @@ store_backup(struct store *st, const char *dir, char *err, size_t errlen)
 
 static const int rekey_dbs[] = {
 	DB_HH, DB_BODY, DB_DELTA, DB_SNAP, DB_GRANTS, DB_LOG, DB_FEED,
-	DB_CSTATE, DB_SIGNALS, DB_SENT, DB_PEOPLE
+	DB_CSTATE, DB_SIGNALS, DB_SENT, DB_PEOPLE, DB_ACTORS
 };
 
 /* Step 1: a new data key under both KEKs, every other key under newkek too. */

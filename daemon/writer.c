@@ -26,6 +26,7 @@ struct writer {
 	int			 w_joined;
 	struct writer_stats	 w_stats;	/* under w_mtx */
 	struct audit_head	 w_ahead;	/* writer thread only */
+	int			 w_index_warned; /* writer thread only */
 	int			 w_reload;	/* writer thread only: w_ahead
 						   may not match the disk */
 	struct wjob		*w_pending;	/* writer thread only: committed,
@@ -126,6 +127,33 @@ writer_run_tick(struct writer *w, struct stxn *parent)
 	}
 	if ((rc = store_commit(child)) != STORE_OK)
 		log_warnx("writer: housekeeping: %s", store_strerror(rc));
+}
+
+/*
+ * The audit indexes, off the hot path: what earlier batches appended to the
+ * log is indexed here, in its own child, so a failure costs the batch
+ * nothing (scans read the unindexed part of the log directly meanwhile).
+ */
+static void
+writer_run_index(struct writer *w, struct stxn *parent)
+{
+	struct stxn *child;
+	int rc;
+
+	if (store_child_begin(parent, &child) != STORE_OK)
+		return;
+	if ((rc = store_audit_index(child, NULL)) != STORE_OK) {
+		if (!w->w_index_warned)
+			log_warnx("writer: audit index: %s (queries read the "
+			    "log past it directly)", store_strerror(rc));
+		w->w_index_warned = 1;
+		store_abort(child);
+		return;
+	}
+	if ((rc = store_commit(child)) != STORE_OK)
+		log_warnx("writer: audit index: %s", store_strerror(rc));
+	else
+		w->w_index_warned = 0;
 }
 
 /*
@@ -336,6 +364,7 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 		else {
 			saved = w->w_ahead;
 			writer_run_tick(w, parent);
+			writer_run_index(w, parent);
 			for (job = batch; job != NULL; job = job->wj_next)
 				job->wj_rc = writer_run_job(w, parent, job);
 			events = store_txn_events(parent);
