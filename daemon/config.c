@@ -120,6 +120,8 @@ static const struct cfg_key cfg_keys[] = {
 	    1024, 0 },
 	{ SEC_STORE, "migrate_batch", KT_U32, CF(c_migrate_batch), 1, 100000,
 	    0 },
+	{ SEC_STORE, "audit_index_lag", KT_U32, CF(c_audit_index_lag), 1,
+	    100000, 0 },
 
 	{ SEC_ORG, "name", KT_NAME, OF(co_name), 0, 0, 1 },
 	{ SEC_ORG, "identifier", KT_IDENT, OF(co_identifier), 0, 0, 1 },
@@ -163,6 +165,7 @@ config_defaults(struct config *cfg)
 	cfg->c_write_burst = 33554432;
 	cfg->c_subscriber_buffer = 4194304;
 	cfg->c_snapshot_versions = 1000;
+	cfg->c_audit_index_lag = 1024;
 	cfg->c_snapshot_bytes = 65536;
 	cfg->c_grants_max = 4096;
 	cfg->c_active_grants_max = 64;

@@ -72,6 +72,12 @@ struct config {
 	char		c_store_key[PATH_MAX];	/* key = the store's key file (required;
 						   outside data_dir, mode 0600) */
 	uint32_t	c_snapshot_versions;	/* snapshot_versions = 1000 */
+	/*
+	 * audit_index_lag = 1024: audit records the writer lets gather before
+	 * it indexes them (it also does when idle). More: fewer index pages
+	 * written per record; a query reads that many records more at most.
+	 */
+	uint32_t	c_audit_index_lag;
 	size_t		c_snapshot_bytes;	/* snapshot_bytes = 65536 */
 	uint32_t	c_grants_max;		/* grants_max = 4096 (per household, ever) */
 	uint32_t	c_active_grants_max;	/* active_grants_max = 64 (current) */

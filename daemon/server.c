@@ -568,6 +568,7 @@ server_new(const struct config *conf)
 	for (i = 0; i < srv->s_nworkers; i++)
 		worker_init(srv, &srv->s_workers[i], i);
 	writer_set_hooks(srv->s_writer, server_tick, server_feed_moved, srv);
+	writer_set_index_lag(srv->s_writer, srv->s_conf->c_audit_index_lag);
 	return srv;
 }
 

@@ -220,10 +220,11 @@ int	store_audit_last(struct stxn *, uint64_t *seq)
 	    __attribute__((warn_unused_result));
 /*
  * Indexes (log_hh, log_org) up to a few thousand records the log holds past
- * what is indexed; *pending (may be NULL) gets how many remain after. Off
- * the hot path: the writer calls it at the start of a batch and when idle.
+ * what is indexed, when at least min wait; *pending (may be NULL) gets how
+ * many remain after. Off the hot path: the writer calls it at the start of
+ * a batch (min: audit_index_lag) and when idle (min 1).
  */
-int	store_audit_index(struct stxn *, uint64_t *pending)
+int	store_audit_index(struct stxn *, uint64_t min, uint64_t *pending)
 	    __attribute__((warn_unused_result));
 /* The highest seq the indexes cover. */
 int	store_audit_indexed(struct stxn *, uint64_t *seq)

@@ -853,7 +853,7 @@ index_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 }
 
 int
-store_audit_index(struct stxn *tx, uint64_t *pending)
+store_audit_index(struct stxn *tx, uint64_t min, uint64_t *pending)
 {
 	struct index_arg ia;
 	uint8_t start[8];
@@ -867,7 +867,9 @@ store_audit_index(struct stxn *tx, uint64_t *pending)
 	if ((rc = store_meta_get_u64(tx, AUDIT_INDEXED_META, &indexed)) !=
 	    STORE_OK || (rc = store_audit_last(tx, &last)) != STORE_OK)
 		return rc;
-	if (last <= indexed)
+	if (pending != NULL)
+		*pending = last > indexed ? last - indexed : 0;
+	if (last <= indexed || last - indexed < min)
 		return STORE_OK;
 	memset(&ia, 0, sizeof(ia));
 	ia.ia_tx = tx;

@@ -27,6 +27,7 @@ struct writer {
 	struct writer_stats	 w_stats;	/* under w_mtx */
 	struct audit_head	 w_ahead;	/* writer thread only */
 	int			 w_index_warned; /* writer thread only */
+	uint32_t		 w_index_lag;	/* records before indexing */
 	int			 w_reload;	/* writer thread only: w_ahead
 						   may not match the disk */
 	struct wjob		*w_pending;	/* writer thread only: committed,
@@ -90,6 +91,12 @@ writer_know(struct writer *w, struct stxn *t, const struct principal *who)
 #define WRITER_TICK_US	1000000
 
 void
+writer_set_index_lag(struct writer *w, uint32_t lag)
+{
+	w->w_index_lag = lag > 0 ? lag : 1;
+}
+
+void
 writer_set_hooks(struct writer *w, writer_tick_fn tick, writer_notify_fn notify,
     void *arg)
 {
@@ -135,14 +142,15 @@ writer_run_tick(struct writer *w, struct stxn *parent)
  * nothing (scans read the unindexed part of the log directly meanwhile).
  */
 static void
-writer_run_index(struct writer *w, struct stxn *parent)
+writer_run_index(struct writer *w, struct stxn *parent, int idle)
 {
 	struct stxn *child;
 	int rc;
 
 	if (store_child_begin(parent, &child) != STORE_OK)
 		return;
-	if ((rc = store_audit_index(child, NULL)) != STORE_OK) {
+	if ((rc = store_audit_index(child, idle ? 1 : w->w_index_lag,
+	    NULL)) != STORE_OK) {
 		if (!w->w_index_warned)
 			log_warnx("writer: audit index: %s (queries read the "
 			    "log past it directly)", store_strerror(rc));
@@ -364,7 +372,7 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 		else {
 			saved = w->w_ahead;
 			writer_run_tick(w, parent);
-			writer_run_index(w, parent);
+			writer_run_index(w, parent, batch == NULL);
 			for (job = batch; job != NULL; job = job->wj_next)
 				job->wj_rc = writer_run_job(w, parent, job);
 			events = store_txn_events(parent);
@@ -467,6 +475,7 @@ writer_start(struct store *st, char *err, size_t errlen)
 		return NULL;
 	}
 	w->w_store = st;
+	w->w_index_lag = WRITER_INDEX_LAG;
 	if ((rd = store_reader_new(st)) == NULL) {
 		snprintf(err, errlen, "writer: out of memory");
 		goto fail;

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Figures of the audit path (issue 8 item 2), measured against a build:
 
-  python3 tests/bench/audit_figures.py BUILD_DIR [HOUSEHOLDS] [READS]
+  python3 tests/bench/audit_figures.py BUILD_DIR [--old] [HOUSEHOLDS] [READS]
+
+--old: BUILD_DIR is a schema-1 build (fa0a3bf), for the same figures there.
 
 A population of HOUSEHOLDS (default 5000) households with ~2 KB plans, then
 READS (default 20000) audited GetPlans of uniformly random households from
@@ -29,7 +31,7 @@ sys.path.insert(0, HERE)
 import harness  # noqa: E402
 from harness import (Daemon, Raw, req_create, req_get_plan, req_mutate,
                      mut_add_note, pb_decode, pb_get, check)  # noqa: E402
-from store_figures import live_bytes  # noqa: E402
+from store_figures import live_bytes, OldDaemon  # noqa: E402
 
 
 def db_pages(d):
@@ -59,7 +61,9 @@ def data_fds(pid):
 
 
 def traced(pid, fn):
-    """Runs fn with strace on pid: (bytes written to data.mdb, flushes)."""
+    """Runs fn with strace on pid: (bytes written to data.mdb, write calls
+    to it, flushes). LMDB writes a commit's dirty pages sorted, each run of
+    adjacent pages in one call: a call is one contiguous extent, a seek."""
     tdir = tempfile.mkdtemp(prefix="eenplan-strace-")
     st = subprocess.Popen(["strace", "-ff", "-qq", "-e",
                            "trace=pwrite64,pwritev,pwritev2,writev,write,"
@@ -71,7 +75,7 @@ def traced(pid, fn):
     st.terminate()
     st.wait()
     fds = data_fds(pid)
-    written = flushes = 0
+    written = flushes = calls = 0
     pat = re.compile(r"(\w+)\((\d+)(?:,.*)?\)\s+= (\d+)$")
     for name in os.listdir(tdir):
         with open(os.path.join(tdir, name)) as f:
@@ -83,8 +87,9 @@ def traced(pid, fn):
                     flushes += 1
                 else:
                     written += int(m.group(3))
+                    calls += 1
     shutil.rmtree(tdir)
-    return written, flushes
+    return written, calls, flushes
 
 
 def pipelined(d, bodies, conns=8, depth=16):
@@ -119,14 +124,19 @@ def pipelined(d, bodies, conns=8, depth=16):
 
 
 def main():
-    build = sys.argv[1]
-    nhh = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
-    nreads = int(sys.argv[3]) if len(sys.argv) > 3 else 20000
+    old = "--old" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--old"]
+    build = args[0]
+    nhh = int(args[1]) if len(args) > 1 else 5000
+    nreads = int(args[2]) if len(args) > 2 else 20000
     harness.BUILD = os.path.abspath(build)
     harness.RUN_DIR = tempfile.mkdtemp(prefix="eenplan-audfig-")
-    d = Daemon("audfig", limits={"write_rate": 1073741824,
-                                 "write_burst": 17179869184,
-                                 "map_max": 8 << 30})
+    if old:
+        d = OldDaemon("audfig", limits={"map_max": 8 << 30})
+    else:
+        d = Daemon("audfig", limits={"write_rate": 1073741824,
+                                     "write_burst": 17179869184,
+                                     "map_max": 8 << 30})
     d.start()
     t0 = time.time()
     answers = pipelined(d, [req_create(i + 1) for i in range(nhh)])
@@ -153,7 +163,7 @@ def main():
     live1 = live_bytes(d)
     pages1 = db_pages(d)
     n2 = min(nreads, 5000)
-    written, flushes = traced(d.proc.pid, lambda: pipelined(
+    written, calls, flushes = traced(d.proc.pid, lambda: pipelined(
         d, [req_get_plan(i + 1, random.choice(hhs)) for i in range(n2)]))
     d.stop()
     print("build: %s" % build)
@@ -168,9 +178,10 @@ def main():
         if grew:
             print("  %-10s +%d pages: %.0f B per read"
                   % (name, grew, grew * 4096 / nreads))
-    print("pages written to data.mdb per audited read: %.2f (%d reads under "
-          "strace, %d B written, %d flushes: %.1f reads per flush)"
-          % (written / 4096 / n2, n2, written, flushes,
+    print("pages written to data.mdb per audited read: %.2f, in %.2f "
+          "contiguous extents (%d reads under strace, %d B in %d write "
+          "calls, %d flushes: %.1f reads per flush)"
+          % (written / 4096 / n2, calls / n2, n2, written, calls, flushes,
              n2 / max(flushes, 1)))
 
 

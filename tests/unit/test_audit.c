@@ -127,7 +127,7 @@ index_all(struct stxn *tx)
 	uint64_t pending;
 
 	do
-		assert_int_equal(store_audit_index(tx, &pending), STORE_OK);
+		assert_int_equal(store_audit_index(tx, 1, &pending), STORE_OK);
 	while (pending > 0);
 }
 
@@ -1056,7 +1056,7 @@ test_scan_unindexed_tail(void **state)
 		expect_counts(f, after);
 	/* Half of it indexed, in chunks the writer would take. */
 	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
-	assert_int_equal(store_audit_index(tx, &pending), STORE_OK);
+	assert_int_equal(store_audit_index(tx, 1, &pending), STORE_OK);
 	assert_int_equal(pending, 0);
 	assert_int_equal(store_audit_indexed(tx, &indexed), STORE_OK);
 	assert_int_equal(indexed, 40);
@@ -1070,7 +1070,7 @@ test_scan_unindexed_tail(void **state)
 		expect_counts(f, after);
 	/* Indexing twice changes nothing. */
 	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
-	assert_int_equal(store_audit_index(tx, &pending), STORE_OK);
+	assert_int_equal(store_audit_index(tx, 1, &pending), STORE_OK);
 	assert_int_equal(store_audit_indexed(tx, &indexed), STORE_OK);
 	assert_int_equal(indexed, 75);
 	assert_int_equal(store_commit(tx), STORE_OK);
