@@ -163,6 +163,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg->c_snapshot_bytes, 65536);
 	assert_int_equal(cfg->c_grants_max, 4096);
 	assert_int_equal(cfg->c_active_grants_max, 64);
+	assert_int_equal(cfg->c_audit_index_lag, 1024);
 	assert_string_equal(cfg->c_store_key, "");
 	assert_int_equal(cfg->c_norgs, 0);
 	assert_string_equal(cfg->c_crl_file, "");
@@ -214,6 +215,7 @@ test_full(void **state)
 	    "grants_max = 100\n"
 	    "active_grants_max = 8\n"
 	    "migrate_batch = 16\n"
+	    "audit_index_lag = 77\n"
 	    "[org gemeente]\n"
 	    "name = Gemeente Helmond\n"
 	    "identifier = OIN:99990000000000000001\n"
@@ -263,6 +265,7 @@ test_full(void **state)
 	assert_int_equal(cfg->c_grants_max, 100);
 	assert_int_equal(cfg->c_active_grants_max, 8);
 	assert_int_equal(cfg->c_migrate_batch, 16);
+	assert_int_equal(cfg->c_audit_index_lag, 77);
 
 	assert_int_equal(cfg->c_norgs, 3);
 	assert_string_equal(cfg->c_orgs[0].co_id, "gemeente");
@@ -486,6 +489,10 @@ test_out_of_range(void **state)
 	    at_line(lines_in(BASE) + 2), NULL);
 	expect_fail(BASE "[audit]\nretention_years = 0\n", "retention_years",
 	    NULL);
+	expect_fail(BASE "[store]\naudit_index_lag = 0\n", "audit_index_lag",
+	    "out of range", NULL);
+	expect_fail(BASE "[store]\naudit_index_lag = 100001\n",
+	    "audit_index_lag", "out of range", NULL);
 }
 
 static void
