@@ -88,7 +88,8 @@ household_load(struct stxn *t, const struct household_conf *hc,
 	snprintf(h->h_id, sizeof(h->h_id), "%s", hhid != NULL ? hhid : "");
 	if ((rc = store_hh_get(t, hhid, &h->h_rec)) != STORE_OK)
 		return rc;
-	h->h_gen0 = h->h_gen_saved = h->h_rec->consent_gen;
+	h->h_gen0 = h->h_gen_saved = h->h_gen_evented =
+	    h->h_rec->consent_gen;
 	return household_decide(hc, h, who, now);
 }
 
@@ -320,7 +321,7 @@ household_snapshot_due(const struct household_conf *hc,
 /* ---------------------------------------------------------- committing */
 
 int
-household_event(struct stxn *t, const struct household *h,
+household_event(struct stxn *t, struct household *h,
     const struct household_ev *he, const struct principal *actor, int64_t now)
 {
 	EpChangeEvent ev = EENPLAN__V1__CHANGE_EVENT__INIT;
@@ -339,12 +340,13 @@ household_event(struct stxn *t, const struct household *h,
 	fe.event = &ev;
 	fe.prev_gen = h->h_gen0;
 	fe.gen = h->h_rec != NULL ? h->h_rec->consent_gen : h->h_gen0;
+	h->h_gen_evented = fe.gen;
 	return store_change_append(t, &fe);
 }
 
 /* An event of just a kind. */
 static int
-hh_event(struct stxn *t, const struct household *h, int kind,
+hh_event(struct stxn *t, struct household *h, int kind,
     const struct principal *actor, int64_t now)
 {
 	struct household_ev he;
@@ -363,6 +365,15 @@ household_put(struct stxn *t, struct household *h)
 		return rc;
 	/* A new consent generation: what it decided from, for the feed. */
 	if (h->h_rec->consent_gen != h->h_gen_saved) {
+		/*
+		 * The one before, when this operation made it and no event
+		 * names it, no reader of the feed will ask for: dropped.
+		 */
+		if (h->h_gen_saved != h->h_gen0 &&
+		    h->h_gen_saved != h->h_gen_evented &&
+		    (rc = store_cstate_del(t, h->h_id, h->h_gen_saved)) !=
+		    STORE_OK && rc != STORE_NOTFOUND)
+			return rc;
 		if ((rc = store_cstate_put(t, h->h_id, h->h_rec->consent_gen,
 		    h->h_rec)) != STORE_OK)
 			return rc;

@@ -48,6 +48,7 @@ struct household {
 						   or NULL (the grant may go) */
 	uint64_t		 h_gen0;	/* consent generation as loaded */
 	uint64_t		 h_gen_saved;	/* the last one with its state stored */
+	uint64_t		 h_gen_evented;	/* the last one an event named */
 };
 
 /* What an event says besides its kind (household_event). */
@@ -151,7 +152,7 @@ int	household_grants_all(struct stxn *, const struct household *,
  * generations before the request (h_gen0) and now: the feed decides by them
  * who could read it.
  */
-int	household_event(struct stxn *, const struct household *,
+int	household_event(struct stxn *, struct household *,
 	    const struct household_ev *, const struct principal *actor,
 	    int64_t now) __attribute__((warn_unused_result));
 /*

@@ -1252,6 +1252,16 @@ store_cstate_put(struct stxn *tx, const char *hhid, uint64_t gen,
 }
 
 int
+store_cstate_del(struct stxn *tx, const char *hhid, uint64_t gen)
+{
+	uint8_t key[STORE_HHID_LEN + 8];
+
+	if (gen == 0 || key_hh_u64(key, hhid, gen) != 0)
+		return STORE_ERR;
+	return store_del_key(tx, DB_CSTATE, key, sizeof(key));
+}
+
+int
 store_cstate_get(struct stxn *tx, const char *hhid, uint64_t gen,
     EpsHousehold **out)
 {

@@ -253,6 +253,9 @@ int	store_change_scan(struct stxn *, uint64_t after,
  */
 int	store_cstate_put(struct stxn *, const char *hhid, uint64_t gen,
 	    const EpsHousehold *) __attribute__((warn_unused_result));
+/* Drops the state of a generation no event names (STORE_NOTFOUND: none). */
+int	store_cstate_del(struct stxn *, const char *hhid, uint64_t gen)
+	    __attribute__((warn_unused_result));
 int	store_cstate_get(struct stxn *, const char *hhid, uint64_t gen,
 	    EpsHousehold **out) __attribute__((warn_unused_result));
 

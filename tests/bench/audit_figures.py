@@ -149,6 +149,9 @@ def main():
     r = pipelined(d, [req_get_plan(1, hhs[0])], conns=1)[0]
     plan_bytes = len(pb_get(pb_decode(r.body), 1, b""))
     t1 = time.time()
+    time.sleep(1.5)      # indexed, when idle
+    pop_live = live_bytes(d)
+    pop_pages = db_pages(d)
     # Warm up, then measure.
     pipelined(d, [req_get_plan(i + 1, random.choice(hhs))
                   for i in range(2000)])
@@ -169,6 +172,12 @@ def main():
     print("build: %s" % build)
     print("population: %d households, plan %d B (%.1f s)"
           % (nhh, plan_bytes, t1 - t0))
+    print("store per household: %.0f B live (each: created, one mutation "
+          "of 4 notes; 2 audit records, 2 change events), by database:"
+          % (pop_live / nhh))
+    print("  " + ", ".join("%s %.0f B" % (n, p * 4096 / nhh) for n, p in
+                           sorted(pop_pages.items(), key=lambda x: -x[1])
+                           if p * 4096 / nhh >= 20))
     print("audited reads: %d in %.2f s (%.0f/s, Python client)"
           % (nreads, t3 - t2, nreads / (t3 - t2)))
     print("store growth per audited read: %.0f B (live pages %d -> %d)"
