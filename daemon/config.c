@@ -488,8 +488,9 @@ set_listen(struct cfg_parse *cp, const struct cfg_key *k, const char *val)
 	if (k->ck_sec == SEC_ADMIN && !host_is_loopback(hdst)) {
 		parse_err(cp, cp->cp_lineno, "[admin] %s: %s is not a loopback "
 		    "address: the admin listener has no TLS and no "
-		    "authentication, so it listens on 127.0.0.1 (or another "
-		    "127.x.y.z) or [::1] only", k->ck_name, hdst);
+		    "authentication, so it listens only on 127.0.0.1 (or "
+		    "another 127.x.y.z) or [::1], written as a number",
+		    k->ck_name, hdst);
 		hdst[0] = '\0';
 		return -1;
 	}

@@ -272,7 +272,7 @@ metrics_buf_room(struct metrics_buf *b, size_t need)
 		b->mb_err = 1;
 		return -1;
 	}
-	cap = b->mb_cap == 0 ? 4096 : b->mb_cap;
+	cap = b->mb_cap != 0 ? b->mb_cap : b->mb_max < 4096 ? b->mb_max : 4096;
 	while (cap - b->mb_len <= need)
 		cap = cap > b->mb_max / 2 ? b->mb_max : cap * 2;
 	if ((p = realloc(b->mb_buf, cap)) == NULL) {
@@ -354,76 +354,125 @@ render_value(struct metrics_buf *b, uint64_t v, int seconds)
 		metrics_buf_printf(b, "%llu\n", (unsigned long long)v);
 }
 
-/* One histogram's series; labels is "" or `op="GetPlan"`. */
+/* A histogram as read at one moment, plain numbers. */
+struct hist_snap {
+	uint64_t	hs_bucket[HIST_MAX + 1];
+	uint64_t	hs_sum;
+};
+
+/* Adds h's buckets and sum into s. */
 static void
-render_hist(struct metrics_buf *b, const struct hist_def *d, struct hist *h,
-    const char *labels)
+hist_read(const struct hist_def *d, struct hist *h, struct hist_snap *s)
 {
-	const char *sep = labels[0] != '\0' ? "," : "";
-	uint64_t cum = 0;
 	size_t i;
 
-	for (i = 0; i <= d->hd_n; i++) {
-		cum += LOAD(h->h_bucket[i]);
-		metrics_buf_printf(b, "%s_bucket{%s%sle=\"%s\"} %llu\n",
-		    d->hd_name, labels, sep, i < d->hd_n ? d->hd_labels[i] :
-		    "+Inf", (unsigned long long)cum);
-	}
-	metrics_buf_printf(b, "%s_sum%s%s%s ", d->hd_name,
-	    labels[0] != '\0' ? "{" : "", labels, labels[0] != '\0' ? "}" : "");
-	render_value(b, LOAD(h->h_sum), d->hd_seconds);
-	/* The count is the +Inf bucket, read once: the two always agree. */
-	metrics_buf_printf(b, "%s_count%s%s%s %llu\n", d->hd_name,
-	    labels[0] != '\0' ? "{" : "", labels, labels[0] != '\0' ? "}" : "",
-	    (unsigned long long)cum);
+	for (i = 0; i <= d->hd_n; i++)
+		s->hs_bucket[i] += LOAD(h->h_bucket[i]);
+	s->hs_sum += LOAD(h->h_sum);
 }
 
 static uint64_t
-hist_total(const struct hist_def *d, struct hist *h)
+hist_total(const struct hist_def *d, const struct hist_snap *s)
 {
 	uint64_t n = 0;
 	size_t i;
 
 	for (i = 0; i <= d->hd_n; i++)
-		n += LOAD(h->h_bucket[i]);
+		n += s->hs_bucket[i];
 	return n;
 }
 
-static const char *
-render_op_name(const char *(*op_name)(int), int op)
+/* One histogram's series; labels is "" or `op="GetPlan"`. */
+static void
+render_hist(struct metrics_buf *b, const struct hist_def *d,
+    const struct hist_snap *s, const char *labels)
 {
-	const char *s = op != 0 && op_name != NULL ? op_name(op) : NULL;
+	const char *sep = labels[0] != '\0' ? "," : "";
+	const char *open = labels[0] != '\0' ? "{" : "";
+	const char *close = labels[0] != '\0' ? "}" : "";
+	uint64_t cum = 0;
+	size_t i;
+
+	for (i = 0; i <= d->hd_n; i++) {
+		cum += s->hs_bucket[i];
+		metrics_buf_printf(b, "%s_bucket{%s%sle=\"%s\"} %llu\n",
+		    d->hd_name, labels, sep, i < d->hd_n ? d->hd_labels[i] :
+		    "+Inf", (unsigned long long)cum);
+	}
+	metrics_buf_printf(b, "%s_sum%s%s%s ", d->hd_name, open, labels, close);
+	render_value(b, s->hs_sum, d->hd_seconds);
+	/* The count is the +Inf bucket, from the same reading: they agree. */
+	metrics_buf_printf(b, "%s_count%s%s%s %llu\n", d->hd_name, open, labels,
+	    close, (unsigned long long)cum);
+}
+
+/* A histogram without labels, as it is now. */
+static void
+render_hist_now(struct metrics_buf *b, const struct hist_def *d,
+    struct hist *h)
+{
+	struct hist_snap s;
+
+	memset(&s, 0, sizeof(s));
+	hist_read(d, h, &s);
+	render_head(b, d->hd_name, "histogram", d->hd_help);
+	render_hist(b, d, &s, "");
+}
+
+/* The name of a slot; slot 0 and every slot without a name are "none". */
+static const char *
+slot_name(const char *(*op_name)(int), int i)
+{
+	const char *s = i != 0 && op_name != NULL ? op_name(i) : NULL;
 
 	return s != NULL ? s : "none";
 }
 
+/* Every slot without a name is counted as "none" (slot 0). */
+struct req_snap {
+	uint64_t		rs_count[METRICS_OPS][METRICS_CODES];
+	struct hist_snap	rs_latency[METRICS_OPS];
+};
+
 static void
 render_requests(struct metrics_buf *b, const char *(*op_name)(int))
 {
+	struct req_snap *rs;
 	char op[64], labels[96];
-	uint64_t v;
-	int i, c;
+	int i, c, slot;
 
+	if ((rs = calloc(1, sizeof(*rs))) == NULL) {
+		b->mb_err = 1;
+		return;
+	}
+	for (i = 0; i < METRICS_OPS; i++) {
+		slot = strcmp(slot_name(op_name, i), "none") == 0 ? 0 : i;
+		for (c = 0; c < METRICS_CODES; c++)
+			rs->rs_count[slot][c] += LOAD(metrics.m_requests[i][c]);
+		hist_read(&def_latency, &metrics.m_latency[i],
+		    &rs->rs_latency[slot]);
+	}
 	render_head(b, "eenplan_requests_total", "counter",
 	    "Requests answered, by operation and status code.");
 	for (i = 0; i < METRICS_OPS; i++) {
-		render_label_value(render_op_name(op_name, i), op, sizeof(op));
+		render_label_value(slot_name(op_name, i), op, sizeof(op));
 		for (c = 0; c < METRICS_CODES; c++) {
-			if ((v = LOAD(metrics.m_requests[i][c])) == 0)
+			if (rs->rs_count[i][c] == 0)
 				continue;
 			metrics_buf_printf(b, "eenplan_requests_total{op=\"%s\","
 			    "code=\"%s\"} %llu\n", op, wire_code_name(c),
-			    (unsigned long long)v);
+			    (unsigned long long)rs->rs_count[i][c]);
 		}
 	}
 	render_head(b, def_latency.hd_name, "histogram", def_latency.hd_help);
 	for (i = 0; i < METRICS_OPS; i++) {
-		if (hist_total(&def_latency, &metrics.m_latency[i]) == 0)
+		if (hist_total(&def_latency, &rs->rs_latency[i]) == 0)
 			continue;
-		render_label_value(render_op_name(op_name, i), op, sizeof(op));
+		render_label_value(slot_name(op_name, i), op, sizeof(op));
 		(void)snprintf(labels, sizeof(labels), "op=\"%s\"", op);
-		render_hist(b, &def_latency, &metrics.m_latency[i], labels);
+		render_hist(b, &def_latency, &rs->rs_latency[i], labels);
 	}
+	free(rs);
 }
 
 static void
@@ -464,12 +513,9 @@ render_dates(struct metrics_buf *b, const char *name, const char *label,
 static void
 render_writer(struct metrics_buf *b)
 {
-	render_head(b, def_batch.hd_name, "histogram", def_batch.hd_help);
-	render_hist(b, &def_batch, &metrics.m_batch, "");
-	render_head(b, def_commit.hd_name, "histogram", def_commit.hd_help);
-	render_hist(b, &def_commit, &metrics.m_commit, "");
-	render_head(b, def_sync.hd_name, "histogram", def_sync.hd_help);
-	render_hist(b, &def_sync, &metrics.m_sync, "");
+	render_hist_now(b, &def_batch, &metrics.m_batch);
+	render_hist_now(b, &def_commit, &metrics.m_commit);
+	render_hist_now(b, &def_sync, &metrics.m_sync);
 	render_head(b, "eenplan_writer_failures_total", "counter",
 	    "Write transactions that failed, by stage: nothing of a failed "
 	    "batch is answered OK.");
