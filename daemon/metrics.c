@@ -152,11 +152,11 @@ metrics_conn_refused(void)
 
 void
 metrics_writer_batch(uint64_t jobs, uint64_t commit_us, uint64_t audits,
-    int rc)
+    int rc, int job_rc)
 {
 	hist_observe(&def_batch, &metrics.m_batch, jobs);
 	hist_observe(&def_commit, &metrics.m_commit, commit_us);
-	SET(metrics.m_store_rc, rc);
+	SET(metrics.m_store_rc, rc != 0 ? rc : job_rc);
 	if (rc != 0) {
 		ADD(metrics.m_commit_failures, 1);
 		/* The batch's records went with it. */

@@ -46,11 +46,13 @@ void	metrics_conn_refused(void);
 
 /*
  * The writer, once per batch that had jobs: how many, how long its commit
- * took (with the flush of its data), the audit records it added, and the
- * commit's STORE_* code. rc decides the store readiness check.
+ * took (with the flush of its data), the audit records it added (on a
+ * failed commit: lost), the commit's STORE_* code, and the first store
+ * error one of its jobs met (a change or record that did not fit). The
+ * two decide the store readiness check until the next batch.
  */
 void	metrics_writer_batch(uint64_t jobs, uint64_t commit_us,
-	    uint64_t audits, int rc);
+	    uint64_t audits, int rc, int job_rc);
 /* A flush of its own (store_sync) that made the last commit durable. */
 void	metrics_writer_sync(uint64_t us, int rc);
 /* An audit record that could not be appended (STORE_* code). */

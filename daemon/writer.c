@@ -35,6 +35,9 @@ struct writer {
 	writer_notify_fn	 w_notify;
 	void			*w_hook_arg;
 	int64_t			 w_last_tick;	/* writer thread only, us */
+	int			 w_batch_err;	/* writer thread only: the first
+						   store error a job of this
+						   batch met (for readiness) */
 	uint64_t		 w_seen[WRITER_SEEN];	/* writer thread only:
 							   hashes of people known */
 };
@@ -233,6 +236,11 @@ writer_run_job(struct writer *w, struct stxn *parent, struct wjob *job)
 		return rc;
 	if (job->wj_exec != NULL &&
 	    (job->wj_exec_rc = job->wj_exec(job, child)) != 0) {
+		/* A change refused for want of room: the store is not ready. */
+		rc = store_txn_error(child);
+		if ((rc == STORE_FULL || rc == STORE_DISK_FULL) &&
+		    w->w_batch_err == STORE_OK)
+			w->w_batch_err = rc;
 		store_abort(child);
 		return writer_audit_alone(w, parent, job);
 	}
@@ -354,6 +362,7 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 		if (job->wj_audit != NULL)
 			records++;
 	}
+	w->w_batch_err = STORE_OK;
 	if ((rc = store_write_begin(w->w_store, &parent)) == STORE_OK) {
 		if (w->w_reload && (rc = writer_head_reload(w, parent)) !=
 		    STORE_OK)
@@ -364,7 +373,9 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 			saved = w->w_ahead;
 			writer_run_tick(w, parent);
 			for (job = batch; job != NULL; job = job->wj_next)
-				job->wj_rc = writer_run_job(w, parent, job);
+				if ((job->wj_rc = writer_run_job(w, parent,
+				    job)) != STORE_OK && w->w_batch_err == STORE_OK)
+					w->w_batch_err = job->wj_rc;
 			events = store_txn_events(parent);
 			audits = w->w_ahead.ah_seq - saved.ah_seq;
 			/* One fsync for the whole batch. */
@@ -393,7 +404,7 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 	/* On failure, the records the batch would have written are lost. */
 	if (batch != NULL)
 		metrics_writer_batch(n, (uint64_t)commit_us, rc == STORE_OK ?
-		    audits : records, rc);
+		    audits : records, rc, w->w_batch_err);
 	pthread_mutex_lock(&w->w_mtx);
 	w->w_stats.ws_batches++;
 	w->w_stats.ws_jobs += n;

@@ -14,7 +14,7 @@ import sys
 import harness
 from harness import (test, Daemon, Raw, pki, other_pki, try_whoami, cli,
                      cli_ok, check, eq, fail, wait_until, new_household,
-                     free_port, req, f_varint, req_whoami, SLOW)
+                     free_port, req, f_varint, req_mutate, mut_add_note, SLOW)
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -173,10 +173,10 @@ def cross_check(text, samples, types):
 
 # ------------------------------------------------------------- HTTP
 
-def admin_daemon(name, extra=""):
+def admin_daemon(name, extra="", limits=None):
     port = free_port()
-    d = Daemon(name, extra_ini="[admin]\nlisten = 127.0.0.1:%d\n%s"
-               % (port, extra))
+    d = Daemon(name, limits=limits, extra_ini="[admin]\nlisten = "
+               "127.0.0.1:%d\n%s" % (port, extra))
     d.admin_port = port
     return d.start()
 
@@ -414,6 +414,42 @@ def readyz_names_certificate_check():
           "/readyz names store or audit: %r" % body)
     eq(http_get(d, "/healthz")[:3:2], (200, "ok\n"), "/healthz")
     eq(val(scrape(d)[0], "eenplan_ready"), 0, "eenplan_ready")
+    d.stop()
+
+
+@test
+def readyz_names_store_when_full():
+    """A write that no longer fits the map (map_max): /readyz 503 naming
+    the store, counted under RESOURCE_EXHAUSTED; a restart with room is
+    ready again."""
+    d = admin_daemon("metrics-full", limits={"map_max": 1048576})
+    hh = new_household(d)
+    mark = "VOLMETRIC-"
+    with Raw(d, "wmo") as c:
+        for i in range(400):
+            r = c.call(req_mutate(i + 1, hh, mut_add_note(
+                1, (mark + "%05d " % i).ljust(3900, "x"))))
+            if r.code != 0:
+                break
+        eq(r.code_name, "RESOURCE_EXHAUSTED", "the write that did not fit")
+    st, _, body = http_get(d, "/readyz")
+    eq(st, 503, "/readyz on a full store (%r)" % body)
+    check(any(l.startswith("store: ") and "storage full" in l
+              for l in body.splitlines()),
+          "/readyz does not name the store: %r" % body)
+    s, text = scrape(d)
+    eq(val(s, "eenplan_requests_total", op="MutatePlan",
+           code="RESOURCE_EXHAUSTED"), 1, "the refused write counted")
+    eq(val(s, "eenplan_ready"), 0, "eenplan_ready on a full store")
+    check(val(s, "eenplan_store_map_used_bytes") >
+          val(s, "eenplan_store_map_size_bytes") / 2, "map use: %r" %
+          val(s, "eenplan_store_map_used_bytes"))
+    check(mark not in text and hh not in text, "plan text or id in /metrics")
+    eq(http_get(d, "/healthz")[0], 200, "/healthz on a full store")
+    d.stop()
+    d.limits["map_max"] = 16 * 1048576
+    d.start()
+    eq(http_get(d, "/readyz")[::2], (200, "ok\n"), "/readyz with room again")
     d.stop()
 
 

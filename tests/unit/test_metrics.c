@@ -160,9 +160,9 @@ test_writer_and_state(void **state)
 
 	(void)state;
 	gauges_none(&g);
-	metrics_writer_batch(3, 1500000, 3, 0);
-	metrics_writer_batch(1024, 10, 1024, 0);
-	metrics_writer_batch(2000, 10, 0, 0);
+	metrics_writer_batch(3, 1500000, 3, 0, 0);
+	metrics_writer_batch(1024, 10, 1024, 0, 0);
+	metrics_writer_batch(2000, 10, 0, 0, 0);
 	metrics_state(&ms);
 	assert_int_equal(ms.ms_store_rc, 0);
 	assert_int_equal(ms.ms_audit_rc, 0);
@@ -180,7 +180,7 @@ test_writer_and_state(void **state)
 	free(t);
 
 	/* A failed batch loses its records; the next good one clears it. */
-	metrics_writer_batch(2, 10, 2, -3);
+	metrics_writer_batch(2, 10, 2, -3, -3);
 	metrics_state(&ms);
 	assert_int_equal(ms.ms_store_rc, -3);
 	assert_int_equal(ms.ms_audit_rc, -3);
@@ -189,10 +189,18 @@ test_writer_and_state(void **state)
 	    "1"));
 	assert_true(has_line(t, "eenplan_audit_failures_total 2"));
 	free(t);
-	metrics_writer_batch(1, 10, 1, 0);
+	metrics_writer_batch(1, 10, 1, 0, 0);
 	metrics_state(&ms);
 	assert_int_equal(ms.ms_store_rc, 0);
 	assert_int_equal(ms.ms_audit_rc, 0);
+	/* Committed, but a job's change did not fit: the store is not ready. */
+	metrics_writer_batch(2, 10, 2, 0, -3);
+	metrics_state(&ms);
+	assert_int_equal(ms.ms_store_rc, -3);
+	assert_int_equal(ms.ms_audit_rc, 0);
+	metrics_writer_batch(1, 10, 1, 0, 0);
+	metrics_state(&ms);
+	assert_int_equal(ms.ms_store_rc, 0);
 	/* A failed flush and a failed append mark their checks. */
 	metrics_writer_sync(10, -1);
 	metrics_audit_failed(-7);
