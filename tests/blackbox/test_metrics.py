@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 
 import harness
 from harness import (test, Daemon, Raw, pki, other_pki, try_whoami, cli,
@@ -368,6 +369,18 @@ def health_ready_and_http_answers():
     d = admin_daemon("metrics-http")
     eq(http_get(d, "/healthz")[::2], (200, "ok\n"), "/healthz")
     eq(http_get(d, "/readyz")[::2], (200, "ok\n"), "/readyz")
+    # The dates readiness reads: every certificate and CRL of the config.
+    s, _ = scrape(d)
+    now = time.time()
+    for what in ("server", "root", "org:gemeente", "org:burgers"):
+        t = val(s, "eenplan_certificate_expiry_timestamp_seconds",
+                certificate=what)
+        check(t > now + 86400, "expiry of the %s certificate: %r" % (what, t))
+    for what in ("root", "org:lev"):
+        t = val(s, "eenplan_crl_next_update_timestamp_seconds", issuer=what)
+        check(t > now, "next update of the %s CRL: %r" % (what, t))
+    check(abs(val(s, "eenplan_start_time_seconds") - now) < 600 * SLOW,
+          "start time")
     st, hdrs, body = http_get(d, "/metrics", "HEAD")
     eq((st, body), (200, ""), "HEAD /metrics")
     eq(http_get(d, "/metrics?name[]=x")[0], 200, "/metrics with a query")
