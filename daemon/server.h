@@ -24,6 +24,7 @@ struct event;
 struct evconnlistener;
 struct conn;
 struct tls_server;
+struct admin;
 
 /* Finished writer jobs for one worker, and the event that wakes it. */
 struct mailbox {
@@ -77,6 +78,7 @@ struct server {
 	uint32_t		 s_nconns;	/* atomic */
 	int			 s_stopping;
 	int			 s_accept_paused; /* out of descriptors (main thread) */
+	struct admin		*s_admin;	/* [admin] listen, or NULL */
 };
 
 /* Builds everything from a loaded config; fatal on failure. */

@@ -100,6 +100,16 @@ struct keyring *store_keyring(struct store *);
 /* The schema version the store has now (migrate.c brings 1 to 2). */
 uint64_t store_schema(struct store *);
 
+/* How full the environment is (for metrics); any thread. */
+struct store_usage {
+	uint64_t	su_map_size;	/* bytes the map may grow to */
+	uint64_t	su_used;	/* bytes up to the last page written */
+	unsigned	su_readers;	/* reader slots in use */
+	unsigned	su_readers_max;
+};
+int	store_usage(struct store *, struct store_usage *)
+	    __attribute__((warn_unused_result));
+
 /* Read transactions: one handle per thread, renewed and reset per request. */
 struct stxn *store_reader_new(struct store *);
 int	store_reader_begin(struct stxn *) __attribute__((warn_unused_result));

@@ -569,6 +569,28 @@ store_schema(struct store *st)
 	return st->st_schema;
 }
 
+/*
+ * mdb_env_info and mdb_env_stat only read the current meta page: safe
+ * beside the writer and the readers, no transaction needed.
+ */
+int
+store_usage(struct store *st, struct store_usage *u)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	int mrc;
+
+	memset(u, 0, sizeof(*u));
+	if ((mrc = mdb_env_info(st->st_env, &info)) != MDB_SUCCESS ||
+	    (mrc = mdb_env_stat(st->st_env, &ms)) != MDB_SUCCESS)
+		return store_map_rc(mrc);
+	u->su_map_size = info.me_mapsize;
+	u->su_used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+	u->su_readers = info.me_numreaders;
+	u->su_readers_max = info.me_maxreaders;
+	return STORE_OK;
+}
+
 /* The environment of st->st_dir opened and checked, its databases too. */
 static int
 store_env_start(struct store *st, char *err, size_t errlen)
