@@ -223,8 +223,8 @@ const char *bench_note(struct bench *);
 /* A request finished: ok or not (err says why), bytes of the answer. */
 void	bench_done(struct slot *, int op, int64_t t0, int ok, const char *err,
 	    size_t bytes);
-/* Populate: a household was created and filled. */
-void	bench_pop_created(struct slot *, const char *hhid);
+/* Populate: one household done (ok or not); eenplan gives its id. */
+void	bench_pop_created(struct slot *, int ok, const char *hhid);
 /* The slot's setup finished: it may carry load. */
 void	bench_slot_ready(struct slot *);
 /* The slot failed: closes it, fails its requests, counts it. */

@@ -252,6 +252,27 @@ proc_cpu_ticks(long pid)
 	return total;
 }
 
+/* Busy and total jiffies of the whole machine (first line of /proc/stat). */
+static int
+proc_machine_ticks(long long *busy, long long *total)
+{
+	long long v[8] = { 0 };
+	FILE *f;
+	int n;
+
+	if ((f = fopen("/proc/stat", "r")) == NULL)
+		return -1;
+	n = fscanf(f, "cpu %lld %lld %lld %lld %lld %lld %lld %lld", &v[0],
+	    &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+	fclose(f);
+	if (n != 8)
+		return -1;
+	/* user nice system idle iowait irq softirq steal */
+	*total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+	*busy = *total - v[3] - v[4];
+	return 0;
+}
+
 /* VmRSS of pid in kB, -1 if unknown. */
 static long
 proc_rss_kb(long pid)
@@ -441,14 +462,14 @@ bench_done(struct slot *s, int op, int64_t t0, int ok, const char *err,
 }
 
 void
-bench_pop_created(struct slot *s, const char *hhid)
+bench_pop_created(struct slot *s, int ok, const char *hhid)
 {
 	struct bench *b = s->s_b;
 
 	b->b_pop_done++;
-	if (hhid == NULL) {
+	if (!ok) {
 		b->b_err_total++;
-	} else if (b->b_o.o_target == TGT_EENPLAN) {
+	} else if (hhid != NULL) {
 		if (b->b_nhh == b->b_hh_cap) {
 			size_t cap = b->b_hh_cap ? b->b_hh_cap * 2 : 1024;
 			void *p = realloc(b->b_hh, cap * sizeof(*b->b_hh));
@@ -643,6 +664,7 @@ struct window {
 	double		 w_seconds;
 	double		 w_cpu;		/* client CPU seconds in the window */
 	double		 w_server_cpu;	/* server CPU seconds, -1 unknown */
+	double		 w_machine_cpu;	/* the whole machine's, -1 unknown */
 };
 
 static void
@@ -671,9 +693,9 @@ bench_start_load(struct bench *b)
 static void
 bench_measure(struct bench *b, struct window *w)
 {
-	long long t0 = -1, t1;
+	long long t0 = -1, t1, mb0 = 0, mt0 = 0, mb1, mt1;
 	double c0;
-	int i;
+	int i, m0;
 
 	loop_until(b, b->b_t_start + (int64_t)(b->b_o.o_warmup * 1e9), NULL);
 	for (i = 0; i < BENCH_MAX_OPS; i++)
@@ -681,6 +703,7 @@ bench_measure(struct bench *b, struct window *w)
 	b->b_phase = PH_MEASURE;
 	b->b_t_measure = bench_now();
 	c0 = cpu_seconds();
+	m0 = proc_machine_ticks(&mb0, &mt0);
 	if (b->b_o.o_watch_pid > 0)
 		t0 = proc_cpu_ticks(b->b_o.o_watch_pid);
 	loop_until(b, b->b_t_measure + (int64_t)(b->b_o.o_duration * 1e9), NULL);
@@ -691,6 +714,10 @@ bench_measure(struct bench *b, struct window *w)
 	w->w_server_cpu = -1;
 	if (t0 >= 0 && (t1 = proc_cpu_ticks(b->b_o.o_watch_pid)) >= 0)
 		w->w_server_cpu = (double)(t1 - t0) / (double)sysconf(_SC_CLK_TCK);
+	w->w_machine_cpu = -1;
+	if (m0 == 0 && proc_machine_ticks(&mb1, &mt1) == 0 && mt1 > mt0)
+		w->w_machine_cpu = (double)(mb1 - mb0) / (double)(mt1 - mt0) *
+		    (double)sysconf(_SC_NPROCESSORS_ONLN) * w->w_seconds;
 	loop_until(b, bench_now() + (int64_t)(BENCH_DRAIN_SECONDS * 1e9),
 	    done_drained);
 	for (i = 0; i < b->b_o.o_conns; i++)
@@ -874,6 +901,9 @@ report_load(struct bench *b, const struct window *w)
 	    w->w_cpu);
 	if (w->w_server_cpu >= 0)
 		printf(", server CPU %.2f cores", w->w_server_cpu / w->w_seconds);
+	if (w->w_machine_cpu >= 0)
+		printf(", whole machine %.2f of %ld cores", w->w_machine_cpu /
+		    w->w_seconds, sysconf(_SC_NPROCESSORS_ONLN));
 	printf("; non-OK answers %llu (whole run %llu), unanswered %llu, "
 	    "connections failed %d, lost %d\n", (unsigned long long)err,
 	    (unsigned long long)b->b_err_total,
@@ -899,6 +929,9 @@ report_load(struct bench *b, const struct window *w)
 	if (w->w_server_cpu >= 0)
 		json_object_set_new(j, "server_cpu_cores",
 		    json_real(w->w_server_cpu / w->w_seconds));
+	if (w->w_machine_cpu >= 0)
+		json_object_set_new(j, "machine_cpu_cores",
+		    json_real(w->w_machine_cpu / w->w_seconds));
 	if (o->o_rate > 0) {
 		json_object_set_new(j, "rate", json_real(o->o_rate));
 		json_object_set_new(j, "backlog_max",

@@ -109,6 +109,18 @@ def sh(argv, **kw):
     return p.stdout.decode(errors="replace")
 
 
+def machine_busy(interval):
+    """Fraction of all cores busy over interval seconds (/proc/stat)."""
+    def ticks():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        return sum(v) - v[3] - v[4], sum(v)
+    b0, t0 = ticks()
+    time.sleep(interval)
+    b1, t1 = ticks()
+    return (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+
+
 def raise_nofile():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
@@ -194,8 +206,24 @@ class Bench:
 
     # --- the load generator
 
+    def quiesce(self):
+        """Waits (up to BENCH_QUIET_MAX s) until the machine is nearly idle:
+        the previous run's after-effects (redis AOF rewrite, PostgreSQL
+        checkpoints and autovacuum) and other users' work end before the
+        next run starts. Returns (seconds waited, busy fraction at start)."""
+        limit = env_float("BENCH_QUIET_MAX", 20, 0, 3600)
+        t0 = time.monotonic()
+        busy = machine_busy(0.3)
+        while busy > 0.10 and time.monotonic() - t0 < limit:
+            busy = machine_busy(0.5)
+        if busy > 0.10:
+            say("the machine is still %.0f%% busy after %.0f s; measuring anyway"
+                % (busy * 100, limit))
+        return round(time.monotonic() - t0, 1), round(busy, 3)
+
     def client(self, label, args, quiet=False):
         """Runs eenplan-bench; returns its JSON result (plus 'exit')."""
+        waited, busy = self.quiesce() if not quiet else (0, None)
         self.run_no += 1
         base = "%03d-%s" % (self.run_no, label.replace(" ", "_").replace("/", "_"))
         jpath = os.path.join(self.logdir, base + ".json")
@@ -214,6 +242,8 @@ class Bench:
                                % (label, p.returncode, tail))
         res["exit"] = p.returncode
         res["log"] = lpath
+        res["quiet_wait_s"] = waited
+        res["busy_before"] = busy
         if not quiet:
             say(summary(label, res))
         return res
@@ -539,15 +569,32 @@ def summary(label, r):
         s = "%-34s %9.0f/s  p50 %6.2f  p99 %6.2f ms" % (
             label, r.get("per_second", 0), lat.get("p50", 0) / 1e3,
             lat.get("p99", 0) / 1e3)
-    s += "  client CPU %.2f" % r.get("client_cpu_cores", 0)
+    s += "  CPU client %.2f" % r.get("client_cpu_cores", 0)
     if "server_cpu_cores" in r:
-        s += ", server %.2f" % r["server_cpu_cores"]
+        s += " server %.2f" % r["server_cpu_cores"]
+    if "machine_cpu_cores" in r:
+        s += " machine %.2f" % r["machine_cpu_cores"]
     bad = r.get("non_ok_total", 0) + r.get("unanswered", 0)
     s += "  non-OK %d" % bad
     if r.get("connect_failures") or r.get("connections_lost"):
         s += "  CONNECTIONS failed %d lost %d" % (
             r.get("connect_failures", 0), r.get("connections_lost", 0))
     return s
+
+
+def other_load(runs):
+    """CPU used on the machine by neither the client nor the server."""
+    xs = []
+    for key, lst in runs.items():
+        for i, r in enumerate(lst):
+            if r and "machine_cpu_cores" in r and "server_cpu_cores" in r:
+                xs.append((max(0.0, r["machine_cpu_cores"] - r["server_cpu_cores"]
+                               - r.get("client_cpu_cores", 0)), "%s %d" % (key, i + 1)))
+    if not xs:
+        return None
+    worst = max(xs)
+    return {"median": statistics.median(x for x, _ in xs), "max": worst[0],
+            "max_run": worst[1]}
 
 
 def run_errors(r):
@@ -711,7 +758,13 @@ def build_figures(runs, rounds):
                         "ratio": (o / t) if o is not None and t else None})
         mo = med([p["ours"] for p in per])
         mt = med([p["theirs"] for p in per])
-        out.append({"figure": fig, "reference": tlabel, "unit": unit,
+        note = ""
+        if om == "resumed":
+            full = sum(r.get("handshakes_full", 0) for r in runs.get(okey, []) if r)
+            resumed = sum(r.get("handshakes_resumed", 0) for r in runs.get(okey, []) if r)
+            note = "eenpland resumed %d of %d handshakes (SSL_session_reused)" % (
+                resumed, full + resumed)
+        out.append({"figure": fig, "reference": tlabel, "unit": unit, "note": note,
                     "better": "lower" if unit == "ms" else "higher",
                     "ours_run": okey, "theirs_run": tkey,
                     "rounds": per,
@@ -731,7 +784,7 @@ def print_table(result):
                         for p in f["rounds"])
         rows.append((f["figure"], f["reference"], fmt(m["ours"], f["unit"]),
                      fmt(m["theirs"], f["unit"]), fmt_ratio(m["ours"], m["theirs"]),
-                     rnd))
+                     rnd + ("  (%s)" % f["note"] if f.get("note") else "")))
     for x in result.get("extra", []):
         rows.append((x["figure"], x["reference"], fmt(x["ours"], x["unit"]),
                      fmt(x.get("theirs"), x["unit"]),
@@ -744,18 +797,22 @@ def print_table(result):
     print("eenplan benchmark, %s — %s, %d cores, %s GB, Linux %s; disk %s"
           % (result["date"], m["cpu"], m["cores"], m["memory_gb"], m["kernel"],
              m["disk"]))
-    print("%d households of ~%d B plans (GetPlan answer %s B); %d connections, "
+    print("%d households (GetPlan answers of %s B); %d connections, "
           "1 request in flight each, uniform random households; %d round(s) of "
           "%g s after %g s warm-up; medians over rounds (ratio = ours / theirs; "
           "for latency lower is better)" % (
-              c["households"], c["plan_bytes"] or 0, c["plan_bytes"] or "?",
-              c["connections"], c["rounds"], c["seconds"], c["warmup"]))
+              c["households"], c["plan_bytes"] or "?", c["connections"], c["rounds"], c["seconds"], c["warmup"]))
     print()
     for i, r in enumerate(rows):
         print("  ".join(r[k].ljust(w[k]) if k < 5 else r[k] for k in range(6)).rstrip())
         if i == 0:
             print("  ".join("-" * w[k] for k in range(5)) + "  " + "-" * 30)
     print()
+    o = result.get("other_load")
+    if o:
+        print("other load on the machine while measuring (whole machine minus "
+              "client minus server): median %.2f, max %.2f cores (%s)"
+              % (o["median"], o["max"], o["max_run"]))
     bad = result.get("problems", [])
     if bad:
         print("PROBLEMS (these figures are not clean):")
@@ -907,6 +964,7 @@ def main_bench(b):
                 result["problems"].append("%s run %d: %s" % (key, i + 1, e))
     if d.poll() is not None:
         result["problems"].append("eenpland exited during the run")
+    result["other_load"] = other_load(runs)
     result["runs"] = runs
     path = os.path.join(b.outdir, "result.json")
     with open(path, "w") as f:

@@ -332,7 +332,7 @@ ep_answer_populate(struct slot *s, struct flight *f, const struct ep_answer *a)
 		if (!ok) {
 			ep_err_text(a, "CreateHousehold", err, sizeof(err));
 			bench_err(s->s_b, "%s", err);
-			bench_pop_created(s, NULL);
+			bench_pop_created(s, 0, NULL);
 			return;
 		}
 		if ((f = flight_new(s)) == NULL ||
@@ -352,10 +352,10 @@ ep_answer_populate(struct slot *s, struct flight *f, const struct ep_answer *a)
 	if (!ok) {
 		ep_err_text(a, "MutatePlan (population)", err, sizeof(err));
 		bench_err(s->s_b, "%s", err);
-		bench_pop_created(s, NULL);
+		bench_pop_created(s, 0, NULL);
 		return;
 	}
-	bench_pop_created(s, hh);
+	bench_pop_created(s, 1, hh);
 }
 
 static void

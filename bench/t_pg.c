@@ -160,6 +160,8 @@ pg_prepare_next(struct slot *s)
 	}
 	if ((f = flight_new(s)) == NULL)
 		return -1;
+	((struct pgslot *)s->s_pg)->ps_ok = 0;
+	((struct pgslot *)s->s_pg)->ps_got = 0;
 	f->fl_op = PG_PREPARE;
 	f->fl_t0 = bench_now();
 	if (!PQsendPrepare(pg_conn(s), which == 0 ? "g" : "u",

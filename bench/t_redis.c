@@ -325,7 +325,7 @@ rd_answer(struct slot *s, const struct rd_reply *r, size_t bytes)
 	if (op == RD_POP) {
 		if (!ok)
 			bench_err(s->s_b, "%s", err);
-		bench_pop_created(s, NULL);
+		bench_pop_created(s, ok, NULL);
 		return;
 	}
 	bench_done(s, op, t0, ok, ok ? NULL : err, bytes);
