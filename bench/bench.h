@@ -15,7 +15,7 @@
 #include <openssl/ssl.h>
 
 #define BENCH_MAX_OPS		4
-#define BENCH_MAX_INFLIGHT	4096	/* requests in flight per connection */
+#define BENCH_MAX_INFLIGHT	4000	/* per connection; ids keep the slot in 12 bits */
 #define BENCH_MAX_SERVERS	16
 #define BENCH_ERR_SAMPLES	10	/* distinct error texts kept for the report */
 #define BENCH_HHID_LEN		32	/* household ids: 32 hex characters */

@@ -552,13 +552,22 @@ bench_slot_connect(struct slot *s)
 		(void)tconn_connect(s);
 }
 
-/* While connecting: keep o_connect_conc handshakes going. */
+/*
+ * While connecting: keep o_connect_conc handshakes going. A connect that
+ * fails at once calls back in here; the outer call's loop goes on instead.
+ */
 static void
 bench_connect_next(struct bench *b)
 {
+	static int busy;
+
+	if (busy)
+		return;
+	busy = 1;
 	while (b->b_phase == PH_SETUP && b->b_next_connect < b->b_o.o_conns &&
 	    b->b_connecting < b->b_o.o_connect_conc)
 		bench_slot_connect(&b->b_slots[b->b_next_connect++]);
+	busy = 0;
 }
 
 /* ---------------------------------------------------------------- loop */
