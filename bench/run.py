@@ -146,7 +146,6 @@ class Bench:
             self.runas = pwd.getpwnam("nobody")
             os.chmod(self.tmp, 0o711)
         self.logdir = os.path.join(self.outdir, "logs")
-        os.makedirs(self.logdir, exist_ok=True)
         self.cert = os.path.join(PKI, "people", CLIENT + ".crt")
         self.key = os.path.join(PKI, "people", CLIENT + ".key")
         self.ca = os.path.join(PKI, "ca", "root.crt")
@@ -358,6 +357,7 @@ class Bench:
             raise RuntimeError("populating failed (%s): %s" % (
                 res.get("created"), res.get("errors")))
         mdb = os.path.join(tmp, "data", "data.mdb")
+        os.sync()
         st = os.stat(mdb)
         m = {"households": n, "notes_per_household": res["notes_per_household"],
              "note_bytes": 200, "seconds": round(secs, 1),
@@ -408,8 +408,15 @@ class Bench:
             raise RuntimeError("%s needs %.1f GB free for a copy of the store, "
                                "has %.1f GB" % (self.tmp, need * 1.3 / 1e9 + 1,
                                                 free / 1e9))
-        shutil.copyfile(os.path.join(popdir, "data", "data.mdb"),
-                        os.path.join(data, "data.mdb"))
+        dst = os.path.join(data, "data.mdb")
+        shutil.copyfile(os.path.join(popdir, "data", "data.mdb"), dst)
+        # On disk before anything is measured: else the kernel writes the
+        # copy back while the first runs fsync.
+        fd = os.open(dst, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         return data
 
     # --- redis
@@ -862,7 +869,9 @@ def print_table(result):
           "1 request in flight each, uniform random households; %d round(s) of "
           "%g s after %g s warm-up; medians over rounds (ratio = ours / theirs; "
           "for latency lower is better)" % (
-              c["households"], c["plan_bytes"] or "?", c["connections"], c["rounds"], c["seconds"], c["warmup"]))
+              c["households"], c["plan_bytes"] or "?", c["connections"],
+              c["rounds"], c["seconds"], c["warmup"]))
+    print("population: %s" % c["population"])
     print()
     for i, r in enumerate(rows):
         print("  ".join(r[k].ljust(w[k]) if k < 5 else r[k] for k in range(6)).rstrip())
@@ -1174,6 +1183,10 @@ def main():
     signal.signal(signal.SIGHUP, on_signal)
     raise_nofile()
     b = Bench(a.build)
+    # This run's eenplan-bench output, one .log and one .json per run.
+    b.logdir = os.path.join(b.outdir, "logs", a.what)
+    shutil.rmtree(b.logdir, ignore_errors=True)
+    os.makedirs(b.logdir)
     try:
         if a.what == "main":
             return main_bench(b)
