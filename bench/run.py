@@ -898,7 +898,8 @@ def markdown(result):
     m = result["machine"]
     c = result["config"]
     out = ["Measured by `make bench` on %s: %s, %d cores, %s GB RAM, Linux %s, "
-           "disk %s. %d households (~%s B plans), %d mTLS connections with one "
+           "disk %s. %d households (GetPlan answers of ~%s B), %d mTLS "
+           "connections with one "
            "request in flight each, %d interleaved rounds of %g s; medians."
            % (result["date"], m["cpu"], m["cores"], m["memory_gb"], m["kernel"],
               m["disk"], c["households"], c["plan_bytes"] or "?",
@@ -915,8 +916,19 @@ def markdown(result):
             x["figure"], fmt(x["ours"], x["unit"]), x["reference"],
             fmt(x.get("theirs"), x["unit"]),
             fmt_ratio(x["ours"], x.get("theirs")) if x.get("theirs") else "-"))
+    out.append("")
+    notes = sorted({f["note"] for f in result["figures"] if f.get("note")})
+    o = result.get("other_load")
+    if o:
+        notes.append("Other processes used a median %.2f (max %.2f) of the "
+                     "%d cores while we measured." % (o["median"], o["max"],
+                                                      m["cores"]))
     if result.get("problems"):
-        out += ["", "Not clean: " + "; ".join(result["problems"])]
+        notes.append("Not clean: " + "; ".join(result["problems"]))
+    else:
+        notes.append("Non-OK answers: 0 in every run; no connection failed.")
+    notes.append("Population: " + c["population"] + ".")
+    out.append(" ".join(n + ("" if n.endswith(".") else ".") for n in notes))
     return "\n".join(out)
 
 
