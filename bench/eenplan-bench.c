@@ -34,6 +34,7 @@ int	redis_init(void);
 #define BENCH_DRAIN_SECONDS	10.0
 #define BENCH_EPOLL_EVENTS	256
 #define BENCH_OL_TICK_NS	100000	/* open loop: at most 10,000 wake-ups/s */
+#define BENCH_PROGRESS_NS	10000000000LL	/* populate: a progress line */
 
 static volatile sig_atomic_t bench_stop;	/* SIGINT/SIGTERM: end early */
 
@@ -1018,7 +1019,7 @@ run_populate(struct bench *b, const char *out)
 		b->b_nhh = 0;
 	b->b_phase = PH_MEASURE;
 	t0 = bench_now();
-	next = t0 + 2000000000;
+	next = t0 + BENCH_PROGRESS_NS;
 	for (i = 0; i < b->b_o.o_conns; i++) {
 		bench_refill(&b->b_slots[i]);
 		bench_flush(&b->b_slots[i]);
@@ -1029,7 +1030,7 @@ run_populate(struct bench *b, const char *out)
 			info(b, "populate: %ld of %ld (%.0f/s)", b->b_pop_done,
 			    target, (double)b->b_pop_done /
 			    ((double)(bench_now() - t0) / 1e9));
-			next += 2000000000;
+			next += BENCH_PROGRESS_NS;
 		}
 	}
 	b->b_phase = PH_DRAIN;

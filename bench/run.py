@@ -222,17 +222,20 @@ class Bench:
                 % (busy * 100, limit))
         return round(time.monotonic() - t0, 1), round(busy, 3)
 
-    def client(self, label, args, quiet=False):
-        """Runs eenplan-bench; returns its JSON result (plus 'exit')."""
+    def client(self, label, args, quiet=False, progress=False):
+        """Runs eenplan-bench; returns its JSON result (plus 'exit').
+        progress: its progress lines go to the terminal."""
         waited, busy = self.quiesce() if not quiet else (0, None)
         self.run_no += 1
         base = "%03d-%s" % (self.run_no, label.replace(" ", "_").replace("/", "_"))
         jpath = os.path.join(self.logdir, base + ".json")
         lpath = os.path.join(self.logdir, base + ".log")
         argv = [self.tool, "--cert", self.cert, "--key", self.key,
-                "--ca", self.ca, "--json", jpath, "--label", label, "-q"] + args
+                "--ca", self.ca, "--json", jpath, "--label", label] + \
+            ([] if progress else ["-q"]) + args
         with open(lpath, "wb") as log:
-            p = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT)
+            p = subprocess.run(argv, stdout=log,
+                               stderr=None if progress else subprocess.STDOUT)
         try:
             with open(jpath) as f:
                 res = json.load(f)
@@ -350,7 +353,8 @@ class Bench:
         res = self.client("populate %d" % n, [
             "--server", "127.0.0.1:%d" % p.port, "--mode", "populate",
             "--populate", str(n), "--out", os.path.join(tmp, "households.txt"),
-            "--connections", "16", "--inflight", "64"], quiet=True)
+            "--connections", "16", "--inflight", "64"], quiet=True,
+            progress=True)
         secs = time.monotonic() - t0
         self.stop_daemon(p)
         if res["exit"] != 0 or res.get("created") != n:
@@ -408,15 +412,25 @@ class Bench:
             raise RuntimeError("%s needs %.1f GB free for a copy of the store, "
                                "has %.1f GB" % (self.tmp, need * 1.3 / 1e9 + 1,
                                                 free / 1e9))
+        src = os.path.join(popdir, "data", "data.mdb")
         dst = os.path.join(data, "data.mdb")
-        shutil.copyfile(os.path.join(popdir, "data", "data.mdb"), dst)
-        # On disk before anything is measured: else the kernel writes the
-        # copy back while the first runs fsync.
-        fd = os.open(dst, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        shutil.copyfile(src, dst)
+        # On disk before anything is measured (else the kernel writes the
+        # copy back while the first runs fsync), the cached original out of
+        # the page cache and the copy in it: every run starts warm, however
+        # big the store, as long as it fits in memory.
+        for path, advice in ((dst, None), (src, os.POSIX_FADV_DONTNEED)):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                if advice is None:
+                    os.fsync(fd)
+                else:
+                    os.posix_fadvise(fd, 0, 0, advice)
+            finally:
+                os.close(fd)
+        with open(dst, "rb", buffering=0) as f:
+            while f.read(1 << 20):
+                pass
         return data
 
     # --- redis
