@@ -1136,6 +1136,13 @@ def population_bench(b):
                                fmt(bs[str(big)], "B")))
     print("%-28s %12s %12s" % ("population made in", "%.0f s" % pops[small][2]["seconds"],
                                "%.0f s" % pops[big][2]["seconds"]))
+    o = other_load({str(n): runs[n] for n in runs})
+    if o:
+        print("other load on the machine while measuring: median %.2f, max "
+              "%.2f cores (%s)" % (o["median"], o["max"], o["max_run"]))
+        res["other_load"] = o
+        with open(os.path.join(b.outdir, "population.json"), "w") as f:
+            json.dump(res, f, indent=1)
     print()
     if res["problems"]:
         print("PROBLEMS: " + "; ".join(res["problems"]))
