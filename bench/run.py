@@ -278,7 +278,11 @@ class Bench:
         d = os.path.join(self.tmp, name)
         os.makedirs(d, exist_ok=True)
         port = free_port()
-        lim = {"map_max": 64 << 30, "max_connections": 4096}
+        # All load comes from one certificate (wmo): the per-person write
+        # quota (write_rate/write_burst) would refuse the population and
+        # the write rounds, so it is opened to its maximum here.
+        lim = {"map_max": 64 << 30, "max_connections": 4096,
+               "write_rate": 1 << 30, "write_burst": 16 << 30}
         lim.update(limits or {})
         extra = os.path.join(d, "extra.ini")
         with open(extra, "w") as f:
