@@ -419,6 +419,13 @@ class Bench:
         src = os.path.join(popdir, "data", "data.mdb")
         dst = os.path.join(data, "data.mdb")
         shutil.copyfile(src, dst)
+        # The store is sealed under the key it was made with (deploy/mkconf.sh
+        # keeps it beside the data directory): the copy opens with that one.
+        key = os.path.join(popdir, "store.key")
+        if os.path.exists(key):
+            mine = os.path.join(os.path.dirname(data), "store.key")
+            shutil.copyfile(key, mine)
+            os.chmod(mine, 0o600)
         # On disk before anything is measured (else the kernel writes the
         # copy back while the first runs fsync), the cached original out of
         # the page cache and the copy in it: every run starts warm, however
