@@ -322,6 +322,21 @@ print_escalations(FILE *f, const EpPlan *p)
 	}
 }
 
+/* Signals passed to the regisseur (only whole-plan readers are given them). */
+static void
+print_signals(FILE *f, const EpPlan *p)
+{
+	size_t i;
+
+	if (p->n_signals == 0)
+		return;
+	fprintf(f, "\nSignals (to the regisseur)\n");
+	for (i = 0; i < p->n_signals; i++) {
+		fputs("  ", f);
+		cliout_signal(f, p->signals[i], 0);
+	}
+}
+
 void
 cliout_scope(FILE *f, const Eenplan__V1__Domain *scope, size_t n)
 {
@@ -388,6 +403,7 @@ print_plan(FILE *f, const Eenplan__V1__GetPlanResponse *gp)
 	print_assessments(f, p);
 	print_notes(f, p);
 	print_escalations(f, p);
+	print_signals(f, p);
 }
 
 /* ------------------------------------------------------------ lists */
@@ -605,6 +621,8 @@ static const struct {
 	{ "QueryAudit", "read this access log" },
 	{ "ReadChanges", "read the change feed" },
 	{ "Subscribe", "followed the change feed" },
+	{ "SendSignal", "passed a signal to the regisseur" },
+	{ "ListSignals", "read the signals" },
 };
 
 static const char *
