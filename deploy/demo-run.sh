@@ -33,6 +33,13 @@ if [ ! -s "$DEMO/household" ]; then
 fi
 HH=$(cat "$DEMO/household")
 GP_GRANT=$(cat "$DEMO/gp-grant")
+# Demo data seeded before LEV's grant id was kept: look it up.
+if [ ! -s "$DEMO/lev-grant" ]; then
+	cli --as henk consent list "$HH" |
+	    awk '/^grant /{g=$2} /^  to: +lev /{print g; exit}' > "$DEMO/lev-grant"
+fi
+LEV_GRANT=$(cat "$DEMO/lev-grant")
+MIRROR=$DEMO/lev-mirror
 C="$O/eenplan"
 cat <<MSG
 
@@ -58,6 +65,19 @@ Try, in another terminal in $(pwd):
   $C --as wmo history $HH
   $C --as henk audit $HH
   $C --as wmo households
+  # LEV's system keeps a mirror of the plans LEV may read: one JSON file per household
+  # (without --once it keeps following; give it a terminal of its own)
+  $C --as lev-systeem sync --dir $MIRROR --once
+  ls $MIRROR
+  # the regisseur follows what happens, in a terminal of its own (Ctrl-C stops it)
+  $C --as wmo watch
+  # Senzer passes a signal: a Wmo application hints at wider trouble; watch shows it
+  $C --as senzer signal send $HH --domain financien --text "Wmo-aanvraag scootmobiel; ook huurachterstand genoemd"
+  $C --as wmo signals
+  # Henk withdraws LEV's consent: watch shows it, and LEV's mirror drops its copy
+  $C --as henk consent revoke $HH $LEV_GRANT
+  $C --as lev-systeem sync --dir $MIRROR --once
+  ls $MIRROR
 
 Other demo people: wmo2 zorgboog lisa (daughter, mantelzorger) anja lev-systeem privacy-lev
 (see certs/demo/cast.txt). Ctrl-C stops the daemon; data stays in $DEMO/data.
