@@ -287,6 +287,19 @@ def wait_expiries(last_until):
         time.sleep(left)
 
 
+def sanitized(pid):
+    """True when the process runs under ASan or valgrind: their allocators
+    (quarantine, shadow memory) make its memory figures meaningless."""
+    import harness
+    if harness.VALGRIND:
+        return True
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            return "libasan" in f.read()
+    except OSError:
+        return False
+
+
 def rss_kib(pid, field="RssAnon"):
     """A memory figure of a process from /proc (kB)."""
     with open("/proc/%d/status" % pid) as f:

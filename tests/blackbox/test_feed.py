@@ -25,7 +25,7 @@ from feedlib import (ALL, CREATED, PLAN, CONSENT, REGIE, ESCALATED, CLOSED,
                      read_changes_page, wait_expiries,
                      req_mutate, req_send_signal, req_subscribe,
                      req_unsubscribe, revoke_raw,
-                     rss_kib, scope_at, whole_feed)
+                     rss_kib, sanitized, scope_at, whole_feed)
 
 CALLERS = ("lev-systeem", "lev", "senzer", "huisarts", "lisa")
 TARGETS = (("lev", ""), ("lev", "lev-crm"), ("lev", "s.bakker"),
@@ -399,8 +399,11 @@ def never_reading_subscribers_are_cut_off_and_memory_stays_bounded():
               growth, base_rss, rss_kib(pid, "VmRSS")))
     check(unsent > 2 * bound_kib * 1024, "too little was pushed to tell "
           "(%d MB)" % (unsent >> 20))
-    check(growth < bound_kib, "daemon anonymous memory grew by %d kB with "
-          "%d MB of events left unread" % (growth, unsent >> 20))
+    if sanitized(pid):
+        print("# (ASan/valgrind: the memory bound is not checked)")
+    else:
+        check(growth < bound_kib, "daemon anonymous memory grew by %d kB "
+              "with %d MB of events left unread" % (growth, unsent >> 20))
     # Resuming from the seq the end named gives the rest.
     resume = ends[0][1]
     with Raw(d, "wmo", timeout=30) as c:
