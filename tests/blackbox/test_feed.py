@@ -14,10 +14,12 @@ import random
 import socket
 import time
 
-from harness import (Daemon, Raw, test, check, eq, fail, cli_ok, req_create,
+from harness import (Daemon, Raw, test, check, eq, fail, cli, cli_ok,
+                     req_create,
                      created_household, req_get_plan, plan_json, shared,
                      new_household, VALGRIND, f_bytes, req, pb_decode, pb_get)
-from consentlib import DOMAINS, READ, CONTRIBUTE, grant as cli_grant
+from consentlib import (DOMAINS, READ, CONTRIBUTE, grant as cli_grant,
+                        req_grant)
 from feedlib import (ALL, CREATED, PLAN, CONSENT, REGIE, ESCALATED, CLOSED,
                      SIGNAL, ACCESS_ENDED, GRANTED, REVOKED, EXPIRED,
                      KIND_NAMES, PEOPLE, Grant, Subscriber, apply_truth,
@@ -571,3 +573,28 @@ def subscribers_get_every_event_under_load():
         for s in subs:
             s.close()
     d.stop()
+
+
+@test
+def grant_that_starts_later_is_told_when_it_starts():
+    """A grant with valid_from ahead lets its grantee in when that moment
+    passes; like an expiry, the feed must say so then, or a mirror never
+    fetches the plan until the household happens to change."""
+    d = shared()
+    hh = new_household(d)
+    cli_ok(d, "wmo", "note", "add", hh, "--domain", "financien", "--text",
+           "er was eens")
+    head = feed_head(d)
+    with Raw(d, "henk") as h:
+        r = h.call(req_grant(2, hh, "lev", access=READ,
+                             valid_from=now_us() + 1500000))
+        check(r.code == 0, "GrantConsent: %r" % r)
+    time.sleep(3.0)
+    r = cli(d, "lev-systeem", "plan", "show", hh)
+    check(r.rc == 0, "the grant has started, yet: %r" % r)
+    got = [e for e in whole_feed(d, "lev-systeem", since=head)[0]
+           if e["hh"] == hh]
+    check(got, "lev-systeem may read %s since its grant started, but its "
+          "feed has no event for it — daemon: grants are swept at their "
+          "valid_until (household.c household_expire_due), not at their "
+          "valid_from" % hh[:8])

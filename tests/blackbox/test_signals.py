@@ -59,8 +59,10 @@ def same_answer_and_cost_for_existing_and_missing_household():
                   "(%d each, interleaved; ratio %.2f)"
                   % (ma * 1e3, mb * 1e3, n, ratio))
             # Each send is a commit (one fsync): a noisy disk can swing a
-            # run; a real difference shows in every run.
-            if ratio < 2.0:
+            # run; a real difference shows in every run. Under valgrind the
+            # CPU work (the existing household's record, signal and event)
+            # weighs ~8x more against the fsync.
+            if ratio < (3.0 if VALGRIND else 2.0):
                 break
         else:
             fail("SendSignal costs differ: existing %.2f ms vs missing "
