@@ -393,8 +393,12 @@ subs_pump(struct subs *ss)
 	/* A round can end its subscription: take the next one first. */
 	for (s = TAILQ_FIRST(&ss->ss_list); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, s_entry);
-		if (s->s_round == NULL && s->s_end_code == 0)
+		if (s->s_end_code != 0)
+			continue;
+		if (s->s_round == NULL)
 			sub_round(s);
+		else
+			s->s_again = 1;	/* its round did not see these: one more */
 	}
 }
 

@@ -226,9 +226,12 @@ class Daemon:
         with open(self.conf, "w") as f:
             f.write(sh(*args))
 
-    def start(self, wait=True):
+    def start(self, wait=True, same_port=False):
+        """same_port: listen where the last start did (for clients that
+        reconnect, e.g. a sync mirror across a daemon restart)."""
         check(self.proc is None, "daemon %s already running" % self.name)
-        self.port = free_port()   # a new port per start: no TIME_WAIT trouble
+        if not (same_port and self.port):
+            self.port = free_port()   # a new port per start: no TIME_WAIT trouble
         self.write_conf()
         argv = [os.path.join(BUILD, "eenpland"), "-f", self.conf] + self.args
         if VALGRIND:
