@@ -239,8 +239,8 @@ getplan_pack(const EpPlan *p, uint32_t scope, size_t extra, size_t *plen)
 }
 
 /*
- * A household's signals, packed as the Plan's repeated field 18, for the
- * whole-plan reader: appended to the stored plan bytes, they merge into the
+ * A household's signals, packed as the Plan's repeated field 18, for its
+ * members and its regisseur reading the whole plan: appended to the stored plan bytes, they merge into the
  * Plan a client decodes (protobuf concatenation). NULL and 0 for none.
  */
 static uint8_t *
@@ -343,8 +343,13 @@ op_get_plan(struct call *ca)
 	version = rq->version == 0 ? h.h_rec->version : rq->version;
 	bg = getplan_break_glass(ca, &h, &bglen);
 	if (version == h.h_rec->version && d->cd_scope == CONSENT_SCOPE_ALL) {
-		/* The whole plan: its stored bytes, as they are, and signals. */
-		sig = getplan_signals(t, &h, &siglen, &rc);
+		/*
+		 * The whole plan: its stored bytes, as they are; and for the
+		 * household and its regisseur (as ListSignals), its signals.
+		 */
+		rc = STORE_OK;
+		if (d->cd_member || d->cd_regisseur)
+			sig = getplan_signals(t, &h, &siglen, &rc);
 		if (rc == STORE_OK)
 			rc = household_body_open(t, &h, GETPLAN_HEAD,
 			    GETPLAN_TAIL + siglen + bglen, &buf, &plen);
