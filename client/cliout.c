@@ -717,6 +717,8 @@ consent_change_words(int c)
 		return "consent given up by its grantee";
 	case EENPLAN__V1__CONSENT_CHANGE__CONSENT_EXPIRED:
 		return "consent expired";
+	case EENPLAN__V1__CONSENT_CHANGE__CONSENT_STARTED:
+		return "consent started";
 	default:
 		return "consent changed";
 	}
@@ -786,7 +788,8 @@ cliout_event_detail(FILE *f, const EpChangeEvent *ev)
 	/* The expiry sweep is the daemon itself, not a person. */
 	if (by != NULL && by->org != NULL && by->org[0] != '\0' &&
 	    ev->kind != EENPLAN__V1__CHANGE_KIND__CHANGE_ACCESS_ENDED &&
-	    ev->consent != EENPLAN__V1__CONSENT_CHANGE__CONSENT_EXPIRED) {
+	    ev->consent != EENPLAN__V1__CONSENT_CHANGE__CONSENT_EXPIRED &&
+	    ev->consent != EENPLAN__V1__CONSENT_CHANGE__CONSENT_STARTED) {
 		cliout_principal(who, sizeof(who), by, 1);
 		fprintf(f, " %s ", ev->kind ==
 		    EENPLAN__V1__CHANGE_KIND__CHANGE_SIGNAL ? "from" : "by");

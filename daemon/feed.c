@@ -144,15 +144,27 @@ feed_change(struct stxn *t, const EpChangeEvent *src,
 /*
  * The moment the state before src is judged at: src's own time, but for an
  * expiry (recorded by the sweep after the grant ran out) just before the
- * grant's end, when the receiver still read under it.
+ * grant's end, when the receiver still read under it; for a start, just
+ * before the grant's start, when it did not count yet.
  */
 static int64_t
 feed_before_at(const EpChangeEvent *src, const EpsHousehold *prev)
 {
 	size_t i;
 
-	if (src->kind != KIND(CONSENT) ||
-	    src->consent != EENPLAN__V1__CONSENT_CHANGE__CONSENT_EXPIRED)
+	if (src->kind != KIND(CONSENT))
+		return src->at;
+	/* A start: before it, the grant did not count yet. */
+	if (src->consent == EENPLAN__V1__CONSENT_CHANGE__CONSENT_STARTED) {
+		for (i = 0; i < prev->n_grants; i++)
+			if (prev->grants[i] != NULL &&
+			    prev->grants[i]->id == src->grant_id &&
+			    prev->grants[i]->valid_from > 0 &&
+			    prev->grants[i]->valid_from <= src->at)
+				return prev->grants[i]->valid_from - 1;
+		return src->at;
+	}
+	if (src->consent != EENPLAN__V1__CONSENT_CHANGE__CONSENT_EXPIRED)
 		return src->at;
 	for (i = 0; i < prev->n_grants; i++)
 		if (prev->grants[i] != NULL &&

@@ -688,6 +688,9 @@ household_grant_add(struct stxn *t, const struct household_conf *hc,
 	    STORE_OK ||
 	    (g->valid_until > 0 && (rc = store_expiry_put(t, g->valid_until,
 	    h->h_id, g->id)) != STORE_OK) ||
+	    /* A grant that starts later is told when it starts: swept too. */
+	    (g->valid_from > now && (rc = store_expiry_put(t, g->valid_from,
+	    h->h_id, g->id)) != STORE_OK) ||
 	    (rc = household_put(t, h)) != STORE_OK) {
 		plan_error_set(pe, CODE(INTERNAL), "", "%s", store_strerror(rc));
 		return rc;
@@ -798,12 +801,16 @@ hh_due_one(int64_t until, const char *hhid, uint64_t id, void *arg)
 	return 0;
 }
 
-/* One grant past its end: out of the current grants, and said so. */
+/*
+ * One grant at its start (said so) or past its end (out of the current
+ * grants, and said so).
+ */
 static int
 hh_expire_one(struct stxn *t, const struct household_conf *hc,
     const struct hh_due *due, int64_t now, unsigned *n)
 {
 	struct household_ev he;
+	EpGrant *g;
 	struct principal sys;
 	struct household h;
 	int rc;
@@ -817,7 +824,23 @@ hh_expire_one(struct stxn *t, const struct household_conf *hc,
 		    due->hd_id);
 	if (rc != STORE_OK)
 		return rc;
-	if (household_grant_find(&h, due->hd_id) != NULL) {
+	if ((g = household_grant_find(&h, due->hd_id)) != NULL &&
+	    g->valid_from == due->hd_until && g->valid_from > 0) {
+		/*
+		 * Its start: it counts from now. A new consent generation, so
+		 * the feed tells who it lets in.
+		 */
+		h.h_rec->consent_gen++;
+		if ((rc = household_put(t, &h)) != STORE_OK)
+			goto out;
+		memset(&he, 0, sizeof(he));
+		he.he_kind = KIND(CONSENT);
+		he.he_grant_id = due->hd_id;
+		he.he_consent = EENPLAN__V1__CONSENT_CHANGE__CONSENT_STARTED;
+		if ((rc = household_event(t, &h, &he, &sys, now)) != STORE_OK)
+			goto out;
+		(*n)++;
+	} else if (g != NULL) {
 		if ((rc = hh_current_drop(t, hc, &h, due->hd_id, now)) !=
 		    STORE_OK || (rc = household_put(t, &h)) != STORE_OK)
 			goto out;
