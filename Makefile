@@ -123,6 +123,14 @@ blackbox: deps all
 blackbox-valgrind: deps all
 	@EENPLAN_VALGRIND=1 tests/blackbox/run.sh $(O)
 
+# Slow hostile tests, not part of `make check`: 100 clients that ask for a
+# ~950 KB plan and never read (under 300 MB, memory back after), and a few
+# thousand idle mTLS connections (RSS each; EENPLAN_IDLE_CONNS sets how
+# many). They print their figures.
+hostile: deps all
+	@EENPLAN_HOSTILE=1 tests/blackbox/run.sh $(O) hundred_slow_readers \
+	    idle_connection_memory
+
 # The demo PKI (certs/demo is made once and reused).
 pki: deps
 	@test -f certs/demo/ca/root.crt || certs/mkpki.sh certs/demo
@@ -142,5 +150,5 @@ check: deps
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps unit unit-bins fuzz fuzz-replay blackbox blackbox-valgrind pki run check clean
+.PHONY: all deps unit unit-bins fuzz fuzz-replay blackbox blackbox-valgrind hostile pki run check clean
 .SECONDARY:
