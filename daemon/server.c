@@ -962,6 +962,10 @@ server_run(struct server *srv)
 		event_active(srv->s_workers[i].w_stop_ev, EV_READ, 0);
 	for (i = 0; i < srv->s_nworkers; i++)
 		pthread_join(srv->s_workers[i].w_thread, NULL);
+	/* Every connection and call is gone: so is what they were counted for. */
+	if (srv->s_mem != 0 || srv->s_resv != 0)
+		log_warnx("memory accounting: %zu bytes held and %zu reserved "
+		    "left at exit", srv->s_mem, srv->s_resv);
 	/* No worker can submit any more. */
 	writer_free(srv->s_writer);
 	srv->s_writer = NULL;
