@@ -1421,6 +1421,61 @@ test_resumption(void **state)
 	free(crl);
 }
 
+/* Sleeps ms milliseconds. */
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1)
+		;
+}
+
+/*
+ * Ticket keys rotate every lifetime; a ticket made under the previous key
+ * still resumes (and is replaced) until it expires itself.
+ */
+static void
+test_ticket_key_rotation(void **state)
+{
+	struct tls_tickets *tt;
+	struct tls_server *ts;
+	struct ca leaf;
+	struct hs hs;
+	SSL_SESSION *old, *sess;
+	SSL_CTX *c;
+
+	(void)state;
+	assert_non_null(tt = tls_tickets_new(3));
+	ts = server_tickets(cfg, tt);
+	mkleaf(&leaf, &gemeente, "O=gemeente,OU=professional,CN=r.otate",
+	    0x6666);
+	c = client_ctx_resume(&leaf, 0);
+	sleep_ms(1500);
+	/* A ticket under the first key, half way through its time. */
+	(void)handshake_resume(tls_server_ctx(ts), c, NULL, &hs);
+	old = client_session(&hs);
+	assert_non_null(old);
+	hs_close(&hs);
+	/* Past the key's time: the next ticket is made under a new key. */
+	sleep_ms(1700);
+	(void)handshake_resume(tls_server_ctx(ts), c, NULL, &hs);
+	sess = client_session(&hs);
+	assert_non_null(sess);
+	hs_close(&hs);
+	/* The old ticket (previous key, not expired) resumes. */
+	assert_true(handshake_resume(tls_server_ctx(ts), c, old, &hs));
+	hs_close(&hs);
+	assert_true(handshake_resume(tls_server_ctx(ts), c, sess, &hs));
+	hs_close(&hs);
+	SSL_SESSION_free(old);
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(c);
+	ca_free(&leaf);
+	tls_server_free(ts);
+	tls_tickets_free(tt);
+}
+
 /*
  * An open connection checked again under a reloaded context: refused once
  * the new CRLs revoke its leaf; identified as before otherwise.
@@ -1431,7 +1486,7 @@ test_reverify(void **state)
 	struct config *crl = malloc(sizeof(*crl));
 	struct tls_server *ts, *ts2;
 	struct principal pr;
-	struct ca leaf, good;
+	struct ca leaf, good, soon;
 	struct hs hs;
 	SSL_CTX *c;
 	char err[512];
@@ -1473,8 +1528,25 @@ test_reverify(void **state)
 	hs_free(&hs);
 	SSL_CTX_free(c);
 
+	/* A certificate that expires while its connection is open. */
+	mkleaf(&soon, &lev, "O=lev,OU=professional,CN=e.xpiring", 0x9998);
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(soon.cert), 2));
+	assert_int_not_equal(X509_sign(soon.cert, lev.key, EVP_sha256()), 0);
+	c = client_ctx(&soon, WIRE_ALPN, 0);
+	handshake(tls_server_ctx(ts), c, &hs);
+	assert_true(hs.s_ok);
+	if (tls_reverify(ts, hs.s, cfg, &pr, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	sleep_ms(3200);
+	assert_int_equal(tls_reverify(ts, hs.s, cfg, &pr, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "expired"));
+	hs_free(&hs);
+	SSL_CTX_free(c);
+
 	ca_free(&leaf);
 	ca_free(&good);
+	ca_free(&soon);
 	tls_server_free(ts);
 	tls_server_free(ts2);
 	free(crl);
@@ -1588,6 +1660,7 @@ main(void)
 		cmocka_unit_test(test_handshake_untrusted),
 		cmocka_unit_test(test_handshake_revoked),
 		cmocka_unit_test(test_resumption),
+		cmocka_unit_test(test_ticket_key_rotation),
 		cmocka_unit_test(test_reverify),
 		cmocka_unit_test(test_server_config_errors),
 	};
