@@ -315,6 +315,10 @@ conn_close(struct conn *c)
 		event_free(c->c_hs_timer);
 		c->c_hs_timer = NULL;
 	}
+	if (c->c_hs_tls != NULL) {
+		server_tls_put(srv, c->c_hs_tls);
+		c->c_hs_tls = NULL;
+	}
 	if (c->c_frame_timer != NULL) {
 		event_free(c->c_frame_timer);
 		c->c_frame_timer = NULL;
@@ -887,6 +891,9 @@ conn_identified(struct conn *c)
 	ts = server_tls_get(srv, &gen);
 	rc = tls_identify(ts, ssl, conf, &c->c_who, err, sizeof(err));
 	server_tls_put(srv, ts);
+	/* The handshake is over: its context's callbacks will not run again. */
+	server_tls_put(srv, c->c_hs_tls);
+	c->c_hs_tls = NULL;
 	if (rc != 0) {
 		log_warnx("conn %llu (%s): refused: %s",
 		    (unsigned long long)c->c_id, c->c_who.pr_peer, err);
@@ -1003,10 +1010,13 @@ conn_accept(struct worker *w, int fd, const char *peer)
 		conn_accept_fail(srv, NULL, fd);
 		return;
 	}
+	/*
+	 * The context stays held until the handshake is over: its ticket
+	 * callbacks use it, and a reload may replace it meanwhile.
+	 */
 	ts = server_tls_get(srv, NULL);
-	ssl = SSL_new(tls_server_ctx(ts));
-	server_tls_put(srv, ts);
-	if (ssl == NULL) {
+	if ((ssl = SSL_new(tls_server_ctx(ts))) == NULL) {
+		server_tls_put(srv, ts);
 		log_warnx("SSL_new failed");
 		ERR_clear_error();
 		conn_accept_fail(srv, c, fd);
@@ -1016,6 +1026,7 @@ conn_accept(struct worker *w, int fd, const char *peer)
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (c->c_bev == NULL) {
 		/* The SSL is already freed (STYLE rule 3); the fd is not. */
+		server_tls_put(srv, ts);
 		log_warnx("bufferevent_openssl_socket_new failed");
 		conn_accept_fail(srv, c, fd);
 		return;
@@ -1023,10 +1034,12 @@ conn_accept(struct worker *w, int fd, const char *peer)
 	c->c_hs_timer = evtimer_new(w->w_base, conn_handshake_deadline, c);
 	if (c->c_hs_timer == NULL) {
 		bufferevent_free(c->c_bev);	/* closes fd */
+		server_tls_put(srv, ts);
 		free(c);
 		__atomic_sub_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
 		return;
 	}
+	c->c_hs_tls = ts;
 	c->c_worker = w;
 	c->c_id = __atomic_add_fetch(&conn_ids, 1, __ATOMIC_RELAXED);
 	c->c_state = CONN_HANDSHAKE;

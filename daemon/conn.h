@@ -21,6 +21,7 @@ struct evbuffer_cb_entry;
 struct event;
 struct call;
 struct conn_req;
+struct tls_server;
 
 enum conn_state {
 	CONN_HANDSHAKE = 0,
@@ -43,6 +44,7 @@ struct conn {
 	int			 c_waiting;	/* on the worker's list: no room daemon-wide */
 	int			 c_woken;	/* taken off that list: may go first */
 	int			 c_frame_armed;	/* c_frame_timer runs for a begun frame */
+	struct tls_server	*c_hs_tls;	/* its SSL's context, held until identified */
 	struct event		*c_hs_timer;	/* handshake deadline */
 	struct event		*c_frame_timer;	/* begun frame's deadline; closing grace */
 	/* What it holds, as counted in the server's totals (see conn.c). */

@@ -305,3 +305,45 @@ def teams_come_from_the_organisation_ca():
             eq(res, "refused", "%s over TLS %s (%s)" % (name, tls, how))
         wait_log(d, why)
     cli_ok(d, "wmo", "whoami")
+
+
+@test
+def reloads_during_handshakes_and_resumptions():
+    """SIGHUP after SIGHUP while clients keep connecting, fully and from
+    tickets: every connection is served, none is refused, the daemon stays
+    clean (a context replaced during a handshake outlives it)."""
+    import threading
+    d = Daemon("reloadstorm").start()
+    stop = threading.Event()
+    res = {"ok": 0, "resumed": 0, "bad": []}
+    lock = threading.Lock()
+
+    def client(name):
+        ctx = tls_ctx(d, name)
+        sess = None
+        while not stop.is_set():
+            how, reused, s2 = whoami_session(d, ctx, sess)
+            with lock:
+                if how == "ok":
+                    res["ok"] += 1
+                    res["resumed"] += bool(reused)
+                else:
+                    res["bad"].append(how)
+            sess = s2
+    threads = [threading.Thread(target=client, args=(n,))
+               for n in ("wmo", "lev", "bms")]
+    for t in threads:
+        t.start()
+    end = time.monotonic() + 4
+    hups = 0
+    while time.monotonic() < end:
+        d.hup()
+        hups += 1
+        time.sleep(0.05)
+    stop.set()
+    for t in threads:
+        t.join(60)
+    eq(res["bad"], [], "connections not served during %d reloads" % hups)
+    check(res["ok"] > 20 and res["resumed"] > 0, "served %d, resumed %d"
+          % (res["ok"], res["resumed"]))
+    d.stop()
