@@ -124,6 +124,14 @@ blackbox: deps all
 blackbox-valgrind: deps all
 	@EENPLAN_VALGRIND=1 tests/blackbox/run.sh $(O)
 
+# Slow hostile tests, not part of `make check`: 100 clients that ask for a
+# ~950 KB plan and never read (under 300 MB, memory back after), and a few
+# thousand idle mTLS connections (RSS each; EENPLAN_IDLE_CONNS sets how
+# many). They print their figures.
+hostile: deps all
+	@EENPLAN_HOSTILE=1 tests/blackbox/run.sh $(O) hundred_slow_readers \
+	    idle_connection_memory
+
 # The demo PKI (certs/demo is made once and reused).
 pki: deps
 	@test -f certs/demo/ca/root.crt || certs/mkpki.sh certs/demo
@@ -192,7 +200,7 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man1/eenplan.1 \
 	    $(DESTDIR)$(BASHCOMPDIR)/eenplan
 
-.PHONY: all deps unit unit-bins fuzz fuzz-replay blackbox blackbox-valgrind pki run check clean install uninstall
+.PHONY: all deps unit unit-bins fuzz fuzz-replay blackbox blackbox-valgrind hostile pki run check clean install uninstall
 .SECONDARY:
 
 # ---------------------------------------------------------------- bench

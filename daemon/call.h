@@ -65,6 +65,11 @@ struct call_sink {
 	/* Bytes queued and not yet sent; SIZE_MAX when the connection is gone. */
 	size_t	(*cs_pending)(void *arg);
 	void	*cs_arg;
+	/*
+	 * Who the call belongs to beyond itself (the connection): another
+	 * call of the same owner may end it (Unsubscribe). May be NULL.
+	 */
+	void	*cs_owner;
 	uint32_t cs_max_frame;
 };
 

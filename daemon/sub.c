@@ -369,12 +369,12 @@ subs_add(struct subs *ss, struct call *ca, uint64_t since)
 }
 
 int
-subs_end(struct subs *ss, void *sink_arg, uint64_t id)
+subs_end(struct subs *ss, void *owner, uint64_t id)
 {
 	struct sub *s;
 
 	TAILQ_FOREACH(s, &ss->ss_list, s_entry) {
-		if (s->s_call->ca_sink.cs_arg == sink_arg &&
+		if (s->s_call->ca_sink.cs_owner == owner &&
 		    s->s_call->ca_id == id && s->s_end_code == 0) {
 			sub_end(s, CODE(CANCELLED), "unsubscribed");
 			return 0;

@@ -36,7 +36,8 @@ TEST_TIMEOUT = int(120 * SLOW)       # one test, wall clock
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:",
                    "LeakSanitizer", "ERROR: ThreadSanitizer",
                    "==ERROR:", "SUMMARY: AddressSanitizer",
-                   "SUMMARY: UndefinedBehaviorSanitizer")
+                   "SUMMARY: UndefinedBehaviorSanitizer",
+                   "memory accounting:")     # eenpland's own check at exit
 
 BUILD = None      # absolute build dir, set by main()
 RUN_DIR = None    # this run's temp dir
