@@ -33,6 +33,7 @@ struct writer {
 						   may not match the disk */
 	struct wjob		*w_pending;	/* writer thread only: committed,
 						   its meta not yet flushed */
+	int			 w_test_ack_early; /* test only: see writer_start */
 	writer_tick_fn		 w_tick;
 	writer_notify_fn	 w_notify;
 	void			*w_hook_arg;
@@ -369,6 +370,11 @@ writer_durable(struct writer *w, struct wjob *batch, int rc)
 	writer_post_all(prev);
 	if (batch == NULL)
 		return;
+	/* The broken order the crash test must catch: answered unflushed. */
+	if (w->w_test_ack_early) {
+		writer_post_all(batch);
+		return;
+	}
 	pthread_mutex_lock(&w->w_mtx);
 	waiting = w->w_head != NULL && !w->w_stopping;
 	pthread_mutex_unlock(&w->w_mtx);
@@ -523,6 +529,17 @@ writer_start(struct store *st, char *err, size_t errlen)
 	}
 	w->w_store = st;
 	w->w_index_lag = WRITER_INDEX_LAG;
+	/*
+	 * Test only (tests/blackbox/test_crash.py proves it can fail):
+	 * answers each batch as soon as its commit returned, before its meta
+	 * page is flushed — an acknowledged write a power cut can lose.
+	 */
+	if (getenv("EENPLAN_TEST_ACK_BEFORE_FLUSH") != NULL) {
+		w->w_test_ack_early = 1;
+		log_warnx("writer: EENPLAN_TEST_ACK_BEFORE_FLUSH is set: answers "
+		    "leave before they are durable (a test of the crash test; "
+		    "never in production)");
+	}
 	if ((rd = store_reader_new(st)) == NULL) {
 		snprintf(err, errlen, "writer: out of memory");
 		goto fail;
