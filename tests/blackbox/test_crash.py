@@ -9,7 +9,7 @@ bytes) and opens each with the daemon. See crashlib.py for the method.
 
     EENPLAN_CRASH_SEED=N      the seed (default: a fresh one, printed)
     EENPLAN_CRASH_POINTS=N    images opened by a real daemon (default 30)
-    EENPLAN_CRASH_REQUESTS=N  requests per connection (default 50)
+    EENPLAN_CRASH_REQUESTS=N  requests per connection and round (default 40)
 
 `make crash` runs a longer variant. A failure names the seed, the crash
 point and the acknowledged request that is missing; the run's directory
@@ -23,7 +23,7 @@ from harness import (test, Daemon, Raw, Failure, check, eq, fail, skip,
                      req_create, created_household, SLOW, VALGRIND)
 import harness
 import crashlib
-from crashlib import (Disk, Op, WRITE, FLUSH, TRUNC, read_log, Checker,
+from crashlib import (Disk, Op, WRITE, FLUSH, read_log, Checker,
                       make_conns, run_workload, map_requests, Run,
                       check_flush_points, deep_points, cut_time)
 
@@ -40,16 +40,18 @@ def shim():
     return path
 
 
-def record(seed, per_conn, env=None):
+def record(seed, per_conn, rounds=3, env=None):
     """Runs the workload on a daemon under the shim, from a store that
-    already holds two households. Returns the Run and the recorder."""
+    already holds two households: `rounds` rounds, the daemon restarted
+    (SIGTERM) between them, so start-up and a fresh daemon's first
+    requests are in the record too. Returns (Run, Checker)."""
     lib = shim()
     d = Daemon("crash", env=env)
     d.start()
-    base_hhs = []
+    hhs = []
     with Raw(d, "wmo") as c:
         for i in range(2):
-            base_hhs.append(created_household(c.call(req_create(
+            hhs.append(created_household(c.call(req_create(
                 i + 1, ref="TOESTEMMING-CRASH-BASE-%d" % i))))
     d.stop()
     data = os.path.join(d.data_dir, "data.mdb")
@@ -61,10 +63,16 @@ def record(seed, per_conn, env=None):
     d.env.update({"LD_PRELOAD": lib, "IOREC_FILE": data, "IOREC_LOG": log,
                   # The shim comes before the ASan runtime in a sanitizer build.
                   "ASAN_OPTIONS": asan + ":verify_asan_link_order=0"})
-    d.start()
-    conns = make_conns(base_hhs, seed, per_conn)
-    run_workload(d, conns)
-    d.stop()
+    rng = random.Random(seed)
+    all_conns = []
+    for rnd in range(rounds):
+        d.start()
+        conns = make_conns(hhs, seed, per_conn, rnd)
+        run_workload(d, conns, rng)
+        d.stop()
+        all_conns.append(conns)
+        hhs = hhs + [r.hh for c in conns for r in c.reqs
+                     if r.kind == "create" and r.ok]
     ops = read_log(log)
     check(ops and ops[0].kind == crashlib.OPEN and ops[0].off == len(base),
           "iorec: the record does not begin with the data file's open at "
@@ -81,9 +89,8 @@ def record(seed, per_conn, env=None):
     chk = Checker(d)
     chk.load(final)
     records = chk.export()
-    map_requests(conns, records)
-    hhs = base_hhs + [r.hh for c in conns for r in c.reqs
-                      if r.kind == "create" and r.ok]
+    map_requests(all_conns, records)
+    conns = [c for cs in all_conns for c in cs]
     return Run(seed, base, ops, conns, records, hhs), chk
 
 
@@ -137,7 +144,7 @@ def image_builder():
 def power_cut_keeps_acknowledged_writes():
     seed = seed_from_env()
     points = env_int("EENPLAN_CRASH_POINTS", 6 if VALGRIND else 30)
-    per_conn = env_int("EENPLAN_CRASH_REQUESTS", 12 if VALGRIND else 50)
+    per_conn = env_int("EENPLAN_CRASH_REQUESTS", 12 if VALGRIND else 40)
     t0 = time.monotonic()
     run, chk = record(seed, per_conn)
     t_rec = time.monotonic() - t0
@@ -188,8 +195,7 @@ def ack_before_flush_is_caught():
     is flushed, and the flush-point check finds an acknowledged write a
     power cut loses."""
     seed = seed_from_env()
-    run, chk = record(seed, env_int("EENPLAN_CRASH_REQUESTS", 12 if VALGRIND
-                                    else 25) // 2 + 1,
+    run, chk = record(seed, 10, rounds=1,
                       env={"EENPLAN_TEST_ACK_BEFORE_FLUSH": "1"})
     try:
         check_flush_points(run, chk)
