@@ -339,12 +339,16 @@ writer_post_all(struct wjob *batch)
  * Who may be answered after a commit. A commit flushes its data and then
  * writes its meta page unflushed (MDB_NOMETASYNC); that meta is durable
  * once the next flush ran. So the batch committed before this one is
- * durable now (this commit flushed), and is answered; this batch waits for
- * the next commit — or, when no work is waiting, for a flush of its own.
- * Under load that is one flush per batch instead of two.
+ * durable now if this commit flushed, and is answered; this batch waits
+ * for the next commit — or, when no work is waiting, for a flush of its
+ * own. Under load that is one flush per batch instead of two.
+ *
+ * flushed: the commit wrote (LMDB skips a txn that changed nothing — an
+ * idle one, or a batch whose jobs only found their person known — and
+ * then writes and flushes nothing, so it makes nothing before it durable).
  */
 static void
-writer_durable(struct writer *w, struct wjob *batch, int rc)
+writer_durable(struct writer *w, struct wjob *batch, int rc, int flushed)
 {
 	struct wjob *prev = w->w_pending, *job;
 	int waiting, src;
@@ -362,8 +366,8 @@ writer_durable(struct writer *w, struct wjob *batch, int rc)
 		writer_post_all(batch);
 		return;
 	}
-	/* An empty txn commits without a flush: the previous one needs one. */
-	if (batch == NULL && prev != NULL &&
+	/* A commit of nothing flushed nothing: the previous one needs one. */
+	if (!flushed && prev != NULL &&
 	    (src = writer_sync(w)) != STORE_OK)
 		for (job = prev; job != NULL; job = job->wj_next)
 			job->wj_rc = src;
@@ -395,9 +399,9 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 	struct audit_head saved = w->w_ahead;
 	struct stxn *parent;
 	struct wjob *job;
-	uint64_t n = 0, events = 0, records = 0, audits = 0;
+	uint64_t n = 0, events = 0, records = 0, audits = 0, txn, after;
 	int64_t t0, commit_us = 0;
-	int rc;
+	int rc, flushed = 0;
 
 	for (job = batch; job != NULL; job = job->wj_next) {
 		n++;
@@ -421,10 +425,19 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 					w->w_batch_err = job->wj_rc;
 			events = store_txn_events(parent);
 			audits = w->w_ahead.ah_seq - saved.ah_seq;
-			/* One fsync for the whole batch. */
+			/*
+			 * One fsync for the whole batch — if it changed
+			 * anything: only then does the id of the last commit
+			 * move. (We hold the write lock up to our commit; a
+			 * commit of another process (rekey) right after it
+			 * moves the id too, and flushed the file as well.)
+			 */
+			txn = store_last_txn(w->w_store);
 			t0 = metrics_now_us();
 			rc = store_commit(parent);
 			commit_us = metrics_now_us() - t0;
+			after = rc == STORE_OK ? store_last_txn(w->w_store) : 0;
+			flushed = txn != 0 && after != 0 && after != txn;
 			if (rc == STORE_OK && events > 0 && w->w_notify != NULL)
 				w->w_notify(w->w_hook_arg);
 		}
@@ -441,7 +454,7 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 			job->wj_rc = rc;
 	}
 	if (batch == NULL && rc == STORE_OK) {
-		writer_durable(w, NULL, rc);
+		writer_durable(w, NULL, rc, flushed);
 		return;
 	}
 	/* On failure, the records the batch would have written are lost. */
@@ -456,7 +469,7 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 	if (rc != STORE_OK)
 		w->w_stats.ws_failed_commits++;
 	pthread_mutex_unlock(&w->w_mtx);
-	writer_durable(w, batch, rc);
+	writer_durable(w, batch, rc, flushed);
 }
 
 static void *
@@ -511,7 +524,7 @@ writer_main(void *arg)
 		metrics_writer_beat();
 	}
 	/* Stopping: what was committed last is made durable and answered. */
-	writer_durable(w, NULL, STORE_OK);
+	writer_durable(w, NULL, STORE_OK, 0);
 	seal_thread_done();
 	return NULL;
 }
