@@ -1,4 +1,43 @@
-/* writer: the group-commit thread (see writer.h). */
+/*
+ * writer: the group-commit thread (see writer.h).
+ *
+ * Why an answer never leaves before what it acknowledges survives a power
+ * cut at any instant (tested by tests/blackbox/test_crash.py):
+ *
+ * - LMDB keeps two meta pages (pages 0 and 1) and writes them in turn; at
+ *   open it takes the one with the higher txn id. A commit (mdb_txn_commit)
+ *   writes its new pages, flushes them (fdatasync), and only then writes
+ *   its meta page: 120 bytes (map size, the two roots, last page, txn id)
+ *   inside the first 512-byte sector of that page. A meta page on disk
+ *   therefore always names pages that reached the disk before it.
+ * - LMDB reuses a freed page only once no reader and neither of the two
+ *   newest snapshots can see it, so the tree of the older meta page stays
+ *   whole while a newer commit's pages are written: whatever subset of
+ *   the writes since the last flush a cut leaves, one of the two meta
+ *   pages describes a complete tree — the last flushed commit's or, if
+ *   its meta page landed, the one after it.
+ * - With MDB_NOMETASYNC that meta page is written without a flush. It is
+ *   durable once the next flush of the file returned: the next commit's
+ *   data flush (which flushes every dirty page of the file, the meta page
+ *   before it too) or store_sync. So a batch is answered (wj_post) only
+ *   after that next flush: writer_durable keeps it pending while more
+ *   work waits, else flushes at once; a commit that changed nothing
+ *   flushes nothing (LMDB skips it) and is never taken for that flush.
+ *   A job's audit record is in its child txn, so the record and the change
+ *   it records land, or are lost, together, and no answer leaves first.
+ *
+ * What this leans on: the disk honours fdatasync (a write cache that lies
+ * loses anything), and writes a 512-byte sector whole. LMDB 0.9.24's meta
+ * pages carry no checksum. A device that tore inside a sector and kept
+ * the new txn id without the new roots would make LMDB open the tree of
+ * two commits before: whole, so no check here sees it, and the commit in
+ * between — answered — is gone (only `audit verify --expect` with the
+ * head from the log finds the rollback). With the new free-list root and
+ * the old main root it opens a damaged tree: refused at start, DATA_LOSS
+ * answers, or LMDB aborting on its own assertion (mdb_page_touch). The
+ * crash test's disk model keeps sectors whole; those cases were tried by
+ * hand, not in the test.
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -560,8 +560,13 @@ class Run:
             chk.start()
             plans = chk.plans(self.households)
             chk.d.stop()
-        except Failure as e:
+        except (Failure, OSError) as e:
             fail("%s: %s" % (where, e))
+        finally:
+            if chk.d.alive():       # a failed check: not the next one's
+                chk.d.proc.kill()
+                chk.d.proc.wait()
+                chk.d.proc_done()
         self.check_data(where, k, head, plans)
         return head
 

@@ -155,12 +155,14 @@ iorec_put_iov(const struct iovec *iov, int cnt, size_t n)
 	}
 }
 
-__attribute__((constructor)) static void
-iorec_init(void)
+/*
+ * The real functions. Also called by each wrapper while they are unknown:
+ * a sanitizer runtime loaded after us calls some of them before our
+ * constructor has run.
+ */
+static void
+iorec_syms(void)
 {
-	const char *file = getenv("IOREC_FILE"), *log = getenv("IOREC_LOG");
-	int fd;
-
 	real_open = iorec_sym("open");
 	real_openat = iorec_sym("openat");
 	real_close = iorec_sym("close");
@@ -177,10 +179,21 @@ iorec_init(void)
 	real_dup2 = iorec_sym("dup2");
 	real_dup3 = iorec_sym("dup3");
 	real_mmap = iorec_sym("mmap");
+}
+
+#define REAL(f)	(real_##f != NULL ? real_##f : (iorec_syms(), real_##f))
+
+__attribute__((constructor)) static void
+iorec_init(void)
+{
+	const char *file = getenv("IOREC_FILE"), *log = getenv("IOREC_LOG");
+	int fd;
+
+	iorec_syms();
 	if (file == NULL || log == NULL || strlen(file) >= sizeof(ir_path))
 		return;
 	strcpy(ir_path, file);
-	if ((fd = real_open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	if ((fd = REAL(open)(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 	    0600)) == -1) {
 		fprintf(stderr, "iorec: %s: %s\n", log, strerror(errno));
 		abort();
@@ -189,7 +202,7 @@ iorec_init(void)
 	if ((ir_log = fcntl(fd, F_DUPFD_CLOEXEC, 512)) == -1)
 		ir_log = fd;
 	else
-		real_close(fd);
+		REAL(close)(fd);
 	ir_on = 1;
 }
 
@@ -223,12 +236,12 @@ iorec_do_open(int dirfd, const char *path, int flags, mode_t mode, int at)
 	int fd;
 
 	if (!ir_on)
-		return at ? real_openat(dirfd, path, flags, mode) :
-		    real_open(path, flags, mode);
+		return at ? REAL(openat)(dirfd, path, flags, mode) :
+		    REAL(open)(path, flags, mode);
 	pthread_mutex_lock(&ir_mtx);
 	t0 = iorec_now();
-	fd = at ? real_openat(dirfd, path, flags, mode) :
-	    real_open(path, flags, mode);
+	fd = at ? REAL(openat)(dirfd, path, flags, mode) :
+	    REAL(open)(path, flags, mode);
 	if (fd >= 0)
 		iorec_opened(fd, flags, t0, iorec_now());
 	pthread_mutex_unlock(&ir_mtx);
@@ -298,10 +311,10 @@ close(int fd)
 	int rc;
 
 	if (!iorec_tracked(fd))
-		return real_close(fd);
+		return REAL(close)(fd);
 	pthread_mutex_lock(&ir_mtx);
 	t0 = iorec_now();
-	rc = real_close(fd);
+	rc = REAL(close)(fd);
 	ir_fds[fd] = 0;
 	iorec_rec(IOREC_CLOSE, 0, t0, iorec_now(), 0, 0, (uint64_t)fd);
 	pthread_mutex_unlock(&ir_mtx);
@@ -315,19 +328,19 @@ iorec_do_dup(int old, int newfd, int flags, int how)
 
 	if (!iorec_tracked(old)) {
 		if (how == 1)
-			return real_dup(old);
+			return REAL(dup)(old);
 		/* A dup over a tracked fd closes it. */
 		pthread_mutex_lock(&ir_mtx);
-		fd = how == 2 ? real_dup2(old, newfd) :
-		    real_dup3(old, newfd, flags);
+		fd = how == 2 ? REAL(dup2)(old, newfd) :
+		    REAL(dup3)(old, newfd, flags);
 		if (fd >= 0 && fd < IOREC_MAXFD)
 			ir_fds[fd] = 0;
 		pthread_mutex_unlock(&ir_mtx);
 		return fd;
 	}
 	pthread_mutex_lock(&ir_mtx);
-	fd = how == 1 ? real_dup(old) : how == 2 ? real_dup2(old, newfd) :
-	    real_dup3(old, newfd, flags);
+	fd = how == 1 ? REAL(dup)(old) : how == 2 ? REAL(dup2)(old, newfd) :
+	    REAL(dup3)(old, newfd, flags);
 	if (fd >= 0 && fd < IOREC_MAXFD)
 		ir_fds[fd] = ir_fds[old];
 	pthread_mutex_unlock(&ir_mtx);
@@ -377,10 +390,10 @@ pwrite(int fd, const void *buf, size_t n, off_t off)
 	ssize_t w;
 
 	if (!iorec_tracked(fd))
-		return real_pwrite(fd, buf, n, off);
+		return REAL(pwrite)(fd, buf, n, off);
 	pthread_mutex_lock(&ir_mtx);
 	t0 = iorec_now();
-	w = real_pwrite(fd, buf, n, off);
+	w = REAL(pwrite)(fd, buf, n, off);
 	t1 = iorec_now();
 	if (w > 0) {
 		iorec_rec(IOREC_WRITE, iorec_wflags(fd), t0, t1, (uint64_t)off,
@@ -405,11 +418,11 @@ write(int fd, const void *buf, size_t n)
 	off_t off;
 
 	if (!iorec_tracked(fd))
-		return real_write(fd, buf, n);
+		return REAL(write)(fd, buf, n);
 	pthread_mutex_lock(&ir_mtx);
 	off = iorec_pos(fd);
 	t0 = iorec_now();
-	w = real_write(fd, buf, n);
+	w = REAL(write)(fd, buf, n);
 	t1 = iorec_now();
 	if (w > 0 && off >= 0) {
 		iorec_rec(IOREC_WRITE, iorec_wflags(fd), t0, t1, (uint64_t)off,
@@ -430,7 +443,7 @@ iorec_do_writev(int fd, const struct iovec *iov, int cnt, off_t at, int pos)
 	pthread_mutex_lock(&ir_mtx);
 	off = pos ? at : iorec_pos(fd);
 	t0 = iorec_now();
-	w = pos ? real_pwritev(fd, iov, cnt, at) : real_writev(fd, iov, cnt);
+	w = pos ? REAL(pwritev)(fd, iov, cnt, at) : REAL(writev)(fd, iov, cnt);
 	t1 = iorec_now();
 	if (w > 0 && off >= 0) {
 		iorec_rec(IOREC_WRITE, iorec_wflags(fd), t0, t1, (uint64_t)off,
@@ -445,7 +458,7 @@ ssize_t
 writev(int fd, const struct iovec *iov, int cnt)
 {
 	if (!iorec_tracked(fd))
-		return real_writev(fd, iov, cnt);
+		return REAL(writev)(fd, iov, cnt);
 	return iorec_do_writev(fd, iov, cnt, 0, 0);
 }
 
@@ -453,7 +466,7 @@ ssize_t
 pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	if (!iorec_tracked(fd))
-		return real_pwritev(fd, iov, cnt, off);
+		return REAL(pwritev)(fd, iov, cnt, off);
 	return iorec_do_writev(fd, iov, cnt, off, 1);
 }
 
@@ -471,8 +484,8 @@ iorec_do_flush(int fd, int kind)
 
 	pthread_mutex_lock(&ir_mtx);
 	t0 = iorec_now();
-	rc = kind == 1 ? real_fdatasync(fd) : kind == 2 ? real_fsync(fd) :
-	    real_syncfs(fd);
+	rc = kind == 1 ? REAL(fdatasync)(fd) : kind == 2 ? REAL(fsync)(fd) :
+	    REAL(syncfs)(fd);
 	iorec_rec(IOREC_FLUSH, rc == 0 ? 0 : IOREC_F_FAILED, t0, iorec_now(),
 	    0, 0, (uint64_t)kind);
 	pthread_mutex_unlock(&ir_mtx);
@@ -483,7 +496,7 @@ int
 fdatasync(int fd)
 {
 	if (!iorec_tracked(fd))
-		return real_fdatasync(fd);
+		return REAL(fdatasync)(fd);
 	return iorec_do_flush(fd, 1);
 }
 
@@ -491,7 +504,7 @@ int
 fsync(int fd)
 {
 	if (!iorec_tracked(fd))
-		return real_fsync(fd);
+		return REAL(fsync)(fd);
 	return iorec_do_flush(fd, 2);
 }
 
@@ -500,7 +513,7 @@ int
 syncfs(int fd)
 {
 	if (!ir_on)
-		return real_syncfs(fd);
+		return REAL(syncfs)(fd);
 	return iorec_do_flush(fd, 3);
 }
 
@@ -510,12 +523,12 @@ sync(void)
 	uint64_t t0;
 
 	if (!ir_on) {
-		real_sync();
+		REAL(sync)();
 		return;
 	}
 	pthread_mutex_lock(&ir_mtx);
 	t0 = iorec_now();
-	real_sync();
+	REAL(sync)();
 	iorec_rec(IOREC_FLUSH, 0, t0, iorec_now(), 0, 0, 3);
 	pthread_mutex_unlock(&ir_mtx);
 }
@@ -527,10 +540,10 @@ ftruncate(int fd, off_t len)
 	int rc;
 
 	if (!iorec_tracked(fd))
-		return real_ftruncate(fd, len);
+		return REAL(ftruncate)(fd, len);
 	pthread_mutex_lock(&ir_mtx);
 	t0 = iorec_now();
-	rc = real_ftruncate(fd, len);
+	rc = REAL(ftruncate)(fd, len);
 	if (rc == 0)
 		iorec_rec(IOREC_TRUNC, 0, t0, iorec_now(), (uint64_t)len, 0, 0);
 	pthread_mutex_unlock(&ir_mtx);
@@ -556,7 +569,7 @@ mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 		    (uint64_t)len, 1);
 		pthread_mutex_unlock(&ir_mtx);
 	}
-	return real_mmap(addr, len, prot, flags, fd, off);
+	return REAL(mmap)(addr, len, prot, flags, fd, off);
 }
 
 void *
