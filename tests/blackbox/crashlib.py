@@ -24,6 +24,7 @@ s(r) <= N: its change and its record are both there, or both not. The
 check asserts both halves: every acknowledged request has s <= N (durable),
 and the data shows exactly the changes whose records are there (atomic).
 """
+import bisect
 import hashlib
 import json as jsonlib
 import os
@@ -515,6 +516,15 @@ class Run:
         self.households = households
         self.by_ack = sorted((r for r in self.reqs if r.t_ack is not None),
                              key=lambda r: r.t_ack)
+        # By record: the latest sent of those up to each one.
+        mapped = sorted((r for r in self.reqs if r.seq is not None),
+                        key=lambda r: r.seq)
+        self.seqs = [r.seq for r in mapped]
+        self.latest = []
+        for r in mapped:
+            last = self.latest[-1] if self.latest else None
+            self.latest.append(r if last is None or r.t_send > last.t_send
+                               else last)
 
     def acked_before(self, t):
         return [r for r in self.by_ack if r.t_ack < t]
@@ -527,6 +537,18 @@ class Run:
             if r.seq > head:
                 return r, t
         return None
+
+    def future(self, k, head, where):
+        """Fails when the chain up to head holds a request sent only after
+        the cut: the record's clock and the driver's would disagree, and
+        every "before the cut" here would mean nothing."""
+        t = cut_time(self.ops, k)
+        i = bisect.bisect_right(self.seqs, head)
+        if i > 0 and self.latest[i - 1].t_send >= t:
+            r = self.latest[i - 1]
+            fail("%s: the image holds %r, sent %.3f ms after the cut: "
+                 "the times of the record and of the driver disagree"
+                 % (where, r, (r.t_send - t) / 1e6))
 
     def lost_msg(self, k, head, how, r, t):
         return ("seed %d, crash %s, image %s: acknowledged write lost: %r — "
@@ -553,6 +575,7 @@ class Run:
             check(self.final.get(s) == rec["hash"],
                   "%s: audit record %d is not the one the run committed: "
                   "the image is no state the daemon ever had" % (where, s))
+        self.future(k, head, where)
         lost = self.lost(k, head)
         if lost:
             fail(self.lost_msg(k, head, how, *lost))
@@ -658,6 +681,8 @@ def check_flush_points(run, chk, deadline=None):
             except Failure as e:
                 fail("seed %d, crash %s, image with nothing pending: %s"
                      % (run.seed, describe_cut(ops, k), e))
+        run.future(k, heads[key], "seed %d, crash %s, image with nothing "
+                   "pending" % (run.seed, describe_cut(ops, k)))
         lost = run.lost(k, heads[key])
         if lost:
             fail(run.lost_msg(k, heads[key], "with nothing pending applied",
