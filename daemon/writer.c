@@ -31,12 +31,12 @@
  * pages carry no checksum. A device that tore inside a sector and kept
  * the new txn id without the new roots would make LMDB open the tree of
  * two commits before: whole, so no check here sees it, and the commit in
- * between — answered — is gone (only `audit verify --expect` with the
- * head from the log finds the rollback). With the new free-list root and
- * the old main root it opens a damaged tree: refused at start, DATA_LOSS
- * answers, or LMDB aborting on its own assertion (mdb_page_touch). The
- * crash test's disk model keeps sectors whole; those cases were tried by
- * hand, not in the test.
+ * between — answered — is gone (DESIGN.md's `audit verify --expect`, a
+ * chain head kept outside the store, would; it is not built yet). With
+ * the new free-list root and the old main root it opens a damaged tree:
+ * refused at start, DATA_LOSS answers, or LMDB aborting on its own
+ * assertion (mdb_page_touch). The crash test's disk model keeps sectors
+ * whole; those cases were tried by hand, not in the test.
  */
 #include <errno.h>
 #include <pthread.h>
