@@ -875,6 +875,17 @@ cliout_whoami(FILE *f, const struct cliopt *o, const EpResponse *resp,
 	fprintf(f, "certificate:  serial ");
 	cliout_text(f, cliout_or_dash(w->cert_serial), NULL);
 	fputc('\n', f);
+	if (w->n_teams > 0) {
+		size_t i;
+
+		fprintf(f, "teams:        ");
+		for (i = 0; i < w->n_teams; i++) {
+			if (i > 0)
+				fprintf(f, ", ");
+			cliout_text(f, w->teams[i], NULL);
+		}
+		fputc('\n', f);
+	}
 	return 0;
 }
 

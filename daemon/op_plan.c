@@ -39,6 +39,20 @@ op_who_am_i(struct call *ca)
 	if (r->principal == NULL || r->org_name == NULL ||
 	    r->org_identifier == NULL || r->cert_serial == NULL)
 		goto oom;
+	/* The teams its organisation's CA put it in. */
+	if (ca->ca_who.pr_nteams > 0) {
+		int i;
+
+		if ((r->teams = calloc((size_t)ca->ca_who.pr_nteams,
+		    sizeof(*r->teams))) == NULL)
+			goto oom;
+		for (i = 0; i < ca->ca_who.pr_nteams; i++) {
+			if ((r->teams[i] = xstrdup(ca->ca_who.pr_teams[i])) ==
+			    NULL)
+				goto oom;
+			r->n_teams++;
+		}
+	}
 	call_reply(ca);
 	return;
 oom:

@@ -282,12 +282,16 @@ def teams_come_from_the_organisation_ca():
         with Raw(d, name) as c:
             r = c.call(req_whoami(1))
             eq(r.code, 0, "%s (team %s) connects" % (name, team))
-            # WhoAmIResponse.teams (field 5), once the handler fills it.
+            # WhoAmIResponse.teams (field 5).
             teams = [t.decode() for t in pb_decode(r.body).get(5, [])]
-            check(teams in ([], [team]), "%s: teams %r" % (name, teams))
+            eq(teams, [team], "%s: WhoAmI's teams" % name)
     eight = p.leaf("teams-eight", "gemeente", "professional", "t.eight",
                    *sum((["--team", "t%d" % i] for i in range(8)), []))
     eq(try_whoami(d, eight)[0], "ok", "a leaf with 8 teams")
+    with Raw(d, eight) as c:
+        r = c.call(req_whoami(1))
+        eq([t.decode() for t in pb_decode(r.body).get(5, [])],
+           ["t%d" % i for i in range(8)], "eight teams, in order")
     bad = [
         (p.leaf("teams-upper", "gemeente", "professional", "t.upper",
                 "--team", "BMS"), 'team "BMS" is not 1..32'),
