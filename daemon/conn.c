@@ -639,6 +639,15 @@ conn_call_push(void *arg, uint8_t *buf, size_t off, size_t len)
 	conn_update_reading(c);
 }
 
+/* In the writer thread: may this call's connection still act? */
+static int
+conn_call_live(void *arg)
+{
+	struct conn_req *cr = arg;
+
+	return !__atomic_load_n(&cr->cr_conn->c_cut, __ATOMIC_ACQUIRE);
+}
+
 static size_t
 conn_call_pending(void *arg)
 {
@@ -758,6 +767,7 @@ conn_handle_frame(struct conn *c, struct evbuffer *in, uint32_t len)
 	sink.cs_send = conn_call_send;
 	sink.cs_push = conn_call_push;
 	sink.cs_pending = conn_call_pending;
+	sink.cs_live = conn_call_live;
 	sink.cs_arg = cr;
 	sink.cs_owner = c;
 	sink.cs_max_frame = conf->c_max_frame;
@@ -1206,9 +1216,11 @@ conn_reverify(struct worker *w)
 			(void)snprintf(err, sizeof(err), "its certificate now "
 			    "names %s/%s", pr.pr_org, pr.pr_subject);
 		log_warnx("conn %llu (%s %s/%s): refused after the reload: %s; "
-		    "closing, its requests in flight unanswered",
-		    (unsigned long long)c->c_id, c->c_who.pr_peer,
-		    c->c_who.pr_org, c->c_who.pr_subject, err);
+		    "closing, its requests in flight unanswered and its "
+		    "writes not carried out", (unsigned long long)c->c_id,
+		    c->c_who.pr_peer, c->c_who.pr_org, c->c_who.pr_subject,
+		    err);
+		__atomic_store_n(&c->c_cut, 1, __ATOMIC_RELEASE);
 		conn_close(c);
 	}
 	server_tls_put(srv, ts);

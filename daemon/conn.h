@@ -41,6 +41,11 @@ struct conn {
 	uint32_t		 c_refs;	/* 1 while open + 1 per request in flight */
 	int			 c_read_paused;
 	int			 c_counted;	/* holds a place in its principal's count */
+	/*
+	 * Its certificate was refused after a reload: a write of it still
+	 * waiting in the writer is not carried out (atomic; the writer reads).
+	 */
+	int			 c_cut;
 	int			 c_waiting;	/* on the worker's list: no room daemon-wide */
 	int			 c_woken;	/* taken off that list: may go first */
 	int			 c_frame_armed;	/* c_frame_timer runs for a begun frame */
