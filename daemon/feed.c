@@ -215,6 +215,9 @@ feed_visible(struct feed_reader *fr, struct stxn *t, const EpChangeEvent *src,
 	case KIND(BREAK_GLASS):
 		ev->grant_id = src->grant_id;
 		ev->consent = src->consent;
+		/* The plan's version would tell a scoped reader of other work. */
+		if (d->cd_scope != CONSENT_SCOPE_ALL)
+			ev->version = 0;
 		break;
 	case KIND(SIGNAL):
 		if (src->signal != NULL && (ev->signal = (EpSignal *)
@@ -281,6 +284,9 @@ feed_view(struct feed_reader *fr, struct stxn *t, const EpsFeedEvent *fe,
 	if (read_before && !reads) {
 		if ((out[n] = feed_event_new(src, KIND(ACCESS_ENDED))) == NULL)
 			return STORE_ERR;
+		if (dprev.cd_scope != CONSENT_SCOPE_ALL || fe->prev_gen == 0 ||
+		    fe->prev_gen == fe->gen)
+			out[n]->version = 0;
 		n++;
 		return n;
 	}

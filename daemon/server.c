@@ -147,7 +147,7 @@ server_tls_reload(struct server *srv)
 	srv->s_tls_gen++;
 	pthread_mutex_unlock(&srv->s_tls_mtx);
 	log_kv(LOGL_INFO, "reloaded", "what=certificates,crls "
-	    "then=checking the open connections against them");
+	    "next=recheck_open_connections");
 	for (k = 0; k < srv->s_nworkers; k++)
 		event_active(srv->s_workers[k].w_reverify_ev, EV_READ, 0);
 }
