@@ -214,6 +214,9 @@ writer_run_index(struct writer *w, struct stxn *parent, int idle)
 	struct stxn *child;
 	int rc;
 
+	/* A child txn costs; most batches have nothing to index yet. */
+	if (!store_audit_index_due(parent, idle ? 1 : w->w_index_lag))
+		return;
 	if (store_child_begin(parent, &child) != STORE_OK)
 		return;
 	if ((rc = store_audit_index(child, idle ? 1 : w->w_index_lag,
