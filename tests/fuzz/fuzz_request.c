@@ -90,8 +90,13 @@ static void
 fuzz_mutations(const EpMutation *const *muts, size_t n, EpGrant *const *grants,
     size_t ngrants)
 {
-	static const struct consent_conf cc = { "burgers", 1,
-	    INT64_C(14400000000), 20 };
+	static const struct consent_conf cc = {
+		.cc_citizens_org = "burgers",
+		.cc_break_glass = 1,
+		.cc_break_glass_window = INT64_C(14400000000),
+		.cc_break_glass_reason_min = 20,
+		.cc_break_glass_pause = INT64_C(14400000000),
+	};
 	struct principal who[3];
 	struct consent_decision d;
 	struct plan_error pe;
