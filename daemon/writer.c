@@ -34,6 +34,8 @@ struct writer {
 	writer_notify_fn	 w_notify;
 	void			*w_hook_arg;
 	int64_t			 w_last_tick;	/* writer thread only, us */
+	writer_commit_fn	 w_commit_hook;	/* the anchor's, or NULL */
+	void			*w_commit_arg;
 	uint64_t		 w_seen[WRITER_SEEN];	/* writer thread only:
 							   hashes of people known */
 };
@@ -95,6 +97,13 @@ writer_set_hooks(struct writer *w, writer_tick_fn tick, writer_notify_fn notify,
 	w->w_tick = tick;
 	w->w_notify = notify;
 	w->w_hook_arg = arg;
+}
+
+void
+writer_set_commit_hook(struct writer *w, writer_commit_fn fn, void *arg)
+{
+	w->w_commit_hook = fn;
+	w->w_commit_arg = arg;
 }
 
 static int64_t
@@ -343,6 +352,8 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 			rc = store_commit(parent);
 			if (rc == STORE_OK && events > 0 && w->w_notify != NULL)
 				w->w_notify(w->w_hook_arg);
+			if (rc == STORE_OK && w->w_commit_hook != NULL)
+				w->w_commit_hook(&w->w_ahead, w->w_commit_arg);
 		}
 	}
 	if (rc != STORE_OK) {
