@@ -77,6 +77,7 @@ struct store {
 	atomic_int	 st_fail_commit;	/* test hook, 0: none */
 	atomic_int	 st_fail_child_commit;	/* test hook, 0: none */
 	atomic_uint_fast64_t st_body_reads;	/* test hook */
+	atomic_int	 st_damaged;	/* the file shrank under us: no more txns */
 };
 
 enum stxn_kind {
