@@ -21,8 +21,10 @@
 #include <event2/thread.h>
 
 #include "server.h"
+#include "anchor.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "guard.h"
 #include "log.h"
 #include "migrate.h"
 #include "plan.h"
@@ -477,13 +479,36 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* The guard found the data file damaged: stop as SIGTERM would. */
+static void
+server_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	proc_notify_stopping();
+	log_kv(LOGL_INFO, "stopping", "reason=\"data file damaged\"");
+	srv->s_stopping = 1;
+	event_base_loopbreak(srv->s_base);
+}
+
+/* From the guard's thread. */
+static void
+server_stop_async(void *arg)
+{
+	struct server *srv = arg;
+
+	event_active(srv->s_stop_ev, EV_READ, 0);
+}
+
 struct server *
 server_new(const struct config *conf)
 {
 	struct store_opts so;
 	struct seal_key kek;
 	struct server *srv;
-	char err[512];
+	char err[PATH_MAX + 1024], head_file[PATH_MAX];
 	size_t k;
 	long ncpu;
 	int i, rc;
@@ -559,8 +584,18 @@ server_new(const struct config *conf)
 	/* A rekey in another process waits for this daemon by its pid. */
 	if ((rc = store_daemon_mark(srv->s_store)) != STORE_OK)
 		fatalx("store %s: %s", conf->c_data_dir, store_strerror(rc));
+	/* A store behind its audit head file was rolled back: refused. */
+	if (anchor_path(conf, head_file, sizeof(head_file)) == -1)
+		fatalx("[audit] head_file: path too long");
+	if (anchor_startup(srv->s_store, head_file, conf->c_accept_rollback,
+	    err, sizeof(err)) == -1)
+		fatalx("store %s: %s", conf->c_data_dir, err);
 	if ((srv->s_writer = writer_start(srv->s_store, err, sizeof(err))) == NULL)
 		fatalx("writer: %s", err);
+	if ((srv->s_anchor = anchor_start(srv->s_store, head_file, err,
+	    sizeof(err))) == NULL)
+		fatalx("%s", err);
+	writer_set_commit_hook(srv->s_writer, anchor_committed, srv->s_anchor);
 
 	if ((srv->s_workers = calloc((size_t)srv->s_nworkers,
 	    sizeof(*srv->s_workers))) == NULL)
@@ -568,6 +603,12 @@ server_new(const struct config *conf)
 	for (i = 0; i < srv->s_nworkers; i++)
 		worker_init(srv, &srv->s_workers[i], i);
 	writer_set_hooks(srv->s_writer, server_tick, server_feed_moved, srv);
+	if ((srv->s_stop_ev = event_new(srv->s_base, -1, 0, server_stop_cb,
+	    srv)) == NULL)
+		fatalx("event_new failed");
+	if ((srv->s_guard = guard_start(srv->s_store, server_stop_async, srv,
+	    err, sizeof(err))) == NULL)
+		fatalx("%s", err);
 	return srv;
 }
 
@@ -594,6 +635,9 @@ server_run(struct server *srv)
 	/* Stop accepting, let the writer finish what it has, stop workers. */
 	evconnlistener_disable(srv->s_listener);
 	writer_stop(srv->s_writer);
+	/* The last head is durable now: into the file and the log. */
+	anchor_stop(srv->s_anchor);
+	srv->s_anchor = NULL;
 	for (i = 0; i < srv->s_nworkers; i++)
 		event_active(srv->s_workers[i].w_stop_ev, EV_READ, 0);
 	for (i = 0; i < srv->s_nworkers; i++)
@@ -601,6 +645,8 @@ server_run(struct server *srv)
 	/* No worker can submit any more. */
 	writer_free(srv->s_writer);
 	srv->s_writer = NULL;
+	guard_stop(srv->s_guard);
+	srv->s_guard = NULL;
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	return 0;
@@ -621,6 +667,8 @@ server_free(struct server *srv)
 		evconnlistener_free(srv->s_listener);
 	if (srv->s_accept_resume != NULL)
 		event_free(srv->s_accept_resume);
+	if (srv->s_stop_ev != NULL)
+		event_free(srv->s_stop_ev);
 	event_base_free(srv->s_base);
 	store_close(srv->s_store);
 	quota_free(srv->s_quota);

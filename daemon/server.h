@@ -77,6 +77,9 @@ struct server {
 	uint32_t		 s_nconns;	/* atomic */
 	int			 s_stopping;
 	int			 s_accept_paused; /* out of descriptors (main thread) */
+	struct anchor		*s_anchor;	/* the audit head outside the store */
+	struct guard		*s_guard;	/* the data file under us */
+	struct event		*s_stop_ev;	/* stops the daemon, from any thread */
 };
 
 /* Builds everything from a loaded config; fatal on failure. */
