@@ -20,6 +20,7 @@
 
 #include <openssl/crypto.h>
 
+#include "admin.h"
 #include "anchor.h"
 #include "audit.h"
 #include "check.h"
@@ -46,6 +47,11 @@ usage(void)
 	    "                [--until YYYY-MM-DD] [--household ID] [--org ORG]\n"
 	    "                                              audit records as JSON lines\n"
 	    "       eenpland -f CONFIG backup DIR          hot, compacted copy of the store\n"
+	    "       eenpland -f CONFIG restore BACKUP_DIR  a backup into an empty data_dir\n"
+	    "                                              (the daemon stopped)\n"
+	    "       eenpland -f CONFIG purge --closed-before YYYY-MM-DD\n"
+	    "                (--dry-run | --apply)         the retention purge (--apply:\n"
+	    "                                              the daemon stopped)\n"
 	    "       eenpland -f CONFIG rekey NEWKEY        re-encrypt the store under a new\n"
 	    "                                              key file (while the daemon runs)\n"
 	    "       eenpland genkey FILE                   make a new key file (mode 0600)\n");
@@ -482,6 +488,10 @@ main(int argc, char **argv)
 		return cmd_backup(&conf, argv[1]);
 	if (argc == 2 && strcmp(argv[0], "rekey") == 0)
 		return cmd_rekey(&conf, argv[1]);
+	if (argc == 2 && strcmp(argv[0], "restore") == 0)
+		return admin_restore(&conf, argv[1]);
+	if (argc >= 1 && strcmp(argv[0], "purge") == 0)
+		return admin_purge(&conf, argc - 1, argv + 1);
 	if (argc != 0)
 		usage();
 
