@@ -209,7 +209,7 @@ faults: $(FAULTS_SO)
 
 SOAK_MINUTES ?= 30
 SOAK_CONNECTIONS ?= 200
-soak: deps all faults pki
+soak: deps all faults
 	@SOAK_MINUTES=$(SOAK_MINUTES) SOAK_CONNECTIONS=$(SOAK_CONNECTIONS) \
 	    python3 tests/soak/soak.py $(O)
 
