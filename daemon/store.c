@@ -780,54 +780,6 @@ store_delta_free(EpsDelta *d)
 		protobuf_c_message_free_unpacked(&d->base, NULL);
 }
 
-struct hh_scan_arg {
-	struct stxn	 *hs_tx;
-	int		(*hs_cb)(const EpsHousehold *, void *);
-	void		 *hs_arg;
-};
-
-static int
-hh_scan_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
-{
-	struct hh_scan_arg *hs = arg;
-	ProtobufCMessage *m;
-	EpsHousehold *h;
-	uint8_t want[STORE_HHID_LEN];
-	int rc, stop;
-
-	if (key->mv_size != STORE_HHID_LEN) {
-		store_log_corrupt(DB_HH, key, "key is not a household id");
-		return STORE_CORRUPT;
-	}
-	if ((rc = store_unpack(hs->hs_tx, DB_HH, key->mv_data, key->mv_size,
-	    &eenplan__store__household__descriptor, p, len, &m)) != STORE_OK)
-		return rc;
-	h = (EpsHousehold *)m;
-	if (h->household_id == NULL || store_hhid(h->household_id, want) != 0 ||
-	    memcmp(want, key->mv_data, STORE_HHID_LEN) != 0) {
-		store_log_corrupt(DB_HH, key, "record names another household");
-		store_hh_free(h);
-		return STORE_CORRUPT;
-	}
-	stop = hs->hs_cb(h, hs->hs_arg);
-	store_hh_free(h);
-	return stop != 0 ? 1 : 0;
-}
-
-int
-store_hh_scan(struct stxn *tx, int (*cb)(const EpsHousehold *, void *),
-    void *arg)
-{
-	struct hh_scan_arg hs;
-
-	if (cb == NULL)
-		return STORE_ERR;
-	hs.hs_tx = tx;
-	hs.hs_cb = cb;
-	hs.hs_arg = arg;
-	return store_scan(tx, DB_HH, NULL, 0, NULL, 0, hh_scan_one, &hs);
-}
-
 int
 store_hh_get(struct stxn *tx, const char *hhid, EpsHousehold **out)
 {
@@ -1222,45 +1174,6 @@ store_audit_put(struct stxn *tx, const EpAuditRecord *rec)
 	    NULL)) != STORE_OK)
 		return rc;
 	return STORE_OK;
-}
-
-/*
- * For the retention purge (ops): the record and the index entries
- * store_audit_put made for it, found from the record itself.
- */
-int
-store_audit_del(struct stxn *tx, uint64_t seq)
-{
-	uint8_t key[STORE_ID_MAX + 9];
-	EpAuditRecord *rec;
-	size_t i, n;
-	int rc;
-
-	if ((rc = store_audit_get(tx, seq, &rec)) != STORE_OK)
-		return rc;
-	util_be64_put(key, seq);
-	if ((rc = store_del_key(tx, DB_LOG, key, 8)) != STORE_OK)
-		goto out;
-	if (key_hh_u64(key, rec->household_id, seq) == 0 &&
-	    (rc = store_del_key(tx, DB_LOG_HH, key, STORE_HHID_LEN + 8)) !=
-	    STORE_OK && rc != STORE_NOTFOUND)
-		goto out;
-	for (i = 0; i < rec->n_listed_households; i++) {
-		if (key_hh_u64(key, rec->listed_households[i], seq) != 0)
-			continue;
-		if ((rc = store_del_key(tx, DB_LOG_HH, key, STORE_HHID_LEN +
-		    8)) != STORE_OK && rc != STORE_NOTFOUND)
-			goto out;
-	}
-	if (rec->actor != NULL &&
-	    (n = key_org_seq(key, rec->actor->org, seq)) > 0 &&
-	    (rc = store_del_key(tx, DB_LOG_ORG, key, n)) != STORE_OK &&
-	    rc != STORE_NOTFOUND)
-		goto out;
-	rc = STORE_OK;
-out:
-	protobuf_c_message_free_unpacked(&rec->base, NULL);
-	return rc;
 }
 
 int
@@ -1833,4 +1746,93 @@ store_raw_get(struct stxn *tx, const char *db, const void *key,
 	memcpy(*val, v.mv_data, v.mv_size);
 	*len = v.mv_size;
 	return STORE_OK;
+}
+
+/* --------------------------------------------- for the retention purge */
+
+struct hh_scan_arg {
+	struct stxn	 *hs_tx;
+	int		(*hs_cb)(const EpsHousehold *, void *);
+	void		 *hs_arg;
+};
+
+static int
+hh_scan_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
+{
+	struct hh_scan_arg *hs = arg;
+	ProtobufCMessage *m;
+	EpsHousehold *h;
+	uint8_t want[STORE_HHID_LEN];
+	int rc, stop;
+
+	if (key->mv_size != STORE_HHID_LEN) {
+		store_log_corrupt(DB_HH, key, "key is not a household id");
+		return STORE_CORRUPT;
+	}
+	if ((rc = store_unpack(hs->hs_tx, DB_HH, key->mv_data, key->mv_size,
+	    &eenplan__store__household__descriptor, p, len, &m)) != STORE_OK)
+		return rc;
+	h = (EpsHousehold *)m;
+	if (h->household_id == NULL || store_hhid(h->household_id, want) != 0 ||
+	    memcmp(want, key->mv_data, STORE_HHID_LEN) != 0) {
+		store_log_corrupt(DB_HH, key, "record names another household");
+		store_hh_free(h);
+		return STORE_CORRUPT;
+	}
+	stop = hs->hs_cb(h, hs->hs_arg);
+	store_hh_free(h);
+	return stop != 0 ? 1 : 0;
+}
+
+int
+store_hh_scan(struct stxn *tx, int (*cb)(const EpsHousehold *, void *),
+    void *arg)
+{
+	struct hh_scan_arg hs;
+
+	if (cb == NULL)
+		return STORE_ERR;
+	hs.hs_tx = tx;
+	hs.hs_cb = cb;
+	hs.hs_arg = arg;
+	return store_scan(tx, DB_HH, NULL, 0, NULL, 0, hh_scan_one, &hs);
+}
+
+/*
+ * For the retention purge (ops): the record and the index entries
+ * store_audit_put made for it, found from the record itself.
+ */
+int
+store_audit_del(struct stxn *tx, uint64_t seq)
+{
+	uint8_t key[STORE_ID_MAX + 9];
+	EpAuditRecord *rec;
+	size_t i, n;
+	int rc;
+
+	if ((rc = store_audit_get(tx, seq, &rec)) != STORE_OK)
+		return rc;
+	util_be64_put(key, seq);
+	if ((rc = store_del_key(tx, DB_LOG, key, 8)) != STORE_OK)
+		goto out;
+	if (key_hh_u64(key, rec->household_id, seq) == 0 &&
+	    (rc = store_del_key(tx, DB_LOG_HH, key, STORE_HHID_LEN + 8)) !=
+	    STORE_OK && rc != STORE_NOTFOUND)
+		goto out;
+	for (i = 0; i < rec->n_listed_households; i++) {
+		if (key_hh_u64(key, rec->listed_households[i], seq) != 0)
+			continue;
+		if ((rc = store_del_key(tx, DB_LOG_HH, key, STORE_HHID_LEN +
+		    8)) != STORE_OK && rc != STORE_NOTFOUND)
+			goto out;
+	}
+	if (rec->actor != NULL &&
+	    (n = key_org_seq(key, rec->actor->org, seq)) > 0 &&
+	    (rc = store_del_key(tx, DB_LOG_ORG, key, n)) != STORE_OK &&
+	    rc != STORE_NOTFOUND)
+		goto out;
+	rc = STORE_OK;
+out:
+	protobuf_c_message_free_unpacked(&rec->base, NULL);
+	return rc;
 }

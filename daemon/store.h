@@ -128,12 +128,6 @@ uint64_t store_txn_events(const struct stxn *);
 /* Household id text (32 hex) to key bytes. 0, or -1 when malformed. */
 int	store_hhid(const char *hex, uint8_t out[STORE_HHID_LEN]);
 
-/*
- * Every standing record, in key order, until cb returns non-zero (the
- * retention purge: a read-only walk in a second process).
- */
-int	store_hh_scan(struct stxn *, int (*cb)(const EpsHousehold *, void *),
-	    void *) __attribute__((warn_unused_result));
 /* The standing record; STORE_NOTFOUND when there is none. */
 int	store_hh_get(struct stxn *, const char *hhid, EpsHousehold **out)
 	    __attribute__((warn_unused_result));
@@ -213,12 +207,6 @@ int	store_audit_get(struct stxn *, uint64_t seq, EpAuditRecord **out)
 int	store_audit_scan(struct stxn *, const char *hhid, const char *org,
 	    uint64_t after, int (*cb)(const EpAuditRecord *, void *), void *)
 	    __attribute__((warn_unused_result));
-/*
- * The retention purge: removes record seq and its index entries (log_hh,
- * log_org). STORE_NOTFOUND when there is no such record.
- */
-int	store_audit_del(struct stxn *, uint64_t seq)
-	    __attribute__((warn_unused_result));
 /* The highest audit seq stored (0 when none): verify looks past the head. */
 int	store_audit_last(struct stxn *, uint64_t *seq)
 	    __attribute__((warn_unused_result));
@@ -297,6 +285,21 @@ int	store_meta_put(struct stxn *, const char *name, const void *buf,
 int	store_meta_get_u64(struct stxn *, const char *name, uint64_t *v)
 	    __attribute__((warn_unused_result));
 int	store_meta_put_u64(struct stxn *, const char *name, uint64_t v)
+	    __attribute__((warn_unused_result));
+
+/* ----------------------------------------------- for the retention purge */
+
+/*
+ * Every standing record, in key order, until cb returns non-zero (the
+ * retention purge: a read-only walk in a second process).
+ */
+int	store_hh_scan(struct stxn *, int (*cb)(const EpsHousehold *, void *),
+	    void *) __attribute__((warn_unused_result));
+/*
+ * The retention purge: removes record seq and its index entries (log_hh,
+ * log_org). STORE_NOTFOUND when there is no such record.
+ */
+int	store_audit_del(struct stxn *, uint64_t seq)
 	    __attribute__((warn_unused_result));
 
 /* -------------------------------------------------------- the data file */
