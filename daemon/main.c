@@ -20,7 +20,7 @@
 
 #include <openssl/crypto.h>
 
-#include "admin.h"
+#include "maint.h"
 #include "anchor.h"
 #include "audit.h"
 #include "check.h"
@@ -489,9 +489,9 @@ main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[0], "rekey") == 0)
 		return cmd_rekey(&conf, argv[1]);
 	if (argc == 2 && strcmp(argv[0], "restore") == 0)
-		return admin_restore(&conf, argv[1]);
+		return maint_restore(&conf, argv[1]);
 	if (argc >= 1 && strcmp(argv[0], "purge") == 0)
-		return admin_purge(&conf, argc - 1, argv + 1);
+		return maint_purge(&conf, argc - 1, argv + 1);
 	if (argc != 0)
 		usage();
 

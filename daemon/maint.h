@@ -1,11 +1,11 @@
 /*
- * admin: the operator commands that change the store from a second process
+ * maint: the operator commands that change the store from a second process
  * while no daemon runs on it — purge (the retention purge) and restore (a
  * backup into an empty data directory) — and the data_dir lock they take
  * (the daemon's own, data_dir/eenpland.pid), so that none starts meanwhile.
  */
-#ifndef EENPLAN_ADMIN_H
-#define EENPLAN_ADMIN_H
+#ifndef EENPLAN_MAINT_H
+#define EENPLAN_MAINT_H
 
 #include "config.h"
 
@@ -14,7 +14,7 @@
  * prints what is (or would be) removed and a summary. --dry-run reads
  * beside a running daemon; --apply refuses while one runs. Exit status.
  */
-int	admin_purge(const struct config *, int argc, char **argv);
+int	maint_purge(const struct config *, int argc, char **argv);
 
 /*
  * eenpland -f CONF restore BACKUP_DIR: the backup's data.mdb into
@@ -22,6 +22,6 @@ int	admin_purge(const struct config *, int argc, char **argv);
  * opened with the key and its audit chain verified before it is kept.
  * Exit status.
  */
-int	admin_restore(const struct config *, const char *backup_dir);
+int	maint_restore(const struct config *, const char *backup_dir);
 
 #endif

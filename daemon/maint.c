@@ -1,4 +1,4 @@
-/* admin: purge and restore, with the daemon stopped (see admin.h). */
+/* maint: purge and restore, with the daemon stopped (see maint.h). */
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "admin.h"
+#include "maint.h"
 #include "anchor.h"
 #include "audit.h"
 #include "retention.h"
@@ -22,7 +22,7 @@
 #include "store.h"
 #include "util.h"
 
-#define ADMIN_COPY_CHUNK	(1024 * 1024)
+#define MAINT_COPY_CHUNK	(1024 * 1024)
 
 /*
  * Takes the daemon's lock on dir (data_dir/eenpland.pid, as proc.c takes
@@ -30,7 +30,7 @@
  * process ends; -1 when a daemon holds it (or on error), said on stderr.
  */
 static int
-admin_lock(const char *dir, const char *what)
+maint_lock(const char *dir, const char *what)
 {
 	char path[PATH_MAX + 16], buf[32];
 	ssize_t n;
@@ -66,7 +66,7 @@ admin_lock(const char *dir, const char *what)
 }
 
 static struct store *
-admin_open(const struct config *conf, const char *dir, int readonly,
+maint_open(const struct config *conf, const char *dir, int readonly,
     char *err, size_t errlen)
 {
 	struct store_opts so;
@@ -90,7 +90,7 @@ admin_open(const struct config *conf, const char *dir, int readonly,
 
 /* The store's audit head, through a read txn. */
 static int
-admin_head(struct store *st, struct audit_head *h)
+maint_head(struct store *st, struct audit_head *h)
 {
 	struct stxn *t;
 	int rc;
@@ -109,7 +109,7 @@ admin_head(struct store *st, struct audit_head *h)
 
 /* YYYY-MM-DD as UTC midnight, in microseconds. */
 static int
-admin_day(const char *s, int64_t *out)
+maint_day(const char *s, int64_t *out)
 {
 	struct tm tm;
 
@@ -125,7 +125,7 @@ admin_day(const char *s, int64_t *out)
 }
 
 static void
-admin_say(void *arg, const char *line)
+maint_say(void *arg, const char *line)
 {
 	(void)arg;
 	printf("%s\n", line);
@@ -189,7 +189,7 @@ purge_summary(const struct config *conf, const struct retention_opts *o,
 }
 
 int
-admin_purge(const struct config *conf, int argc, char **argv)
+maint_purge(const struct config *conf, int argc, char **argv)
 {
 	struct retention_opts o;
 	struct retention_result r;
@@ -213,7 +213,7 @@ admin_purge(const struct config *conf, int argc, char **argv)
 	}
 	if (before == NULL || apply == -1)
 		purge_usage();
-	if (admin_day(before, &o.ro_closed_before) == -1) {
+	if (maint_day(before, &o.ro_closed_before) == -1) {
 		fprintf(stderr, "eenpland: purge: --closed-before %s: not a "
 		    "date (YYYY-MM-DD)\n", before);
 		return 2;
@@ -221,7 +221,7 @@ admin_purge(const struct config *conf, int argc, char **argv)
 	o.ro_now = util_now_us();
 	o.ro_apply = apply;
 	o.ro_audit = 1;
-	o.ro_say = admin_say;
+	o.ro_say = maint_say;
 	pw = getpwuid(getuid());
 	(void)snprintf(who, sizeof(who), "eenpland purge (uid %u%s%s)",
 	    (unsigned)getuid(), pw != NULL ? ", " : "",
@@ -231,10 +231,10 @@ admin_purge(const struct config *conf, int argc, char **argv)
 	 * --apply appends audit records: no daemon may run (its writer holds
 	 * the chain's head in memory), and none may start meanwhile.
 	 */
-	if (apply && (lock = admin_lock(conf->c_data_dir, "purge --apply")) ==
+	if (apply && (lock = maint_lock(conf->c_data_dir, "purge --apply")) ==
 	    -1)
 		return 1;
-	if ((st = admin_open(conf, conf->c_data_dir, !apply, err,
+	if ((st = maint_open(conf, conf->c_data_dir, !apply, err,
 	    sizeof(err))) == NULL) {
 		fprintf(stderr, "eenpland: purge: store %s: %s\n",
 		    conf->c_data_dir, err);
@@ -253,7 +253,7 @@ admin_purge(const struct config *conf, int argc, char **argv)
 		fprintf(stderr, "eenpland: purge: %s\n", err);
 	/* The head moved: the head file follows, once it is on disk. */
 	if (apply && r.rr_records_added > 0) {
-		if (store_sync(st) != STORE_OK || admin_head(st, &head) !=
+		if (store_sync(st) != STORE_OK || maint_head(st, &head) !=
 		    STORE_OK || anchor_path(conf, hf, sizeof(hf)) == -1 ||
 		    anchor_write(hf, &head, err, sizeof(err)) == -1) {
 			fprintf(stderr, "eenpland: purge: the audit head file "
@@ -274,7 +274,7 @@ admin_purge(const struct config *conf, int argc, char **argv)
 
 /* 1 when dir holds nothing but the daemon's lock file. */
 static int
-admin_dir_empty(const char *dir)
+maint_dir_empty(const char *dir)
 {
 	struct dirent *de;
 	DIR *d;
@@ -292,13 +292,13 @@ admin_dir_empty(const char *dir)
 
 /* Copies from to a new file to (0600), durably. 0 or -1 with err. */
 static int
-admin_copy(const char *from, const char *to, char *err, size_t errlen)
+maint_copy(const char *from, const char *to, char *err, size_t errlen)
 {
 	char *buf;
 	ssize_t n, w, off;
 	int in, out = -1, ret = -1;
 
-	if ((buf = malloc(ADMIN_COPY_CHUNK)) == NULL) {
+	if ((buf = malloc(MAINT_COPY_CHUNK)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -311,7 +311,7 @@ admin_copy(const char *from, const char *to, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", to, strerror(errno));
 		goto out;
 	}
-	while ((n = read(in, buf, ADMIN_COPY_CHUNK)) != 0) {
+	while ((n = read(in, buf, MAINT_COPY_CHUNK)) != 0) {
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -348,7 +348,7 @@ out:
 }
 
 static int
-admin_fsync_dir(const char *dir)
+maint_fsync_dir(const char *dir)
 {
 	int fd, rc;
 
@@ -361,7 +361,7 @@ admin_fsync_dir(const char *dir)
 
 /* The restored store opened with the key, its chain walked. */
 static int
-admin_restore_check(const struct config *conf, struct audit_head *head,
+maint_restore_check(const struct config *conf, struct audit_head *head,
     uint64_t *records, char *err, size_t errlen)
 {
 	struct store *st;
@@ -370,7 +370,7 @@ admin_restore_check(const struct config *conf, struct audit_head *head,
 	char msg[256];
 	int rc;
 
-	if ((st = admin_open(conf, conf->c_data_dir, 1, err, errlen)) == NULL)
+	if ((st = maint_open(conf, conf->c_data_dir, 1, err, errlen)) == NULL)
 		return -1;
 	if ((t = store_reader_new(st)) == NULL ||
 	    store_reader_begin(t) != STORE_OK) {
@@ -396,7 +396,7 @@ admin_restore_check(const struct config *conf, struct audit_head *head,
 }
 
 int
-admin_restore(const struct config *conf, const char *backup)
+maint_restore(const struct config *conf, const char *backup)
 {
 	struct audit_head head, file;
 	struct stat sb;
@@ -429,9 +429,9 @@ admin_restore(const struct config *conf, const char *backup)
 		return 1;
 	}
 	/* A running daemon first: its store is live, whatever else holds. */
-	if ((lock = admin_lock(dir, "restore")) == -1)
+	if ((lock = maint_lock(dir, "restore")) == -1)
 		return 1;
-	if (!admin_dir_empty(dir)) {
+	if (!maint_dir_empty(dir)) {
 		fprintf(stderr, "eenpland: restore: data_dir %s is not empty: "
 		    "a restore never overwrites a store; move it aside (or "
 		    "give the config a new data_dir) and run restore again\n",
@@ -439,8 +439,8 @@ admin_restore(const struct config *conf, const char *backup)
 		(void)close(lock);
 		return 1;
 	}
-	if (admin_copy(from, tmp, err, sizeof(err)) == -1 ||
-	    rename(tmp, to) == -1 || admin_fsync_dir(dir) == -1) {
+	if (maint_copy(from, tmp, err, sizeof(err)) == -1 ||
+	    rename(tmp, to) == -1 || maint_fsync_dir(dir) == -1) {
 		if (err[0] == '\0')
 			snprintf(err, sizeof(err), "%s: %s", to,
 			    strerror(errno));
@@ -449,7 +449,7 @@ admin_restore(const struct config *conf, const char *backup)
 		(void)close(lock);
 		return 1;
 	}
-	if (admin_restore_check(conf, &head, &records, err, sizeof(err)) ==
+	if (maint_restore_check(conf, &head, &records, err, sizeof(err)) ==
 	    -1) {
 		fprintf(stderr, "eenpland: restore: the copy of %s does not "
 		    "open as this deployment's store: %s; nothing kept\n", from,
