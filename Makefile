@@ -216,3 +216,47 @@ soak: deps all faults
 .PHONY: faults soak
 .PHONY: all deps unit unit-bins fuzz fuzz-replay blackbox blackbox-valgrind pki run check clean install uninstall
 .SECONDARY:
+
+# ---------------------------------------------------------------- bench
+# eenplan-bench and `make bench` (issue 8). Not part of `all` or `check`:
+# the bench installs its references (redis, PostgreSQL, libpq) itself.
+# Sizes: BENCH_HOUSEHOLDS, BENCH_ROUNDS, BENCH_SECONDS, BENCH_BIG,
+# BENCH_IDLE; see bench/README.md.
+BENCH_C    = $(wildcard bench/*.c)
+BENCH_O    = $(BENCH_C:%.c=$(O)/%.o)
+BENCH_HOUSEHOLDS ?= 100000
+BENCH_ROUNDS     ?= 5
+BENCH_SECONDS    ?= 5
+BENCH_BIG        ?= 1000000
+BENCH_IDLE       ?= 10000
+BENCH_ENV = BENCH_HOUSEHOLDS=$(BENCH_HOUSEHOLDS) BENCH_ROUNDS=$(BENCH_ROUNDS) \
+            BENCH_SECONDS=$(BENCH_SECONDS) BENCH_BIG=$(BENCH_BIG) \
+            BENCH_IDLE=$(BENCH_IDLE)
+
+$(O)/bench/%.o: bench/%.c bench/bench.h $(GEN) proto/wire.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ibench -I/usr/include/postgresql -c -o $@ $<
+
+$(O)/eenplan-bench: $(BENCH_O) $(O)/libproto.a
+	$(CC) $(LDFLAGS) -o $@ $^ -lpq $(LIBS) -lm
+
+bench-deps: deps
+	@bench/deps.sh
+
+bench-build: bench-deps all pki
+	@$(MAKE) --no-print-directory $(O)/eenplan-bench
+
+bench: bench-build
+	@$(BENCH_ENV) python3 bench/run.py --build $(O) main
+
+bench-population: bench-build
+	@$(BENCH_ENV) python3 bench/run.py --build $(O) population
+
+bench-idle: bench-build
+	@$(BENCH_ENV) python3 bench/run.py --build $(O) idle
+
+# The README's "Performance" table from the last `make bench`.
+bench-markdown:
+	@python3 bench/run.py --build $(O) markdown
+
+.PHONY: bench bench-build bench-deps bench-population bench-idle bench-markdown

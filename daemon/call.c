@@ -7,6 +7,7 @@
 #include "audit.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "quota.h"
 #include "util.h"
 
@@ -22,6 +23,7 @@ call_new(const struct call_env *env, const struct call_sink *sink,
 	ca->ca_sink = *sink;
 	ca->ca_who = *who;
 	ca->ca_code = CODE(OK);
+	ca->ca_start = metrics_now_us();
 	wire_budget_init(&ca->ca_budget, budget);
 	eenplan__v1__response__init(&ca->ca_resp);
 	return ca;
@@ -243,6 +245,20 @@ call_pack(struct call *ca, size_t *len)
 	return wire_frame_pack(&err.base, max, len);
 }
 
+/*
+ * Counted once, by operation and status, when answered — or, for a
+ * Subscribe, when it begins (its last answer, when it ends, is not).
+ */
+static void
+call_count(struct call *ca)
+{
+	if (ca->ca_counted)
+		return;
+	ca->ca_counted = 1;
+	metrics_request(ca->ca_req != NULL ? (int)ca->ca_req->body_case : 0,
+	    ca->ca_code, (uint64_t)(metrics_now_us() - ca->ca_start));
+}
+
 void
 call_reply(struct call *ca)
 {
@@ -250,6 +266,7 @@ call_reply(struct call *ca)
 	uint8_t *buf;
 	size_t off = 0, len = 0;
 
+	call_count(ca);
 	ca->ca_resp.id = ca->ca_id;
 	if (ca->ca_code != CODE(OK)) {
 		st.code = ca->ca_code;
@@ -348,9 +365,10 @@ call_complete(struct wjob *j)
 	} else if (ca->ca_write && j->wj_exec_rc == 0)
 		quota_charge(ca->ca_env->ce_quota, &ca->ca_who, j->wj_bytes,
 		    util_now_us());
-	if (ca->ca_on_done != NULL && ca->ca_code == CODE(OK))
+	if (ca->ca_on_done != NULL && ca->ca_code == CODE(OK)) {
+		call_count(ca);
 		ca->ca_on_done(ca);
-	else
+	} else
 		call_reply(ca);
 }
 

@@ -104,6 +104,9 @@ struct call {
 	/* handler state that lives until the answer (freed with the call) */
 	void			*ca_state;
 	void			(*ca_state_free)(void *);
+	/* for metrics: when its frame was taken, and whether it was counted */
+	int64_t			 ca_start;	/* metrics_now_us */
+	int			 ca_counted;
 };
 
 /*

@@ -7,6 +7,9 @@
  * inih would take silently: over-long lines (inih splits them) and indented
  * continuation lines (inih appends them to the previous key).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,11 +33,13 @@ enum cfg_section {
 	SEC_AUDIT,
 	SEC_STORE,
 	SEC_RETENTION,
+	SEC_ADMIN,
 	SEC_ORG
 };
 
 static const char *const section_names[] = {
-	"", "server", "limits", "consent", "audit", "store", "retention", "org"
+	"", "server", "limits", "consent", "audit", "store", "retention",
+	"admin", "org"
 };
 
 enum cfg_type {
@@ -126,6 +131,12 @@ static const struct cfg_key cfg_keys[] = {
 	    1024, 0 },
 	{ SEC_STORE, "migrate_batch", KT_U32, CF(c_migrate_batch), 1, 100000,
 	    0 },
+	{ SEC_STORE, "audit_index_lag", KT_U32, CF(c_audit_index_lag), 1,
+	    100000, 0 },
+
+	{ SEC_ADMIN, "listen", KT_LISTEN, 0, 0, 0, 0, 0 },
+	{ SEC_ADMIN, "cert_min_days", KT_U32, CF(c_cert_min_days), 0, 36500,
+	    0 },
 
 	{ SEC_ORG, "name", KT_NAME, OF(co_name), 0, 0, 1 },
 	{ SEC_ORG, "identifier", KT_IDENT, OF(co_identifier), 0, 0, 1 },
@@ -177,6 +188,7 @@ config_defaults(struct config *cfg)
 	cfg->c_write_burst = 33554432;
 	cfg->c_subscriber_buffer = 4194304;
 	cfg->c_snapshot_versions = 1000;
+	cfg->c_audit_index_lag = 1024;
 	cfg->c_snapshot_bytes = 65536;
 	cfg->c_grants_max = 4096;
 	cfg->c_active_grants_max = 64;
@@ -188,6 +200,7 @@ config_defaults(struct config *cfg)
 	cfg->c_audit_retention_years = 5;
 	cfg->c_retention_wmo = 15;
 	cfg->c_retention_jeugdwet = 20;
+	cfg->c_cert_min_days = 14;
 }
 
 const struct config_org *
@@ -482,14 +495,37 @@ set_path(struct cfg_parse *cp, const struct cfg_key *k, char *dst,
 	return 0;
 }
 
+/*
+ * The admin listener answers without TLS or authentication: only a
+ * loopback address (127.0.0.0/8, ::1) is accepted, given as a number so
+ * that no resolver decides where it listens.
+ */
+static int
+host_is_loopback(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		    (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return 0;
+}
+
 static int
 set_listen(struct cfg_parse *cp, const struct cfg_key *k, const char *val)
 {
 	struct config *cfg = cp->cp_cfg;
 	const char *host, *port, *colon, *p;
+	char *hdst, *pdst;
 	size_t hlen;
 	uint64_t v;
 
+	/* Both host fields have the same size, and both port fields. */
+	hdst = k->ck_sec == SEC_ADMIN ? cfg->c_admin_host : cfg->c_listen_host;
+	pdst = k->ck_sec == SEC_ADMIN ? cfg->c_admin_port : cfg->c_listen_port;
 	if (val[0] == '[') {
 		/* [v6addr]:port */
 		if ((p = strchr(val, ']')) == NULL || p[1] != ':')
@@ -512,10 +548,18 @@ set_listen(struct cfg_parse *cp, const struct cfg_key *k, const char *val)
 			goto bad;
 	if (util_parse_u64(port, 65535, &v) == -1 || v == 0)
 		goto bad;
-	memcpy(cfg->c_listen_host, host, hlen);
-	cfg->c_listen_host[hlen] = '\0';
-	(void)snprintf(cfg->c_listen_port, sizeof(cfg->c_listen_port), "%u",
-	    (unsigned)v);
+	memcpy(hdst, host, hlen);
+	hdst[hlen] = '\0';
+	(void)snprintf(pdst, sizeof(cfg->c_listen_port), "%u", (unsigned)v);
+	if (k->ck_sec == SEC_ADMIN && !host_is_loopback(hdst)) {
+		parse_err(cp, cp->cp_lineno, "[admin] %s: %s is not a loopback "
+		    "address: the admin listener has no TLS and no "
+		    "authentication, so it listens only on 127.0.0.1 (or "
+		    "another 127.x.y.z) or [::1], written as a number",
+		    k->ck_name, hdst);
+		hdst[0] = '\0';
+		return -1;
+	}
 	return 0;
  bad:
 	parse_err(cp, cp->cp_lineno, "%s: \"%s\" is not host:port (an IPv6 "

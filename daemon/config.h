@@ -80,10 +80,21 @@ struct config {
 	char		c_store_key[PATH_MAX];	/* key = the store's key file (required;
 						   outside data_dir, mode 0600) */
 	uint32_t	c_snapshot_versions;	/* snapshot_versions = 1000 */
+	/*
+	 * audit_index_lag = 1024: audit records the writer lets gather before
+	 * it indexes them (it also does when idle). More: fewer index pages
+	 * written per record; a query reads that many records more at most.
+	 */
+	uint32_t	c_audit_index_lag;
 	size_t		c_snapshot_bytes;	/* snapshot_bytes = 65536 */
 	uint32_t	c_grants_max;		/* grants_max = 4096 (per household, ever) */
 	uint32_t	c_active_grants_max;	/* active_grants_max = 64 (current) */
 	uint32_t	c_migrate_batch;	/* migrate_batch = 64 (households per txn) */
+	/* [admin] */
+	char		c_admin_host[256];	/* listen = 127.0.0.1:7412 (loopback
+						   only; "" = no admin listener) */
+	char		c_admin_port[8];
+	uint32_t	c_cert_min_days;	/* cert_min_days = 14 (readiness) */
 	/* [org ID] sections */
 	struct config_org c_orgs[CONFIG_MAX_ORGS];
 	size_t		c_norgs;
@@ -98,8 +109,8 @@ void	config_defaults(struct config *);
 /*
  * Reads path over the defaults. Unknown sections and keys, bad numbers
  * (bounded), missing required keys (listen, data_dir, cert, key, ca, at
- * least one org, citizens_org naming an org) fail with the file, line and
- * key in err.
+ * least one org, citizens_org naming an org), an [admin] listen address
+ * that is not a loopback address fail with the file, line and key in err.
  */
 int	config_load(struct config *, const char *path, char *err, size_t errlen)
 	    __attribute__((warn_unused_result));

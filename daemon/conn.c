@@ -19,6 +19,7 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "tls.h"
 
@@ -52,8 +53,8 @@ static struct log_rate rl_identity = LOG_RATE_INIT("refused (identity)");
 static struct log_rate rl_hs_timeout = LOG_RATE_INIT("refused (handshake timeout)");
 static struct log_rate rl_bad_frame = LOG_RATE_INIT("bad frames");
 
-/* One line per failed connection: the first TLS error says why. */
-static void
+/* One line per failed connection: the first TLS error says why (returned). */
+static unsigned long
 conn_log_ssl_errors(struct conn *c, const char *what)
 {
 	unsigned long e, first = 0;
@@ -67,7 +68,7 @@ conn_log_ssl_errors(struct conn *c, const char *what)
 		log_kv(LOGL_DEBUG, what, "conn=%llu peer=%s error=%s",
 		    (unsigned long long)c->c_id, c->c_who.pr_peer,
 		    log_q(saved != 0 ? strerror(saved) : "closed"));
-		return;
+		return 0;
 	}
 	ERR_error_string_n(first, buf, sizeof(buf));
 	if (c->c_state == CONN_HANDSHAKE)
@@ -77,6 +78,26 @@ conn_log_ssl_errors(struct conn *c, const char *what)
 	else
 		log_kv(LOGL_INFO, what, "conn=%llu peer=%s error=%s",
 		    (unsigned long long)c->c_id, c->c_who.pr_peer, log_q(buf));
+	return first;
+}
+
+/* How a handshake that failed with first TLS error e (0: none) ended. */
+static enum metrics_hs
+conn_hs_outcome(struct conn *c, unsigned long e)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->c_bev);
+	long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
+
+	if (v == X509_V_ERR_CERT_REVOKED)
+		return METRICS_HS_REVOKED;
+	if (v != X509_V_OK)
+		return METRICS_HS_CERT_REJECTED;
+	if (e == 0)
+		return METRICS_HS_CLOSED;
+	if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) ==
+	    SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+		return METRICS_HS_NO_CERT;
+	return METRICS_HS_TLS_ERROR;
 }
 
 /* Frees the bufferevent now; the struct lives while requests hold it. */
@@ -407,12 +428,14 @@ conn_identified(struct conn *c)
 	    &c->c_who, err, sizeof(err));
 	server_tls_put(srv, ts);
 	if (rc != 0) {
+		metrics_handshake(METRICS_HS_IDENTITY);
 		log_rl(&rl_identity, LOGL_WARN, "connection refused",
 		    "conn=%llu peer=%s reason=identity error=%s",
 		    (unsigned long long)c->c_id, c->c_who.pr_peer, log_q(err));
 		conn_close(c);
 		return;
 	}
+	metrics_handshake(METRICS_HS_OK);
 	log_kv(LOGL_DEBUG, "connected", "conn=%llu peer=%s org=%s subject=%s "
 	    "role=%s", (unsigned long long)c->c_id, c->c_who.pr_peer,
 	    log_q(c->c_who.pr_org), log_q(c->c_who.pr_subject),
@@ -433,6 +456,7 @@ static void
 conn_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
+	unsigned long e;
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
@@ -441,19 +465,24 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		if (c->c_state == CONN_HANDSHAKE)
+		if (c->c_state == CONN_HANDSHAKE) {
+			metrics_handshake(METRICS_HS_TIMEOUT);
 			log_rl(&rl_hs_timeout, LOGL_INFO, "connection refused",
 			    "conn=%llu peer=%s reason=handshake_timeout",
 			    (unsigned long long)c->c_id, c->c_who.pr_peer);
-		else
+		} else
 			log_kv(LOGL_DEBUG, "idle timeout; closing",
 			    "conn=%llu peer=%s", (unsigned long long)c->c_id,
 			    c->c_who.pr_peer);
 	}
-	else if (what & BEV_EVENT_ERROR)
-		conn_log_ssl_errors(c, c->c_state == CONN_HANDSHAKE ?
+	else if (what & BEV_EVENT_ERROR) {
+		e = conn_log_ssl_errors(c, c->c_state == CONN_HANDSHAKE ?
 		    "handshake failed" : "connection error");
-	else if (what & BEV_EVENT_EOF) {
+		if (c->c_state == CONN_HANDSHAKE)
+			metrics_handshake(conn_hs_outcome(c, e));
+	} else if (what & BEV_EVENT_EOF) {
+		if (c->c_state == CONN_HANDSHAKE)
+			metrics_handshake(METRICS_HS_CLOSED);
 		if (evbuffer_get_length(bufferevent_get_input(c->c_bev)) > 0)
 			log_rl(&rl_bad_frame, LOGL_INFO,
 			    "closed in the middle of a frame",
@@ -480,6 +509,7 @@ conn_handshake_deadline(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	metrics_handshake(METRICS_HS_TIMEOUT);
 	log_rl(&rl_hs_timeout, LOGL_INFO, "connection refused",
 	    "conn=%llu peer=%s reason=handshake_timeout timeout_s=%u",
 	    (unsigned long long)c->c_id, c->c_who.pr_peer,

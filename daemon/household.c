@@ -51,7 +51,7 @@ household_view(const struct household *h, struct consent_household *ch)
 	ch->ch_regisseur = h->h_rec->regisseur;
 }
 
-void
+int
 household_decide(const struct household_conf *hc, struct household *h,
     const struct principal *who, int64_t now)
 {
@@ -59,15 +59,22 @@ household_decide(const struct household_conf *hc, struct household *h,
 	size_t i;
 
 	memset(&h->h_dec, 0, sizeof(h->h_dec));
+	free(h->h_purpose);
 	h->h_purpose = NULL;
 	if (h->h_rec == NULL)
-		return;
+		return STORE_OK;
 	household_view(h, &ch);
 	consent_evaluate(hc->hc_consent, who, &ch, h->h_rec->grants,
 	    h->h_rec->n_grants, now, &h->h_dec);
 	for (i = 0; i < h->h_rec->n_grants; i++)
-		if (h->h_rec->grants[i]->id == h->h_dec.cd_grant_id)
-			h->h_purpose = h->h_rec->grants[i]->purpose;
+		if (h->h_rec->grants[i]->id == h->h_dec.cd_grant_id &&
+		    h->h_rec->grants[i]->purpose != NULL) {
+			if ((h->h_purpose = strdup(
+			    h->h_rec->grants[i]->purpose)) == NULL)
+				return STORE_ERR;
+			break;
+		}
+	return STORE_OK;
 }
 
 int
@@ -81,9 +88,9 @@ household_load(struct stxn *t, const struct household_conf *hc,
 	snprintf(h->h_id, sizeof(h->h_id), "%s", hhid != NULL ? hhid : "");
 	if ((rc = store_hh_get(t, hhid, &h->h_rec)) != STORE_OK)
 		return rc;
-	h->h_gen0 = h->h_gen_saved = h->h_rec->consent_gen;
-	household_decide(hc, h, who, now);
-	return STORE_OK;
+	h->h_gen0 = h->h_gen_saved = h->h_gen_evented =
+	    h->h_rec->consent_gen;
+	return household_decide(hc, h, who, now);
 }
 
 void
@@ -92,6 +99,7 @@ household_free(struct household *h)
 	if (h == NULL)
 		return;
 	store_hh_free(h->h_rec);
+	free(h->h_purpose);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -313,7 +321,7 @@ household_snapshot_due(const struct household_conf *hc,
 /* ---------------------------------------------------------- committing */
 
 int
-household_event(struct stxn *t, const struct household *h,
+household_event(struct stxn *t, struct household *h,
     const struct household_ev *he, const struct principal *actor, int64_t now)
 {
 	EpChangeEvent ev = EENPLAN__V1__CHANGE_EVENT__INIT;
@@ -332,12 +340,13 @@ household_event(struct stxn *t, const struct household *h,
 	fe.event = &ev;
 	fe.prev_gen = h->h_gen0;
 	fe.gen = h->h_rec != NULL ? h->h_rec->consent_gen : h->h_gen0;
+	h->h_gen_evented = fe.gen;
 	return store_change_append(t, &fe);
 }
 
 /* An event of just a kind. */
 static int
-hh_event(struct stxn *t, const struct household *h, int kind,
+hh_event(struct stxn *t, struct household *h, int kind,
     const struct principal *actor, int64_t now)
 {
 	struct household_ev he;
@@ -356,6 +365,15 @@ household_put(struct stxn *t, struct household *h)
 		return rc;
 	/* A new consent generation: what it decided from, for the feed. */
 	if (h->h_rec->consent_gen != h->h_gen_saved) {
+		/*
+		 * The one before, when this operation made it and no event
+		 * names it, no reader of the feed will ask for: dropped.
+		 */
+		if (h->h_gen_saved != h->h_gen0 &&
+		    h->h_gen_saved != h->h_gen_evented &&
+		    (rc = store_cstate_del(t, h->h_id, h->h_gen_saved)) !=
+		    STORE_OK && rc != STORE_NOTFOUND)
+			return rc;
 		if ((rc = store_cstate_put(t, h->h_id, h->h_rec->consent_gen,
 		    h->h_rec)) != STORE_OK)
 			return rc;
@@ -520,8 +538,7 @@ household_create(struct stxn *t, const struct household_conf *hc,
 	    STORE_OK ||
 	    (rc = hh_event(t, h, KIND(CREATED), actor, now)) != STORE_OK)
 		return rc;
-	household_decide(hc, h, actor, now);
-	return STORE_OK;
+	return household_decide(hc, h, actor, now);
 }
 
 /* --------------------------------------------------------------- grants */

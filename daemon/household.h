@@ -44,9 +44,11 @@ struct household {
 	EpsHousehold		*h_rec;		/* NULL: no such household */
 	char			 h_id[33];
 	struct consent_decision	 h_dec;
-	const char		*h_purpose;	/* of the grant giving access, or NULL */
+	char			*h_purpose;	/* a copy: of the grant giving access,
+						   or NULL (the grant may go) */
 	uint64_t		 h_gen0;	/* consent generation as loaded */
 	uint64_t		 h_gen_saved;	/* the last one with its state stored */
+	uint64_t		 h_gen_evented;	/* the last one an event named */
 };
 
 /* What an event says besides its kind (household_event). */
@@ -65,9 +67,13 @@ struct household_ev {
 int	household_load(struct stxn *, const struct household_conf *,
 	    const struct principal *who, const char *hhid, int64_t now,
 	    struct household *h) __attribute__((warn_unused_result));
-/* Decides again for another caller or moment (the record as loaded). */
-void	household_decide(const struct household_conf *, struct household *,
-	    const struct principal *who, int64_t now);
+/*
+ * Decides again for another caller or moment (the record as loaded).
+ * STORE_OK, or STORE_ERR out of memory.
+ */
+int	household_decide(const struct household_conf *, struct household *,
+	    const struct principal *who, int64_t now)
+	    __attribute__((warn_unused_result));
 void	household_free(struct household *);
 /* The members and regisseur of a loaded household, for the policy. */
 void	household_view(const struct household *, struct consent_household *);
@@ -146,7 +152,7 @@ int	household_grants_all(struct stxn *, const struct household *,
  * generations before the request (h_gen0) and now: the feed decides by them
  * who could read it.
  */
-int	household_event(struct stxn *, const struct household *,
+int	household_event(struct stxn *, struct household *,
 	    const struct household_ev *, const struct principal *actor,
 	    int64_t now) __attribute__((warn_unused_result));
 /*

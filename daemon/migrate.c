@@ -273,6 +273,7 @@ mig_log_batch(struct store *st, unsigned batch, struct mig_stats *ms,
 	EpAuditRecord *r;
 	EpChangeEvent *ev;
 	struct stxn *t;
+	uint64_t pending;
 	unsigned n;
 	int rc, done = 0;
 
@@ -306,6 +307,11 @@ mig_log_batch(struct store *st, unsigned batch, struct mig_stats *ms,
 			goto abort;
 		ms->ms_events++;
 	}
+	/* The audit indexes of this transaction's records, in it. */
+	do {
+		if ((rc = store_audit_index(t, 1, &pending)) != STORE_OK)
+			goto abort;
+	} while (pending > 0);
 	if ((rc = store_commit(t)) != STORE_OK)
 		goto fail;
 	return done;

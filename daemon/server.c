@@ -21,11 +21,13 @@
 #include <event2/thread.h>
 
 #include "server.h"
+#include "admin.h"
 #include "anchor.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "guard.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "plan.h"
 #include "proc.h"
@@ -367,6 +369,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		if (!srv->s_stopping) {
 			char peer[64];
 
+			metrics_conn_refused();
 			peer_name(sa, peer, sizeof(peer));
 			log_rl(&rl_max_connections, LOGL_WARN,
 			    "connection refused", "peer=%s reason=max_connections"
@@ -565,6 +568,7 @@ server_new(const struct config *conf)
 	if ((srv->s_base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	server_listen(srv);
+	srv->s_admin = admin_new(srv);
 	proc_become_user(conf);
 	proc_lock_data_dir(conf->c_data_dir);
 
@@ -602,7 +606,12 @@ server_new(const struct config *conf)
 		fatal("calloc");
 	for (i = 0; i < srv->s_nworkers; i++)
 		worker_init(srv, &srv->s_workers[i], i);
+	admin_watch(srv->s_admin, srv->s_base, 0);
+	for (i = 0; i < srv->s_nworkers; i++)
+		admin_watch(srv->s_admin, srv->s_workers[i].w_base,
+		    1 + (unsigned)i);
 	writer_set_hooks(srv->s_writer, server_tick, server_feed_moved, srv);
+	writer_set_index_lag(srv->s_writer, srv->s_conf->c_audit_index_lag);
 	if ((srv->s_stop_ev = event_new(srv->s_base, -1, 0, server_stop_cb,
 	    srv)) == NULL)
 		fatalx("event_new failed");
@@ -628,12 +637,14 @@ server_run(struct server *srv)
 		if (pthread_create(&srv->s_workers[i].w_thread, NULL,
 		    worker_main, &srv->s_workers[i]) != 0)
 			fatalx("cannot start worker %d", i);
+	admin_start(srv->s_admin);
 	log_kv(LOGL_INFO, "ready", "workers=%d", srv->s_nworkers);
 	proc_notify_ready(srv->s_nworkers);
 	event_base_dispatch(srv->s_base);
 
 	/* Stop accepting, let the writer finish what it has, stop workers. */
 	evconnlistener_disable(srv->s_listener);
+	admin_stop(srv->s_admin);
 	writer_stop(srv->s_writer);
 	/* The last head is durable now: into the file and the log. */
 	anchor_stop(srv->s_anchor);
@@ -660,6 +671,8 @@ server_free(struct server *srv)
 
 	if (srv == NULL)
 		return;
+	/* Its watch timers live on the workers' and the main event bases. */
+	admin_free(srv->s_admin);
 	for (i = 0; i < srv->s_nworkers; i++)
 		worker_free(&srv->s_workers[i]);
 	free(srv->s_workers);

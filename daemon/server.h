@@ -24,6 +24,7 @@ struct event;
 struct evconnlistener;
 struct conn;
 struct tls_server;
+struct admin;
 
 /* Finished writer jobs for one worker, and the event that wakes it. */
 struct mailbox {
@@ -80,6 +81,7 @@ struct server {
 	struct anchor		*s_anchor;	/* the audit head outside the store */
 	struct guard		*s_guard;	/* the data file under us */
 	struct event		*s_stop_ev;	/* stops the daemon, from any thread */
+	struct admin		*s_admin;	/* [admin] listen, or NULL */
 };
 
 /* Builds everything from a loaded config; fatal on failure. */

@@ -35,14 +35,16 @@ const struct store_dbinfo store_dbs[DB_COUNT] = {
 	[DB_GRANTS] =	 { "grants",	 1 },
 	[DB_PIDX] =	 { "pidx",	 0 },
 	[DB_LOG] =	 { "log",	 1 },
-	[DB_LOG_HH] =	 { "log_hh",	 0 },
-	[DB_LOG_ORG] =	 { "log_org",	 0 },
+	[DB_LOG_HH] =	 { "log_hh",	 0, MDB_DUPSORT | MDB_DUPFIXED },
+	[DB_LOG_ORG] =	 { "log_org",	 0, MDB_DUPSORT | MDB_DUPFIXED },
 	[DB_FEED] =	 { "feed",	 1 },
 	[DB_CSTATE] =	 { "cstate",	 1 },
 	[DB_EXPIRY] =	 { "expiry",	 0 },
 	[DB_SIGNALS] =	 { "signals",	 1 },
 	[DB_SENT] =	 { "sent",	 1 },
 	[DB_PEOPLE] =	 { "people",	 1 },
+	[DB_ACTORS] =	 { "actors",	 1 },
+	[DB_ACTOR_IDX] = { "actor_idx",	 0 },
 	[DB_META] =	 { "meta",	 0 },
 	/* Schema 1, read by the migration only. */
 	[DB_V1_HOUSEHOLDS] = { "households", 0 },
@@ -329,6 +331,13 @@ frame_verify(struct stxn *tx, int db, const MDB_val *key, const MDB_val *val)
 		free(owned);
 	}
 	return rc;
+}
+
+int
+store_frame_verify(struct stxn *tx, int db, const MDB_val *key,
+    const MDB_val *val)
+{
+	return frame_verify(tx, db, key, val);
 }
 
 /*
@@ -1121,222 +1130,6 @@ store_index_scan(struct stxn *tx, const char *org, const char *subject,
 	    index_one, &ia);
 }
 
-/* -------------------------------------------------------------- audit */
-
-/* org \0 seq into buf; returns the length (0: org unusable in a key). */
-static size_t
-key_org_seq(uint8_t *buf, const char *org, uint64_t seq)
-{
-	size_t n = key_str_len(org);
-
-	if (n == 0)
-		return 0;
-	memcpy(buf, org, n);
-	buf[n] = '\0';
-	util_be64_put(buf + n + 1, seq);
-	return n + 9;
-}
-
-int
-store_audit_put(struct stxn *tx, const EpAuditRecord *rec)
-{
-	uint8_t key[STORE_ID_MAX + 9];
-	size_t i, n;
-	int rc;
-
-	if (rec == NULL || rec->seq == 0) {
-		log_warnx("store: audit record without seq");
-		return STORE_ERR;
-	}
-	/* Audit records are never overwritten, whatever the caller believes. */
-	util_be64_put(key, rec->seq);
-	if ((rc = store_put_frame(tx, DB_LOG, key, 8, &rec->base, NULL, 0,
-	    MDB_NOOVERWRITE, NULL)) != STORE_OK)
-		return rc;
-	/* Ids that are not household ids (hostile input) stay findable by a full scan. */
-	if (key_hh_u64(key, rec->household_id, rec->seq) == 0 &&
-	    (rc = store_put_frame(tx, DB_LOG_HH, key, STORE_HHID_LEN + 8,
-	    NULL, NULL, 0, 0, NULL)) != STORE_OK)
-		return rc;
-	for (i = 0; i < rec->n_listed_households; i++) {
-		if (rec->household_id != NULL &&
-		    strcmp(rec->household_id, rec->listed_households[i]) == 0)
-			continue;
-		if (key_hh_u64(key, rec->listed_households[i], rec->seq) != 0)
-			continue;
-		if ((rc = store_put_frame(tx, DB_LOG_HH, key,
-		    STORE_HHID_LEN + 8, NULL, NULL, 0, 0, NULL)) != STORE_OK)
-			return rc;
-	}
-	if (rec->actor != NULL &&
-	    (n = key_org_seq(key, rec->actor->org, rec->seq)) > 0 &&
-	    (rc = store_put_frame(tx, DB_LOG_ORG, key, n, NULL, NULL, 0, 0,
-	    NULL)) != STORE_OK)
-		return rc;
-	return STORE_OK;
-}
-
-int
-store_audit_get(struct stxn *tx, uint64_t seq, EpAuditRecord **out)
-{
-	uint8_t key[8];
-	ProtobufCMessage *m;
-	int rc;
-
-	*out = NULL;
-	util_be64_put(key, seq);
-	rc = store_get_msg(tx, DB_LOG, key, sizeof(key), 0,
-	    &eenplan__v1__audit_record__descriptor, &m);
-	if (rc == STORE_OK)
-		*out = (EpAuditRecord *)m;
-	return rc;
-}
-
-int
-store_audit_last(struct stxn *tx, uint64_t *seq)
-{
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc, mrc;
-
-	*seq = 0;
-	if ((rc = stxn_readable(tx)) != STORE_OK)
-		return rc;
-	if ((mrc = mdb_cursor_open(tx->sx_txn, tx->sx_store->st_dbi[DB_LOG],
-	    &cur)) != MDB_SUCCESS)
-		return stxn_mdb_fail(tx, mrc, "cursor", DB_LOG);
-	mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	if (mrc == MDB_SUCCESS) {
-		if (k.mv_size == 8 &&
-		    (rc = frame_verify(tx, DB_LOG, &k, &v)) == STORE_OK)
-			*seq = util_be64_get(k.mv_data);
-		else {
-			if (k.mv_size != 8)
-				store_log_corrupt(DB_LOG, &k,
-				    "key is not a sequence number");
-			rc = stxn_fail(tx, STORE_CORRUPT);
-		}
-	} else if (mrc == MDB_NOTFOUND)
-		rc = STORE_OK;
-	else
-		rc = stxn_mdb_fail(tx, mrc, "cursor get", DB_LOG);
-	mdb_cursor_close(cur);
-	return rc;
-}
-
-struct audit_scan_arg {
-	struct stxn	 *as_tx;
-	int		  as_db;
-	size_t		  as_keylen;	/* exact length of index keys */
-	const char	 *as_org;	/* filter on the record, with hhid */
-	int		(*as_cb)(const EpAuditRecord *, void *);
-	void		 *as_arg;
-};
-
-static int
-audit_scan_emit(struct audit_scan_arg *as, EpAuditRecord *r)
-{
-	int stop;
-
-	if (as->as_org != NULL && (r->actor == NULL ||
-	    strcmp(r->actor->org, as->as_org) != 0)) {
-		protobuf_c_message_free_unpacked(&r->base, NULL);
-		return 0;
-	}
-	stop = as->as_cb(r, as->as_arg);
-	protobuf_c_message_free_unpacked(&r->base, NULL);
-	return stop != 0 ? 1 : 0;
-}
-
-/* One entry of the log itself. */
-static int
-audit_scan_rec(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
-{
-	struct audit_scan_arg *as = arg;
-	ProtobufCMessage *m;
-	int rc;
-
-	if (key->mv_size != 8) {
-		store_log_corrupt(DB_LOG, key, "key is not a sequence number");
-		return STORE_CORRUPT;
-	}
-	if ((rc = store_unpack(as->as_tx, DB_LOG, key->mv_data, key->mv_size,
-	    &eenplan__v1__audit_record__descriptor, p, len, &m)) != STORE_OK)
-		return rc;
-	if (((EpAuditRecord *)m)->seq != util_be64_get(key->mv_data)) {
-		store_log_corrupt(DB_LOG, key, "record holds another seq");
-		protobuf_c_message_free_unpacked(m, NULL);
-		return STORE_CORRUPT;
-	}
-	return audit_scan_emit(as, (EpAuditRecord *)m);
-}
-
-/* One entry of an index: the seq is the key's last 8 bytes. */
-static int
-audit_scan_idx(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
-{
-	struct audit_scan_arg *as = arg;
-	EpAuditRecord *r;
-	uint64_t seq;
-	int rc;
-
-	(void)p;
-	(void)len;
-	if (key->mv_size != as->as_keylen) {
-		store_log_corrupt(as->as_db, key, "malformed index key");
-		return STORE_CORRUPT;
-	}
-	seq = util_be64_get((const uint8_t *)key->mv_data + key->mv_size - 8);
-	if ((rc = store_audit_get(as->as_tx, seq, &r)) != STORE_OK) {
-		if (rc == STORE_NOTFOUND) {
-			store_log_corrupt(as->as_db, key, "indexed audit "
-			    "record missing");
-			rc = STORE_CORRUPT;
-		}
-		return rc;
-	}
-	return audit_scan_emit(as, r);
-}
-
-int
-store_audit_scan(struct stxn *tx, const char *hhid, const char *org,
-    uint64_t after, int (*cb)(const EpAuditRecord *, void *), void *arg)
-{
-	uint8_t key[STORE_ID_MAX + 9];
-	struct audit_scan_arg as;
-	size_t n;
-
-	if (cb == NULL)
-		return STORE_ERR;
-	if (after == UINT64_MAX)
-		return STORE_OK;
-	memset(&as, 0, sizeof(as));
-	as.as_tx = tx;
-	as.as_cb = cb;
-	as.as_arg = arg;
-	if (hhid != NULL) {
-		if (key_hh_u64(key, hhid, after + 1) != 0)
-			return STORE_OK;	/* never indexed */
-		as.as_db = DB_LOG_HH;
-		as.as_keylen = STORE_HHID_LEN + 8;
-		as.as_org = org;
-		return store_scan(tx, DB_LOG_HH, key, STORE_HHID_LEN, key,
-		    STORE_HHID_LEN + 8, audit_scan_idx, &as);
-	}
-	if (org != NULL) {
-		if ((n = key_org_seq(key, org, after + 1)) == 0)
-			return STORE_OK;
-		as.as_db = DB_LOG_ORG;
-		as.as_keylen = n;
-		/* The prefix is the org and its \0. */
-		return store_scan(tx, DB_LOG_ORG, key, n - 8, key, n,
-		    audit_scan_idx, &as);
-	}
-	as.as_db = DB_LOG;
-	util_be64_put(key, after + 1);
-	return store_scan(tx, DB_LOG, NULL, 0, key, 8, audit_scan_rec, &as);
-}
-
 /* ------------------------------------------------------- change feed */
 
 int
@@ -1456,6 +1249,16 @@ store_cstate_put(struct stxn *tx, const char *hhid, uint64_t gen,
 		return STORE_ERR;
 	return store_put_frame(tx, DB_CSTATE, key, sizeof(key), &h->base, NULL,
 	    0, 0, NULL);
+}
+
+int
+store_cstate_del(struct stxn *tx, const char *hhid, uint64_t gen)
+{
+	uint8_t key[STORE_HHID_LEN + 8];
+
+	if (gen == 0 || key_hh_u64(key, hhid, gen) != 0)
+		return STORE_ERR;
+	return store_del_key(tx, DB_CSTATE, key, sizeof(key));
 }
 
 int
@@ -1796,43 +1599,4 @@ store_hh_scan(struct stxn *tx, int (*cb)(const EpsHousehold *, void *),
 	hs.hs_cb = cb;
 	hs.hs_arg = arg;
 	return store_scan(tx, DB_HH, NULL, 0, NULL, 0, hh_scan_one, &hs);
-}
-
-/*
- * For the retention purge (ops): the record and the index entries
- * store_audit_put made for it, found from the record itself.
- */
-int
-store_audit_del(struct stxn *tx, uint64_t seq)
-{
-	uint8_t key[STORE_ID_MAX + 9];
-	EpAuditRecord *rec;
-	size_t i, n;
-	int rc;
-
-	if ((rc = store_audit_get(tx, seq, &rec)) != STORE_OK)
-		return rc;
-	util_be64_put(key, seq);
-	if ((rc = store_del_key(tx, DB_LOG, key, 8)) != STORE_OK)
-		goto out;
-	if (key_hh_u64(key, rec->household_id, seq) == 0 &&
-	    (rc = store_del_key(tx, DB_LOG_HH, key, STORE_HHID_LEN + 8)) !=
-	    STORE_OK && rc != STORE_NOTFOUND)
-		goto out;
-	for (i = 0; i < rec->n_listed_households; i++) {
-		if (key_hh_u64(key, rec->listed_households[i], seq) != 0)
-			continue;
-		if ((rc = store_del_key(tx, DB_LOG_HH, key, STORE_HHID_LEN +
-		    8)) != STORE_OK && rc != STORE_NOTFOUND)
-			goto out;
-	}
-	if (rec->actor != NULL &&
-	    (n = key_org_seq(key, rec->actor->org, seq)) > 0 &&
-	    (rc = store_del_key(tx, DB_LOG_ORG, key, n)) != STORE_OK &&
-	    rc != STORE_NOTFOUND)
-		goto out;
-	rc = STORE_OK;
-out:
-	protobuf_c_message_free_unpacked(&rec->base, NULL);
-	return rc;
 }

@@ -16,9 +16,17 @@
  *   grants    hh16 | grant id       -> sealed Grant (every grant ever)
  *   pidx      ihash16 | hh16        -> CRC (ihash16: keyed hash of
  *                                      org \0 subject; "" for a whole org)
- *   log       seq                   -> sealed AuditRecord
- *   log_hh    hh16 | seq            -> CRC (records naming the household)
- *   log_org   org \0 seq            -> CRC (records by the actor's org)
+ *   log       seq                   -> sealed AuditEntry (an AuditRecord
+ *                                      without seq, prev_hash; its actor
+ *                                      a number), appended
+ *   log_hh    hh16                  => seq | CRC, DUPSORT (records naming
+ *                                      the household; built off the hot
+ *                                      path, up to meta "audit_indexed")
+ *   log_org   org \0                => seq | CRC, DUPSORT (records by the
+ *                                      actor's org; likewise)
+ *   actors    id                    -> sealed Actor (principal, org
+ *                                      identifier, certificate serial)
+ *   actor_idx ihash16               -> CRC, id (the keyed hash of an actor)
  *   feed      seq                   -> sealed ChangeEvent
  *   meta      name                  -> CRC ("schema", "keyring",
  *                                      "audit_head", "change_seq", ...)
@@ -91,6 +99,16 @@ const char *store_strerror(int rc);
 struct keyring *store_keyring(struct store *);
 /* The schema version the store has now (migrate.c brings 1 to 2). */
 uint64_t store_schema(struct store *);
+
+/* How full the environment is (for metrics); any thread. */
+struct store_usage {
+	uint64_t	su_map_size;	/* bytes the map may grow to */
+	uint64_t	su_used;	/* bytes up to the last page written */
+	unsigned	su_readers;	/* reader slots in use */
+	unsigned	su_readers_max;
+};
+int	store_usage(struct store *, struct store_usage *)
+	    __attribute__((warn_unused_result));
 
 /* Read transactions: one handle per thread, renewed and reset per request. */
 struct stxn *store_reader_new(struct store *);
@@ -210,6 +228,17 @@ int	store_audit_scan(struct stxn *, const char *hhid, const char *org,
 /* The highest audit seq stored (0 when none): verify looks past the head. */
 int	store_audit_last(struct stxn *, uint64_t *seq)
 	    __attribute__((warn_unused_result));
+/*
+ * Indexes (log_hh, log_org) up to a few thousand records the log holds past
+ * what is indexed, when at least min wait; *pending (may be NULL) gets how
+ * many remain after. Off the hot path: the writer calls it at the start of
+ * a batch (min: audit_index_lag) and when idle (min 1).
+ */
+int	store_audit_index(struct stxn *, uint64_t min, uint64_t *pending)
+	    __attribute__((warn_unused_result));
+/* The highest seq the indexes cover. */
+int	store_audit_indexed(struct stxn *, uint64_t *seq)
+	    __attribute__((warn_unused_result));
 
 /* ---------------------------------------------------------- change feed */
 
@@ -234,6 +263,9 @@ int	store_change_scan(struct stxn *, uint64_t after,
  */
 int	store_cstate_put(struct stxn *, const char *hhid, uint64_t gen,
 	    const EpsHousehold *) __attribute__((warn_unused_result));
+/* Drops the state of a generation no event names (STORE_NOTFOUND: none). */
+int	store_cstate_del(struct stxn *, const char *hhid, uint64_t gen)
+	    __attribute__((warn_unused_result));
 int	store_cstate_get(struct stxn *, const char *hhid, uint64_t gen,
 	    EpsHousehold **out) __attribute__((warn_unused_result));
 
@@ -376,6 +408,9 @@ void	store_free_list(void **items, size_t n);
  * named db ("log", "meta", ...), bypassing every index and invariant; get
  * the raw stored bytes of a key (malloc'd copy).
  */
+/* Tests: replaces record rec->seq with rec as given (no chain check). */
+int	store_audit_raw_replace(struct stxn *, const EpAuditRecord *rec)
+	    __attribute__((warn_unused_result));
 int	store_raw_put(struct stxn *, const char *db, const void *key,
 	    size_t keylen, const void *payload, size_t len)
 	    __attribute__((warn_unused_result));

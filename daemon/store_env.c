@@ -536,7 +536,8 @@ store_open_dbs(struct store *st, char *err, size_t errlen)
 	}
 	for (i = 0; i < DB_COUNT; i++) {
 		mrc = mdb_dbi_open(tx.sx_txn, store_dbs[i].sd_name,
-		    i >= DB_V1_FIRST ? 0 : flags, &st->st_dbi[i]);
+		    i >= DB_V1_FIRST ? 0 : flags | store_dbs[i].sd_flags,
+		    &st->st_dbi[i]);
 		if (mrc == MDB_NOTFOUND && i >= DB_V1_FIRST) {
 			st->st_dbi[i] = 0;
 			continue;
@@ -556,6 +557,19 @@ store_open_dbs(struct store *st, char *err, size_t errlen)
 			    mrc == MDB_NOTFOUND ? " (not an eenplan store?)" :
 			    "");
 			goto fail;
+		}
+		/* An existing database keeps the layout it was made with. */
+		if (i < DB_V1_FIRST) {
+			unsigned have = 0;
+
+			if (mdb_dbi_flags(tx.sx_txn, st->st_dbi[i], &have) !=
+			    MDB_SUCCESS || (have & (MDB_DUPSORT | MDB_DUPFIXED))
+			    != store_dbs[i].sd_flags) {
+				snprintf(err, errlen, "database %s: not laid out "
+				    "as this version keeps it (a store made by "
+				    "a development build?)", store_dbs[i].sd_name);
+				goto fail;
+			}
 		}
 		if (i == DB_V1_HOUSEHOLDS)
 			v1 = 1;
@@ -636,6 +650,28 @@ uint64_t
 store_schema(struct store *st)
 {
 	return st->st_schema;
+}
+
+/*
+ * mdb_env_info and mdb_env_stat only read the current meta page: safe
+ * beside the writer and the readers, no transaction needed.
+ */
+int
+store_usage(struct store *st, struct store_usage *u)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	int mrc;
+
+	memset(u, 0, sizeof(*u));
+	if ((mrc = mdb_env_info(st->st_env, &info)) != MDB_SUCCESS ||
+	    (mrc = mdb_env_stat(st->st_env, &ms)) != MDB_SUCCESS)
+		return store_map_rc(mrc);
+	u->su_map_size = info.me_mapsize;
+	u->su_used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+	u->su_readers = info.me_numreaders;
+	u->su_readers_max = info.me_maxreaders;
+	return STORE_OK;
 }
 
 /* The environment of st->st_dir opened and checked, its databases too. */
@@ -1140,7 +1176,7 @@ store_backup(struct store *st, const char *dir, char *err, size_t errlen)
 
 static const int rekey_dbs[] = {
 	DB_HH, DB_BODY, DB_DELTA, DB_SNAP, DB_GRANTS, DB_LOG, DB_FEED,
-	DB_CSTATE, DB_SIGNALS, DB_SENT, DB_PEOPLE
+	DB_CSTATE, DB_SIGNALS, DB_SENT, DB_PEOPLE, DB_ACTORS
 };
 
 /* Step 1: a new data key under both KEKs, every other key under newkek too. */

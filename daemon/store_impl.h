@@ -41,6 +41,8 @@ enum store_db {
 	DB_SIGNALS,
 	DB_SENT,
 	DB_PEOPLE,
+	DB_ACTORS,
+	DB_ACTOR_IDX,
 	DB_META,
 	DB_V1_HOUSEHOLDS,
 	DB_V1_VERSIONS,
@@ -58,6 +60,7 @@ enum store_db {
 struct store_dbinfo {
 	const char	*sd_name;
 	int		 sd_sealed;
+	unsigned	 sd_flags;	/* LMDB flags at creation (DUPSORT) */
 };
 extern const struct store_dbinfo store_dbs[DB_COUNT];
 
@@ -78,6 +81,9 @@ struct store {
 	atomic_int	 st_fail_child_commit;	/* test hook, 0: none */
 	atomic_uint_fast64_t st_body_reads;	/* test hook */
 	atomic_int	 st_damaged;	/* the file shrank under us: no more txns */
+	/* The last audit record put, by the one write txn at a time. */
+	uint64_t	 st_audit_seq;	/* 0: none known */
+	uint8_t		 st_audit_hash[32];
 };
 
 enum stxn_kind {
@@ -126,5 +132,8 @@ int	store_scan(struct stxn *, int db, const void *prefix, size_t plen,
 /* The associated data of a sealed value into ad (32 + STORE_KEY_MAX bytes). */
 size_t	store_frame_ad(uint8_t *ad, int db, const void *key, size_t klen);
 int	store_del_key(struct stxn *, int db, const void *key, size_t klen);
+/* Checks one entry's value (opens it): STORE_OK or STORE_CORRUPT. */
+int	store_frame_verify(struct stxn *, int db, const MDB_val *key,
+	    const MDB_val *val);
 
 #endif

@@ -9,11 +9,14 @@
 #include "audit.h"
 #include "feed.h"
 #include "log.h"
+#include "metrics.h"
 #include "sub.h"
 #include "util.h"
 
 /* Events looked at per round, as a multiple of what it may push. */
 #define SUB_LOOK_FACTOR	50
+/* A subscriber's lag or unsent bytes as counted: the sum cannot overflow. */
+#define SUB_LAG_MAX	((int64_t)1 << 40)
 
 struct sub_round;
 
@@ -26,6 +29,10 @@ struct sub {
 	int			 s_again;	/* more may be waiting */
 	int			 s_end_code;	/* end after the round (0: no) */
 	char			 s_end_msg[160];
+	int64_t			 s_lag;		/* for metrics: events after its
+						   cursor, unsent bytes, as of
+						   its last round */
+	int64_t			 s_pending;
 	TAILQ_ENTRY(sub)	 s_entry;
 };
 
@@ -79,12 +86,28 @@ round_free(struct sub_round *r)
 	free(r);
 }
 
+/* For metrics: s's lag and unsent bytes now (a negative one: unchanged). */
+static void
+sub_note(struct sub *s, int64_t lag, int64_t pending)
+{
+	if (lag >= 0) {
+		metrics_sub_lag(lag - s->s_lag);
+		s->s_lag = lag;
+	}
+	if (pending >= 0) {
+		metrics_sub_pending(pending - s->s_pending);
+		s->s_pending = pending;
+	}
+}
+
 /* Ends s with its last answer (code, message) and frees it. */
 static void
 sub_finish(struct sub *s, int code, const char *msg)
 {
 	struct subs *ss = s->s_subs;
 
+	sub_note(s, 0, 0);
+	metrics_subscribers(-1);
 	TAILQ_REMOVE(&ss->ss_list, s, s_entry);
 	ss->ss_n--;
 	feed_reader_clear(&s->s_fr);
@@ -191,6 +214,7 @@ sub_round(struct sub *s)
 	struct call_sink *sink = &s->s_call->ca_sink;
 	struct collect c;
 	struct sub_round *r;
+	uint64_t head;
 	size_t pending;
 	int rc;
 
@@ -199,6 +223,7 @@ sub_round(struct sub *s)
 		sub_end(s, CODE(CANCELLED), "connection closed");
 		return;
 	}
+	sub_note(s, -1, pending > SUB_LAG_MAX ? SUB_LAG_MAX : (int64_t)pending);
 	if (pending > s->s_subs->ss_out_max) {
 		log_warnx("subscription %llu of %s/%s: %zu bytes unsent, over "
 		    "subscriber_buffer; ended", (unsigned long long)
@@ -233,6 +258,12 @@ sub_round(struct sub *s)
 	}
 	c.c_tx = env->ce_reader;
 	rc = store_change_scan(c.c_tx, s->s_cursor, collect_one, &c);
+	/* What is left after this round: its lag, for metrics. */
+	if (rc == STORE_OK && c.c_rc == STORE_OK &&
+	    store_change_last(c.c_tx, &head) == STORE_OK)
+		sub_note(s, head <= r->r_cursor ? 0 :
+		    head - r->r_cursor > SUB_LAG_MAX ? SUB_LAG_MAX :
+		    (int64_t)(head - r->r_cursor), -1);
 	store_reader_end(env->ce_reader);
 	/* Consent states are read per round: a subscriber holds none. */
 	feed_reader_clear(&s->s_fr);
@@ -322,6 +353,7 @@ subs_add(struct subs *ss, struct call *ca, uint64_t since)
 	feed_reader_init(&s->s_fr, ca->ca_env->ce_hh, &ca->ca_who);
 	TAILQ_INSERT_TAIL(&ss->ss_list, s, s_entry);
 	ss->ss_n++;
+	metrics_subscribers(1);
 	/* The confirmation: subscribed, up to date to since. */
 	sr.last_seq = since;
 	resp.id = ca->ca_id;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -42,7 +43,81 @@ struct tls_server {
 	SSL_CTX		*ts_ctx;
 	X509		*ts_org_cas[CONFIG_MAX_ORGS];	/* in config order */
 	size_t		 ts_norgs;
+	struct tls_date	 ts_dates[TLS_DATES_MAX];	/* for readiness */
+	size_t		 ts_ndates;
 };
+
+/* An ASN1 time as seconds since the epoch; 0 when it cannot be read. */
+static int64_t
+tls_asn1_time(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
+		ERR_clear_error();
+		return 0;
+	}
+	return (int64_t)timegm(&tm);
+}
+
+static void
+tls_note_cert(struct tls_server *ts, X509 *x, const char *what)
+{
+	struct tls_date *d;
+
+	if (ts->ts_ndates >= TLS_DATES_MAX)
+		return;
+	d = &ts->ts_dates[ts->ts_ndates++];
+	(void)snprintf(d->td_what, sizeof(d->td_what), "%s", what);
+	d->td_crl = 0;
+	d->td_not_before = tls_asn1_time(X509_get0_notBefore(x));
+	d->td_not_after = tls_asn1_time(X509_get0_notAfter(x));
+}
+
+static void
+tls_note_crl(struct tls_server *ts, X509_CRL *crl, const char *what)
+{
+	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+	struct tls_date *d;
+
+	/* A CRL without a next update is never due. */
+	if (next == NULL || ts->ts_ndates >= TLS_DATES_MAX)
+		return;
+	d = &ts->ts_dates[ts->ts_ndates++];
+	(void)snprintf(d->td_what, sizeof(d->td_what), "%s", what);
+	d->td_crl = 1;
+	d->td_not_before = 0;
+	d->td_not_after = tls_asn1_time(next);
+}
+
+/* The server's own certificate and the chain it sends. */
+static void
+tls_note_own(struct tls_server *ts)
+{
+	STACK_OF(X509) *chain = NULL;
+	X509 *x;
+	char what[32];
+	int i;
+
+	if ((x = SSL_CTX_get0_certificate(ts->ts_ctx)) != NULL)
+		tls_note_cert(ts, x, "server");
+	if (SSL_CTX_get0_chain_certs(ts->ts_ctx, &chain) != 1 || chain == NULL)
+		return;
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		(void)snprintf(what, sizeof(what), "server-chain-%d", i + 1);
+		tls_note_cert(ts, sk_X509_value(chain, i), what);
+	}
+}
+
+size_t
+tls_server_dates(const struct tls_server *ts, struct tls_date *out,
+    size_t max)
+{
+	size_t n = ts->ts_ndates < max ? ts->ts_ndates : max;
+
+	memcpy(out, ts->ts_dates, n * sizeof(*out));
+	return n;
+}
 
 /* "what: file: reason" with the first OpenSSL error, if any, as reason. */
 static void __attribute__((format(printf, 3, 4)))
@@ -320,6 +395,16 @@ tls_load_crls(struct tls_server *ts, X509_STORE *store, X509 *root,
 			xi = sk_X509_INFO_value(infos, i);
 			found = xi->crl != NULL && tls_crl_from(xi->crl, ca);
 		}
+		if (found) {
+			char what[48];
+
+			if (j < ts->ts_norgs)
+				(void)snprintf(what, sizeof(what), "org:%s",
+				    cfg->c_orgs[j].co_id);
+			else
+				(void)snprintf(what, sizeof(what), "root");
+			tls_note_crl(ts, xi->crl, what);
+		}
 		if (!found) {
 			ERR_clear_error();
 			(void)snprintf(err, errlen, "crl file %s: no CRL of "
@@ -376,15 +461,18 @@ tls_load_trust(struct tls_server *ts, const struct config *cfg, char *err,
 		tls_err(err, errlen, "root CA %s: cannot add", cfg->c_ca_file);
 		goto out;
 	}
+	tls_note_cert(ts, root, "root");
 	for (i = 0; i < cfg->c_norgs; i++) {
 		const struct config_org *co = &cfg->c_orgs[i];
-		char what[64];
+		char what[64], label[48];
 
 		(void)snprintf(what, sizeof(what), "[org %s] ca", co->co_id);
 		if ((ca = tls_read_ca(co->co_ca_file, what, err, errlen)) ==
 		    NULL)
 			goto out;
 		ts->ts_org_cas[ts->ts_norgs++] = ca;
+		(void)snprintf(label, sizeof(label), "org:%s", co->co_id);
+		tls_note_cert(ts, ca, label);
 		if (!tls_issued_by_root(root, ca, &why)) {
 			(void)snprintf(err, errlen, "%s: %s does not verify "
 			    "under the root CA %s: %s", what, co->co_ca_file,
@@ -479,6 +567,7 @@ tls_server_new(const struct config *cfg, char *err, size_t errlen)
 	}
 	if (tls_load_key(ts->ts_ctx, cfg->c_key_file, err, errlen) == -1)
 		goto fail;
+	tls_note_own(ts);
 	if (tls_load_trust(ts, cfg, err, errlen) == -1)
 		goto fail;
 	return ts;

@@ -18,6 +18,21 @@
 struct tls_server;	/* SSL_CTX plus each org's CA certificate */
 
 /*
+ * A date the server depends on: the validity of a certificate it uses or
+ * trusts (its own, its chain, the root, each organisation's CA), or when a
+ * CRL it holds is due to be replaced (after that, handshakes with
+ * certificates of its CA fail).
+ */
+struct tls_date {
+	char		td_what[48];	/* "server", "server-chain-1", "root",
+					   "org:lev" */
+	int		td_crl;		/* 1: td_not_after is a CRL's nextUpdate */
+	int64_t		td_not_before;	/* s since the epoch (0 for a CRL) */
+	int64_t		td_not_after;
+};
+#define TLS_DATES_MAX	(2 * CONFIG_MAX_ORGS + 16)
+
+/*
  * Builds the context from the config: server cert/key (a key file readable
  * by group or others is refused; key material is wiped after loading), trust
  * store = root CA + every org CA, CRLs with CRL_CHECK|CRL_CHECK_ALL when a
@@ -26,6 +41,9 @@ struct tls_server;	/* SSL_CTX plus each org's CA certificate */
 struct tls_server *tls_server_new(const struct config *, char *err, size_t errlen);
 void	tls_server_free(struct tls_server *);
 SSL_CTX	*tls_server_ctx(struct tls_server *);
+/* The context's dates (as loaded), at most max of them; returns how many. */
+size_t	tls_server_dates(const struct tls_server *, struct tls_date *out,
+	    size_t max);
 
 /*
  * After a completed handshake: SSL_get_verify_result must be X509_V_OK; the

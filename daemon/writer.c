@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "audit.h"
+#include "metrics.h"
 #include "seal.h"
 #include "writer.h"
 
@@ -26,6 +27,8 @@ struct writer {
 	int			 w_joined;
 	struct writer_stats	 w_stats;	/* under w_mtx */
 	struct audit_head	 w_ahead;	/* writer thread only */
+	int			 w_index_warned; /* writer thread only */
+	uint32_t		 w_index_lag;	/* records before indexing */
 	int			 w_reload;	/* writer thread only: w_ahead
 						   may not match the disk */
 	struct wjob		*w_pending;	/* writer thread only: committed,
@@ -36,6 +39,9 @@ struct writer {
 	int64_t			 w_last_tick;	/* writer thread only, us */
 	writer_commit_fn	 w_commit_hook;	/* the anchor's, or NULL */
 	void			*w_commit_arg;
+	int			 w_batch_err;	/* writer thread only: the first
+						   store error a job of this
+						   batch met (for readiness) */
 	uint64_t		 w_seen[WRITER_SEEN];	/* writer thread only:
 							   hashes of people known */
 };
@@ -91,6 +97,12 @@ writer_know(struct writer *w, struct stxn *t, const struct principal *who)
 #define WRITER_TICK_US	1000000
 
 void
+writer_set_index_lag(struct writer *w, uint32_t lag)
+{
+	w->w_index_lag = lag > 0 ? lag : 1;
+}
+
+void
 writer_set_hooks(struct writer *w, writer_tick_fn tick, writer_notify_fn notify,
     void *arg)
 {
@@ -113,6 +125,29 @@ writer_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* audit_append, with a failure counted (the readiness check "audit"). */
+static int
+writer_append(struct writer *w, struct stxn *t, EpAuditRecord *rec)
+{
+	int rc;
+
+	if ((rc = audit_append(t, &w->w_ahead, rec)) != STORE_OK)
+		metrics_audit_failed(rc);
+	return rc;
+}
+
+/* store_sync, timed. */
+static int
+writer_sync(struct writer *w)
+{
+	int64_t t0 = metrics_now_us();
+	int rc;
+
+	rc = store_sync(w->w_store);
+	metrics_writer_sync((uint64_t)(metrics_now_us() - t0), rc);
+	return rc;
 }
 
 /* The tick, when due, in its own child: its failure costs the batch nothing. */
@@ -138,6 +173,34 @@ writer_run_tick(struct writer *w, struct stxn *parent)
 }
 
 /*
+ * The audit indexes, off the hot path: what earlier batches appended to the
+ * log is indexed here, in its own child, so a failure costs the batch
+ * nothing (scans read the unindexed part of the log directly meanwhile).
+ */
+static void
+writer_run_index(struct writer *w, struct stxn *parent, int idle)
+{
+	struct stxn *child;
+	int rc;
+
+	if (store_child_begin(parent, &child) != STORE_OK)
+		return;
+	if ((rc = store_audit_index(child, idle ? 1 : w->w_index_lag,
+	    NULL)) != STORE_OK) {
+		if (!w->w_index_warned)
+			log_warnx("writer: audit index: %s (queries read the "
+			    "log past it directly)", store_strerror(rc));
+		w->w_index_warned = 1;
+		store_abort(child);
+		return;
+	}
+	if ((rc = store_commit(child)) != STORE_OK)
+		log_warnx("writer: audit index: %s", store_strerror(rc));
+	else
+		w->w_index_warned = 0;
+}
+
+/*
  * Appends the job's record alone in a fresh child: for a job whose change
  * was refused or could not be kept, so that the attempt is still audited.
  */
@@ -151,8 +214,7 @@ writer_audit_alone(struct writer *w, struct stxn *parent, struct wjob *job)
 	if ((rc = store_child_begin(parent, &child)) != STORE_OK)
 		return rc;
 	/* A failed audit_append leaves the head as it was. */
-	if ((rc = audit_append(child, &w->w_ahead, job->wj_audit)) !=
-	    STORE_OK) {
+	if ((rc = writer_append(w, child, job->wj_audit)) != STORE_OK) {
 		store_abort(child);
 		return rc;
 	}
@@ -219,13 +281,18 @@ writer_run_job(struct writer *w, struct stxn *parent, struct wjob *job)
 		return rc;
 	if (job->wj_exec != NULL &&
 	    (job->wj_exec_rc = job->wj_exec(job, child)) != 0) {
+		/* A change refused for want of room: the store is not ready. */
+		rc = store_txn_error(child);
+		if ((rc == STORE_FULL || rc == STORE_DISK_FULL) &&
+		    w->w_batch_err == STORE_OK)
+			w->w_batch_err = rc;
 		store_abort(child);
 		return writer_audit_alone(w, parent, job);
 	}
 	/* A failed audit_append leaves the head as it was. */
 	if ((job->wj_audit != NULL &&
-	    (rc = audit_append(child, &w->w_ahead, job->wj_audit)) !=
-	    STORE_OK) || (rc = writer_know(w, child, job->wj_who)) !=
+	    (rc = writer_append(w, child, job->wj_audit)) != STORE_OK) ||
+	    (rc = writer_know(w, child, job->wj_who)) !=
 	    STORE_OK) {
 		store_abort(child);
 		w->w_ahead = saved;
@@ -294,7 +361,7 @@ writer_durable(struct writer *w, struct wjob *batch, int rc)
 	if (rc != STORE_OK) {
 		/* A failed commit flushed nothing: the previous one needs its own. */
 		if (prev != NULL) {
-			src = store_sync(w->w_store);
+			src = writer_sync(w);
 			for (job = prev; src != STORE_OK && job != NULL;
 			    job = job->wj_next)
 				job->wj_rc = src;
@@ -305,7 +372,7 @@ writer_durable(struct writer *w, struct wjob *batch, int rc)
 	}
 	/* An empty txn commits without a flush: the previous one needs one. */
 	if (batch == NULL && prev != NULL &&
-	    (src = store_sync(w->w_store)) != STORE_OK)
+	    (src = writer_sync(w)) != STORE_OK)
 		for (job = prev; job != NULL; job = job->wj_next)
 			job->wj_rc = src;
 	writer_post_all(prev);
@@ -319,7 +386,7 @@ writer_durable(struct writer *w, struct wjob *batch, int rc)
 		return;
 	}
 	/* Nothing else to commit soon: make this one durable now. */
-	if ((src = store_sync(w->w_store)) != STORE_OK)
+	if ((src = writer_sync(w)) != STORE_OK)
 		for (job = batch; job != NULL; job = job->wj_next)
 			job->wj_rc = src;
 	writer_post_all(batch);
@@ -331,11 +398,16 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 	struct audit_head saved = w->w_ahead;
 	struct stxn *parent;
 	struct wjob *job;
-	uint64_t n = 0, events = 0;
+	uint64_t n = 0, events = 0, records = 0, audits = 0;
+	int64_t t0, commit_us = 0;
 	int rc;
 
-	for (job = batch; job != NULL; job = job->wj_next)
+	for (job = batch; job != NULL; job = job->wj_next) {
 		n++;
+		if (job->wj_audit != NULL)
+			records++;
+	}
+	w->w_batch_err = STORE_OK;
 	if ((rc = store_write_begin(w->w_store, &parent)) == STORE_OK) {
 		if (w->w_reload && (rc = writer_head_reload(w, parent)) !=
 		    STORE_OK)
@@ -345,11 +417,17 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 		else {
 			saved = w->w_ahead;
 			writer_run_tick(w, parent);
+			writer_run_index(w, parent, batch == NULL);
 			for (job = batch; job != NULL; job = job->wj_next)
-				job->wj_rc = writer_run_job(w, parent, job);
+				if ((job->wj_rc = writer_run_job(w, parent,
+				    job)) != STORE_OK && w->w_batch_err == STORE_OK)
+					w->w_batch_err = job->wj_rc;
 			events = store_txn_events(parent);
+			audits = w->w_ahead.ah_seq - saved.ah_seq;
 			/* One fsync for the whole batch. */
+			t0 = metrics_now_us();
 			rc = store_commit(parent);
+			commit_us = metrics_now_us() - t0;
 			if (rc == STORE_OK && events > 0 && w->w_notify != NULL)
 				w->w_notify(w->w_hook_arg);
 			if (rc == STORE_OK && w->w_commit_hook != NULL)
@@ -371,6 +449,10 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 		writer_durable(w, NULL, rc);
 		return;
 	}
+	/* On failure, the records the batch would have written are lost. */
+	if (batch != NULL)
+		metrics_writer_batch(n, (uint64_t)commit_us, rc == STORE_OK ?
+		    audits : records, rc, w->w_batch_err);
 	pthread_mutex_lock(&w->w_mtx);
 	w->w_stats.ws_batches++;
 	w->w_stats.ws_jobs += n;
@@ -412,6 +494,7 @@ writer_main(void *arg)
 			 * A txn that wrote nothing commits without a flush.
 			 */
 			writer_run_batch(w, NULL);
+			metrics_writer_beat();
 			continue;
 		}
 		/* At most WRITER_MAX_BATCH; the rest stay queued, in order. */
@@ -430,6 +513,7 @@ writer_main(void *arg)
 		if (batch == NULL)
 			break;
 		writer_run_batch(w, batch);
+		metrics_writer_beat();
 	}
 	/* Stopping: what was committed last is made durable and answered. */
 	writer_durable(w, NULL, STORE_OK);
@@ -449,6 +533,7 @@ writer_start(struct store *st, char *err, size_t errlen)
 		return NULL;
 	}
 	w->w_store = st;
+	w->w_index_lag = WRITER_INDEX_LAG;
 	if ((rd = store_reader_new(st)) == NULL) {
 		snprintf(err, errlen, "writer: out of memory");
 		goto fail;
@@ -472,6 +557,7 @@ writer_start(struct store *st, char *err, size_t errlen)
 		pthread_mutex_destroy(&w->w_mtx);
 		goto fail;
 	}
+	metrics_writer_beat();
 	if ((rc = pthread_create(&w->w_thread, NULL, writer_main, w)) != 0) {
 		snprintf(err, errlen, "writer: thread: %s", strerror(rc));
 		pthread_cond_destroy(&w->w_cond);

@@ -77,6 +77,12 @@ struct writer_stats {
  */
 typedef int	(*writer_tick_fn)(struct stxn *, void *);
 typedef void	(*writer_notify_fn)(void *);
+/*
+ * Audit records that gather before a batch indexes them (default
+ * WRITER_INDEX_LAG; idle, the writer indexes whatever waits).
+ */
+#define WRITER_INDEX_LAG	1024
+void	writer_set_index_lag(struct writer *, uint32_t);
 void	writer_set_hooks(struct writer *, writer_tick_fn, writer_notify_fn,
 	    void *arg);
 

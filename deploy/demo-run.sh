@@ -19,13 +19,16 @@ mkdir -p "$DEMO"
 DEMO=$(cd "$DEMO" && pwd)
 LOG=$DEMO/eenpland.log
 
-# Another demo (or anything) on the port, or another daemon on this data:
-# say so in one line, before anything is touched.
-if python3 -c 'import socket, sys
+in_use() {
+	python3 -c 'import socket, sys
 s = socket.socket()
 s.settimeout(1)
-sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' \
-    "$PORT"; then
+sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1"
+}
+
+# Another demo (or anything) on the port, or another daemon on this data:
+# say so in one line, before anything is touched.
+if in_use "$PORT"; then
 	echo "demo: port $PORT is in use (another \`make run\`?); stop it, or pick another port: EENPLAN_DEMO_PORT=$((PORT + 1)) make run" >&2
 	exit 1
 fi
@@ -37,7 +40,15 @@ fi
 
 rm -rf "$DEMO/data" "$DEMO/household" "$DEMO/gp-grant"
 mkdir -p "$DEMO/data"
-deploy/mkconf.sh "$PKI" "$DEMO/data" "$PORT" > "$DEMO/eenpland.conf"
+# The admin listener (metrics, health) on the next port, when that is free.
+ADMIN_PORT=$((PORT + 1))
+if in_use "$ADMIN_PORT"; then
+	ADMIN_PORT=""
+	: > "$DEMO/admin.ini"
+else
+	printf '[admin]\nlisten = 127.0.0.1:%s\n' "$ADMIN_PORT" > "$DEMO/admin.ini"
+fi
+deploy/mkconf.sh "$PKI" "$DEMO/data" "$PORT" "$DEMO/admin.ini" > "$DEMO/eenpland.conf"
 "$O/eenpland" -n -f "$DEMO/eenpland.conf" >/dev/null
 
 : > "$LOG"
@@ -99,4 +110,9 @@ Try, in another terminal in $(pwd):
 Other demo people: wmo2 zorgboog lisa (daughter, mantelzorger) anja lev-systeem privacy-lev
 (see $PKI/cast.txt). Ctrl-C stops the daemon; the next \`make run\` starts afresh.
 MSG
+if [ -n "$ADMIN_PORT" ]; then
+	cat <<MSG
+Metrics and health: curl -s 127.0.0.1:$ADMIN_PORT/metrics  (and /healthz, /readyz)
+MSG
+fi
 wait $pid

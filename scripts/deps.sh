@@ -4,7 +4,8 @@
 set -eu
 PKGS="build-essential pkg-config openssl libssl-dev libevent-dev liblmdb-dev lmdb-utils
  libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libinih-dev libjansson-dev
- zlib1g-dev libsystemd-dev valgrind python3 mandoc strace systemd"
+ zlib1g-dev libsystemd-dev valgrind python3 mandoc strace systemd
+ python3-prometheus-client"
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -67,7 +67,8 @@ def main():
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 100000
     harness.RUN_DIR = tempfile.mkdtemp(prefix="eenplan-mig-")
     harness.BUILD = os.path.abspath(old)
-    d = OldDaemon("old", limits={"max_inflight": 256})
+    big = {"max_inflight": 256, "map_max": 8 << 30}
+    d = OldDaemon("old", limits=big)
     d.start()
     t0 = time.time()
     made = populate(d, n)
@@ -78,7 +79,7 @@ def main():
           "data.mdb %.1f MB" % (made, t1 - t0, size / 1e6))
     # The new daemon on a copy, its migration timed by its own log line.
     harness.BUILD = os.path.abspath(new)
-    nd = harness.Daemon("new")
+    nd = harness.Daemon("new", limits={"map_max": 8 << 30})
     shutil.rmtree(nd.data_dir)
     shutil.copytree(d.data_dir, nd.data_dir)
     nd.port = harness.free_port()

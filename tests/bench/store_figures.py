@@ -37,7 +37,8 @@ class OldDaemon(Daemon):
         for l in lines:
             if l.startswith("["):
                 skip = l.strip() == "[store]"
-            if not skip:
+            # Keys the schema-1 build does not know.
+            if not skip and not l.startswith("user "):
                 out.append(l)
         with open(self.conf, "w") as f:
             f.write("\n".join(out))

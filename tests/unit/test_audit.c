@@ -31,6 +31,7 @@ struct fx {
 	char			 env[300];
 	struct store		*st;
 	struct audit_head	 head;
+	int			 index;	/* append_n builds the indexes too */
 };
 
 static int
@@ -70,6 +71,7 @@ setup(void **state)
 	snprintf(f->env, sizeof(f->env), "%s/db", f->dir);
 	if (fx_open(f) == -1)
 		return -1;
+	f->index = 1;
 	*state = f;
 	return 0;
 }
@@ -118,6 +120,17 @@ make_rec(int i)
 	return r;
 }
 
+/* The audit indexes up to the last record, as the writer builds them. */
+static void
+index_all(struct stxn *tx)
+{
+	uint64_t pending;
+
+	do
+		assert_int_equal(store_audit_index(tx, 1, &pending), STORE_OK);
+	while (pending > 0);
+}
+
 static void
 append_n(struct fx *f, int from, int to)
 {
@@ -133,6 +146,8 @@ append_n(struct fx *f, int from, int to)
 		assert_int_equal(f->head.ah_seq, (uint64_t)i);
 		audit_record_free(r);
 	}
+	if (f->index)
+		index_all(tx);
 	assert_int_equal(store_commit(tx), STORE_OK);
 }
 
@@ -203,18 +218,18 @@ seq_key(uint8_t k[8], uint64_t seq)
 static void
 rec_put_raw(struct fx *f, uint64_t seq, const EpAuditRecord *r)
 {
+	EpAuditRecord at = *r;
 	struct stxn *tx;
-	uint8_t k[8], *buf;
-	size_t len = protobuf_c_message_get_packed_size(&r->base);
 
-	buf = malloc(len + 1);
-	assert_non_null(buf);
-	assert_int_equal(protobuf_c_message_pack(&r->base, buf), len);
-	seq_key(k, seq);
+	/*
+	 * The record's content under seq, with no check. The log keeps the
+	 * seq only as the key: a record moved to another seq reads as that
+	 * seq, with content its hash no longer matches.
+	 */
+	at.seq = seq;
 	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
-	assert_int_equal(store_raw_put(tx, "log", k, 8, buf, len), STORE_OK);
+	assert_int_equal(store_audit_raw_replace(tx, &at), STORE_OK);
 	assert_int_equal(store_commit(tx), STORE_OK);
-	free(buf);
 }
 
 static void
@@ -295,8 +310,12 @@ test_verify_edited_and_rehashed(void **state)
 	assert_int_equal(audit_hash(r, r->hash.data), 0);
 	rec_put_raw(f, 5, r);
 	audit_record_free(r);
-	/* Record 5 is self-consistent now; the link from 6 gives it away. */
-	expect_bad(f, 6, "chain broken");
+	/*
+	 * Record 5 is self-consistent now; the link from 6 gives it away (the
+	 * log keeps record 6's prev_hash as record 5's hash, so 6 no longer
+	 * hashes as stored).
+	 */
+	expect_bad(f, 6, "record 6");
 }
 
 static void
@@ -318,7 +337,8 @@ test_verify_swapped(void **state)
 	rec_put_raw(f, 4, r3);
 	audit_record_free(r3);
 	audit_record_free(r4);
-	expect_bad(f, 3, "out of order");
+	/* Its seq is its key: record 4's content under 3 breaks the chain. */
+	expect_bad(f, 3, "record 3");
 }
 
 /* The bytes of records 7 and 8 (equal in size) swapped in data.mdb. */
@@ -420,6 +440,14 @@ test_verify_damaged_value(void **state)
 }
 
 /* Damage stops an export: never a shorter export that looks whole. */
+static int
+count_cb(const EpAuditRecord *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
 static void
 test_export_damaged(void **state)
 {
@@ -431,6 +459,7 @@ test_export_damaged(void **state)
 	char *buf;
 	size_t len;
 	FILE *fp;
+	int n;
 
 	flip_rec(f, 5, 0, 20, 0x01);
 	rd = store_reader_new(f->st);
@@ -446,10 +475,20 @@ test_export_damaged(void **state)
 	assert_int_equal(store_reader_begin(rd), STORE_OK);
 	assert_int_equal(audit_export_json(rd, fp, &org), -1);
 	store_reader_end(rd);
-	/* What does not reach it still exports: record 5 is HH_A's, lev's. */
+	/*
+	 * Record 5 is HH_A's, lev's; record 6 (HH_B's) takes its prev_hash
+	 * from record 5's hash, so it cannot be read either: HH_B's log fails
+	 * too. Past record 6 it reads, seq 8 onwards.
+	 */
 	hh.af_household = HH_B;
 	assert_int_equal(store_reader_begin(rd), STORE_OK);
-	assert_int_equal(audit_export_json(rd, fp, &hh), NREC / 2);
+	assert_int_equal(audit_export_json(rd, fp, &hh), -1);
+	store_reader_end(rd);
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	n = 0;
+	assert_int_equal(store_audit_scan(rd, HH_B, NULL, 6, count_cb, &n),
+	    STORE_OK);
+	assert_int_equal(n, (NREC - 6) / 2);
 	store_reader_end(rd);
 	store_reader_free(rd);
 	fclose(fp);
@@ -905,13 +944,6 @@ test_filter_match(void **state)
 	audit_record_free(r);
 }
 
-static int
-count_cb(const EpAuditRecord *r, void *arg)
-{
-	(void)r;
-	(*(int *)arg)++;
-	return 0;
-}
 
 /*
  * A ListHouseholds record names the households it revealed: they are in the
@@ -967,6 +999,84 @@ test_listed_households(void **state)
 	expect_bad(f, NREC + 1, "edited");
 }
 
+/* The records a household or an organisation has, by brute force. */
+static void
+expect_counts(struct fx *f, uint64_t after)
+{
+	static const char *const hhs[] = { HH_A, HH_B };
+	static const char *const orgs[] = { "lev", "senzer" };
+	struct stxn *rd = store_reader_new(f->st);
+	uint64_t seq, want;
+	int i, j, got;
+
+	assert_non_null(rd);
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	for (i = 0; i < 2; i++) {
+		for (j = -1; j < 2; j++) {
+			want = 0;
+			for (seq = after + 1; seq <= f->head.ah_seq; seq++)
+				if (strcmp(rec_hh((int)seq), hhs[i]) == 0 &&
+				    (j < 0 || strcmp(rec_org((int)seq),
+				    orgs[j]) == 0))
+					want++;
+			got = 0;
+			assert_int_equal(store_audit_scan(rd, hhs[i], j < 0 ?
+			    NULL : orgs[j], after, count_cb, &got), STORE_OK);
+			assert_int_equal((uint64_t)got, want);
+		}
+	}
+	for (j = 0; j < 2; j++) {
+		want = 0;
+		for (seq = after + 1; seq <= f->head.ah_seq; seq++)
+			if (strcmp(rec_org((int)seq), orgs[j]) == 0)
+				want++;
+		got = 0;
+		assert_int_equal(store_audit_scan(rd, NULL, orgs[j], after,
+		    count_cb, &got), STORE_OK);
+		assert_int_equal((uint64_t)got, want);
+	}
+	store_reader_end(rd);
+	store_reader_free(rd);
+}
+
+/*
+ * The indexes are built after the records (off the hot path): a scan sees
+ * every record committed before it, indexed or not, in order, once.
+ */
+static void
+test_scan_unindexed_tail(void **state)
+{
+	struct fx *f = *state;
+	struct stxn *tx;
+	uint64_t indexed, pending, after;
+
+	f->index = 0;
+	append_n(f, 1, 40);
+	for (after = 0; after < 40; after += 13)
+		expect_counts(f, after);
+	/* Half of it indexed, in chunks the writer would take. */
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	assert_int_equal(store_audit_index(tx, 1, &pending), STORE_OK);
+	assert_int_equal(pending, 0);
+	assert_int_equal(store_audit_indexed(tx, &indexed), STORE_OK);
+	assert_int_equal(indexed, 40);
+	assert_int_equal(store_commit(tx), STORE_OK);
+	append_n(f, 41, 70);
+	for (after = 0; after < 70; after += 9)
+		expect_counts(f, after);
+	f->index = 1;
+	append_n(f, 71, 75);
+	for (after = 0; after < 75; after += 11)
+		expect_counts(f, after);
+	/* Indexing twice changes nothing. */
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	assert_int_equal(store_audit_index(tx, 1, &pending), STORE_OK);
+	assert_int_equal(store_audit_indexed(tx, &indexed), STORE_OK);
+	assert_int_equal(indexed, 75);
+	assert_int_equal(store_commit(tx), STORE_OK);
+	expect_counts(f, 0);
+}
+
 int
 main(void)
 {
@@ -1013,6 +1123,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_export, setup_chain,
 		    teardown),
 		cmocka_unit_test(test_filter_match),
+		cmocka_unit_test_setup_teardown(test_scan_unindexed_tail, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_listed_households,
 		    setup_chain, teardown),
 	};

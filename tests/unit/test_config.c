@@ -163,6 +163,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg->c_snapshot_bytes, 65536);
 	assert_int_equal(cfg->c_grants_max, 4096);
 	assert_int_equal(cfg->c_active_grants_max, 64);
+	assert_int_equal(cfg->c_audit_index_lag, 1024);
 	assert_string_equal(cfg->c_store_key, "");
 	assert_int_equal(cfg->c_norgs, 0);
 	assert_string_equal(cfg->c_crl_file, "");
@@ -214,6 +215,7 @@ test_full(void **state)
 	    "grants_max = 100\n"
 	    "active_grants_max = 8\n"
 	    "migrate_batch = 16\n"
+	    "audit_index_lag = 77\n"
 	    "[org gemeente]\n"
 	    "name = Gemeente Helmond\n"
 	    "identifier = OIN:99990000000000000001\n"
@@ -263,6 +265,7 @@ test_full(void **state)
 	assert_int_equal(cfg->c_grants_max, 100);
 	assert_int_equal(cfg->c_active_grants_max, 8);
 	assert_int_equal(cfg->c_migrate_batch, 16);
+	assert_int_equal(cfg->c_audit_index_lag, 77);
 
 	assert_int_equal(cfg->c_norgs, 3);
 	assert_string_equal(cfg->c_orgs[0].co_id, "gemeente");
@@ -486,6 +489,10 @@ test_out_of_range(void **state)
 	    at_line(lines_in(BASE) + 2), NULL);
 	expect_fail(BASE "[audit]\nretention_years = 0\n", "retention_years",
 	    NULL);
+	expect_fail(BASE "[store]\naudit_index_lag = 0\n", "audit_index_lag",
+	    "out of range", NULL);
+	expect_fail(BASE "[store]\naudit_index_lag = 100001\n",
+	    "audit_index_lag", "out of range", NULL);
 }
 
 static void
@@ -767,6 +774,52 @@ test_lines(void **state)
 	expect_fail(BASE "[retention]\nwlz = 10\n", "wlz", NULL);
 }
 
+/* [admin]: off by default; a loopback address only, as a number. */
+static void
+test_admin(void **state)
+{
+	static const char *const ok[] = {
+		"127.0.0.1:7412", "127.1.2.3:9", "[::1]:7412",
+		"[::ffff:127.0.0.1]:80",
+	};
+	static const char *const refused[] = {
+		"0.0.0.0:7412", "192.0.2.1:7412", "[::]:7412", "localhost:7412",
+		"[::ffff:10.0.0.1]:7412", "128.0.0.1:7412",
+	};
+	struct config *cfg = malloc(sizeof(*cfg));
+	char text[2048], err[1024];
+	size_t i;
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(load(BASE, cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg->c_admin_host, "");
+	assert_int_equal(cfg->c_cert_min_days, 14);
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), BASE "[admin]\nlisten = %s\n"
+		    "cert_min_days = 30\n", ok[i]);
+		if (load(text, cfg, err, sizeof(err)) != 0)
+			fail_msg("[admin] listen = %s refused: %s", ok[i], err);
+		assert_int_equal(cfg->c_cert_min_days, 30);
+		assert_true(cfg->c_admin_host[0] != '\0');
+		assert_true(cfg->c_admin_port[0] != '\0');
+	}
+	assert_string_equal(cfg->c_listen_host, "127.0.0.1");
+	assert_string_equal(cfg->c_listen_port, "7443");
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(text, sizeof(text), BASE "[admin]\nlisten = %s\n",
+		    refused[i]);
+		expect_fail(text, "[admin] listen", "is not a loopback address",
+		    at_line(lines_in(BASE) + 2), NULL);
+	}
+	expect_fail(BASE "[admin]\nlisten = 127.0.0.1\n", "listen",
+	    "is not host:port", NULL);
+	expect_fail(BASE "[admin]\ncert_min_days = 36501\n", "cert_min_days",
+	    "out of range", NULL);
+	expect_fail(BASE "[admin]\nport = 7412\n", "unknown key", NULL);
+	free(cfg);
+}
+
 int
 main(void)
 {
@@ -791,6 +844,8 @@ main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_load_all),
 		cmocka_unit_test(test_lines),
+
+		cmocka_unit_test(test_admin),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -50,6 +50,7 @@ struct fx {
 	struct quota		*q;
 	struct config		 conf;
 	struct consent_conf	 cc;
+	struct consent_org	 orgs[8];
 	struct household_conf	 hc;
 	struct call_env		 env_;
 	struct stxn		*rd;
@@ -146,6 +147,15 @@ setup(void **state)
 	org_add(&f->conf, "savant", 1u << 4);
 	org_add(&f->conf, "burgers", 1u << 1 | 1u << 2);
 	f->cc.cc_citizens_org = "burgers";
+	/* The policy's view of them: professionals of each may direct cases. */
+	for (size_t k = 0; k < f->conf.c_norgs; k++) {
+		f->orgs[k].co_id = f->conf.c_orgs[k].co_id;
+		f->orgs[k].co_roles = f->conf.c_orgs[k].co_roles;
+		f->orgs[k].co_regie = (f->orgs[k].co_roles & 1u << 4) != 0;
+		f->orgs[k].co_break_glass = f->orgs[k].co_regie;
+	}
+	f->cc.cc_orgs = f->orgs;
+	f->cc.cc_norgs = f->conf.c_norgs;
 	f->cc.cc_break_glass = 1;
 	f->cc.cc_break_glass_window = 4LL * 3600 * 1000000;
 	f->cc.cc_break_glass_reason_min = 5;
@@ -169,6 +179,9 @@ setup(void **state)
 	f->env_.ce_reader = f->rd;
 	f->env_.ce_post = fx_post;
 	f->env_.ce_post_arg = f;
+	/* People become known on their first request, as in a worker. */
+	if ((f->env_.ce_seen = calloc(CALL_SEEN, sizeof(uint64_t))) == NULL)
+		return -1;
 	F = f;
 	*state = f;
 	return 0;
@@ -180,6 +193,7 @@ teardown(void **state)
 	struct fx *f = *state;
 
 	writer_free(f->w);
+	free(f->env_.ce_seen);
 	store_reader_free(f->rd);
 	quota_free(f->q);
 	store_close(f->st);
@@ -536,6 +550,7 @@ household_rounds(struct fx *f, unsigned seed)
 	Eenplan__V1__EscalateRequest es = EENPLAN__V1__ESCALATE_REQUEST__INIT;
 	Eenplan__V1__TransferRegieRequest tr =
 	    EENPLAN__V1__TRANSFER_REGIE_REQUEST__INIT;
+	Eenplan__V1__GetPlanRequest gp = EENPLAN__V1__GET_PLAN_REQUEST__INIT;
 	uint8_t **packed;
 	size_t *plen, len;
 	struct household h;
@@ -550,6 +565,26 @@ household_rounds(struct fx *f, unsigned seed)
 	principal_set(&wmo, "gemeente", "a.devries", 4);
 	principal_set(&lev, "lev", "s.bakker", 4);
 	hh = create_household(f, &wmo);
+	/* The regie goes only to someone the deployment knows. */
+	tr.household_id = hh;
+	tr.to_org = (char *)(uintptr_t)"lev";
+	tr.to_subject = (char *)(uintptr_t)"nooit.gezien";
+	tr.form_reference = (char *)(uintptr_t)"FORM-T";
+	tr.reason = (char *)(uintptr_t)"overdracht";
+	rq.body_case = EENPLAN__V1__REQUEST__BODY_TRANSFER_REGIE;
+	rq.transfer_regie = &tr;
+	rq.id = 10;
+	r = call_as(f, &wmo, &rq);
+	assert_int_equal(code_of(r), EENPLAN__V1__CODE__INVALID_ARGUMENT);
+	eenplan__v1__response__free_unpacked(r, NULL);
+	/* Any request makes one known: here one refused. */
+	gp.household_id = hh;
+	rq.body_case = EENPLAN__V1__REQUEST__BODY_GET_PLAN;
+	rq.get_plan = &gp;
+	rq.id = 11;
+	r = call_as(f, &lev, &rq);
+	assert_int_equal(code_of(r), EENPLAN__V1__CODE__PERMISSION_DENIED);
+	eenplan__v1__response__free_unpacked(r, NULL);
 	assert_non_null(packed = calloc(nv + 2, sizeof(*packed)));
 	assert_non_null(plen = calloc(nv + 2, sizeof(*plen)));
 	me = wmo;

@@ -474,9 +474,10 @@ static const uint64_t W_SNAPS[2] = { 1, 3 };
 #define W_SENT_JAN	4	/* (lev, jan)'s sent signals */
 #define W_SENT_PIET	2	/* (senzer, piet)'s */
 #define W_EXPIRY	5
+#define W_ACTORS	2	/* lev/jan, senzer/jan: in actors */
 #define W_SEALED	(3 + 3 + 3 * W_VERSIONS + 3 * 2 + 3 * W_GRANTS + \
 			 W_AUDIT + W_FEED + 3 * W_CSTATES + 3 * W_SIGNALS + \
-			 W_SENT_JAN + W_SENT_PIET)
+			 W_SENT_JAN + W_SENT_PIET + W_ACTORS)
 
 /* Expiry entry i (1-based): when, which household, which grant. */
 static int64_t
@@ -494,7 +495,17 @@ w_exp_hh(uint64_t i)
 static const char *
 w_hh(uint64_t seq)
 {
-	return W_HH[(seq - 1) % 3];
+	static char big[2 * STORE_HHID_LEN + 1];
+
+	if (seq <= W_AUDIT)
+		return W_HH[(seq - 1) % 3];
+	/*
+	 * The big world's records past W_AUDIT: a household each, so the
+	 * household index (one key per household) spans many pages.
+	 */
+	snprintf(big, sizeof(big), "%08x%024llx",
+	    (unsigned)(seq * 2246822519u), (unsigned long long)seq);
+	return big;
 }
 
 static const char *
@@ -515,7 +526,7 @@ world_put(struct fx *f)
 	struct tsignal sg;
 	EpGrant g;
 	char purpose[32];
-	uint64_t v;
+	uint64_t v, pending;
 	size_t i, s;
 
 	for (i = 0; i < 3; i++) {
@@ -567,6 +578,9 @@ world_put(struct fx *f)
 		taudit_init(&a, v, w_hh(v), w_org(v), "detail");
 		assert_int_equal(store_audit_put(tx, &a.r), STORE_OK);
 	}
+	/* Its indexes, as the writer builds them after. */
+	assert_int_equal(store_audit_index(tx, 1, &pending), STORE_OK);
+	assert_int_equal(pending, 0);
 	for (v = 1; v <= W_FEED; v++) {
 		tfeed_init(&fe, W_HH[v % 3], v, "regisseur-1");
 		assert_int_equal(store_change_append(tx, &fe.fe), STORE_OK);
@@ -2798,6 +2812,13 @@ prefix_hash(const char *env, const char *db, size_t n,
 	mdb_env_close(e);
 }
 
+/* The audit indexes: DUPSORT, each record a duplicate under its key. */
+static int
+is_dup_db(const char *db)
+{
+	return strcmp(db, "log_hh") == 0 || strcmp(db, "log_org") == 0;
+}
+
 static void
 target_key(struct fx *f, struct target *t)
 {
@@ -2809,7 +2830,7 @@ target_key(struct fx *f, struct target *t)
 		t->t_klen = STORE_HHID_LEN;
 	} else if (strcmp(t->t_db, "delta") == 0 ||
 	    strcmp(t->t_db, "snap") == 0 || strcmp(t->t_db, "grants") == 0 ||
-	    strcmp(t->t_db, "log_hh") == 0 || strcmp(t->t_db, "cstate") == 0 ||
+	    strcmp(t->t_db, "cstate") == 0 ||
 	    strcmp(t->t_db, "signals") == 0)
 		t->t_klen = key_hh_n(k, t->t_hh, t->t_n);
 	else if (strcmp(t->t_db, "sent") == 0) {
@@ -2832,12 +2853,15 @@ target_key(struct fx *f, struct target *t)
 	    strcmp(t->t_db, "feed") == 0) {
 		util_be64_put(k, t->t_n);
 		t->t_klen = 8;
+	} else if (strcmp(t->t_db, "log_hh") == 0) {
+		/* DUPSORT: the household's key; its records are duplicates. */
+		hh16(t->t_hh, k);
+		t->t_klen = STORE_HHID_LEN;
 	} else if (strcmp(t->t_db, "log_org") == 0) {
 		n = strlen(t->t_org);
 		memcpy(k, t->t_org, n);
 		k[n] = '\0';
-		util_be64_put(k + n + 1, t->t_n);
-		t->t_klen = n + 9;
+		t->t_klen = n + 1;
 	} else {
 		assert_string_equal(t->t_db, "meta");
 		t->t_klen = strlen(t->t_meta);
@@ -3074,8 +3098,8 @@ damage_one(struct fx *f, const struct target *t, int in_key, size_t pos,
 	size_t len;
 
 	restore(f);
-	assert_int_equal(testkey_locate(f->env, t->t_db, t->t_key, t->t_klen,
-	    &loc), 0);
+	assert_int_equal(testkey_locate_dup(f->env, t->t_db, t->t_key,
+	    t->t_klen, is_dup_db(t->t_db) ? t->t_n : 0, &loc), 0);
 	len = in_key ? t->t_klen : loc.tl_vlen;
 	if (pos == POS_MID)
 		pos = len / 2;
@@ -3173,7 +3197,7 @@ big_world_put(struct fx *f)
 	struct taudit a;
 	struct tfeed fe;
 	char id[2 * STORE_HHID_LEN + 1];
-	uint64_t v;
+	uint64_t v, pending;
 
 	world_put(f);
 	tx = wbegin(f);
@@ -3191,6 +3215,9 @@ big_world_put(struct fx *f)
 		taudit_init(&a, v, w_hh(v), w_org(v), "detail");
 		assert_int_equal(store_audit_put(tx, &a.r), STORE_OK);
 	}
+	do
+		assert_int_equal(store_audit_index(tx, 1, &pending), STORE_OK);
+	while (pending > 0);
 	for (v = W_FEED + 1; v <= BIG_FEED; v++) {
 		tfeed_init(&fe, W_HH[v % 3], v, "regisseur-1");
 		assert_int_equal(store_change_append(tx, &fe.fe), STORE_OK);
@@ -3270,10 +3297,17 @@ big_describe(struct big_target *bt, const char *db)
 	size_t n;
 
 	t->t_db = db;
-	if (strcmp(db, "delta") == 0 || strcmp(db, "log_hh") == 0) {
+	if (strcmp(db, "delta") == 0) {
 		util_hex(k, STORE_HHID_LEN, bt->bt_hh);
 		t->t_hh = bt->bt_hh;
 		t->t_n = util_be64_get(k + STORE_HHID_LEN);
+	} else if (strcmp(db, "log_hh") == 0) {
+		/* One record each (w_hh): its seq is the id's last digits. */
+		assert_int_equal(t->t_klen, STORE_HHID_LEN);
+		util_hex(k, STORE_HHID_LEN, bt->bt_hh);
+		t->t_hh = bt->bt_hh;
+		t->t_n = strtoull(bt->bt_hh + 8, NULL, 16);
+		assert_string_equal(w_hh(t->t_n), bt->bt_hh);
 	} else if (strcmp(db, "pidx") == 0) {
 		util_hex(k + SEAL_INDEX_LEN, STORE_HHID_LEN, bt->bt_hh);
 		t->t_hh = bt->bt_hh;
@@ -3307,8 +3341,13 @@ static void
 test_damaged_keys_many_pages(void **state)
 {
 	struct fx *f = *state;
+	/*
+	 * log_org has a key per organisation (a handful: one page); its
+	 * records are duplicates under it, each with its CRC
+	 * (test_damaged_values).
+	 */
 	static const char *const dbs[] = { "delta", "pidx", "log", "log_hh",
-	    "log_org", "feed" };
+	    "feed" };
 	static const uint8_t masks[] = { 0x01, 0x80, 0x5a };
 	struct big_target bt[8];
 	uint8_t lev[SEAL_INDEX_LEN];
@@ -3483,7 +3522,7 @@ static size_t
 raw_not_under(const char *env, uint32_t id, size_t *total)
 {
 	static const char *const dbs[] = { "hh", "body", "delta", "snap",
-	    "grants", "log", "feed", "cstate", "signals", "sent" };
+	    "grants", "log", "feed", "cstate", "signals", "sent", "actors" };
 	MDB_env *e;
 	MDB_txn *t;
 	MDB_cursor *c;

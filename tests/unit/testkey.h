@@ -20,6 +20,7 @@
 
 #include "seal.h"
 #include "store.h"
+#include "util.h"
 
 /* Test KEK number n: fixed bytes, so a reopen (or a forked child) agrees. */
 static inline void
@@ -109,8 +110,8 @@ testkey_file_holds(const char *path, off_t off, const void *p, size_t len)
  * pages are never chosen. 0, or -1 when absent.
  */
 static inline int
-testkey_locate(const char *dir, const char *db, const void *key, size_t klen,
-    struct testkey_loc *out)
+testkey_locate_dup(const char *dir, const char *db, const void *key,
+    size_t klen, uint64_t dup_seq, struct testkey_loc *out)
 {
 	MDB_env *e = NULL;
 	MDB_txn *t = NULL;
@@ -135,6 +136,19 @@ testkey_locate(const char *dir, const char *db, const void *key, size_t klen,
 	if (mdb_cursor_get(c, &k, &v, MDB_SET_KEY) != 0 || k.mv_size != klen ||
 	    memcmp(k.mv_data, key, klen) != 0)
 		goto out;
+	/* A DUPSORT index: the duplicate that starts with that seq. */
+	if (dup_seq != 0) {
+		uint8_t dd[12];
+
+		memset(dd, 0, sizeof(dd));
+		util_be64_put(dd, dup_seq);
+		v.mv_data = dd;
+		v.mv_size = sizeof(dd);
+		if (mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE) != 0 ||
+		    v.mv_size != sizeof(dd) ||
+		    util_be64_get(v.mv_data) != dup_seq)
+			goto out;
+	}
 	out->tl_key = testkey_off(k.mv_data, ms.ms_psize);
 	out->tl_val = testkey_off(v.mv_data, ms.ms_psize);
 	out->tl_vlen = v.mv_size;
@@ -150,6 +164,13 @@ out:
 		mdb_txn_abort(t);
 	mdb_env_close(e);
 	return rc;
+}
+
+static inline int
+testkey_locate(const char *dir, const char *db, const void *key, size_t klen,
+    struct testkey_loc *out)
+{
+	return testkey_locate_dup(dir, db, key, klen, 0, out);
 }
 
 /* XORs the byte at off of path with mask. 0 or -1. */

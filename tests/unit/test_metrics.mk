@@ -1,0 +1,1 @@
+TEST_DEPS_test_metrics = daemon/metrics.o
