@@ -106,7 +106,15 @@ fuzz: deps
 	build-fuzz/fuzz_request -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    build-fuzz/corpus tests/fuzz/corpus/request
 
-unit-bins: $(UNIT_BIN) $(O)/tests/fuzz_request_replay
+# The crash test's LD_PRELOAD shim (tests/crash/iorec.c): plain, never
+# sanitized (it runs inside the daemon of either build), no fortify (it
+# defines open() itself).
+$(O)/tests/libiorec.so: tests/crash/iorec.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -fPIC -shared -U_FORTIFY_SOURCE \
+	    -o $@ $< -ldl -lpthread
+
+unit-bins: $(UNIT_BIN) $(O)/tests/fuzz_request_replay $(O)/tests/libiorec.so
 
 # Unit tests (CMocka). Each binary prints its own summary.
 unit: deps $(UNIT_BIN) $(O)/tests/fuzz_request_replay
@@ -117,12 +125,31 @@ unit: deps $(UNIT_BIN) $(O)/tests/fuzz_request_replay
 	    test $$fail -eq 0
 
 # Black-box tests: the real daemon, real TLS, the demo PKI, the real client.
-blackbox: deps all faults
+blackbox: deps all faults $(O)/tests/libiorec.so
 	@tests/blackbox/run.sh $(O)
 
 # The same against a daemon under valgrind (definite leaks and memory errors fail).
-blackbox-valgrind: deps all faults
+blackbox-valgrind: deps all faults $(O)/tests/libiorec.so
 	@EENPLAN_VALGRIND=1 tests/blackbox/run.sh $(O)
+
+# Slow hostile tests, not part of `make check`: 100 clients that ask for a
+# ~950 KB plan and never read (under 300 MB, memory back after), and a few
+# thousand idle mTLS connections (RSS each; EENPLAN_IDLE_CONNS sets how
+# many). They print their figures.
+hostile: deps all
+	@EENPLAN_HOSTILE=1 tests/blackbox/run.sh $(O) hundred_slow_readers \
+	    idle_connection_memory
+
+# Power cuts at many more points than `make blackbox` tries (test_crash.py):
+# CRASH_POINTS images opened by the daemon, CRASH_REQUESTS requests per
+# connection, CRASH_SEED to repeat a run (default: a fresh seed, printed).
+CRASH_POINTS   ?= 300
+CRASH_REQUESTS ?= 200
+CRASH_SEED     ?=
+crash: deps all $(O)/tests/libiorec.so
+	@EENPLAN_CRASH_POINTS=$(CRASH_POINTS) EENPLAN_CRASH_REQUESTS=$(CRASH_REQUESTS) \
+	    EENPLAN_CRASH_SEED=$(CRASH_SEED) EENPLAN_BB_TEST_TIMEOUT=3600 \
+	    tests/blackbox/run.sh $(O) crash.
 
 # The demo PKI (certs/demo is made once and reused).
 pki: deps
@@ -214,7 +241,7 @@ soak: deps all faults
 	    python3 tests/soak/soak.py $(O)
 
 .PHONY: faults soak
-.PHONY: all deps unit unit-bins fuzz fuzz-replay blackbox blackbox-valgrind pki run check clean install uninstall
+.PHONY: all deps unit unit-bins fuzz fuzz-replay blackbox blackbox-valgrind hostile crash pki run check clean install uninstall
 .SECONDARY:
 
 # ---------------------------------------------------------------- bench

@@ -21,7 +21,7 @@ cleanup() {
 	[ -n "$LOG" ] && rm -f "$LOG"
 	[ -n "${STAGE:-}" ] && rm -rf "$STAGE"
 	# A leaf half made by a failed issue.sh.
-	[ -n "${PARTIAL:-}" ] && rm -f "$PARTIAL.key" "$PARTIAL.csr" "$PARTIAL.crt"
+	[ -n "${PARTIAL:-}" ] && rm -f "$PARTIAL.key" "$PARTIAL.csr" "$PARTIAL.crt" "$PARTIAL.ext"
 	:
 }
 
@@ -92,12 +92,19 @@ ca_unlock() {
 	LOCK=""
 }
 
-# ca_sign CADIR CA CSR OUT EXTENSIONS DAYS: signs CSR, recorded in CA's index.
+# ca_sign CADIR CA CSR OUT EXTENSIONS DAYS [EXTFILE]: signs CSR, recorded in
+# CA's index; EXTENSIONS is a section of EXTFILE when one is given.
 ca_sign() {
 	use_ca "$1"
-	run "signing $4 by CA $2" \
-		openssl ca -batch -notext -config "$1/$2.db/openssl.cnf" \
-		-in "$3" -out "$4" -extensions "$5" -days "$6"
+	if [ -n "${7:-}" ]; then
+		run "signing $4 by CA $2" \
+			openssl ca -batch -notext -config "$1/$2.db/openssl.cnf" \
+			-in "$3" -out "$4" -extfile "$7" -extensions "$5" -days "$6"
+	else
+		run "signing $4 by CA $2" \
+			openssl ca -batch -notext -config "$1/$2.db/openssl.cnf" \
+			-in "$3" -out "$4" -extensions "$5" -days "$6"
+	fi
 }
 
 # ca_gencrl CADIR CA CRLDIR: (re)writes CRLDIR/<CA>.crl.pem atomically.
@@ -196,12 +203,60 @@ authorityKeyIdentifier = keyid:always
 EOF
 }
 
-# issue_leaf CADIR CA O ROLE CN OUTBASE: OUTBASE.crt and OUTBASE.key, a
-# person/system certificate "/CN=CN/O=O/OU=ROLE" signed by CA.
+# team_extfile FILE TEAMS: an extensions file whose section leaf_team_ext is
+# leaf_ext plus the teams (comma separated): the Group attribute of RFC 5755
+# (id-aca-group, IetfAttrSyntax of UTF8Strings) in a subjectDirectoryAttributes
+# extension (RFC 5280, 4.2.1.8). See certs/README.md, "Teams".
+team_extfile() {
+	{
+		cat <<EOF
+[ leaf_team_ext ]
+basicConstraints       = critical, CA:FALSE
+keyUsage               = critical, digitalSignature
+extendedKeyUsage       = clientAuth
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+subjectDirectoryAttributes = ASN1:SEQUENCE:eenplan_sda
+
+[ eenplan_sda ]
+group = SEQUENCE:eenplan_group
+
+[ eenplan_group ]
+type   = OID:1.3.6.1.5.5.7.10.4
+values = SET:eenplan_group_values
+
+[ eenplan_group_values ]
+value = SEQUENCE:eenplan_ietf_attr
+
+[ eenplan_ietf_attr ]
+values = SEQUENCE:eenplan_teams
+
+[ eenplan_teams ]
+EOF
+		n=0
+		old_ifs=$IFS
+		IFS=,
+		for t in $2; do
+			echo "team$n = UTF8:$t"
+			n=$((n + 1))
+		done
+		IFS=$old_ifs
+	} >"$1" || die "cannot write $1"
+}
+
+# issue_leaf CADIR CA O ROLE CN OUTBASE [TEAMS]: OUTBASE.crt and OUTBASE.key,
+# a person/system certificate "/CN=CN/O=O/OU=ROLE" signed by CA, in the
+# teams TEAMS (comma separated; none when empty).
 issue_leaf() {
 	ca_lock "$1" "$2"
 	newkey_csr "$1" "$2" "$6.key" "$6.csr" "/CN=$5/O=$3/OU=$4"
-	ca_sign "$1" "$2" "$6.csr" "$6.crt" leaf_ext "$LEAF_DAYS"
+	if [ -n "${7:-}" ]; then
+		team_extfile "$6.ext" "$7"
+		ca_sign "$1" "$2" "$6.csr" "$6.crt" leaf_team_ext "$LEAF_DAYS" "$6.ext"
+		rm -f "$6.ext"
+	else
+		ca_sign "$1" "$2" "$6.csr" "$6.crt" leaf_ext "$LEAF_DAYS"
+	fi
 	ca_unlock
 	rm -f "$6.csr"
 }

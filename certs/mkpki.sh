@@ -14,8 +14,11 @@ savant|Savant Zorg
 huisarts-noord|Huisartsenpraktijk Helmond-Noord
 burgers|Burgers van Helmond"
 
-# name org role CN: the demo cast, written to DIR/cast.txt.
-CAST="wmo gemeente professional a.devries
+# name org role CN [teams]: the demo cast, written to DIR/cast.txt. Teams
+# (comma separated) are asserted by the organisation's CA in the leaf: the
+# Wmo-consulent is in area team Noord; j.jansen is a debt counsellor of the
+# gemeente's BMS team (schuldhulp), not at the Wmo desk.
+CAST="wmo gemeente professional a.devries noord
 lev lev professional s.bakker
 senzer senzer professional m.vandijk
 zorgboog zorgboog professional j.smits
@@ -27,7 +30,8 @@ lisa burgers carer lisa.desmet
 lev-systeem lev system lev-crm
 privacy-lev lev auditor privacy.lev
 privacy-gemeente gemeente auditor privacy.gemeente
-wmo2 gemeente professional b.willems"
+wmo2 gemeente professional b.willems
+bms gemeente professional j.jansen bms"
 
 usage() {
 	echo "usage: $PROG [--force] DIR" >&2
@@ -78,8 +82,8 @@ newkey_csr "$ca" root "$STAGE/server/server.key" "$STAGE/server/server.csr" "/CN
 ca_sign "$ca" root "$STAGE/server/server.csr" "$STAGE/server/server.crt" server_ext "$LEAF_DAYS"
 rm -f "$STAGE/server/server.csr"
 
-printf '%s\n' "$CAST" | while read -r name org role cn; do
-	issue_leaf "$ca" "$org" "$org" "$role" "$cn" "$STAGE/people/$name"
+printf '%s\n' "$CAST" | while read -r name org role cn teams; do
+	issue_leaf "$ca" "$org" "$org" "$role" "$cn" "$STAGE/people/$name" "$teams"
 done
 printf '%s\n' "$CAST" >"$STAGE/cast.txt"
 

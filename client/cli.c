@@ -40,7 +40,8 @@ run(const struct cliconn *c, struct cliopt *o)
 	}
 	rc = o->o_def->cc_run != NULL ? o->o_def->cc_run(cl, o) :
 	    clirun_simple(cl, o);
-	ep_client_close(cl);
+	if (!(o->o_def->cc_flags & CC_OWNS_CONN))
+		ep_client_close(cl);
 	return rc;
 }
 

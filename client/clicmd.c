@@ -13,6 +13,8 @@
 #include "cliout.h"
 #include "cliprogress.h"
 #include "clirun.h"
+#include "clisignal.h"
+#include "clisync.h"
 
 #define B(x)		CLIOPT_BIT(x)
 #define MUT		B(OPT_EXPECT_VERSION)
@@ -139,9 +141,26 @@ const struct clicmd clicmd_table[] = {
 	    "--fhir HH [-o FILE]     (FHIR R4 Bundle: CarePlan, Goal, ...)",
 	    clireq_get_plan, BODY(GET_PLAN), NULL, clifhir_run },
 	{ "changes", NULL, CMD_CHANGES, 0, "",
-	    B(OPT_SINCE) | B(OPT_LIMIT) | B(OPT_FOLLOW), 0, 0,
+	    B(OPT_SINCE) | B(OPT_LIMIT) | B(OPT_FOLLOW), 0, CC_OWNS_CONN,
 	    "[--since N] [--limit N] [--follow]",
 	    clireq_changes, BODY(READ_CHANGES), cliout_changes, clirun_changes },
+	{ "watch", NULL, CMD_WATCH, 0, "", B(OPT_SINCE), 0, CC_OWNS_CONN,
+	    "[--since N]                 (events as they happen; --json: a "
+	    "line each)",
+	    clireq_changes, BODY(READ_CHANGES), NULL, clisync_watch },
+	{ "sync", NULL, CMD_SYNC, 0, "", B(OPT_DIR) | B(OPT_ONCE), B(OPT_DIR),
+	    CC_OWNS_CONN,
+	    "--dir DIR [--once]           (a mirror: DIR/HH.json per household "
+	    "you\nmay read, removed when your access ends)",
+	    clireq_changes, BODY(READ_CHANGES), NULL, clisync_mirror },
+	{ "signal", "send", CMD_SIGNAL_SEND, 0, "H", B(OPT_DOMAIN) | B(OPT_TEXT),
+	    B(OPT_DOMAIN) | B(OPT_TEXT), 0,
+	    "HH --domain D --text T (a concern, for its regisseur)",
+	    clireq_signal_send, BODY(SEND_SIGNAL), cliout_signal_sent, NULL },
+	{ "signals", NULL, CMD_SIGNALS, 0, "O", 0, 0, 0,
+	    "[HH]                      (for the households you direct, and the "
+	    "ones\nyou sent)",
+	    clireq_signals, BODY(LIST_SIGNALS), NULL, clisignal_list },
 	{ "help", NULL, CMD_HELP, 0, "", 0, 0, 0, "", NULL, 0, NULL, NULL },
 };
 

@@ -19,6 +19,7 @@
 #define CC_MANY_MEMBERS	0x02	/* --member may repeat */
 #define CC_TO_SUBJECT	0x04	/* --to needs ORG/SUBJECT */
 #define CC_UNTIL_DAY	0x08	/* --until includes its day */
+#define CC_OWNS_CONN	0x10	/* the runner takes the connection over (it reconnects) */
 
 /* Prints an OK answer as text; 0, or -1 when the answer is incomplete. */
 typedef int	clicmd_print_fn(FILE *, const struct cliopt *,
@@ -28,8 +29,8 @@ typedef int	clicmd_run_fn(struct ep_client *, struct cliopt *);
 
 /*
  * cc_pos: positional arguments after the words. H household id, h household
- * id unless --org, G goal id, A action id, R grant id, S goal status, V plan
- * version, v optional plan version.
+ * id unless --org, O optional household id, G goal id, A action id, R grant
+ * id, S goal status, V plan version, v optional plan version.
  */
 struct clicmd {
 	const char	*cc_w1;

@@ -48,6 +48,8 @@ static const struct cliopt_def opt_defs[OPT_COUNT] = {
 	[OPT_FOLLOW] =		{ "follow",		KIND_FLAG },
 	[OPT_SVG] =		{ "svg",		KIND_FILE },
 	[OPT_FHIR] =		{ "fhir",		KIND_FLAG },
+	[OPT_DIR] =		{ "dir",		KIND_DIR },
+	[OPT_ONCE] =		{ "once",		KIND_FLAG },
 	[OPT_SERVER] =		{ "server",		KIND_SERVER },
 	[OPT_CERT] =		{ "cert",		KIND_FILE },
 	[OPT_KEY] =		{ "key",		KIND_FILE },
@@ -377,7 +379,7 @@ positional(struct cliopt *o, const struct clicmd *cd, char **args, size_t n,
 
 	for (p = cd->cc_pos; *p != '\0'; p++) {
 		max++;
-		min += (*p != 'h' || !o->o_org) && *p != 'v';
+		min += (*p != 'h' || !o->o_org) && *p != 'v' && *p != 'O';
 	}
 	if (n < min && strchr(cd->cc_pos, 'h') != NULL)
 		return usage(err, errlen, "'%s' needs a household id (or --org "
@@ -390,6 +392,7 @@ positional(struct cliopt *o, const struct clicmd *cd, char **args, size_t n,
 		switch (*p) {
 		case 'H':
 		case 'h':
+		case 'O':
 			if (clival_household_id(args[i], o->o_hh) == -1)
 				return usage(err, errlen, "'%s' is not a "
 				    "household id (32 hex characters)",
@@ -571,6 +574,10 @@ convert3(struct cliopt *o, struct raw *r, char *err, size_t errlen)
 	if ((o->o_svg = v[OPT_SVG]) &&
 	    nonempty("svg", o->o_svg, err, errlen) == -1)
 		return -1;
+	if ((o->o_dir = v[OPT_DIR]) &&
+	    nonempty("dir", o->o_dir, err, errlen) == -1)
+		return -1;
+	o->o_once = v[OPT_ONCE] != NULL;
 	if (o->o_follow && (r->r_given & B(OPT_LIMIT)))
 		return usage(err, errlen, "--limit does not apply with "
 		    "--follow");

@@ -48,7 +48,11 @@ enum cliopt_cmd {
 	CMD_AUDIT,
 	CMD_AFSCHRIFT,
 	CMD_EXPORT,
-	CMD_CHANGES
+	CMD_CHANGES,
+	CMD_WATCH,
+	CMD_SYNC,
+	CMD_SIGNAL_SEND,
+	CMD_SIGNALS
 };
 
 /* Options of subcommands; each is a bit (CLIOPT_BIT) in a table row. */
@@ -58,7 +62,7 @@ enum cliopt_opt {
 	OPT_GOAL, OPT_OWNER, OPT_DUE, OPT_SCORE, OPT_REMARK, OPT_AFTER,
 	OPT_LIMIT, OPT_TO, OPT_ACCESS, OPT_FROM, OPT_UNTIL, OPT_PURPOSE,
 	OPT_FORM_REF, OPT_ALL, OPT_REASON, OPT_ALL_PAGES, OPT_ORG, OPT_OUTPUT,
-	OPT_SINCE, OPT_FOLLOW, OPT_SVG, OPT_FHIR,
+	OPT_SINCE, OPT_FOLLOW, OPT_SVG, OPT_FHIR, OPT_DIR, OPT_ONCE,
 	OPT_NCMD,
 	/* connection and output: valid with every subcommand */
 	OPT_SERVER = OPT_NCMD, OPT_CERT, OPT_KEY, OPT_CA, OPT_AS, OPT_PKI,
@@ -154,6 +158,8 @@ struct cliopt {
 	int		 o_org;
 	int		 o_follow;
 	int		 o_fhir;
+	char		*o_dir;			/* sync: the mirror's directory */
+	int		 o_once;		/* sync: catch up, then exit */
 
 	char		*o_strs[CLIOPT_MAX_STRS];	/* owned copies */
 	size_t		 o_nstrs;

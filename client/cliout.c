@@ -322,6 +322,21 @@ print_escalations(FILE *f, const EpPlan *p)
 	}
 }
 
+/* Signals passed to the regisseur (only whole-plan readers are given them). */
+static void
+print_signals(FILE *f, const EpPlan *p)
+{
+	size_t i;
+
+	if (p->n_signals == 0)
+		return;
+	fprintf(f, "\nSignals (to the regisseur)\n");
+	for (i = 0; i < p->n_signals; i++) {
+		fputs("  ", f);
+		cliout_signal(f, p->signals[i], 0);
+	}
+}
+
 void
 cliout_scope(FILE *f, const Eenplan__V1__Domain *scope, size_t n)
 {
@@ -400,6 +415,7 @@ print_plan(FILE *f, const Eenplan__V1__GetPlanResponse *gp)
 	print_assessments(f, p);
 	print_notes(f, p);
 	print_escalations(f, p);
+	print_signals(f, p);
 }
 
 /* ------------------------------------------------------------ lists */
@@ -437,8 +453,8 @@ print_households(FILE *f, const Eenplan__V1__ListHouseholdsResponse *l)
 	}
 }
 
-static void
-print_mutation(FILE *f, const EpMutation *m, int domain)
+void
+cliout_mutation(FILE *f, const EpMutation *m, int domain)
 {
 	fprintf(f, "    ");
 	switch (m->op_case) {
@@ -504,7 +520,7 @@ print_history(FILE *f, const Eenplan__V1__GetHistoryResponse *h)
 		cliout_text(f, who, NULL);
 		fprintf(f, "  %s\n", cliout_or_dash(wire_change_kind_name(e->kind)));
 		for (j = 0; j < e->n_mutations; j++)
-			print_mutation(f, e->mutations[j],
+			cliout_mutation(f, e->mutations[j],
 			    j < e->n_mutation_domains ?
 			    e->mutation_domains[j] : 0);
 		if (e->detail && e->detail[0]) {
@@ -617,6 +633,8 @@ static const struct {
 	{ "QueryAudit", "read this access log" },
 	{ "ReadChanges", "read the change feed" },
 	{ "Subscribe", "followed the change feed" },
+	{ "SendSignal", "passed a signal to the regisseur" },
+	{ "ListSignals", "read the signals" },
 };
 
 static const char *
@@ -687,6 +705,134 @@ cliout_event(FILE *f, const EpChangeEvent *ev)
 	fputc('\n', f);
 }
 
+static const char *
+consent_change_words(int c)
+{
+	switch (c) {
+	case EENPLAN__V1__CONSENT_CHANGE__CONSENT_GRANTED:
+		return "consent granted";
+	case EENPLAN__V1__CONSENT_CHANGE__CONSENT_REVOKED:
+		return "consent revoked";
+	case EENPLAN__V1__CONSENT_CHANGE__CONSENT_RENOUNCED:
+		return "consent given up by its grantee";
+	case EENPLAN__V1__CONSENT_CHANGE__CONSENT_EXPIRED:
+		return "consent expired";
+	case EENPLAN__V1__CONSENT_CHANGE__CONSENT_STARTED:
+		return "consent started";
+	default:
+		return "consent changed";
+	}
+}
+
+/* What happened, in words, without who did it. */
+static void
+event_what(FILE *f, const EpChangeEvent *ev)
+{
+	unsigned long long v = (unsigned long long)ev->version;
+
+	switch (ev->kind) {
+	case EENPLAN__V1__CHANGE_KIND__CHANGE_CREATED:
+		fprintf(f, "household registered (version %llu)", v);
+		break;
+	case EENPLAN__V1__CHANGE_KIND__CHANGE_PLAN:
+		fprintf(f, "plan changed to version %llu", v);
+		break;
+	case EENPLAN__V1__CHANGE_KIND__CHANGE_CONSENT:
+		fprintf(f, "%s (grant %llu)", consent_change_words(ev->consent),
+		    (unsigned long long)ev->grant_id);
+		break;
+	case EENPLAN__V1__CHANGE_KIND__CHANGE_REGIE:
+		fprintf(f, "regie transferred (version %llu)", v);
+		break;
+	case EENPLAN__V1__CHANGE_KIND__CHANGE_ESCALATED:
+		fprintf(f, "escalated (version %llu)", v);
+		break;
+	case EENPLAN__V1__CHANGE_KIND__CHANGE_CLOSED:
+		fprintf(f, "case closed (version %llu)", v);
+		break;
+	case EENPLAN__V1__CHANGE_KIND__CHANGE_BREAK_GLASS:
+		fprintf(f, "EMERGENCY ACCESS opened (break-glass, grant %llu)",
+		    (unsigned long long)ev->grant_id);
+		break;
+	case EENPLAN__V1__CHANGE_KIND__CHANGE_SIGNAL:
+		fprintf(f, "signal [%s]", ev->signal != NULL ?
+		    cliout_domain_label(ev->signal->domain) : "?");
+		break;
+	case EENPLAN__V1__CHANGE_KIND__CHANGE_ACCESS_ENDED:
+		fprintf(f, "your access ended: remove any copy of this "
+		    "household's plan");
+		break;
+	default:
+		fprintf(f, "%s", cliout_or_dash(wire_change_kind_name(
+		    ev->kind)));
+		break;
+	}
+}
+
+void
+cliout_event_detail(FILE *f, const EpChangeEvent *ev)
+{
+	const EpHistoryEntry *e = ev->change;
+	const EpPrincipal *by = ev->actor;
+	char when[32], who[160];
+	size_t j;
+
+	cliout_time(when, sizeof(when), ev->at);
+	fprintf(f, "%s  #%llu  ", when, (unsigned long long)ev->seq);
+	cliout_text(f, ev->household_id, NULL);
+	fprintf(f, "  ");
+	event_what(f, ev);
+	if (ev->kind == EENPLAN__V1__CHANGE_KIND__CHANGE_SIGNAL &&
+	    ev->signal != NULL && ev->signal->from != NULL)
+		by = ev->signal->from;
+	/* The expiry sweep is the daemon itself, not a person. */
+	if (by != NULL && by->org != NULL && by->org[0] != '\0' &&
+	    ev->kind != EENPLAN__V1__CHANGE_KIND__CHANGE_ACCESS_ENDED &&
+	    ev->consent != EENPLAN__V1__CONSENT_CHANGE__CONSENT_EXPIRED &&
+	    ev->consent != EENPLAN__V1__CONSENT_CHANGE__CONSENT_STARTED) {
+		cliout_principal(who, sizeof(who), by, 1);
+		fprintf(f, " %s ", ev->kind ==
+		    EENPLAN__V1__CHANGE_KIND__CHANGE_SIGNAL ? "from" : "by");
+		cliout_text(f, who, NULL);
+	}
+	fputc('\n', f);
+	if (ev->kind == EENPLAN__V1__CHANGE_KIND__CHANGE_SIGNAL &&
+	    ev->signal != NULL) {
+		fprintf(f, "    ");
+		cliout_text(f, ev->signal->text, "\n    ");
+		fputc('\n', f);
+	}
+	if (e == NULL)
+		return;
+	for (j = 0; j < e->n_mutations; j++)
+		cliout_mutation(f, e->mutations[j], j < e->n_mutation_domains ?
+		    e->mutation_domains[j] : 0);
+	if (e->detail != NULL && e->detail[0] != '\0') {
+		fprintf(f, "    ");
+		cliout_text(f, e->detail, "\n    ");
+		fputc('\n', f);
+	}
+}
+
+void
+cliout_signal(FILE *f, const EpSignal *sg, int with_household)
+{
+	char when[32], who[160];
+
+	cliout_time(when, sizeof(when), sg->at);
+	cliout_principal(who, sizeof(who), sg->from, 1);
+	fprintf(f, "%s  ", when);
+	if (with_household) {
+		cliout_text(f, sg->household_id, NULL);
+		fprintf(f, "  ");
+	}
+	fprintf(f, "[%s] from ", cliout_domain_label(sg->domain));
+	cliout_text(f, who, NULL);
+	fprintf(f, "\n    ");
+	cliout_text(f, sg->text, "\n    ");
+	fputc('\n', f);
+}
+
 static void
 print_changes(FILE *f, const Eenplan__V1__ReadChangesResponse *c)
 {
@@ -729,6 +875,17 @@ cliout_whoami(FILE *f, const struct cliopt *o, const EpResponse *resp,
 	fprintf(f, "certificate:  serial ");
 	cliout_text(f, cliout_or_dash(w->cert_serial), NULL);
 	fputc('\n', f);
+	if (w->n_teams > 0) {
+		size_t i;
+
+		fprintf(f, "teams:        ");
+		for (i = 0; i < w->n_teams; i++) {
+			if (i > 0)
+				fprintf(f, ", ");
+			cliout_text(f, w->teams[i], NULL);
+		}
+		fputc('\n', f);
+	}
 	return 0;
 }
 
@@ -985,6 +1142,18 @@ cliout_changes(FILE *f, const struct cliopt *o, const EpResponse *resp,
 	(void)o;
 	(void)now;
 	print_changes(f, resp->read_changes);
+	return 0;
+}
+
+int
+cliout_signal_sent(FILE *f, const struct cliopt *o, const EpResponse *resp,
+    int64_t now)
+{
+	(void)o;
+	(void)now;
+	fprintf(f, "signal passed on (receipt %llu); if the household is "
+	    "known, its regisseur receives it\n",
+	    (unsigned long long)resp->send_signal->receipt);
 	return 0;
 }
 

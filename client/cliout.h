@@ -72,6 +72,8 @@ int	cliout_closed(FILE *, const struct cliopt *, const EpResponse *, int64_t);
 int	cliout_audit_page(FILE *, const struct cliopt *, const EpResponse *,
 	    int64_t);
 int	cliout_changes(FILE *, const struct cliopt *, const EpResponse *, int64_t);
+int	cliout_signal_sent(FILE *, const struct cliopt *, const EpResponse *,
+	    int64_t);
 
 /* 1 when the response carries the body o's subcommand expects. */
 int	cliout_body_ok(const struct cliopt *o, const EpResponse *resp);
@@ -86,6 +88,16 @@ int	cliout_response(FILE *f, const struct cliopt *o, const EpResponse *resp,
 void	cliout_audit(FILE *f, EpAuditRecord *const *recs, size_t n, int org_view);
 /* One change-feed event as one line. */
 void	cliout_event(FILE *f, const EpChangeEvent *ev);
+/*
+ * One change-feed event for a person: when, which household, what happened
+ * and by whom, then the change as history prints it (its mutations, its
+ * detail) or a signal's text.
+ */
+void	cliout_event_detail(FILE *f, const EpChangeEvent *ev);
+/* One mutation of a change, indented, as history prints it. */
+void	cliout_mutation(FILE *f, const EpMutation *m, int domain);
+/* A signal: when, (household,) domain, sender, then its text indented. */
+void	cliout_signal(FILE *f, const EpSignal *sg, int with_household);
 
 /* The body (the oneof) of a response as indented JSON, or msg itself. */
 int	cliout_json(FILE *f, const ProtobufCMessage *msg);

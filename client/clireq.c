@@ -224,6 +224,45 @@ clireq_audit_household(struct clireq *r, char *hh)
 }
 
 void
+clireq_list_signals(struct clireq *r, char *hh, uint64_t after)
+{
+	init(r);
+	eenplan__v1__list_signals_request__init(&r->r_list_signals);
+	r->r_list_signals.household_id = hh;
+	r->r_list_signals.after = after;
+	r->r_req.body_case = EENPLAN__V1__REQUEST__BODY_LIST_SIGNALS;
+	r->r_req.list_signals = &r->r_list_signals;
+}
+
+void
+clireq_households_page(struct clireq *r, char *token)
+{
+	init(r);
+	eenplan__v1__list_households_request__init(&r->r_list);
+	if (token != NULL)
+		r->r_list.page_token = token;
+	r->r_req.body_case = EENPLAN__V1__REQUEST__BODY_LIST_HOUSEHOLDS;
+	r->r_req.list_households = &r->r_list;
+}
+
+void
+clireq_signal_send(struct cliopt *o, struct clireq *r)
+{
+	eenplan__v1__send_signal_request__init(&r->r_send_signal);
+	r->r_send_signal.household_id = o->o_hh;
+	r->r_send_signal.domain = o->o_domain;
+	r->r_send_signal.text = o->o_text;
+	r->r_req.body_case = EENPLAN__V1__REQUEST__BODY_SEND_SIGNAL;
+	r->r_req.send_signal = &r->r_send_signal;
+}
+
+void
+clireq_signals(struct cliopt *o, struct clireq *r)
+{
+	clireq_list_signals(r, o->o_hh, 0);
+}
+
+void
 clireq_changes(struct cliopt *o, struct clireq *r)
 {
 	eenplan__v1__read_changes_request__init(&r->r_changes);

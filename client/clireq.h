@@ -40,6 +40,8 @@ struct clireq {
 	Eenplan__V1__CloseHouseholdRequest		r_close;
 	Eenplan__V1__QueryAuditRequest			r_audit;
 	Eenplan__V1__ReadChangesRequest			r_changes;
+	Eenplan__V1__SendSignalRequest			r_send_signal;
+	Eenplan__V1__ListSignalsRequest			r_list_signals;
 };
 
 /* Fills r with the (first) request of o's subcommand (from its table row). */
@@ -68,11 +70,15 @@ void	clireq_escalate(struct cliopt *, struct clireq *);
 void	clireq_close(struct cliopt *, struct clireq *);
 void	clireq_audit(struct cliopt *, struct clireq *);
 void	clireq_changes(struct cliopt *, struct clireq *);
+void	clireq_signal_send(struct cliopt *, struct clireq *);
+void	clireq_signals(struct cliopt *, struct clireq *);	/* o_hh may be "" */
 
 /* Requests the composite subcommands send besides their first. */
 void	clireq_plan_version(struct clireq *r, char *hh, uint64_t version);
 void	clireq_consent_all(struct clireq *r, char *hh);
 void	clireq_history_after(struct clireq *r, char *hh, uint64_t after);
 void	clireq_audit_household(struct clireq *r, char *hh);
+void	clireq_list_signals(struct clireq *r, char *hh, uint64_t after);	/* hh "": own */
+void	clireq_households_page(struct clireq *r, char *token);
 
 #endif

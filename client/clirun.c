@@ -11,16 +11,8 @@
 #include "clicmd.h"
 #include "cliout.h"
 #include "clirun.h"
+#include "clisync.h"
 #include "pbjson.h"
-
-static volatile sig_atomic_t stop;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 int64_t
 clirun_now(void)
@@ -438,82 +430,15 @@ out:
 
 /* ------------------------------------------------------------ changes */
 
-static int
-print_event(const struct cliopt *o, const EpResponse *ev)
-{
-	const EpChangeEvent *ce;
-	json_t *j;
-
-	if (ev->body_case != EENPLAN__V1__RESPONSE__BODY_SUBSCRIBE ||
-	    ev->subscribe == NULL)
-		return clirun_protocol_error("an event that is not a change "
-		    "event");
-	if ((ce = ev->subscribe->event) == NULL)
-		return EXIT_DONE;
-	if (o->o_json) {
-		if ((j = pbjson_message(&ce->base)) == NULL)
-			return clirun_oom();
-		if (json_dumpf(j, stdout, JSON_COMPACT) == 0)
-			fputc('\n', stdout);
-		json_decref(j);
-	} else
-		cliout_event(stdout, ce);
-	fflush(stdout);
-	return EXIT_DONE;
-}
-
-static int
-run_follow(struct ep_client *cl, struct cliopt *o)
-{
-	struct sigaction sa;
-	EpResponse *resp = NULL;
-	uint64_t sub;
-	char err[512];
-	int rc, r;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	if (ep_client_subscribe(cl, o->o_since, &sub, &resp, err,
-	    sizeof(err)) == -1) {
-		fprintf(stderr, "eenplan: %s\n", err);
-		return EXIT_CONN;
-	}
-	if (ep_client_status(resp) != EENPLAN__V1__CODE__OK) {
-		rc = clirun_refused(resp);
-		ep_client_response_free(cl, resp);
-		return rc;
-	}
-	rc = print_event(o, resp);
-	ep_client_response_free(cl, resp);
-	while (rc == EXIT_DONE && !stop) {
-		r = ep_client_next_event(cl, 1000, &resp, err, sizeof(err));
-		if (r == 0)
-			continue;
-		if (r == -1) {
-			if (stop)
-				break;
-			fprintf(stderr, "eenplan: %s\n", err);
-			return EXIT_CONN;
-		}
-		if (ep_client_status(resp) != EENPLAN__V1__CODE__OK)
-			rc = clirun_refused(resp);
-		else
-			rc = print_event(o, resp);
-		ep_client_response_free(cl, resp);
-	}
-	if (stop && ep_client_unsubscribe(cl, sub, &resp, err,
-	    sizeof(err)) == 0)
-		ep_client_response_free(cl, resp);
-	return rc;
-}
-
+/* The table's row owns the connection: --follow reconnects (clisync). */
 int
 clirun_changes(struct ep_client *cl, struct cliopt *o)
 {
+	int rc;
+
 	if (o->o_follow)
-		return run_follow(cl, o);
-	return clirun_simple(cl, o);
+		return clisync_follow(cl, o);
+	rc = clirun_simple(cl, o);
+	ep_client_close(cl);
+	return rc;
 }

@@ -96,7 +96,7 @@ admin_tls_dates(struct admin *a, struct tls_date *d, size_t max)
 	struct tls_server *ts;
 	size_t n;
 
-	ts = server_tls_get(a->a_srv);
+	ts = server_tls_get(a->a_srv, NULL);
 	n = tls_server_dates(ts, d, max);
 	server_tls_put(a->a_srv, ts);
 	return n;

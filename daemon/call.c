@@ -448,6 +448,14 @@ call_exec(struct wjob *j, struct stxn *t)
 	struct call *ca = j->wj_arg;
 	int rc;
 
+	/* Revoked while it waited: on record, and nothing changed. */
+	if (ca->ca_sink.cs_live != NULL && !ca->ca_sink.cs_live(ca->ca_sink.cs_arg)) {
+		call_status(ca, CODE(UNAUTHENTICATED), "the certificate was "
+		    "refused (revoked) before this request was carried out");
+		call_drop_answer(ca);
+		call_outcome_to_audit(ca);
+		return -1;
+	}
 	rc = ca->ca_exec(j, t);
 	if (rc == 0 && ca->ca_code != CODE(OK))
 		rc = -1;

@@ -64,7 +64,18 @@ struct call_sink {
 	void	(*cs_push)(void *arg, uint8_t *buf, size_t off, size_t len);
 	/* Bytes queued and not yet sent; SIZE_MAX when the connection is gone. */
 	size_t	(*cs_pending)(void *arg);
+	/*
+	 * 0 once the caller may no longer act (its certificate was revoked
+	 * while the call waited): the writer then changes nothing. Called in
+	 * the writer thread. NULL: always may.
+	 */
+	int	(*cs_live)(void *arg);
 	void	*cs_arg;
+	/*
+	 * Who the call belongs to beyond itself (the connection): another
+	 * call of the same owner may end it (Unsubscribe). May be NULL.
+	 */
+	void	*cs_owner;
 	uint32_t cs_max_frame;
 };
 

@@ -85,6 +85,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ SEC_SERVER, "workers", KT_INT, CF(c_workers), 0, 256, 0 },
 	{ SEC_SERVER, "citizens_org", KT_ORGREF, CF(c_citizens_org), 0, 0, 0 },
 	{ SEC_SERVER, "user", KT_USER, CF(c_user), 0, 0, 0 },
+	{ SEC_SERVER, "ticket_lifetime", KT_U32, CF(c_ticket_lifetime), 0,
+	    86400, 0 },
 
 	{ SEC_LIMITS, "max_frame", KT_U32, CF(c_max_frame), KIB, 64 * MIB, 0 },
 	{ SEC_LIMITS, "max_inflight", KT_U32, CF(c_max_inflight), 1, 4096, 0 },
@@ -104,6 +106,13 @@ static const struct cfg_key cfg_keys[] = {
 	    16 * GIB, 0 },
 	{ SEC_LIMITS, "subscriber_buffer", KT_SIZE, CF(c_subscriber_buffer),
 	    64 * KIB, 1 * GIB, 0 },
+	{ SEC_LIMITS, "max_connections_per_principal", KT_U32,
+	    CF(c_max_conns_principal), 1, 1048576, 0 },
+	{ SEC_LIMITS, "frame_timeout", KT_U32, CF(c_frame_timeout), 1, 3600, 0 },
+	{ SEC_LIMITS, "conn_output_max", KT_SIZE, CF(c_conn_output_max),
+	    64 * KIB, 16 * GIB, 0 },
+	{ SEC_LIMITS, "memory_max", KT_SIZE, CF(c_memory_max), 1 * MIB,
+	    1 * TIB, 0 },
 
 	{ SEC_CONSENT, "break_glass", KT_ONOFF, CF(c_break_glass), 0, 1, 0 },
 	{ SEC_CONSENT, "break_glass_window", KT_U32, CF(c_break_glass_window),
@@ -187,6 +196,11 @@ config_defaults(struct config *cfg)
 	cfg->c_write_rate = 1048576;
 	cfg->c_write_burst = 33554432;
 	cfg->c_subscriber_buffer = 4194304;
+	cfg->c_ticket_lifetime = 600;
+	cfg->c_max_conns_principal = 64;
+	cfg->c_frame_timeout = 30;
+	cfg->c_conn_output_max = 8388608;
+	cfg->c_memory_max = 268435456;
 	cfg->c_snapshot_versions = 1000;
 	cfg->c_audit_index_lag = 1024;
 	cfg->c_snapshot_bytes = 65536;
@@ -796,6 +810,16 @@ key_line(const struct cfg_parse *cp, enum cfg_section sec, const char *name)
 	return cp->cp_cfg->c_keyline[idx];
 }
 
+static int
+config_was_set(const struct cfg_parse *cp, enum cfg_section sec,
+    const char *name)
+{
+	size_t idx;
+
+	return key_find(sec, name, &idx) != NULL &&
+	    (cp->cp_seen_all & (1ull << idx)) != 0;
+}
+
 /*
  * Required keys, cross-checks and the citizens' organisation. Stops at the
  * first problem, or with a reporter goes through them all.
@@ -861,6 +885,30 @@ config_check(struct cfg_parse *cp)
 		parse_err(cp, key_line(cp, SEC_SERVER, "citizens_org"),
 		    "citizens_org: \"%s\" is not an organisation of this "
 		    "config", cfg->c_citizens_org);
+		if (!all)
+			return -1;
+		bad = 1;
+	}
+	/* Unset, they grow with a large max_frame; set, they are checked. */
+	if (!config_was_set(cp, SEC_LIMITS, "conn_output_max") &&
+	    cfg->c_conn_output_max < 2 * ((size_t)cfg->c_max_frame + 4))
+		cfg->c_conn_output_max = 2 * ((size_t)cfg->c_max_frame + 4);
+	if (!config_was_set(cp, SEC_LIMITS, "memory_max") &&
+	    cfg->c_memory_max < cfg->c_conn_output_max)
+		cfg->c_memory_max = cfg->c_conn_output_max;
+	if (cfg->c_conn_output_max < (size_t)cfg->c_max_frame + 4) {
+		parse_err(cp, key_line(cp, SEC_LIMITS, "conn_output_max"),
+		    "conn_output_max (%zu) must be at least max_frame + 4 "
+		    "(%u): one answer must fit", cfg->c_conn_output_max,
+		    cfg->c_max_frame + 4);
+		if (!all)
+			return -1;
+		bad = 1;
+	}
+	if (cfg->c_memory_max < cfg->c_conn_output_max) {
+		parse_err(cp, key_line(cp, SEC_LIMITS, "memory_max"),
+		    "memory_max (%zu) must be at least conn_output_max (%zu)",
+		    cfg->c_memory_max, cfg->c_conn_output_max);
 		if (!all)
 			return -1;
 		bad = 1;

@@ -49,6 +49,7 @@ struct config {
 	int		c_workers;		/* workers = 0: one per core */
 	char		c_citizens_org[PRINCIPAL_ORG_MAX]; /* citizens_org = burgers */
 	char		c_user[33];		/* user = the account to run as ("" = none) */
+	uint32_t	c_ticket_lifetime;	/* ticket_lifetime = 600 (s; 0: no resumption) */
 	/* [limits] */
 	uint32_t	c_max_frame;		/* max_frame = 1048576 (bytes) */
 	uint32_t	c_max_inflight;		/* max_inflight = 64 (requests per connection) */
@@ -63,6 +64,13 @@ struct config {
 	size_t		c_write_burst;		/* write_burst = 33554432 (bytes at once) */
 	size_t		c_subscriber_buffer;	/* subscriber_buffer = 4194304 (unsent bytes
 						   a subscriber may have; then it is ended) */
+	/* Against a client that takes more than its share (connections, memory, time). */
+	uint32_t	c_max_conns_principal;	/* max_connections_per_principal = 64 */
+	uint32_t	c_frame_timeout;	/* frame_timeout = 30 (s a begun frame may take) */
+	size_t		c_conn_output_max;	/* conn_output_max = 8388608 (bytes one connection
+						   may hold: unsent answers and those on their way) */
+	size_t		c_memory_max;		/* memory_max = 268435456 (bytes held for requests
+						   and answers by all connections together) */
 	/* [consent] */
 	int		c_break_glass;		/* break_glass = on|off */
 	uint32_t	c_break_glass_window;	/* break_glass_window = 14400 (s) */

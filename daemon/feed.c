@@ -141,6 +141,40 @@ feed_change(struct stxn *t, const EpChangeEvent *src,
 	return STORE_OK;
 }
 
+/*
+ * The moment the state before src is judged at: src's own time, but for an
+ * expiry (recorded by the sweep after the grant ran out) just before the
+ * grant's end, when the receiver still read under it; for a start, just
+ * before the grant's start, when it did not count yet.
+ */
+static int64_t
+feed_before_at(const EpChangeEvent *src, const EpsHousehold *prev)
+{
+	size_t i;
+
+	if (src->kind != KIND(CONSENT))
+		return src->at;
+	/* A start: before it, the grant did not count yet. */
+	if (src->consent == EENPLAN__V1__CONSENT_CHANGE__CONSENT_STARTED) {
+		for (i = 0; i < prev->n_grants; i++)
+			if (prev->grants[i] != NULL &&
+			    prev->grants[i]->id == src->grant_id &&
+			    prev->grants[i]->valid_from > 0 &&
+			    prev->grants[i]->valid_from <= src->at)
+				return prev->grants[i]->valid_from - 1;
+		return src->at;
+	}
+	if (src->consent != EENPLAN__V1__CONSENT_CHANGE__CONSENT_EXPIRED)
+		return src->at;
+	for (i = 0; i < prev->n_grants; i++)
+		if (prev->grants[i] != NULL &&
+		    prev->grants[i]->id == src->grant_id &&
+		    prev->grants[i]->valid_until > 0 &&
+		    prev->grants[i]->valid_until <= src->at)
+			return prev->grants[i]->valid_until - 1;
+	return src->at;
+}
+
 /* The event as the receiver may see it, or NULL (*out) for none. */
 static int
 feed_visible(struct feed_reader *fr, struct stxn *t, const EpChangeEvent *src,
@@ -154,12 +188,16 @@ feed_visible(struct feed_reader *fr, struct stxn *t, const EpChangeEvent *src,
 	switch (src->kind) {
 	case KIND(CONSENT):
 	case KIND(BREAK_GLASS):
-		/* Who keeps the consent sees it; so does a receiver it lets in. */
+		/*
+		 * Who keeps the consent sees it; so does a receiver whose view
+		 * it changes (lets in, widens or narrows).
+		 */
 		if (!gained && !consent_allows(cc, fr->fr_who, d,
 		    CONSENT_OP_LIST_CONSENT, 0, NULL))
 			return STORE_OK;
 		break;
 	case KIND(SIGNAL):
+		/* The regisseur (the household sees it in GetPlan, ListSignals). */
 		if (!d->cd_regisseur)
 			return STORE_OK;
 		break;
@@ -177,6 +215,9 @@ feed_visible(struct feed_reader *fr, struct stxn *t, const EpChangeEvent *src,
 	case KIND(BREAK_GLASS):
 		ev->grant_id = src->grant_id;
 		ev->consent = src->consent;
+		/* The plan's version would tell a scoped reader of other work. */
+		if (d->cd_scope != CONSENT_SCOPE_ALL)
+			ev->version = 0;
 		break;
 	case KIND(SIGNAL):
 		if (src->signal != NULL && (ev->signal = (EpSignal *)
@@ -214,7 +255,7 @@ feed_view(struct feed_reader *fr, struct stxn *t, const EpsFeedEvent *fe,
 	const EpChangeEvent *src = fe->event;
 	const EpsHousehold *now_rec, *prev_rec;
 	struct consent_decision dnow, dprev;
-	int rc, n = 0, reads, read_before;
+	int rc, n = 0, reads, read_before, changed;
 
 	out[0] = out[1] = NULL;
 	if (src == NULL || !util_valid_household_id(src->household_id))
@@ -227,24 +268,32 @@ feed_view(struct feed_reader *fr, struct stxn *t, const EpsFeedEvent *fe,
 	feed_decide(fr, now_rec, src->at, &dnow);
 	reads = feed_reads(fr, &dnow);
 	read_before = reads;
+	changed = 0;
 	if (fe->prev_gen != 0 && fe->prev_gen != fe->gen) {
 		if ((rc = feed_state(fr, t, src->household_id, fe->prev_gen,
 		    &prev_rec)) != STORE_OK)
 			return rc;
-		feed_decide(fr, prev_rec, src->at, &dprev);
+		feed_decide(fr, prev_rec, feed_before_at(src, prev_rec),
+		    &dprev);
 		read_before = feed_reads(fr, &dprev);
+		changed = dprev.cd_scope != dnow.cd_scope ||
+		    dprev.cd_access != dnow.cd_access;
 	} else if (src->kind == KIND(CREATED))
 		read_before = 0;
 	/* This change took the receiver's access: its copy must go. */
 	if (read_before && !reads) {
 		if ((out[n] = feed_event_new(src, KIND(ACCESS_ENDED))) == NULL)
 			return STORE_ERR;
+		if (dprev.cd_scope != CONSENT_SCOPE_ALL || fe->prev_gen == 0 ||
+		    fe->prev_gen == fe->gen)
+			out[n]->version = 0;
 		n++;
 		return n;
 	}
 	if (!reads)
 		return 0;
-	if ((rc = feed_visible(fr, t, src, &dnow, !read_before, &out[n])) !=
+	if ((rc = feed_visible(fr, t, src, &dnow, !read_before || changed,
+	    &out[n])) !=
 	    STORE_OK) {
 		if (n > 0)
 			protobuf_c_message_free_unpacked(&out[0]->base, NULL);

@@ -443,6 +443,114 @@ hh_index_members(struct stxn *t, const struct household_conf *hc,
 	return STORE_OK;
 }
 
+/* ------------------------------------------------------------ scopes */
+
+#define HH_SCOPE_SLOTS	14	/* 0: every reader; 1..13: the ZRM domains */
+
+/*
+ * Version v (committed at c->hc_now) in the slots its change touches. A
+ * record without slots gets them, each at the version before (prev_at).
+ */
+static int
+hh_scope_note(EpsHousehold *rec, const struct household_change *c,
+    uint64_t v, int64_t prev_at)
+{
+	size_t i;
+	int d;
+
+	if (rec->n_scope_version != HH_SCOPE_SLOTS ||
+	    rec->n_scope_at != HH_SCOPE_SLOTS) {
+		uint64_t *sv;
+		int64_t *sa;
+
+		if ((sv = calloc(HH_SCOPE_SLOTS, sizeof(*sv))) == NULL)
+			return -1;
+		if ((sa = calloc(HH_SCOPE_SLOTS, sizeof(*sa))) == NULL) {
+			free(sv);
+			return -1;
+		}
+		for (i = 0; i < HH_SCOPE_SLOTS; i++) {
+			sv[i] = v > 0 ? v - 1 : 0;
+			sa[i] = v > 1 ? prev_at : 0;
+		}
+		free(rec->scope_version);
+		free(rec->scope_at);
+		rec->scope_version = sv;
+		rec->n_scope_version = HH_SCOPE_SLOTS;
+		rec->scope_at = sa;
+		rec->n_scope_at = HH_SCOPE_SLOTS;
+	}
+	/* As the feed decides (plan_entry_visible): see plan_history_keep. */
+	if (c->hc_nmuts == 0) {
+		rec->scope_version[0] = v;
+		rec->scope_at[0] = c->hc_now;
+		return 0;
+	}
+	for (i = 0; c->hc_domains != NULL && i < c->hc_nmuts; i++) {
+		d = c->hc_domains[i];
+		if (d < 0 || d >= HH_SCOPE_SLOTS)
+			continue;
+		rec->scope_version[d] = v;
+		rec->scope_at[d] = c->hc_now;
+	}
+	return 0;
+}
+
+void
+household_scoped_version(const EpsHousehold *rec, uint32_t scope,
+    uint64_t *version, int64_t *at)
+{
+	size_t d;
+
+	*version = rec->version;
+	*at = rec->updated_at;
+	if (scope == CONSENT_SCOPE_ALL ||
+	    rec->n_scope_version != HH_SCOPE_SLOTS ||
+	    rec->n_scope_at != HH_SCOPE_SLOTS)
+		return;
+	*version = rec->scope_version[0];
+	*at = rec->scope_at[0];
+	for (d = 1; d < HH_SCOPE_SLOTS; d++)
+		if ((scope & CONSENT_DOMAIN_BIT(d)) != 0 &&
+		    rec->scope_version[d] > *version) {
+			*version = rec->scope_version[d];
+			*at = rec->scope_at[d];
+		}
+}
+
+int
+household_scoped_version_at(struct stxn *t, const struct household *h,
+    uint64_t upto, uint32_t scope, uint64_t *version, int64_t *at)
+{
+	EpsDelta *delta;
+	uint64_t v;
+	int rc, seen;
+
+	if (h->h_rec == NULL)
+		return STORE_NOTFOUND;
+	if (upto >= h->h_rec->version) {
+		household_scoped_version(h->h_rec, scope, version, at);
+		return STORE_OK;
+	}
+	*version = 0;
+	*at = 0;
+	/* The last change at or before upto that the scope is told of. */
+	for (v = upto; v >= 1; v--) {
+		if ((rc = store_delta_get(t, h->h_id, v, &delta)) != STORE_OK)
+			return rc == STORE_NOTFOUND ? STORE_CORRUPT : rc;
+		seen = scope == CONSENT_SCOPE_ALL ||
+		    plan_entry_visible(delta->entry, scope);
+		if (seen) {
+			*version = v;
+			*at = delta->entry != NULL ? delta->entry->at : 0;
+		}
+		store_delta_free(delta);
+		if (seen)
+			break;
+	}
+	return STORE_OK;
+}
+
 int
 household_commit(struct stxn *t, const struct household_conf *hc,
     struct household *h, EpPlan *plan, const struct household_change *c,
@@ -451,6 +559,7 @@ household_commit(struct stxn *t, const struct household_conf *hc,
 	EpPrincipal actor, *by;
 	char oorg[PRINCIPAL_ORG_MAX] = "", osub[PRINCIPAL_SUBJECT_MAX] = "";
 	uint8_t *buf = NULL;
+	int64_t prev_at;
 	size_t len;
 	int rc, members, regie;
 
@@ -480,12 +589,14 @@ household_commit(struct stxn *t, const struct household_conf *hc,
 		free(buf);
 		return STORE_ERR;
 	}
+	prev_at = h->h_rec->updated_at;
 	members = h->h_rec->n_members != plan->n_members;
 	if ((regie = h->h_rec->regisseur != NULL)) {
 		snprintf(oorg, sizeof(oorg), "%s", h->h_rec->regisseur->org);
 		snprintf(osub, sizeof(osub), "%s", h->h_rec->regisseur->subject);
 	}
-	if (hh_record_sync(h->h_rec, plan) != 0) {
+	if (hh_record_sync(h->h_rec, plan) != 0 ||
+	    hh_scope_note(h->h_rec, c, plan->version, prev_at) != 0) {
 		free(buf);
 		plan_error_set(pe, CODE(INTERNAL), "", "out of memory");
 		return STORE_ERR;
@@ -688,6 +799,9 @@ household_grant_add(struct stxn *t, const struct household_conf *hc,
 	    STORE_OK ||
 	    (g->valid_until > 0 && (rc = store_expiry_put(t, g->valid_until,
 	    h->h_id, g->id)) != STORE_OK) ||
+	    /* A grant that starts later is told when it starts: swept too. */
+	    (g->valid_from > now && (rc = store_expiry_put(t, g->valid_from,
+	    h->h_id, g->id)) != STORE_OK) ||
 	    (rc = household_put(t, h)) != STORE_OK) {
 		plan_error_set(pe, CODE(INTERNAL), "", "%s", store_strerror(rc));
 		return rc;
@@ -798,12 +912,16 @@ hh_due_one(int64_t until, const char *hhid, uint64_t id, void *arg)
 	return 0;
 }
 
-/* One grant past its end: out of the current grants, and said so. */
+/*
+ * One grant at its start (said so) or past its end (out of the current
+ * grants, and said so).
+ */
 static int
 hh_expire_one(struct stxn *t, const struct household_conf *hc,
     const struct hh_due *due, int64_t now, unsigned *n)
 {
 	struct household_ev he;
+	EpGrant *g;
 	struct principal sys;
 	struct household h;
 	int rc;
@@ -817,7 +935,23 @@ hh_expire_one(struct stxn *t, const struct household_conf *hc,
 		    due->hd_id);
 	if (rc != STORE_OK)
 		return rc;
-	if (household_grant_find(&h, due->hd_id) != NULL) {
+	if ((g = household_grant_find(&h, due->hd_id)) != NULL &&
+	    g->valid_from == due->hd_until && g->valid_from > 0) {
+		/*
+		 * Its start: it counts from now. A new consent generation, so
+		 * the feed tells who it lets in.
+		 */
+		h.h_rec->consent_gen++;
+		if ((rc = household_put(t, &h)) != STORE_OK)
+			goto out;
+		memset(&he, 0, sizeof(he));
+		he.he_kind = KIND(CONSENT);
+		he.he_grant_id = due->hd_id;
+		he.he_consent = EENPLAN__V1__CONSENT_CHANGE__CONSENT_STARTED;
+		if ((rc = household_event(t, &h, &he, &sys, now)) != STORE_OK)
+			goto out;
+		(*n)++;
+	} else if (g != NULL) {
 		if ((rc = hh_current_drop(t, hc, &h, due->hd_id, now)) !=
 		    STORE_OK || (rc = household_put(t, &h)) != STORE_OK)
 			goto out;

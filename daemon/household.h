@@ -106,6 +106,16 @@ struct household_change {
  * refused (RESOURCE_EXHAUSTED in pe, "plan"). STORE_* code; on a refusal
  * STORE_ERR with pe set.
  */
+/*
+ * The version and time a reader with scope sees the plan at: its last
+ * change the scope is told of (the feed's rule), for the current version.
+ */
+void	household_scoped_version(const EpsHousehold *, uint32_t scope,
+	    uint64_t *version, int64_t *at);
+/* The same as of version upto (an older version: from its deltas). */
+int	household_scoped_version_at(struct stxn *, const struct household *,
+	    uint64_t upto, uint32_t scope, uint64_t *version, int64_t *at)
+	    __attribute__((warn_unused_result));
 int	household_commit(struct stxn *, const struct household_conf *,
 	    struct household *, EpPlan *plan, const struct household_change *,
 	    struct plan_error *pe) __attribute__((warn_unused_result));

@@ -365,7 +365,7 @@ op_unsubscribe(struct call *ca)
 	Eenplan__V1__UnsubscribeResponse *r;
 
 	if (ca->ca_env->ce_subs == NULL ||
-	    subs_end(ca->ca_env->ce_subs, ca->ca_sink.cs_arg, id) != 0) {
+	    subs_end(ca->ca_env->ce_subs, ca->ca_sink.cs_owner, id) != 0) {
 		call_status(ca, CODE(NOT_FOUND), "subscription_id: no "
 		    "subscription %llu on this connection",
 		    (unsigned long long)id);

@@ -39,6 +39,20 @@ op_who_am_i(struct call *ca)
 	if (r->principal == NULL || r->org_name == NULL ||
 	    r->org_identifier == NULL || r->cert_serial == NULL)
 		goto oom;
+	/* The teams its organisation's CA put it in. */
+	if (ca->ca_who.pr_nteams > 0) {
+		int i;
+
+		if ((r->teams = calloc((size_t)ca->ca_who.pr_nteams,
+		    sizeof(*r->teams))) == NULL)
+			goto oom;
+		for (i = 0; i < ca->ca_who.pr_nteams; i++) {
+			if ((r->teams[i] = xstrdup(ca->ca_who.pr_teams[i])) ==
+			    NULL)
+				goto oom;
+			r->n_teams++;
+		}
+	}
 	call_reply(ca);
 	return;
 oom:
@@ -241,15 +255,23 @@ getplan_wrap(uint8_t *buf, size_t plen, uint64_t id, int access,
 	return 0;
 }
 
-/* A plan seen through scope, packed into a new frame buffer. */
+/*
+ * A plan seen through scope, packed into a new frame buffer. A scoped view
+ * is at the version and time of the last change its scope is told of.
+ */
 static uint8_t *
-getplan_pack(const EpPlan *p, uint32_t scope, size_t extra, size_t *plen)
+getplan_pack(const EpPlan *p, uint32_t scope, uint64_t version, int64_t at,
+    size_t extra, size_t *plen)
 {
 	EpPlan *v;
 	uint8_t *buf;
 
 	if ((v = plan_view(p, scope)) == NULL)
 		return NULL;
+	if (scope != CONSENT_SCOPE_ALL) {
+		v->version = version;
+		v->updated_at = at;
+	}
 	*plen = protobuf_c_message_get_packed_size(&v->base);
 	if ((buf = malloc(GETPLAN_HEAD + *plen + GETPLAN_TAIL + extra)) != NULL)
 		protobuf_c_message_pack(&v->base, buf + GETPLAN_HEAD);
@@ -258,9 +280,10 @@ getplan_pack(const EpPlan *p, uint32_t scope, size_t extra, size_t *plen)
 }
 
 /*
- * A household's signals, packed as the Plan's repeated field 18, for the
- * whole-plan reader: appended to the stored plan bytes, they merge into the
- * Plan a client decodes (protobuf concatenation). NULL and 0 for none.
+ * A household's signals, packed as the Plan's repeated field 18, for its
+ * members and its regisseur reading the whole plan: appended to the stored
+ * plan bytes, they merge into the Plan a client decodes (protobuf
+ * concatenation). NULL and 0 for none.
  */
 static uint8_t *
 getplan_signals(struct stxn *t, const struct household *h, size_t *len,
@@ -332,7 +355,8 @@ op_get_plan(struct call *ca)
 {
 	Eenplan__V1__GetPlanRequest *rq = ca->ca_req->get_plan;
 	const struct consent_decision *d;
-	uint64_t version;
+	uint64_t version, sv;
+	int64_t sat;
 	EpPlan *plan = NULL;
 	uint8_t *buf = NULL, *sig = NULL, *bg = NULL;
 	size_t plen = 0, off, len, siglen = 0, bglen = 0;
@@ -362,8 +386,13 @@ op_get_plan(struct call *ca)
 	version = rq->version == 0 ? h.h_rec->version : rq->version;
 	bg = getplan_break_glass(ca, &h, &bglen);
 	if (version == h.h_rec->version && d->cd_scope == CONSENT_SCOPE_ALL) {
-		/* The whole plan: its stored bytes, as they are, and signals. */
-		sig = getplan_signals(t, &h, &siglen, &rc);
+		/*
+		 * The whole plan: its stored bytes, as they are; and for the
+		 * household and its regisseur (as ListSignals), its signals.
+		 */
+		rc = STORE_OK;
+		if (d->cd_member || d->cd_regisseur)
+			sig = getplan_signals(t, &h, &siglen, &rc);
 		if (rc == STORE_OK)
 			rc = household_body_open(t, &h, GETPLAN_HEAD,
 			    GETPLAN_TAIL + siglen + bglen, &buf, &plen);
@@ -372,7 +401,10 @@ op_get_plan(struct call *ca)
 			plen += siglen;
 		}
 	} else if ((rc = household_plan(t, &h, version, &plan)) == STORE_OK &&
-	    (buf = getplan_pack(plan, d->cd_scope, bglen, &plen)) == NULL)
+	    (rc = household_scoped_version_at(t, &h, version, d->cd_scope,
+	    &sv, &sat)) == STORE_OK &&
+	    (buf = getplan_pack(plan, d->cd_scope, sv, sat, bglen,
+	    &plen)) == NULL)
 		rc = STORE_ERR;
 	if (rc == STORE_NOTFOUND) {
 		call_status(ca, CODE(NOT_FOUND), "version: no version %llu of "
@@ -516,6 +548,8 @@ exec_mutate(struct wjob *j, struct stxn *t)
 	struct mutate_state *ms = ca->ca_state;
 	struct household h;
 	EpPlan *plan = NULL;
+	uint64_t sv;
+	int64_t sat;
 	int rc, ret = -1;
 
 	rc = call_household(ca, t, rq->household_id, &h);
@@ -532,11 +566,12 @@ exec_mutate(struct wjob *j, struct stxn *t)
 		mutate_denied(ca, 0);
 		goto out;
 	}
-	if (rq->expected_version != 0 &&
-	    rq->expected_version != h.h_rec->version) {
+	/* A scoped writer's version: the last change in its scope. */
+	household_scoped_version(h.h_rec, h.h_dec.cd_scope, &sv, &sat);
+	if (rq->expected_version != 0 && rq->expected_version != sv) {
 		call_status(ca, CODE(ABORTED), "expected_version: the plan is "
 		    "at version %llu, not %llu; nothing was changed",
-		    (unsigned long long)h.h_rec->version,
+		    (unsigned long long)sv,
 		    (unsigned long long)rq->expected_version);
 		goto out;
 	}
@@ -794,9 +829,10 @@ summary_new(const struct household *h)
 	eenplan__v1__household_summary__init(s);
 	s->area = p->area;
 	s->status = p->status;
-	s->version = p->version;
+	/* A scoped reader's: of the last change it is told of. */
+	household_scoped_version(p, h->h_dec.cd_scope, &s->version,
+	    &s->updated_at);
 	s->access = h->h_dec.cd_access;
-	s->updated_at = p->updated_at;
 	if ((s->household_id = strdup(p->household_id)) == NULL ||
 	    (p->regisseur != NULL && (s->regisseur =
 	    (EpPrincipal *)wire_msg_dup(&p->regisseur->base)) == NULL)) {

@@ -1315,6 +1315,21 @@ plan_history_keep(const EpHistoryEntry *c, size_t i, uint32_t scope)
 	return d == 0 || plan_in_scope(scope, d);
 }
 
+int
+plan_entry_visible(const EpHistoryEntry *e, uint32_t scope)
+{
+	size_t i;
+
+	if (e == NULL)
+		return 0;
+	if (e->n_mutations == 0)
+		return 1;
+	for (i = 0; i < e->n_mutations; i++)
+		if (plan_history_keep(e, i, scope))
+			return 1;
+	return 0;
+}
+
 EpHistoryEntry *
 plan_filter_history(const EpHistoryEntry *e, uint32_t scope)
 {

@@ -146,6 +146,12 @@ int	plan_replay(EpPlan *p, const EpHistoryEntry *e,
  * (escalation, closing and transfer reasons). NULL on allocation failure.
  */
 EpHistoryEntry *plan_filter_history(const EpHistoryEntry *, uint32_t scope);
+/*
+ * 1 when a reader with scope is told of the change e records: one without
+ * mutations (every reader), or with a mutation in scope or bound to no
+ * domain. The feed's rule, and the scoped view's version.
+ */
+int	plan_entry_visible(const EpHistoryEntry *e, uint32_t scope);
 
 /* Deep copy (pack + unpack); NULL on failure. */
 EpPlan	*plan_dup(const EpPlan *);

@@ -372,6 +372,10 @@ rt_unlink(struct stxn *t, const struct config *conf, const EpsHousehold *rec)
 		if (g->valid_until > 0 && (rc = store_expiry_del(t,
 		    g->valid_until, id, g->id)) != STORE_OK)
 			return rc;
+		/* A grant that starts later is swept at its start too. */
+		if (g->valid_from > 0 && (rc = store_expiry_del(t,
+		    g->valid_from, id, g->id)) != STORE_OK)
+			return rc;
 	}
 	return STORE_OK;
 }

@@ -9,11 +9,13 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -46,13 +48,15 @@ struct tls_slot {
 static struct tls_slot *cur_slot;
 
 struct tls_server *
-server_tls_get(struct server *srv)
+server_tls_get(struct server *srv, uint64_t *gen)
 {
 	struct tls_server *ts;
 
 	pthread_mutex_lock(&srv->s_tls_mtx);
 	cur_slot->tsl_refs++;
 	ts = cur_slot->tsl_ts;
+	if (gen != NULL)
+		*gen = srv->s_tls_gen;
 	pthread_mutex_unlock(&srv->s_tls_mtx);
 	return ts;
 }
@@ -88,7 +92,27 @@ server_tls_put(struct server *srv, struct tls_server *ts)
 	pthread_mutex_unlock(&srv->s_tls_mtx);
 }
 
-/* SIGHUP: new connections get the new certificates and CRLs; open ones keep theirs. */
+/* A new context from the config's files, with session resumption if on. */
+static struct tls_server *
+server_tls_make(struct server *srv, char *err, size_t errlen)
+{
+	struct tls_server *ts;
+
+	if ((ts = tls_server_new(srv->s_conf, err, errlen)) == NULL)
+		return NULL;
+	if (srv->s_tickets != NULL &&
+	    tls_server_use_tickets(ts, srv->s_tickets, err, errlen) != 0) {
+		tls_server_free(ts);
+		return NULL;
+	}
+	return ts;
+}
+
+/*
+ * SIGHUP: new connections get the new certificates and CRLs; each worker
+ * then checks its open connections against them and closes the ones whose
+ * certificate is now revoked or expired (conn_reverify).
+ */
 static void
 server_tls_reload(struct server *srv)
 {
@@ -96,8 +120,9 @@ server_tls_reload(struct server *srv)
 	struct tls_server *ts;
 	char err[256];
 	size_t i;
+	int k;
 
-	if ((ts = tls_server_new(srv->s_conf, err, sizeof(err))) == NULL) {
+	if ((ts = server_tls_make(srv, err, sizeof(err))) == NULL) {
 		log_kv(LOGL_WARN, "reload failed: keeping the current "
 		    "certificates", "error=%s", log_q(err));
 		return;
@@ -121,8 +146,326 @@ server_tls_reload(struct server *srv)
 			old_slots[i] = cur_slot;
 	}
 	cur_slot = ns;
+	srv->s_tls_gen++;
 	pthread_mutex_unlock(&srv->s_tls_mtx);
-	log_kv(LOGL_INFO, "reloaded", "what=certificates,crls");
+	log_kv(LOGL_INFO, "reloaded", "what=certificates,crls "
+	    "next=recheck_open_connections");
+	for (k = 0; k < srv->s_nworkers; k++)
+		event_active(srv->s_workers[k].w_reverify_ev, EV_READ, 0);
+}
+
+/* --------------------------------------------- connections per principal */
+
+struct pcount_ent {
+	struct pcount_ent	*pe_next;
+	uint32_t		 pe_n;
+	char			 pe_org[PRINCIPAL_ORG_MAX];
+	char			 pe_subject[PRINCIPAL_SUBJECT_MAX];
+};
+
+struct pcount {
+	pthread_mutex_t		 pc_mtx;
+	uint32_t		 pc_max;
+	uint32_t		 pc_seed;
+	size_t			 pc_nb;		/* a power of two */
+	struct pcount_ent	**pc_b;
+};
+
+static struct pcount *
+pcount_new(uint32_t max, uint32_t max_connections)
+{
+	struct pcount *pc;
+
+	if ((pc = calloc(1, sizeof(*pc))) == NULL)
+		return NULL;
+	pc->pc_max = max;
+	pc->pc_seed = (uint32_t)time(NULL) ^ (uint32_t)getpid() * 2654435761u;
+	for (pc->pc_nb = 64; pc->pc_nb < 65536 && pc->pc_nb < max_connections / 4;
+	    pc->pc_nb *= 2)
+		;
+	if ((pc->pc_b = calloc(pc->pc_nb, sizeof(*pc->pc_b))) == NULL) {
+		free(pc);
+		return NULL;
+	}
+	pthread_mutex_init(&pc->pc_mtx, NULL);
+	return pc;
+}
+
+static void
+pcount_free(struct pcount *pc)
+{
+	struct pcount_ent *e, *next;
+	size_t i;
+
+	if (pc == NULL)
+		return;
+	for (i = 0; i < pc->pc_nb; i++)
+		for (e = pc->pc_b[i]; e != NULL; e = next) {
+			next = e->pe_next;
+			free(e);
+		}
+	free(pc->pc_b);
+	pthread_mutex_destroy(&pc->pc_mtx);
+	free(pc);
+}
+
+/* The bucket of (org, subject): FNV-1a, seeded. */
+static struct pcount_ent **
+pcount_bucket(struct pcount *pc, const struct principal *p)
+{
+	uint32_t h = 2166136261u ^ pc->pc_seed;
+	const char *s;
+
+	for (s = p->pr_org; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	h = (h ^ '/') * 16777619u;
+	for (s = p->pr_subject; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return &pc->pc_b[h & (pc->pc_nb - 1)];
+}
+
+static struct pcount_ent *
+pcount_find(struct pcount_ent *e, const struct principal *p)
+{
+	for (; e != NULL; e = e->pe_next)
+		if (strcmp(e->pe_org, p->pr_org) == 0 &&
+		    strcmp(e->pe_subject, p->pr_subject) == 0)
+			return e;
+	return NULL;
+}
+
+int
+server_principal_hold(struct server *srv, const struct principal *p,
+    uint32_t *n)
+{
+	struct pcount *pc = srv->s_pcount;
+	struct pcount_ent **b, *e;
+	int rc = 0;
+
+	pthread_mutex_lock(&pc->pc_mtx);
+	b = pcount_bucket(pc, p);
+	if ((e = pcount_find(*b, p)) == NULL) {
+		if ((e = calloc(1, sizeof(*e))) == NULL) {
+			*n = 0;
+			rc = -1;
+			goto out;
+		}
+		memcpy(e->pe_org, p->pr_org, sizeof(e->pe_org));
+		memcpy(e->pe_subject, p->pr_subject, sizeof(e->pe_subject));
+		e->pe_next = *b;
+		*b = e;
+	}
+	*n = e->pe_n;
+	if (e->pe_n >= pc->pc_max)
+		rc = -1;
+	else
+		*n = ++e->pe_n;
+ out:
+	pthread_mutex_unlock(&pc->pc_mtx);
+	return rc;
+}
+
+void
+server_principal_release(struct server *srv, const struct principal *p)
+{
+	struct pcount *pc = srv->s_pcount;
+	struct pcount_ent **b, *e;
+
+	pthread_mutex_lock(&pc->pc_mtx);
+	for (b = pcount_bucket(pc, p); (e = *b) != NULL; b = &e->pe_next) {
+		if (strcmp(e->pe_org, p->pr_org) != 0 ||
+		    strcmp(e->pe_subject, p->pr_subject) != 0)
+			continue;
+		if (--e->pe_n == 0) {
+			*b = e->pe_next;
+			free(e);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&pc->pc_mtx);
+}
+
+/* ------------------------------------------------------------- memory */
+
+/* Seconds the bytes held may stay too high before a connection is cut. */
+#define SERVER_CUT_GRACE_MS	1000
+/* How often, while they do, each worker looks for the heaviest. */
+#define SERVER_CUT_TICK_US	100000
+/* How often the main thread looks whether memory can be given back. */
+#define SERVER_TRIM_TICK_S	1
+#define SERVER_TRIM_EVERY_MS	5000
+
+static int64_t
+server_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+server_mem_poke(struct server *srv, int all)
+{
+	struct worker *w;
+	int i;
+
+	for (i = 0; i < srv->s_nworkers; i++) {
+		w = &srv->s_workers[i];
+		if (!all && __atomic_load_n(&w->w_nwaiters,
+		    __ATOMIC_RELAXED) == 0)
+			continue;
+		if (__atomic_exchange_n(&w->w_wake_pending, 1,
+		    __ATOMIC_ACQ_REL) == 0)
+			event_active(w->w_mem_ev, EV_READ, 0);
+	}
+}
+
+void
+server_mem_change(struct server *srv, int64_t held, int64_t resv)
+{
+	const struct config *conf = srv->s_conf;
+	size_t mem, rsv;
+
+	mem = held != 0 ? __atomic_add_fetch(&srv->s_mem, (size_t)held,
+	    __ATOMIC_RELAXED) : __atomic_load_n(&srv->s_mem, __ATOMIC_RELAXED);
+	rsv = resv != 0 ? __atomic_add_fetch(&srv->s_resv, (size_t)resv,
+	    __ATOMIC_RELAXED) : __atomic_load_n(&srv->s_resv,
+	    __ATOMIC_RELAXED);
+	if (held > 0 || resv > 0) {
+		if (mem <= srv->s_mem_low ||
+		    __atomic_exchange_n(&srv->s_mem_over, 1,
+		    __ATOMIC_ACQ_REL) != 0)
+			return;
+		__atomic_store_n(&srv->s_mem_over_since, server_now_ms(),
+		    __ATOMIC_RELAXED);
+		log_warnx("memory: connections hold %zu bytes, near memory_max "
+		    "(%zu): reading pauses on every connection, and the "
+		    "heaviest is cut if this lasts", mem, conf->c_memory_max);
+		server_mem_poke(srv, 1);
+		return;
+	}
+	if (mem + rsv > srv->s_mem_low)
+		return;
+	if (__atomic_load_n(&srv->s_mem_over, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&srv->s_mem_over, 0, __ATOMIC_ACQ_REL) != 0) {
+		log_warnx("memory: connections hold %zu bytes again; reading "
+		    "resumes", mem);
+		server_mem_poke(srv, 1);
+		return;
+	}
+	server_mem_poke(srv, 0);
+}
+
+size_t
+server_mem_spare(struct server *srv)
+{
+	size_t max = srv->s_conf->c_memory_max, used;
+
+	if (__atomic_load_n(&srv->s_mem_over, __ATOMIC_RELAXED))
+		return 0;
+	used = __atomic_load_n(&srv->s_mem, __ATOMIC_RELAXED) +
+	    __atomic_load_n(&srv->s_resv, __ATOMIC_RELAXED);
+	return used >= max ? 0 : max - used;
+}
+
+int
+server_mem_cutting(struct server *srv)
+{
+	return __atomic_load_n(&srv->s_mem_over, __ATOMIC_RELAXED) &&
+	    server_now_ms() - __atomic_load_n(&srv->s_mem_over_since,
+	    __ATOMIC_RELAXED) >= SERVER_CUT_GRACE_MS;
+}
+
+int
+server_mem_elect(struct server *srv, struct worker *w, size_t bytes)
+{
+	struct worker *o;
+	int i, elected = bytes > 0;
+
+	pthread_mutex_lock(&srv->s_mem_mtx);
+	w->w_heavy = bytes;
+	for (i = 0; i < srv->s_nworkers && elected; i++) {
+		o = &srv->s_workers[i];
+		if (o != w && (o->w_heavy > bytes ||
+		    (o->w_heavy == bytes && o->w_id < w->w_id)))
+			elected = 0;
+	}
+	if (elected)
+		w->w_heavy = 0;		/* cut now; the next tick says anew */
+	pthread_mutex_unlock(&srv->s_mem_mtx);
+	return elected;
+}
+
+/* A worker is poked: room again (waiters go on), or over (tick starts). */
+static void
+worker_mem_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct timeval tick = { 0, SERVER_CUT_TICK_US };
+
+	(void)fd;
+	(void)what;
+	__atomic_store_n(&w->w_wake_pending, 0, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&w->w_srv->s_mem_over, __ATOMIC_RELAXED)) {
+		if (!evtimer_pending(w->w_mem_timer, NULL))
+			evtimer_add(w->w_mem_timer, &tick);
+		return;
+	}
+	conn_mem_wake(w);
+}
+
+static void
+worker_mem_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (!__atomic_load_n(&w->w_srv->s_mem_over, __ATOMIC_RELAXED)) {
+		(void)server_mem_elect(w->w_srv, w, 0);
+		evtimer_del(w->w_mem_timer);
+		conn_mem_wake(w);
+		return;
+	}
+	conn_mem_tick(w);
+}
+
+/*
+ * After a burst (many connections or much memory gone since the last
+ * look), give freed heap back to the system, at most every few seconds:
+ * malloc keeps what it once had otherwise.
+ */
+static void
+server_trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	size_t mem = __atomic_load_n(&srv->s_mem, __ATOMIC_RELAXED) +
+	    __atomic_load_n(&srv->s_resv, __ATOMIC_RELAXED);
+	uint32_t conns = __atomic_load_n(&srv->s_nconns, __ATOMIC_RELAXED);
+	int64_t now = server_now_ms();
+
+	(void)fd;
+	(void)what;
+	if (mem > srv->s_trim_peak_mem)
+		srv->s_trim_peak_mem = mem;
+	if (conns > srv->s_trim_peak_conns)
+		srv->s_trim_peak_conns = conns;
+	if (now - srv->s_trim_last < SERVER_TRIM_EVERY_MS)
+		return;
+	if (!((srv->s_trim_peak_conns >= conns + 64 &&
+	    conns <= srv->s_trim_peak_conns / 2 + srv->s_trim_peak_conns / 4) ||
+	    srv->s_trim_peak_mem >= mem + 16u * 1024 * 1024))
+		return;
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
+#endif
+	log_debug("memory: given back after %u connections and %zu bytes "
+	    "(now %u and %zu)", srv->s_trim_peak_conns, srv->s_trim_peak_mem,
+	    conns, mem);
+	srv->s_trim_peak_mem = mem;
+	srv->s_trim_peak_conns = conns;
+	srv->s_trim_last = now;
 }
 
 /* ------------------------------------------------------------ mailbox */
@@ -253,6 +596,15 @@ server_tick(struct stxn *t, void *arg)
 	return rc != STORE_OK ? rc : (int)n;
 }
 
+/* A reload: this worker's open connections are checked again. */
+static void
+worker_reverify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_reverify(arg);
+}
+
 /* The writer hands a finished call back to the worker it came from. */
 static void
 worker_post(void *arg, struct wjob *j)
@@ -260,6 +612,48 @@ worker_post(void *arg, struct wjob *j)
 	struct worker *w = arg;
 
 	mailbox_post(&w->w_mailbox, j);
+}
+
+static void
+worker_noop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+static void
+worker_quiet_log(int severity, const char *msg)
+{
+	(void)severity;
+	(void)msg;
+}
+
+/*
+ * libevent keeps a small slot per descriptor number a base ever watched,
+ * made the first time and never freed. Made while connections come in,
+ * each lands between that connection's buffers and pins a page of the
+ * heap after the connection is gone, so a burst of connections would leave
+ * megabytes behind. Made here, up front and side by side, they pin
+ * nothing: adding an event makes the slot even when the descriptor is not
+ * open (the add then fails, quietly).
+ */
+static void
+worker_fd_slots(struct worker *w, int nfds)
+{
+	struct event *ev;
+	int fd;
+
+	event_set_log_callback(worker_quiet_log);
+	for (fd = 0; fd < nfds; fd++) {
+		if ((ev = event_new(w->w_base, fd, EV_READ, worker_noop_cb,
+		    NULL)) == NULL)
+			break;
+		if (event_add(ev, NULL) == 0)
+			(void)event_del(ev);
+		event_free(ev);
+	}
+	event_set_log_callback(NULL);
 }
 
 static void
@@ -278,14 +672,23 @@ worker_init(struct server *srv, struct worker *w, int id)
 	w->w_fdq_ev = event_new(w->w_base, -1, 0, worker_fdq_cb, w);
 	w->w_stop_ev = event_new(w->w_base, -1, 0, worker_stop_cb, w);
 	w->w_feed_ev = event_new(w->w_base, -1, 0, worker_feed_cb, w);
+	w->w_reverify_ev = event_new(w->w_base, -1, 0, worker_reverify_cb, w);
+	w->w_mem_ev = event_new(w->w_base, -1, 0, worker_mem_cb, w);
+	w->w_mem_timer = event_new(w->w_base, -1, EV_PERSIST,
+	    worker_mem_tick_cb, w);
+	TAILQ_INIT(&w->w_waiters);
 	if (w->w_mailbox.mb_ev == NULL || w->w_fdq_ev == NULL ||
-	    w->w_stop_ev == NULL || w->w_feed_ev == NULL)
+	    w->w_stop_ev == NULL || w->w_feed_ev == NULL ||
+	    w->w_reverify_ev == NULL || w->w_mem_ev == NULL ||
+	    w->w_mem_timer == NULL)
 		fatalx("worker %d: event_new failed", id);
 	if ((w->w_env.ce_subs = subs_new(srv->s_conf->c_subscriber_buffer)) ==
 	    NULL)
 		fatalx("worker %d: out of memory", id);
 	if ((w->w_rtxn = store_reader_new(srv->s_store)) == NULL)
 		fatalx("worker %d: cannot make a read transaction", id);
+	worker_fd_slots(w, (int)(srv->s_conf->c_max_connections > 65536 ?
+	    65536 : srv->s_conf->c_max_connections) + 64);
 	w->w_env.ce_conf = srv->s_conf;
 	w->w_env.ce_consent = &srv->s_consent;
 	w->w_env.ce_hh = &srv->s_hh;
@@ -314,6 +717,9 @@ worker_free(struct worker *w)
 	event_free(w->w_fdq_ev);
 	event_free(w->w_stop_ev);
 	event_free(w->w_feed_ev);
+	event_free(w->w_reverify_ev);
+	event_free(w->w_mem_ev);
+	event_free(w->w_mem_timer);
 	event_base_free(w->w_base);
 	pthread_mutex_destroy(&w->w_fdq_mtx);
 	pthread_mutex_destroy(&w->w_mailbox.mb_mtx);
@@ -364,6 +770,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		log_kv(LOGL_INFO, "descriptors available again; accepting", NULL);
 	}
 	n = __atomic_add_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
+	if (n > srv->s_trim_peak_conns)
+		srv->s_trim_peak_conns = n;
 	if (n > srv->s_conf->c_max_connections || srv->s_stopping) {
 		__atomic_sub_fetch(&srv->s_nconns, 1, __ATOMIC_RELAXED);
 		if (!srv->s_stopping) {
@@ -505,6 +913,32 @@ server_stop_async(void *arg)
 	event_active(srv->s_stop_ev, EV_READ, 0);
 }
 
+/*
+ * The memory marks: connections may reserve up to memory_max; held bytes
+ * above s_mem_low (memory_max less an eighth, at least one frame) leave
+ * too little room, and end the pause only once all is below it again.
+ */
+static void
+server_mem_init(struct server *srv)
+{
+	const struct config *conf = srv->s_conf;
+	size_t slack = conf->c_memory_max / 8;
+
+	if (slack < (size_t)conf->c_max_frame + 4)
+		slack = (size_t)conf->c_max_frame + 4;
+	if (slack > conf->c_memory_max / 2)
+		slack = conf->c_memory_max / 2;
+	srv->s_mem_low = conf->c_memory_max - slack;
+#ifdef __GLIBC__
+	/*
+	 * A fixed threshold: large answers get their own mappings, returned
+	 * when freed. glibc's moving threshold would soon serve them from the
+	 * heap, which keeps the memory after a burst of slow readers.
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
+}
+
 struct server *
 server_new(const struct config *conf)
 {
@@ -546,10 +980,18 @@ server_new(const struct config *conf)
 	    conf->c_write_burst)) == NULL)
 		fatal("calloc");
 	pthread_mutex_init(&srv->s_tls_mtx, NULL);
+	pthread_mutex_init(&srv->s_mem_mtx, NULL);
+	server_mem_init(srv);
+	if ((srv->s_pcount = pcount_new(conf->c_max_conns_principal,
+	    conf->c_max_connections)) == NULL)
+		fatal("calloc");
 
+	if (conf->c_ticket_lifetime > 0 &&
+	    (srv->s_tickets = tls_tickets_new(conf->c_ticket_lifetime)) == NULL)
+		fatalx("tls: cannot make session ticket keys");
 	if ((cur_slot = calloc(1, sizeof(*cur_slot))) == NULL)
 		fatal("calloc");
-	if ((cur_slot->tsl_ts = tls_server_new(conf, err, sizeof(err))) == NULL)
+	if ((cur_slot->tsl_ts = server_tls_make(srv, err, sizeof(err))) == NULL)
 		fatalx("tls: %s", err);
 
 	srv->s_nworkers = conf->c_workers;
@@ -601,6 +1043,9 @@ server_new(const struct config *conf)
 		fatalx("%s", err);
 	writer_set_commit_hook(srv->s_writer, anchor_committed, srv->s_anchor);
 
+	if ((srv->s_trim_ev = event_new(srv->s_base, -1, EV_PERSIST,
+	    server_trim_cb, srv)) == NULL)
+		fatalx("event_new failed");
 	if ((srv->s_workers = calloc((size_t)srv->s_nworkers,
 	    sizeof(*srv->s_workers))) == NULL)
 		fatal("calloc");
@@ -637,6 +1082,11 @@ server_run(struct server *srv)
 		if (pthread_create(&srv->s_workers[i].w_thread, NULL,
 		    worker_main, &srv->s_workers[i]) != 0)
 			fatalx("cannot start worker %d", i);
+	{
+		struct timeval trim = { SERVER_TRIM_TICK_S, 0 };
+
+		evtimer_add(srv->s_trim_ev, &trim);
+	}
 	admin_start(srv->s_admin);
 	log_kv(LOGL_INFO, "ready", "workers=%d", srv->s_nworkers);
 	proc_notify_ready(srv->s_nworkers);
@@ -653,6 +1103,10 @@ server_run(struct server *srv)
 		event_active(srv->s_workers[i].w_stop_ev, EV_READ, 0);
 	for (i = 0; i < srv->s_nworkers; i++)
 		pthread_join(srv->s_workers[i].w_thread, NULL);
+	/* Every connection and call is gone: so is what they were counted for. */
+	if (srv->s_mem != 0 || srv->s_resv != 0)
+		log_warnx("memory accounting: %zu bytes held and %zu reserved "
+		    "left at exit", srv->s_mem, srv->s_resv);
 	/* No worker can submit any more. */
 	writer_free(srv->s_writer);
 	srv->s_writer = NULL;
@@ -682,6 +1136,8 @@ server_free(struct server *srv)
 		event_free(srv->s_accept_resume);
 	if (srv->s_stop_ev != NULL)
 		event_free(srv->s_stop_ev);
+	if (srv->s_trim_ev != NULL)
+		event_free(srv->s_trim_ev);
 	event_base_free(srv->s_base);
 	store_close(srv->s_store);
 	quota_free(srv->s_quota);
@@ -693,6 +1149,9 @@ server_free(struct server *srv)
 			free(old_slots[k]);
 		}
 	pthread_mutex_destroy(&srv->s_tls_mtx);
+	pthread_mutex_destroy(&srv->s_mem_mtx);
+	pcount_free(srv->s_pcount);
+	tls_tickets_free(srv->s_tickets);
 	free(srv);
 	libevent_global_shutdown();
 }

@@ -136,6 +136,12 @@ int	store_txn_error(const struct stxn *);	/* the sticky error, STORE_OK if none 
  * one. The writer answers only then.
  */
 int	store_sync(struct store *) __attribute__((warn_unused_result));
+/*
+ * The id of the last write txn committed to the environment (by any
+ * process; 0 if unknown). A commit that changed nothing leaves it as it
+ * was: LMDB then writes and flushes nothing.
+ */
+uint64_t store_last_txn(struct store *);
 /* Bytes of values this txn (a child: itself only) has put so far. */
 uint64_t store_txn_bytes(const struct stxn *);
 /* Change events this txn (a child: itself only) has appended so far. */

@@ -1080,6 +1080,16 @@ store_sync(struct store *st)
 	return STORE_OK;
 }
 
+uint64_t
+store_last_txn(struct store *st)
+{
+	MDB_envinfo info;
+
+	if (mdb_env_info(st->st_env, &info) != MDB_SUCCESS)
+		return 0;
+	return (uint64_t)info.me_last_txnid;
+}
+
 int
 store_txn_error(const struct stxn *tx)
 {

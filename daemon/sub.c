@@ -369,12 +369,12 @@ subs_add(struct subs *ss, struct call *ca, uint64_t since)
 }
 
 int
-subs_end(struct subs *ss, void *sink_arg, uint64_t id)
+subs_end(struct subs *ss, void *owner, uint64_t id)
 {
 	struct sub *s;
 
 	TAILQ_FOREACH(s, &ss->ss_list, s_entry) {
-		if (s->s_call->ca_sink.cs_arg == sink_arg &&
+		if (s->s_call->ca_sink.cs_owner == owner &&
 		    s->s_call->ca_id == id && s->s_end_code == 0) {
 			sub_end(s, CODE(CANCELLED), "unsubscribed");
 			return 0;
@@ -393,8 +393,12 @@ subs_pump(struct subs *ss)
 	/* A round can end its subscription: take the next one first. */
 	for (s = TAILQ_FIRST(&ss->ss_list); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, s_entry);
-		if (s->s_round == NULL && s->s_end_code == 0)
+		if (s->s_end_code != 0)
+			continue;
+		if (s->s_round == NULL)
 			sub_round(s);
+		else
+			s->s_again = 1;	/* its round did not see these: one more */
 	}
 }
 

@@ -27,10 +27,10 @@ void	subs_free(struct subs *);
 /* The Subscribe call ca becomes a subscription from since; takes ca. */
 void	subs_add(struct subs *, struct call *ca, uint64_t since);
 /*
- * Ends the subscription with request id on the connection behind sink_arg
- * (an Unsubscribe). 0, or -1 when there is none.
+ * Ends the subscription with request id of owner (its sink's cs_owner: the
+ * connection of an Unsubscribe). 0, or -1 when there is none.
  */
-int	subs_end(struct subs *, void *sink_arg, uint64_t id);
+int	subs_end(struct subs *, void *owner, uint64_t id);
 /* The feed moved: every subscription not busy gets its next round. */
 void	subs_pump(struct subs *);
 /* Subscribers and their memory, for metrics and the measured figure. */

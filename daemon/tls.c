@@ -1,13 +1,16 @@
 /*
  * tls: the server's TLS context and the peer's identity (see tls.h).
  *
- * Session resumption is off (no tickets, no session cache): every
- * connection makes a full handshake, so the identity is always decided on
- * a chain verified just now against the CRLs loaded now, and
- * SSL_get0_verified_chain() is always there (OpenSSL 3.0 keeps it on the
- * SSL, not in the session, so a resumed session would have none). The
- * session id context is set anyway, as SSL_VERIFY_PEER requires it should
- * caching ever be switched on.
+ * Session resumption uses stateless tickets (no server-side cache) under
+ * keys shared by every context (tls_tickets), so a reload keeps them. The
+ * identity is never taken from a ticket on trust alone: a ticket names the
+ * context that issued it (its app data); the decrypt callback uses it only
+ * when its leaf passes this context's trust store and CRLs — verified again
+ * when the ticket came from another context (a reload in between), or
+ * checked for expiry only when the same CRLs issued it — and marks the SSL.
+ * tls_identify then builds the chain from the configured CAs, since OpenSSL
+ * 3.0 keeps no verified chain for a resumed session. The session id context
+ * is set, as SSL_VERIFY_PEER with resumption requires.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,9 +22,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <time.h>
+
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -38,6 +46,7 @@
 	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
 #define TLS_SID_CTX	"eenplan"
 #define TLS_KEY_MAX	(64 * 1024)	/* a PEM key file is a few hundred bytes */
+#define TLS_VERIFY_DEPTH 2		/* leaf, organisation CA, root */
 
 struct tls_server {
 	SSL_CTX		*ts_ctx;
@@ -45,7 +54,34 @@ struct tls_server {
 	size_t		 ts_norgs;
 	struct tls_date	 ts_dates[TLS_DATES_MAX];	/* for readiness */
 	size_t		 ts_ndates;
+	const struct config *ts_cfg;
+	uint64_t	 ts_gen;	/* unique per context in this process */
+	time_t		 ts_valid_until; /* first CA expiry or CRL nextUpdate */
+	struct tls_tickets *ts_tickets;	/* NULL: no resumption */
 };
+
+/* A ticket key: AES-256-CBC + HMAC-SHA256, as RFC 5077 suggests. */
+struct tls_tkey {
+	unsigned char	tk_name[16];
+	unsigned char	tk_aes[32];
+	unsigned char	tk_hmac[32];
+	time_t		tk_born;	/* CLOCK_MONOTONIC seconds */
+	int		tk_set;
+};
+
+struct tls_tickets {
+	pthread_mutex_t	tt_mtx;
+	uint32_t	tt_lifetime;
+	struct tls_tkey	tt_cur;		/* encrypts */
+	struct tls_tkey	tt_prev;	/* decrypts what it made before */
+};
+
+static X509_STORE_CTX *tls_verify_now(struct tls_server *, X509 *,
+	    STACK_OF(X509) *, char *, size_t);
+
+static uint64_t tls_gens;		/* atomic */
+static int tls_ssl_idx = -1;		/* SSL ex_data: resumption checked */
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
 /* An ASN1 time as seconds since the epoch; 0 when it cannot be read. */
 static int64_t
@@ -326,6 +362,23 @@ tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	return SSL_TLSEXT_ERR_OK;
 }
 
+/* Lowers ts_valid_until to t: the context's trust changes by then. */
+static void
+tls_valid_before(struct tls_server *ts, const ASN1_TIME *t)
+{
+	struct tm tm;
+	time_t when;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
+		ERR_clear_error();
+		ts->ts_valid_until = 0;		/* unknown: always check */
+		return;
+	}
+	when = timegm(&tm);
+	if (when < ts->ts_valid_until)
+		ts->ts_valid_until = when;
+}
+
 /* 1 when crl was issued and signed by ca. */
 static int
 tls_crl_from(X509_CRL *crl, X509 *ca)
@@ -377,6 +430,7 @@ tls_load_crls(struct tls_server *ts, X509_STORE *store, X509 *root,
 		}
 		ncrl++;
 		next = X509_CRL_get0_nextUpdate(xi->crl);
+		tls_valid_before(ts, next);
 		if (next != NULL && X509_cmp_current_time(next) < 0)
 			log_kv(LOGL_WARN, "CRL has expired: certificates "
 			    "of its CA will be refused", "file=%s crl=%d",
@@ -462,6 +516,7 @@ tls_load_trust(struct tls_server *ts, const struct config *cfg, char *err,
 		goto out;
 	}
 	tls_note_cert(ts, root, "root");
+	tls_valid_before(ts, X509_get0_notAfter(root));
 	for (i = 0; i < cfg->c_norgs; i++) {
 		const struct config_org *co = &cfg->c_orgs[i];
 		char what[64], label[48];
@@ -473,6 +528,7 @@ tls_load_trust(struct tls_server *ts, const struct config *cfg, char *err,
 		ts->ts_org_cas[ts->ts_norgs++] = ca;
 		(void)snprintf(label, sizeof(label), "org:%s", co->co_id);
 		tls_note_cert(ts, ca, label);
+		tls_valid_before(ts, X509_get0_notAfter(ca));
 		if (!tls_issued_by_root(root, ca, &why)) {
 			(void)snprintf(err, errlen, "%s: %s does not verify "
 			    "under the root CA %s: %s", what, co->co_ca_file,
@@ -529,14 +585,20 @@ tls_setup_ctx(SSL_CTX *ctx, char *err, size_t errlen)
 	if (SSL_CTX_set_num_tickets(ctx, 0) != 1 ||
 	    SSL_CTX_set_session_id_context(ctx,
 	    (const unsigned char *)TLS_SID_CTX, sizeof(TLS_SID_CTX) - 1) != 1) {
-		tls_err(err, errlen, "cannot turn session resumption off");
+		tls_err(err, errlen, "cannot set up session resumption");
 		return -1;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	SSL_CTX_set_verify_depth(ctx, 2);
+	SSL_CTX_set_verify_depth(ctx, TLS_VERIFY_DEPTH);
 	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_select, NULL);
 	return 0;
+}
+
+static void
+tls_once_init(void)
+{
+	tls_ssl_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
 struct tls_server *
@@ -545,6 +607,10 @@ tls_server_new(const struct config *cfg, char *err, size_t errlen)
 	struct tls_server *ts;
 
 	ERR_clear_error();
+	if (pthread_once(&tls_once, tls_once_init) != 0 || tls_ssl_idx < 0) {
+		(void)snprintf(err, errlen, "cannot set up TLS state");
+		return NULL;
+	}
 	if (cfg->c_norgs > CONFIG_MAX_ORGS) {
 		(void)snprintf(err, errlen, "too many organisations");
 		return NULL;
@@ -553,7 +619,14 @@ tls_server_new(const struct config *cfg, char *err, size_t errlen)
 		(void)snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	ts->ts_cfg = cfg;
+	ts->ts_gen = __atomic_add_fetch(&tls_gens, 1, __ATOMIC_RELAXED);
+	ts->ts_valid_until = (time_t)INT64_MAX;
 	if ((ts->ts_ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		tls_err(err, errlen, "cannot create the TLS context");
+		goto fail;
+	}
+	if (SSL_CTX_set_app_data(ts->ts_ctx, ts) != 1) {
 		tls_err(err, errlen, "cannot create the TLS context");
 		goto fail;
 	}
@@ -593,6 +666,264 @@ SSL_CTX *
 tls_server_ctx(struct tls_server *ts)
 {
 	return ts->ts_ctx;
+}
+
+/* ------------------------------------------------------------ tickets */
+
+static time_t
+tls_mono_now(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static int
+tls_tkey_make(struct tls_tkey *k, time_t now)
+{
+	if (RAND_bytes(k->tk_name, sizeof(k->tk_name)) != 1 ||
+	    RAND_bytes(k->tk_aes, sizeof(k->tk_aes)) != 1 ||
+	    RAND_bytes(k->tk_hmac, sizeof(k->tk_hmac)) != 1) {
+		ERR_clear_error();
+		return -1;
+	}
+	k->tk_born = now;
+	k->tk_set = 1;
+	return 0;
+}
+
+struct tls_tickets *
+tls_tickets_new(uint32_t lifetime)
+{
+	struct tls_tickets *tt;
+
+	if (lifetime == 0 || (tt = calloc(1, sizeof(*tt))) == NULL)
+		return NULL;
+	tt->tt_lifetime = lifetime;
+	if (pthread_mutex_init(&tt->tt_mtx, NULL) != 0) {
+		free(tt);
+		return NULL;
+	}
+	if (tls_tkey_make(&tt->tt_cur, tls_mono_now()) == -1) {
+		tls_tickets_free(tt);
+		return NULL;
+	}
+	return tt;
+}
+
+void
+tls_tickets_free(struct tls_tickets *tt)
+{
+	if (tt == NULL)
+		return;
+	pthread_mutex_destroy(&tt->tt_mtx);
+	OPENSSL_cleanse(tt, sizeof(*tt));
+	free(tt);
+}
+
+/* A copy of the key to encrypt with now, rotating it when its time is up. */
+static int
+tls_tickets_current(struct tls_tickets *tt, struct tls_tkey *out)
+{
+	time_t now = tls_mono_now();
+	int rc = 0;
+
+	pthread_mutex_lock(&tt->tt_mtx);
+	if (now - tt->tt_cur.tk_born >= (time_t)tt->tt_lifetime) {
+		tt->tt_prev = tt->tt_cur;
+		if (tls_tkey_make(&tt->tt_cur, now) == -1) {
+			tt->tt_cur = tt->tt_prev;	/* try again next time */
+			rc = -1;
+		}
+	}
+	*out = tt->tt_cur;
+	pthread_mutex_unlock(&tt->tt_mtx);
+	return rc;
+}
+
+/*
+ * A copy of the key named name: 0, 1 when the ticket should be replaced
+ * (its key no longer encrypts), -1 when unknown or too old to trust.
+ */
+static int
+tls_tickets_find(struct tls_tickets *tt, const unsigned char *name,
+    struct tls_tkey *out)
+{
+	time_t now = tls_mono_now();
+	const struct tls_tkey *k = NULL;
+	int rc = -1;
+
+	pthread_mutex_lock(&tt->tt_mtx);
+	if (tt->tt_cur.tk_set &&
+	    memcmp(name, tt->tt_cur.tk_name, sizeof(tt->tt_cur.tk_name)) == 0)
+		k = &tt->tt_cur;
+	else if (tt->tt_prev.tk_set && memcmp(name, tt->tt_prev.tk_name,
+	    sizeof(tt->tt_prev.tk_name)) == 0)
+		k = &tt->tt_prev;
+	if (k != NULL && now - k->tk_born < 2 * (time_t)tt->tt_lifetime) {
+		*out = *k;
+		rc = now - k->tk_born >= (time_t)tt->tt_lifetime ? 1 : 0;
+	}
+	pthread_mutex_unlock(&tt->tt_mtx);
+	return rc;
+}
+
+/* OpenSSL's ticket key callback: 1 use, 2 use and renew, 0 unknown key. */
+static int
+tls_ticket_key_cb(SSL *ssl, unsigned char name[16],
+    unsigned char iv[EVP_MAX_IV_LENGTH], EVP_CIPHER_CTX *cctx,
+    EVP_MAC_CTX *hctx, int enc)
+{
+	struct tls_server *ts = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	char digest[] = "SHA256";
+	OSSL_PARAM params[3];
+	struct tls_tkey k;
+	int rc;
+
+	if (ts == NULL || ts->ts_tickets == NULL)
+		return enc ? -1 : 0;
+	memset(&k, 0, sizeof(k));
+	if (enc) {
+		if (tls_tickets_current(ts->ts_tickets, &k) == -1 ||
+		    RAND_bytes(iv, 16) != 1) {
+			rc = -1;
+			goto out;
+		}
+		memcpy(name, k.tk_name, sizeof(k.tk_name));
+		rc = EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.tk_aes,
+		    iv) == 1 ? 1 : -1;
+	} else {
+		switch (tls_tickets_find(ts->ts_tickets, name, &k)) {
+		case 0:
+			rc = 1;
+			break;
+		case 1:
+			rc = 2;
+			break;
+		default:
+			return 0;	/* a full handshake instead */
+		}
+		if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.tk_aes,
+		    iv) != 1)
+			rc = -1;
+	}
+	if (rc > 0) {
+		params[0] = OSSL_PARAM_construct_octet_string(
+		    OSSL_MAC_PARAM_KEY, k.tk_hmac, sizeof(k.tk_hmac));
+		params[1] = OSSL_PARAM_construct_utf8_string(
+		    OSSL_MAC_PARAM_DIGEST, digest, 0);
+		params[2] = OSSL_PARAM_construct_end();
+		if (EVP_MAC_CTX_set_params(hctx, params) != 1)
+			rc = -1;
+	}
+ out:
+	OPENSSL_cleanse(&k, sizeof(k));
+	return rc;
+}
+
+/* A ticket records the context (its trust store and CRLs) that issued it. */
+static int
+tls_ticket_gen_cb(SSL *ssl, void *arg)
+{
+	struct tls_server *ts = arg;
+	unsigned char gen[8];
+
+	util_be64_put(gen, ts->ts_gen);
+	return SSL_SESSION_set1_ticket_appdata(SSL_get0_session(ssl), gen,
+	    sizeof(gen));
+}
+
+/*
+ * The leaf of a ticket, checked under ts before the session is resumed:
+ * fully verified again, unless the same context (the same CRLs) issued the
+ * ticket and nothing it trusts, nor the leaf, has expired since.
+ */
+static int
+tls_ticket_leaf_ok(struct tls_server *ts, SSL_SESSION *ss)
+{
+	X509 *leaf = SSL_SESSION_get0_peer(ss);
+	X509_STORE_CTX *sc;
+	struct principal pr;
+	void *data = NULL;
+	size_t len = 0;
+	char err[256];
+
+	if (leaf == NULL)
+		return 0;
+	if (SSL_SESSION_get0_ticket_appdata(ss, &data, &len) == 1 &&
+	    len == 8 && util_be64_get(data) == ts->ts_gen &&
+	    time(NULL) < ts->ts_valid_until &&
+	    X509_cmp_current_time(X509_get0_notAfter(leaf)) > 0)
+		return 1;
+	if ((sc = tls_verify_now(ts, leaf, NULL, err, sizeof(err))) == NULL) {
+		log_info("session resumption refused: %s", err);
+		return 0;
+	}
+	memset(&pr, 0, sizeof(pr));
+	if (tls_identify_chain(X509_STORE_CTX_get0_chain(sc), ts->ts_org_cas,
+	    ts->ts_cfg, &pr, err, sizeof(err)) != 0) {
+		log_info("session resumption refused: %s", err);
+		X509_STORE_CTX_free(sc);
+		return 0;
+	}
+	X509_STORE_CTX_free(sc);
+	return 1;
+}
+
+static SSL_TICKET_RETURN
+tls_ticket_dec_cb(SSL *ssl, SSL_SESSION *ss, const unsigned char *keyname,
+    size_t keyname_len, SSL_TICKET_STATUS status, void *arg)
+{
+	struct tls_server *ts = arg;
+
+	(void)keyname;
+	(void)keyname_len;
+	switch (status) {
+	case SSL_TICKET_SUCCESS:
+	case SSL_TICKET_SUCCESS_RENEW:
+		if (ss == NULL || !tls_ticket_leaf_ok(ts, ss))
+			return SSL_TICKET_RETURN_IGNORE_RENEW;
+		/* tls_identify trusts a resumed session only with this mark. */
+		if (SSL_set_ex_data(ssl, tls_ssl_idx, ts) != 1) {
+			ERR_clear_error();
+			return SSL_TICKET_RETURN_IGNORE_RENEW;
+		}
+		/* A new ticket each time: a TLS 1.3 client uses one once. */
+		return SSL_TICKET_RETURN_USE_RENEW;
+	case SSL_TICKET_NONE:
+	case SSL_TICKET_EMPTY:
+	case SSL_TICKET_NO_DECRYPT:
+		return SSL_TICKET_RETURN_IGNORE_RENEW;
+	default:
+		return SSL_TICKET_RETURN_ABORT;
+	}
+}
+
+int
+tls_server_use_tickets(struct tls_server *ts, struct tls_tickets *tt,
+    char *err, size_t errlen)
+{
+	SSL_CTX *ctx = ts->ts_ctx;
+
+	ts->ts_tickets = tt;
+	SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+	/* Stateless tickets only: the server keeps no session cache. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	(void)SSL_CTX_set_timeout(ctx, (long)tt->tt_lifetime);
+	/*
+	 * Two, as OpenSSL does by default: a client drops the session of a
+	 * connection it did not close cleanly, and keeps the other.
+	 */
+	if (SSL_CTX_set_num_tickets(ctx, 2) != 1 ||
+	    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tls_ticket_key_cb) != 1 ||
+	    SSL_CTX_set_session_ticket_cb(ctx, tls_ticket_gen_cb,
+	    tls_ticket_dec_cb, ts) != 1) {
+		tls_err(err, errlen, "cannot turn session resumption on");
+		ts->ts_tickets = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /* For messages: printable ASCII of s, others as '?', at most 64 chars. */
@@ -667,12 +998,211 @@ tls_serial_hex(X509 *x, char *out, size_t outlen)
 	return ret;
 }
 
+/* ------------------------------------------------------------- teams */
+
+/*
+ * A strict DER reader for the one structure read here by hand: single-byte
+ * tags, definite lengths, every length checked against what is left.
+ */
+struct tls_der {
+	const unsigned char	*d_p;
+	const unsigned char	*d_end;
+};
+
+/* The next element: its tag and its contents. 0, or -1 when malformed. */
+static int
+tls_der_next(struct tls_der *d, unsigned char *tag, struct tls_der *in)
+{
+	size_t len = 0;
+	unsigned n;
+
+	if (d->d_end - d->d_p < 2)
+		return -1;
+	*tag = *d->d_p++;
+	if ((*tag & 0x1f) == 0x1f)
+		return -1;			/* multi-byte tags: not here */
+	n = *d->d_p++;
+	if (n & 0x80) {
+		n &= 0x7f;
+		if (n == 0 || n > 3 || d->d_end - d->d_p < (ptrdiff_t)n)
+			return -1;		/* indefinite, or absurd */
+		while (n-- > 0)
+			len = len << 8 | *d->d_p++;
+	} else
+		len = n;
+	if (d->d_end - d->d_p < (ptrdiff_t)len)
+		return -1;
+	in->d_p = d->d_p;
+	in->d_end = d->d_p + len;
+	d->d_p += len;
+	return 0;
+}
+
+#define DER_SEQUENCE	0x30
+#define DER_SET		0x31
+#define DER_OID		0x06
+#define DER_UTF8	0x0c
+#define DER_CTX0	0xa0
+
+/* id-aca-group, 1.3.6.1.5.5.7.10.4 (RFC 5755, section 4.4.4). */
+static const unsigned char tls_oid_group[] = {
+	0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x0a, 0x04
+};
+
+static int
+tls_team_name_ok(const unsigned char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len >= PRINCIPAL_TEAM_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* One team name (a UTF8String) into pr, checked. */
+static int
+tls_team_add(struct principal *pr, const struct tls_der *v, char *err,
+    size_t errlen)
+{
+	char shown[72], raw[72];
+	size_t len = (size_t)(v->d_end - v->d_p);
+	int i;
+
+	if (!tls_team_name_ok(v->d_p, len)) {
+		(void)snprintf(raw, sizeof(raw), "%.*s", len > 64 ? 64 :
+		    (int)len, (const char *)v->d_p);
+		tls_printable(raw, shown, sizeof(shown));
+		(void)snprintf(err, errlen, "certificate team \"%s\" is not "
+		    "1..%d of [a-z0-9-]", shown, PRINCIPAL_TEAM_MAX - 1);
+		return -1;
+	}
+	for (i = 0; i < pr->pr_nteams; i++) {
+		if (strlen(pr->pr_teams[i]) == len &&
+		    memcmp(pr->pr_teams[i], v->d_p, len) == 0) {
+			(void)snprintf(err, errlen, "certificate names team "
+			    "%s more than once", pr->pr_teams[i]);
+			return -1;
+		}
+	}
+	if (pr->pr_nteams >= PRINCIPAL_TEAMS_MAX) {
+		(void)snprintf(err, errlen, "certificate names more than %d "
+		    "teams", PRINCIPAL_TEAMS_MAX);
+		return -1;
+	}
+	memcpy(pr->pr_teams[pr->pr_nteams], v->d_p, len);
+	pr->pr_teams[pr->pr_nteams][len] = '\0';
+	pr->pr_nteams++;
+	return 0;
+}
+
+/*
+ * The values of one Group attribute: a SET of IetfAttrSyntax, each
+ * SEQUENCE { policyAuthority [0] OPTIONAL, values SEQUENCE OF CHOICE {
+ * octets, oid, string } }; teams are the UTF8String choice only.
+ */
+static int
+tls_team_values(struct principal *pr, struct tls_der set, char *err,
+    size_t errlen)
+{
+	struct tls_der attr, vals, v;
+	unsigned char tag;
+
+	while (set.d_p < set.d_end) {
+		if (tls_der_next(&set, &tag, &attr) == -1 ||
+		    tag != DER_SEQUENCE)
+			goto bad;
+		if (tls_der_next(&attr, &tag, &vals) == -1)
+			goto bad;
+		if (tag == DER_CTX0 && tls_der_next(&attr, &tag, &vals) == -1)
+			goto bad;	/* the policy authority: not ours */
+		if (tag != DER_SEQUENCE || attr.d_p != attr.d_end)
+			goto bad;
+		if (vals.d_p == vals.d_end)
+			goto bad;
+		while (vals.d_p < vals.d_end) {
+			if (tls_der_next(&vals, &tag, &v) == -1)
+				goto bad;
+			if (tag != DER_UTF8) {
+				(void)snprintf(err, errlen, "certificate team "
+				    "is not a UTF8String (Group attribute "
+				    "value tag 0x%02x)", tag);
+				return -1;
+			}
+			if (tls_team_add(pr, &v, err, errlen) == -1)
+				return -1;
+		}
+	}
+	return 0;
+ bad:
+	(void)snprintf(err, errlen, "certificate teams: malformed Group "
+	    "attribute in subjectDirectoryAttributes");
+	return -1;
+}
+
+/*
+ * The teams the issuing CA put the leaf in: the Group attribute (RFC 5755)
+ * in the subjectDirectoryAttributes extension (RFC 5280, 4.2.1.8), which
+ * may hold other attributes too (ignored). No extension: no teams.
+ */
+static int
+tls_teams(X509 *leaf, struct principal *pr, char *err, size_t errlen)
+{
+	const ASN1_OCTET_STRING *os;
+	X509_EXTENSION *ext;
+	struct tls_der d, sda, attr, oid, set;
+	unsigned char tag;
+	int idx;
+
+	pr->pr_nteams = 0;
+	idx = X509_get_ext_by_NID(leaf, NID_subject_directory_attributes, -1);
+	if (idx < 0)
+		return 0;
+	if (X509_get_ext_by_NID(leaf, NID_subject_directory_attributes,
+	    idx) >= 0) {
+		(void)snprintf(err, errlen, "certificate has "
+		    "subjectDirectoryAttributes more than once");
+		return -1;
+	}
+	ext = X509_get_ext(leaf, idx);
+	if ((os = X509_EXTENSION_get_data(ext)) == NULL)
+		goto bad;
+	d.d_p = ASN1_STRING_get0_data(os);
+	d.d_end = d.d_p + ASN1_STRING_length(os);
+	if (tls_der_next(&d, &tag, &sda) == -1 || tag != DER_SEQUENCE ||
+	    d.d_p != d.d_end)
+		goto bad;
+	while (sda.d_p < sda.d_end) {
+		if (tls_der_next(&sda, &tag, &attr) == -1 ||
+		    tag != DER_SEQUENCE)
+			goto bad;
+		if (tls_der_next(&attr, &tag, &oid) == -1 || tag != DER_OID ||
+		    tls_der_next(&attr, &tag, &set) == -1 || tag != DER_SET ||
+		    attr.d_p != attr.d_end)
+			goto bad;
+		if (oid.d_end - oid.d_p != (ptrdiff_t)sizeof(tls_oid_group) ||
+		    memcmp(oid.d_p, tls_oid_group, sizeof(tls_oid_group)) != 0)
+			continue;
+		if (tls_team_values(pr, set, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+ bad:
+	(void)snprintf(err, errlen, "certificate teams: malformed "
+	    "subjectDirectoryAttributes");
+	return -1;
+}
+
 int
 tls_identify_chain(STACK_OF(X509) *chain, X509 *const *org_cas,
     const struct config *cfg, struct principal *pr, char *err, size_t errlen)
 {
 	const struct config_org *co = NULL;
 	const X509_NAME *subj;
+	struct principal teams;
 	X509 *leaf, *issuer;
 	char o[PRINCIPAL_ORG_MAX + 64], ou[32], cn[PRINCIPAL_SUBJECT_MAX];
 	char shown[72], serial[sizeof(pr->pr_serial)];
@@ -755,6 +1285,9 @@ tls_identify_chain(STACK_OF(X509) *chain, X509 *const *org_cas,
 		(void)snprintf(err, errlen, "certificate serial unreadable");
 		return -1;
 	}
+	memset(&teams, 0, sizeof(teams));
+	if (tls_teams(leaf, &teams, err, errlen) == -1)
+		return -1;
 
 	/* pr_peer is the connection's: left as it is. */
 	memcpy(pr->pr_org, co->co_id, sizeof(pr->pr_org));
@@ -763,7 +1296,97 @@ tls_identify_chain(STACK_OF(X509) *chain, X509 *const *org_cas,
 	memcpy(pr->pr_org_identifier, co->co_identifier,
 	    sizeof(pr->pr_org_identifier));
 	memcpy(pr->pr_serial, serial, sizeof(pr->pr_serial));
+	memcpy(pr->pr_teams, teams.pr_teams, sizeof(pr->pr_teams));
+	pr->pr_nteams = teams.pr_nteams;
 	return 0;
+}
+
+/*
+ * leaf verified now against ts's store and CRLs, with untrusted (may be
+ * NULL) as the peer's own intermediates: the store context holding the
+ * chain, or NULL with why in err.
+ */
+static X509_STORE_CTX *
+tls_verify_now(struct tls_server *ts, X509 *leaf, STACK_OF(X509) *untrusted,
+    char *err, size_t errlen)
+{
+	X509_STORE_CTX *sc;
+	int why;
+
+	if ((sc = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(sc, SSL_CTX_get_cert_store(ts->ts_ctx), leaf,
+	    untrusted) != 1 ||
+	    X509_STORE_CTX_set_default(sc, "ssl_client") != 1) {
+		tls_err(err, errlen, "cannot verify the certificate");
+		X509_STORE_CTX_free(sc);
+		return NULL;
+	}
+	X509_VERIFY_PARAM_set_depth(X509_STORE_CTX_get0_param(sc),
+	    TLS_VERIFY_DEPTH);
+	if (X509_verify_cert(sc) != 1) {
+		why = X509_STORE_CTX_get_error(sc);
+		ERR_clear_error();
+		(void)snprintf(err, errlen, "certificate verification failed: "
+		    "%s", X509_verify_cert_error_string(why));
+		X509_STORE_CTX_free(sc);
+		return NULL;
+	}
+	return sc;
+}
+
+int
+tls_reverify(struct tls_server *ts, SSL *ssl, const struct config *cfg,
+    struct principal *pr, char *err, size_t errlen)
+{
+	X509_STORE_CTX *sc;
+	X509 *leaf;
+	int rc;
+
+	if ((leaf = SSL_get0_peer_certificate(ssl)) == NULL) {
+		(void)snprintf(err, errlen, "no client certificate");
+		return -1;
+	}
+	if ((sc = tls_verify_now(ts, leaf, SSL_get_peer_cert_chain(ssl), err,
+	    errlen)) == NULL)
+		return -1;
+	rc = tls_identify_chain(X509_STORE_CTX_get0_chain(sc), ts->ts_org_cas,
+	    cfg, pr, err, errlen);
+	X509_STORE_CTX_free(sc);
+	return rc;
+}
+
+/*
+ * A session resumed from a ticket that tls_ticket_dec_cb checked under ts:
+ * the chain is the leaf and the configured CA that issued it.
+ */
+static int
+tls_identify_resumed(struct tls_server *ts, SSL *ssl,
+    const struct config *cfg, struct principal *pr, char *err,
+    size_t errlen)
+{
+	STACK_OF(X509) *chain;
+	X509 *leaf = SSL_get0_peer_certificate(ssl);
+	size_t i;
+	int rc;
+
+	for (i = 0; i < ts->ts_norgs; i++)
+		if (X509_check_issued(ts->ts_org_cas[i], leaf) == X509_V_OK)
+			break;
+	if (i == ts->ts_norgs) {
+		(void)snprintf(err, errlen, "issuer is not an organisation CA");
+		return -1;
+	}
+	if ((chain = sk_X509_new_null()) == NULL ||
+	    sk_X509_push(chain, leaf) <= 0 ||
+	    sk_X509_push(chain, ts->ts_org_cas[i]) <= 0) {
+		sk_X509_free(chain);
+		ERR_clear_error();
+		(void)snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = tls_identify_chain(chain, ts->ts_org_cas, cfg, pr, err, errlen);
+	sk_X509_free(chain);
+	return rc;
 }
 
 int
@@ -785,6 +1408,14 @@ tls_identify(struct tls_server *ts, SSL *ssl, const struct config *cfg,
 		(void)snprintf(err, errlen, "certificate verification failed: "
 		    "%s", X509_verify_cert_error_string(v));
 		return -1;
+	}
+	/* Verified under another context's CRLs: again, under this one. */
+	if (SSL_get_SSL_CTX(ssl) != ts->ts_ctx)
+		return tls_reverify(ts, ssl, cfg, pr, err, errlen);
+	if (SSL_session_reused(ssl)) {
+		if (SSL_get_ex_data(ssl, tls_ssl_idx) != ts)
+			return tls_reverify(ts, ssl, cfg, pr, err, errlen);
+		return tls_identify_resumed(ts, ssl, cfg, pr, err, errlen);
 	}
 	if ((chain = SSL_get0_verified_chain(ssl)) == NULL) {
 		(void)snprintf(err, errlen, "no verified certificate chain");

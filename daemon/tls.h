@@ -8,6 +8,7 @@
 #define EENPLAN_TLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -16,6 +17,7 @@
 #include "principal.h"
 
 struct tls_server;	/* SSL_CTX plus each org's CA certificate */
+struct tls_tickets;	/* session ticket keys, shared by every context */
 
 /*
  * A date the server depends on: the validity of a certificate it uses or
@@ -46,13 +48,46 @@ size_t	tls_server_dates(const struct tls_server *, struct tls_date *out,
 	    size_t max);
 
 /*
+ * Ticket keys for session resumption: a key encrypts tickets for lifetime
+ * seconds, then is kept lifetime seconds more to decrypt the tickets it made
+ * (a ticket itself lives lifetime seconds), then dropped. Random, in memory
+ * only: a restart ends every ticket. NULL on failure.
+ */
+struct tls_tickets *tls_tickets_new(uint32_t lifetime);
+void	tls_tickets_free(struct tls_tickets *);
+
+/*
+ * Turns session resumption on for ts (TLS 1.3 and 1.2 tickets) with the
+ * keys of tk, which outlive a reload, so a SIGHUP does not end resumption.
+ * A ticket is used only after its leaf passed again the CRLs and trust of
+ * the context that takes it (see tls_identify). 0, or -1 with err.
+ */
+int	tls_server_use_tickets(struct tls_server *, struct tls_tickets *,
+	    char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/*
  * After a completed handshake: SSL_get_verify_result must be X509_V_OK; the
  * leaf's issuer (verified chain[1]) must be one of the configured org CAs;
  * the leaf's O must equal that org's id; OU must be a role that org may
- * issue; CN an identifier (1..64 of [A-Za-z0-9._-]). Fills the principal
- * (org identifier from the config, serial in hex). 0, or -1 with why in err.
+ * issue; CN an identifier (1..64 of [A-Za-z0-9._-]); the teams its CA put
+ * it in (subjectDirectoryAttributes, RFC 5755 Group attribute, see
+ * certs/README.md) 0..PRINCIPAL_TEAMS_MAX names of 1..32 [a-z0-9-], no
+ * repeats. Fills the principal (org identifier from the config, serial in
+ * hex). A resumed session, or one verified under an older context than ts
+ * (a reload in between), has its leaf verified again under ts first. 0, or
+ * -1 with why in err.
  */
 int	tls_identify(struct tls_server *, SSL *, const struct config *,
+	    struct principal *, char *err, size_t errlen)
+	    __attribute__((warn_unused_result));
+
+/*
+ * The peer of an established connection checked again, now, against ts's
+ * trust store and CRLs (revoked, expired, or no longer chaining to a
+ * configured CA: refused), then identified as tls_identify does. For open
+ * connections after a reload. 0, or -1 with why in err.
+ */
+int	tls_reverify(struct tls_server *, SSL *, const struct config *,
 	    struct principal *, char *err, size_t errlen)
 	    __attribute__((warn_unused_result));
 

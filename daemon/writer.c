@@ -1,4 +1,43 @@
-/* writer: the group-commit thread (see writer.h). */
+/*
+ * writer: the group-commit thread (see writer.h).
+ *
+ * Why an answer never leaves before what it acknowledges survives a power
+ * cut at any instant (tested by tests/blackbox/test_crash.py):
+ *
+ * - LMDB keeps two meta pages (pages 0 and 1) and writes them in turn; at
+ *   open it takes the one with the higher txn id. A commit (mdb_txn_commit)
+ *   writes its new pages, flushes them (fdatasync), and only then writes
+ *   its meta page: 120 bytes (map size, the two roots, last page, txn id)
+ *   inside the first 512-byte sector of that page. A meta page on disk
+ *   therefore always names pages that reached the disk before it.
+ * - LMDB reuses a freed page only once no reader and neither of the two
+ *   newest snapshots can see it, so the tree of the older meta page stays
+ *   whole while a newer commit's pages are written: whatever subset of
+ *   the writes since the last flush a cut leaves, one of the two meta
+ *   pages describes a complete tree — the last flushed commit's or, if
+ *   its meta page landed, the one after it.
+ * - With MDB_NOMETASYNC that meta page is written without a flush. It is
+ *   durable once the next flush of the file returned: the next commit's
+ *   data flush (which flushes every dirty page of the file, the meta page
+ *   before it too) or store_sync. So a batch is answered (wj_post) only
+ *   after that next flush: writer_durable keeps it pending while more
+ *   work waits, else flushes at once; a commit that changed nothing
+ *   flushes nothing (LMDB skips it) and is never taken for that flush.
+ *   A job's audit record is in its child txn, so the record and the change
+ *   it records land, or are lost, together, and no answer leaves first.
+ *
+ * What this leans on: the disk honours fdatasync (a write cache that lies
+ * loses anything), and writes a 512-byte sector whole. LMDB 0.9.24's meta
+ * pages carry no checksum. A device that tore inside a sector and kept
+ * the new txn id without the new roots would make LMDB open the tree of
+ * two commits before: whole, so no check here sees it, and the commit in
+ * between — answered — is gone (DESIGN.md's `audit verify --expect`, a
+ * chain head kept outside the store, would; it is not built yet). With
+ * the new free-list root and the old main root it opens a damaged tree:
+ * refused at start, DATA_LOSS answers, or LMDB aborting on its own
+ * assertion (mdb_page_touch). The crash test's disk model keeps sectors
+ * whole; those cases were tried by hand, not in the test.
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -33,6 +72,7 @@ struct writer {
 						   may not match the disk */
 	struct wjob		*w_pending;	/* writer thread only: committed,
 						   its meta not yet flushed */
+	int			 w_test_ack_early; /* test only: see writer_start */
 	writer_tick_fn		 w_tick;
 	writer_notify_fn	 w_notify;
 	void			*w_hook_arg;
@@ -347,12 +387,16 @@ writer_post_all(struct wjob *batch)
  * Who may be answered after a commit. A commit flushes its data and then
  * writes its meta page unflushed (MDB_NOMETASYNC); that meta is durable
  * once the next flush ran. So the batch committed before this one is
- * durable now (this commit flushed), and is answered; this batch waits for
- * the next commit — or, when no work is waiting, for a flush of its own.
- * Under load that is one flush per batch instead of two.
+ * durable now if this commit flushed, and is answered; this batch waits
+ * for the next commit — or, when no work is waiting, for a flush of its
+ * own. Under load that is one flush per batch instead of two.
+ *
+ * flushed: the commit wrote (LMDB skips a txn that changed nothing — an
+ * idle one, or a batch whose jobs only found their person known — and
+ * then writes and flushes nothing, so it makes nothing before it durable).
  */
 static void
-writer_durable(struct writer *w, struct wjob *batch, int rc)
+writer_durable(struct writer *w, struct wjob *batch, int rc, int flushed)
 {
 	struct wjob *prev = w->w_pending, *job;
 	int waiting, src;
@@ -370,14 +414,19 @@ writer_durable(struct writer *w, struct wjob *batch, int rc)
 		writer_post_all(batch);
 		return;
 	}
-	/* An empty txn commits without a flush: the previous one needs one. */
-	if (batch == NULL && prev != NULL &&
+	/* A commit of nothing flushed nothing: the previous one needs one. */
+	if (!flushed && prev != NULL &&
 	    (src = writer_sync(w)) != STORE_OK)
 		for (job = prev; job != NULL; job = job->wj_next)
 			job->wj_rc = src;
 	writer_post_all(prev);
 	if (batch == NULL)
 		return;
+	/* The broken order the crash test must catch: answered unflushed. */
+	if (w->w_test_ack_early) {
+		writer_post_all(batch);
+		return;
+	}
 	pthread_mutex_lock(&w->w_mtx);
 	waiting = w->w_head != NULL && !w->w_stopping;
 	pthread_mutex_unlock(&w->w_mtx);
@@ -398,9 +447,9 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 	struct audit_head saved = w->w_ahead;
 	struct stxn *parent;
 	struct wjob *job;
-	uint64_t n = 0, events = 0, records = 0, audits = 0;
+	uint64_t n = 0, events = 0, records = 0, audits = 0, txn, after;
 	int64_t t0, commit_us = 0;
-	int rc;
+	int rc, flushed = 0;
 
 	for (job = batch; job != NULL; job = job->wj_next) {
 		n++;
@@ -424,10 +473,19 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 					w->w_batch_err = job->wj_rc;
 			events = store_txn_events(parent);
 			audits = w->w_ahead.ah_seq - saved.ah_seq;
-			/* One fsync for the whole batch. */
+			/*
+			 * One fsync for the whole batch — if it changed
+			 * anything: only then does the id of the last commit
+			 * move. (We hold the write lock up to our commit; a
+			 * commit of another process (rekey) right after it
+			 * moves the id too, and flushed the file as well.)
+			 */
+			txn = store_last_txn(w->w_store);
 			t0 = metrics_now_us();
 			rc = store_commit(parent);
 			commit_us = metrics_now_us() - t0;
+			after = rc == STORE_OK ? store_last_txn(w->w_store) : 0;
+			flushed = txn != 0 && after != 0 && after != txn;
 			if (rc == STORE_OK && events > 0 && w->w_notify != NULL)
 				w->w_notify(w->w_hook_arg);
 			if (rc == STORE_OK && w->w_commit_hook != NULL)
@@ -446,7 +504,7 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 			job->wj_rc = rc;
 	}
 	if (batch == NULL && rc == STORE_OK) {
-		writer_durable(w, NULL, rc);
+		writer_durable(w, NULL, rc, flushed);
 		return;
 	}
 	/* On failure, the records the batch would have written are lost. */
@@ -461,7 +519,7 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 	if (rc != STORE_OK)
 		w->w_stats.ws_failed_commits++;
 	pthread_mutex_unlock(&w->w_mtx);
-	writer_durable(w, batch, rc);
+	writer_durable(w, batch, rc, flushed);
 }
 
 static void *
@@ -516,7 +574,7 @@ writer_main(void *arg)
 		metrics_writer_beat();
 	}
 	/* Stopping: what was committed last is made durable and answered. */
-	writer_durable(w, NULL, STORE_OK);
+	writer_durable(w, NULL, STORE_OK, 0);
 	seal_thread_done();
 	return NULL;
 }
@@ -534,6 +592,17 @@ writer_start(struct store *st, char *err, size_t errlen)
 	}
 	w->w_store = st;
 	w->w_index_lag = WRITER_INDEX_LAG;
+	/*
+	 * Test only (tests/blackbox/test_crash.py proves it can fail):
+	 * answers each batch as soon as its commit returned, before its meta
+	 * page is flushed — an acknowledged write a power cut can lose.
+	 */
+	if (getenv("EENPLAN_TEST_ACK_BEFORE_FLUSH") != NULL) {
+		w->w_test_ack_early = 1;
+		log_warnx("writer: EENPLAN_TEST_ACK_BEFORE_FLUSH is set: answers "
+		    "leave before they are durable (a test of the crash test; "
+		    "never in production)");
+	}
 	if ((rd = store_reader_new(st)) == NULL) {
 		snprintf(err, errlen, "writer: out of memory");
 		goto fail;

@@ -76,6 +76,10 @@ done
 EENPLAN_DEMO_DIR=$DEMO deploy/demo-seed.sh "$O" > "$DEMO/household"
 HH=$(cat "$DEMO/household")
 GP_GRANT=$(cat "$DEMO/gp-grant")
+LEV_GRANT=$(cat "$DEMO/lev-grant")
+# A fresh demo: LEV's mirror of an earlier run goes too.
+MIRROR=$DEMO/lev-mirror
+rm -rf "$MIRROR"
 # The commands below must work in another terminal, without this
 # environment: name the server and the PKI when they are not the defaults.
 C="$O/eenplan"
@@ -106,6 +110,19 @@ Try, in another terminal in $(pwd):
   $C --as wmo history $HH
   $C --as henk audit $HH
   $C --as wmo households
+  # LEV's system keeps a mirror of the plans LEV may read: one JSON file per household
+  # (without --once it keeps following; give it a terminal of its own)
+  $C --as lev-systeem sync --dir $MIRROR --once
+  ls $MIRROR
+  # the regisseur follows what happens, in a terminal of its own (Ctrl-C stops it)
+  $C --as wmo watch
+  # Senzer passes a signal: a Wmo application hints at wider trouble; watch shows it
+  $C --as senzer signal send $HH --domain financien --text "Wmo-aanvraag scootmobiel; ook huurachterstand genoemd"
+  $C --as wmo signals
+  # Henk withdraws LEV's consent: watch shows it, and LEV's mirror drops its copy
+  $C --as henk consent revoke $HH $LEV_GRANT
+  $C --as lev-systeem sync --dir $MIRROR --once
+  ls $MIRROR
 
 Other demo people: wmo2 zorgboog lisa (daughter, mantelzorger) anja lev-systeem privacy-lev
 (see $PKI/cast.txt). Ctrl-C stops the daemon; the next \`make run\` starts afresh.

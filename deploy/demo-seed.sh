@@ -28,10 +28,12 @@ q --as wmo assess "$HH" --domain huisvesting --score 3
 q --as wmo target "$HH" --domain financien --score 4
 q --as wmo note add "$HH" --domain financien --text "Eerste huisbezoek: gezin is gemotiveerd, post ligt ongeopend."
 # Consent: the household grants, or the regisseur records it with the signed form.
-q --as henk consent grant "$HH" --to lev --access contribute --domain financien --domain sociaal_netwerk --purpose "Schuldhulp en sociaal netwerk"
+id_of() { sed -n 's/.*"id": *"\{0,1\}\([0-9][0-9]*\).*/\1/p' | head -n 1; }
+lev=$(cli --json --as henk consent grant "$HH" --to lev --access contribute --domain financien --domain sociaal_netwerk --purpose "Schuldhulp en sociaal netwerk" | id_of)
 q --as henk consent grant "$HH" --to senzer --access contribute --domain werk_opleiding --purpose "Begeleiding naar werk"
 q --as wmo consent grant "$HH" --to zorgboog --access contribute --domain lichamelijke_gezondheid --domain basale_adl --domain instrumentele_adl --purpose "Wijkverpleging" --form-ref TOESTEMMING-2026-0142
-gp=$(cli --json --as henk consent grant "$HH" --to huisarts-noord --access read --domain lichamelijke_gezondheid --domain geestelijke_gezondheid --purpose "Afstemming met de huisarts" | sed -n 's/.*"id": *"\{0,1\}\([0-9][0-9]*\).*/\1/p' | head -n 1)
+gp=$(cli --json --as henk consent grant "$HH" --to huisarts-noord --access read --domain lichamelijke_gezondheid --domain geestelijke_gezondheid --purpose "Afstemming met de huisarts" | id_of)
 q --as henk consent grant "$HH" --to burgers/lisa.desmet --access read --domain huisvesting --domain basale_adl --domain instrumentele_adl --purpose "Dochter helpt als mantelzorger"
 echo "$gp" > "$DEMO/gp-grant"
+echo "$lev" > "$DEMO/lev-grant"
 echo "$HH"

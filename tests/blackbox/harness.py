@@ -31,12 +31,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 VALGRIND = os.environ.get("EENPLAN_VALGRIND", "") not in ("", "0")
 SLOW = 8.0 if VALGRIND else 1.0      # timeouts are multiplied by this
-TEST_TIMEOUT = int(120 * SLOW)       # one test, wall clock
+# One test, wall clock; EENPLAN_BB_TEST_TIMEOUT=S for long runs (make crash).
+TEST_TIMEOUT = int(int(os.environ.get("EENPLAN_BB_TEST_TIMEOUT", "120")) * SLOW)
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:",
                    "LeakSanitizer", "ERROR: ThreadSanitizer",
                    "==ERROR:", "SUMMARY: AddressSanitizer",
-                   "SUMMARY: UndefinedBehaviorSanitizer")
+                   "SUMMARY: UndefinedBehaviorSanitizer",
+                   "memory accounting:")     # eenpland's own check at exit
 
 BUILD = None      # absolute build dir, set by main()
 RUN_DIR = None    # this run's temp dir
@@ -226,9 +228,12 @@ class Daemon:
         with open(self.conf, "w") as f:
             f.write(sh(*args))
 
-    def start(self, wait=True):
+    def start(self, wait=True, same_port=False):
+        """same_port: listen where the last start did (for clients that
+        reconnect, e.g. a sync mirror across a daemon restart)."""
         check(self.proc is None, "daemon %s already running" % self.name)
-        self.port = free_port()   # a new port per start: no TIME_WAIT trouble
+        if not (same_port and self.port):
+            self.port = free_port()   # a new port per start: no TIME_WAIT trouble
         self.write_conf()
         argv = [os.path.join(BUILD, "eenpland"), "-f", self.conf] + self.args
         if VALGRIND:

@@ -330,7 +330,9 @@ def json_on_every_subcommand():
         ("plan", "diff", hh, "1"), ("history", hh), ("progress", hh),
         ("contacts", hh), ("consent", "list", hh), ("audit", hh),
         ("afschrift", hh), ("export", "--fhir", hh),
-    ]   # changes: the daemon answers UNIMPLEMENTED for now
+        ("changes", "--limit", "5"), ("signals",), ("signals", hh),
+        ("signal", "send", hh, "--domain", "justitie", "--text", "s"),
+    ]   # watch and sync print JSON lines: test_sync.py
     for args in reads:
         cli_ok(d, "wmo", *args, json=True)
     writes = [
@@ -344,7 +346,8 @@ def json_on_every_subcommand():
         check("version" in json.dumps(r.data), "%s: %r" % (args, r.data))
     r = cli_ok(d, None, "help", json=True)
     names = [c["name"] for c in r.data["subcommands"]]
-    for want in ("progress", "plan diff", "contacts", "export", "whoami"):
+    for want in ("progress", "plan diff", "contacts", "export", "whoami",
+                 "watch", "sync", "signal send", "signals"):
         check(want in names, "help --json lacks %r" % want)
     eq(len(r.data["domains"]), 13, "domains in help --json")
     r = cli_ok(d, None, "help")

@@ -72,6 +72,22 @@ def commands(banner):
     return out
 
 
+def printed_env():
+    env = dict(os.environ)
+    for k in list(env):
+        if k.startswith("EENPLAN_"):
+            del env[k]
+    env["HOME"] = os.path.join(harness.RUN_DIR, "home")
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+    return env
+
+
+def start_printed(argv):
+    """A printed command that keeps following, started in the background."""
+    return subprocess.Popen(argv, cwd=harness.ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=printed_env())
+
+
 def run_printed(argv):
     """A printed command as another terminal would run it: in the tree,
     without the demo's environment."""
@@ -102,12 +118,27 @@ def demo_on_another_port():
                   argv[argv.index("--server") + 1] == "127.0.0.1:%d" % port,
                   "printed command does not name the port: %s"
                   % " ".join(argv))
-        # Run them in order, as the comments tell.
-        results = [(c, argv, run_printed(argv)) for c, argv in cmds]
+        # Run them in order, as the comments tell; one that keeps following
+        # ("a terminal of its own") runs beside the others until the end.
+        results, following = [], []
+        for c, argv in cmds:
+            if "terminal of its own" in c and "--once" not in argv:
+                following.append((argv, start_printed(argv)))
+                time.sleep(1.0 * SLOW)
+                continue
+            results.append((c, argv, run_printed(argv)))
         by = {}
         for c, argv, r in results:
             key = (argv[argv.index("--as") + 1], argv[argv.index("--as") + 2])
             by.setdefault(key, []).append(r)
+        time.sleep(1.0 * SLOW)
+        for argv, p in following:
+            p.terminate()
+            out = p.communicate(timeout=30 * SLOW)[0].decode(errors="replace")
+            if "watch" in argv:
+                check("huurachterstand" in out and "revoked" in out,
+                      "watch did not show the signal and the revoke: %r"
+                      % out[-2000:])
         eq(by[("henk", "plan")][0][0], 0, "henk reads the plan")
         eq(by[("lev", "action")][0][0], 0, "LEV accepts its own action")
         eq(by[("senzer", "action")][0][0], 1, "Senzer may not")

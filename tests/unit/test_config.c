@@ -157,6 +157,11 @@ test_defaults(void **state)
 	assert_int_equal(cfg->c_break_glass_window, 14400);
 	assert_int_equal(cfg->c_break_glass_reason_min, 20);
 	assert_int_equal(cfg->c_audit_retention_years, 5);
+	assert_int_equal(cfg->c_ticket_lifetime, 600);
+	assert_int_equal(cfg->c_max_conns_principal, 64);
+	assert_int_equal(cfg->c_frame_timeout, 30);
+	assert_int_equal(cfg->c_conn_output_max, 8388608);
+	assert_int_equal(cfg->c_memory_max, 268435456);
 	assert_int_equal(cfg->c_write_rate, 1048576);
 	assert_int_equal(cfg->c_write_burst, 33554432);
 	assert_int_equal(cfg->c_snapshot_versions, 1000);
@@ -820,6 +825,60 @@ test_admin(void **state)
 	free(cfg);
 }
 
+/* The limits against one client taking more than its share. */
+static void
+test_share_limits(void **state)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	char err[1024];
+
+	(void)state;
+	assert_non_null(cfg);
+	if (load(SERVER "ticket_lifetime = 0\n" ORGS "[limits]\n"
+	    "max_connections_per_principal = 3\nframe_timeout = 5\n"
+	    "conn_output_max = 2097152\nmemory_max = 4194304\n", cfg, err,
+	    sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->c_ticket_lifetime, 0);
+	assert_int_equal(cfg->c_max_conns_principal, 3);
+	assert_int_equal(cfg->c_frame_timeout, 5);
+	assert_int_equal(cfg->c_conn_output_max, 2097152);
+	assert_int_equal(cfg->c_memory_max, 4194304);
+
+	/* Unset, they grow with a large max_frame. */
+	if (load(BASE "[limits]\nmax_frame = 16777216\n"
+	    "request_memory = 16777216\n", cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->c_conn_output_max, 2 * (16777216 + 4));
+	assert_int_equal(cfg->c_memory_max, 268435456);
+	if (load(BASE "[limits]\nmax_frame = 67108864\n"
+	    "request_memory = 67108864\n", cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->c_conn_output_max, 2 * (67108864 + 4));
+	assert_true(cfg->c_memory_max >= cfg->c_conn_output_max);
+	free(cfg);
+
+	/* Set, they are held to the frame they must carry. */
+	expect_fail(BASE "[limits]\nconn_output_max = 1048576\n",
+	    "conn_output_max", "max_frame", NULL);
+	expect_fail(BASE "[limits]\nconn_output_max = 4194304\n"
+	    "memory_max = 2097152\n", "memory_max", "conn_output_max", NULL);
+	expect_fail(BASE "[limits]\nframe_timeout = 0\n", "frame_timeout",
+	    "out of range", NULL);
+	expect_fail(BASE "[limits]\nframe_timeout = 3601\n", "frame_timeout",
+	    NULL);
+	expect_fail(BASE "[limits]\nmax_connections_per_principal = 0\n",
+	    "max_connections_per_principal", NULL);
+	expect_fail(BASE "[limits]\nconn_output_max = 65535\n",
+	    "conn_output_max", "out of range", NULL);
+	expect_fail(BASE "[limits]\nmemory_max = 1048575\n", "memory_max",
+	    "out of range", NULL);
+	expect_fail(SERVER "ticket_lifetime = 86401\n" ORGS,
+	    "ticket_lifetime", NULL);
+	expect_fail(SERVER "ticket_lifetime = -1\n" ORGS, "ticket_lifetime",
+	    NULL);
+}
+
 int
 main(void)
 {
@@ -846,6 +905,7 @@ main(void)
 		cmocka_unit_test(test_lines),
 
 		cmocka_unit_test(test_admin),
+		cmocka_unit_test(test_share_limits),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -60,9 +60,17 @@ struct fx {
 	struct wjob		*done;		/* posted by the writer */
 	uint8_t			*frame;		/* the last answer */
 	size_t			 frame_len;
+	int			 cut;		/* the caller's certificate revoked */
 };
 
 static struct fx *F;
+
+/* The sink's cs_live: as a connection whose certificate was revoked. */
+static int
+fx_live(void *arg)
+{
+	return !((struct fx *)arg)->cut;
+}
 
 static void
 fx_post(void *arg, struct wjob *j)
@@ -221,7 +229,9 @@ call_as(struct fx *f, const struct principal *who, EpRequest *rq)
 	size_t len;
 	uint8_t *buf;
 
+	memset(&sink, 0, sizeof(sink));
 	sink.cs_send = fx_send;
+	sink.cs_live = fx_live;
 	sink.cs_arg = f;
 	sink.cs_max_frame = f->conf.c_max_frame;
 	assert_non_null(ca = call_new(&f->env_, &sink, who, 1u << 24));
@@ -727,6 +737,52 @@ test_version_equals_then(void **state)
 	free(hh);
 }
 
+static int
+last_record(const EpAuditRecord *r, void *arg)
+{
+	EpAuditRecord **last = arg;
+
+	if (*last != NULL)
+		protobuf_c_message_free_unpacked(&(*last)->base, NULL);
+	*last = (EpAuditRecord *)wire_msg_dup(&r->base);
+	return 0;
+}
+
+/*
+ * A write that waited in the writer while its caller's certificate was
+ * revoked (a reload cut the connection) is not carried out, and the
+ * attempt is on record.
+ */
+static void
+test_revoked_while_waiting(void **state)
+{
+	struct fx *f = *state;
+	struct principal wmo;
+	EpAuditRecord *last = NULL;
+	struct household h;
+	char *hh;
+
+	principal_set(&wmo, "gemeente", "a.devries", 4);
+	hh = create_household(f, &wmo);
+	assert_int_equal(add_note(f, &wmo, hh, 1, "voor de intrekking"), 0);
+	f->cut = 1;
+	assert_int_equal(add_note(f, &wmo, hh, 1, "na de intrekking"),
+	    EENPLAN__V1__CODE__UNAUTHENTICATED);
+	f->cut = 0;
+	assert_int_equal(store_reader_begin(f->rd), STORE_OK);
+	assert_int_equal(household_load(f->rd, &f->hc, &wmo, hh, NOW, &h), 0);
+	assert_int_equal(h.h_rec->version, 2);
+	household_free(&h);
+	assert_int_equal(store_audit_scan(f->rd, hh, NULL, 0, last_record,
+	    &last), STORE_OK);
+	store_reader_end(f->rd);
+	assert_non_null(last);
+	assert_string_equal(last->action, "MutatePlan");
+	assert_int_equal(last->outcome, EENPLAN__V1__CODE__UNAUTHENTICATED);
+	protobuf_c_message_free_unpacked(&last->base, NULL);
+	free(hh);
+}
+
 int
 main(void)
 {
@@ -734,6 +790,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refusals_read_no_body,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_version_reads_back,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoked_while_waiting,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_equals_then,
 		    setup, teardown),

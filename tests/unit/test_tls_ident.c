@@ -579,6 +579,268 @@ test_identify_short_chain(void **state)
 	ca_free(&leaf);
 }
 
+/* -------------------------------------------------------------- teams */
+
+/* A DER buffer, built inside out. */
+struct der {
+	unsigned char	b[8192];
+	size_t		n;
+};
+
+/* Appends tag, length and content to o. */
+static void
+der_add(struct der *o, unsigned char tag, const void *p, size_t len)
+{
+	assert_true(o->n + len + 4 < sizeof(o->b));
+	o->b[o->n++] = tag;
+	if (len < 0x80)
+		o->b[o->n++] = (unsigned char)len;
+	else if (len < 0x100) {
+		o->b[o->n++] = 0x81;
+		o->b[o->n++] = (unsigned char)len;
+	} else {
+		o->b[o->n++] = 0x82;
+		o->b[o->n++] = (unsigned char)(len >> 8);
+		o->b[o->n++] = (unsigned char)len;
+	}
+	memcpy(o->b + o->n, p, len);
+	o->n += len;
+}
+
+static void
+der_wrap(struct der *o, unsigned char tag, const struct der *in)
+{
+	der_add(o, tag, in->b, in->n);
+}
+
+static const unsigned char oid_group[] = {
+	0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x0a, 0x04
+};
+static const unsigned char oid_other[] = { 0x55, 0x04, 0x0c };	/* title */
+
+/* An Attribute { oid, SET { IetfAttrSyntax { values: names } } }. */
+static void
+der_group_attr(struct der *o, const unsigned char *oid, size_t oidlen,
+    const char *const *names, size_t n, int policy_authority)
+{
+	struct der vals = { .n = 0 }, ietf = { .n = 0 }, set = { .n = 0 },
+	    attr = { .n = 0 }, pa = { .n = 0 };
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		der_add(&vals, 0x0c, names[i], strlen(names[i]));
+	if (policy_authority) {
+		der_add(&pa, 0x86, "https://example.org", 19);	/* URI */
+		der_wrap(&ietf, 0xa0, &pa);
+	}
+	der_wrap(&ietf, 0x30, &vals);
+	der_wrap(&set, 0x30, &ietf);
+	der_add(&attr, 0x06, oid, oidlen);
+	der_wrap(&attr, 0x31, &set);
+	der_wrap(o, 0x30, &attr);
+}
+
+/* subjectDirectoryAttributes with one Group attribute of names. */
+static void
+der_sda(struct der *o, const char *const *names, size_t n)
+{
+	struct der attrs = { .n = 0 };
+
+	der_group_attr(&attrs, oid_group, sizeof(oid_group), names, n, 0);
+	der_wrap(o, 0x30, &attrs);
+}
+
+/* A leaf under gemeente with a subjectDirectoryAttributes of der (raw). */
+static void
+mkleaf_sda(struct ca *leaf, const unsigned char *der, size_t len, int twice)
+{
+	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+	X509_EXTENSION *ex;
+
+	mkleaf(leaf, &gemeente, "O=gemeente,OU=professional,CN=j.jansen",
+	    next_serial++);
+	assert_non_null(os);
+	assert_int_equal(ASN1_OCTET_STRING_set(os, der, (int)len), 1);
+	ex = X509_EXTENSION_create_by_NID(NULL,
+	    NID_subject_directory_attributes, 0, os);
+	assert_non_null(ex);
+	assert_int_equal(X509_add_ext(leaf->cert, ex, -1), 1);
+	if (twice)
+		assert_int_equal(X509_add_ext(leaf->cert, ex, -1), 1);
+	X509_EXTENSION_free(ex);
+	ASN1_OCTET_STRING_free(os);
+	assert_int_not_equal(X509_sign(leaf->cert, gemeente.key,
+	    EVP_sha256()), 0);
+}
+
+/* Identifies a leaf with the given SDA bytes: 0 or -1, err set. */
+static int
+identify_sda(const unsigned char *der, size_t len, int twice,
+    struct principal *pr, char *err, size_t errlen)
+{
+	struct ca leaf;
+	int rc;
+
+	mkleaf_sda(&leaf, der, len, twice);
+	rc = identify(leaf.cert, gemeente.cert, root.cert, pr, err, errlen);
+	ca_free(&leaf);
+	return rc;
+}
+
+static void
+expect_teams_refused(const struct der *d, int twice, const char *needle)
+{
+	struct principal pr;
+	char err[512];
+
+	if (identify_sda(d->b, d->n, twice, &pr, err, sizeof(err)) != -1)
+		fail_msg("accepted teams (want \"%s\")", needle);
+	if (strstr(err, needle) == NULL)
+		fail_msg("error \"%s\" lacks \"%s\"", err, needle);
+	assert_string_equal(pr.pr_subject, "");
+}
+
+static void
+expect_names_refused(const char *const *names, size_t n, const char *needle)
+{
+	struct der d = { .n = 0 };
+
+	der_sda(&d, names, n);
+	expect_teams_refused(&d, 0, needle);
+}
+
+static void
+test_identify_teams(void **state)
+{
+	static const char *const two[] = { "bms", "noord" };
+	static const char *const eight[] = { "a", "b", "c", "d", "e", "f",
+	    "g", "x1234567890123456789012345678901" };	/* 32 chars */
+	static const char *const nine[] = { "a", "b", "c", "d", "e", "f",
+	    "g", "h", "i" };
+	struct principal pr;
+	struct ca leaf;
+	struct der d = { .n = 0 }, attrs = { .n = 0 };
+	char err[512];
+	int i;
+
+	(void)state;
+	/* No extension: no teams. */
+	mkleaf(&leaf, &gemeente, "O=gemeente,OU=professional,CN=a", 77);
+	if (identify(leaf.cert, gemeente.cert, root.cert, &pr, err,
+	    sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(pr.pr_nteams, 0);
+	ca_free(&leaf);
+
+	der_sda(&d, two, 2);
+	if (identify_sda(d.b, d.n, 0, &pr, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(pr.pr_subject, "j.jansen");
+	assert_int_equal(pr.pr_nteams, 2);
+	assert_string_equal(pr.pr_teams[0], "bms");
+	assert_string_equal(pr.pr_teams[1], "noord");
+
+	/* The most teams, the longest name. */
+	d.n = 0;
+	der_sda(&d, eight, 8);
+	if (identify_sda(d.b, d.n, 0, &pr, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(pr.pr_nteams, 8);
+	assert_string_equal(pr.pr_teams[7], eight[7]);
+
+	/* Other attributes are ignored; a policy authority too; two Group
+	 * attributes add up. */
+	der_group_attr(&attrs, oid_other, sizeof(oid_other), two, 1, 0);
+	der_group_attr(&attrs, oid_group, sizeof(oid_group), two, 1, 1);
+	der_group_attr(&attrs, oid_group, sizeof(oid_group), two + 1, 1, 0);
+	d.n = 0;
+	der_wrap(&d, 0x30, &attrs);
+	if (identify_sda(d.b, d.n, 0, &pr, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(pr.pr_nteams, 2);
+	assert_string_equal(pr.pr_teams[0], "bms");
+	assert_string_equal(pr.pr_teams[1], "noord");
+
+	/* Names outside 1..32 of [a-z0-9-]. */
+	{
+		static const char *const bad[] = { "BMS", "a b", "", "team_1",
+		    "x12345678901234567890123456789012", "d\xc3\xa9", "a/b" };
+
+		for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++)
+			expect_names_refused(bad + i, 1, "is not 1..32");
+	}
+	expect_names_refused(nine, 9, "more than 8 teams");
+	{
+		static const char *const dup[] = { "bms", "noord", "bms" };
+
+		expect_names_refused(dup, 3, "team bms more than once");
+	}
+
+	/* A value of another CHOICE (octets). */
+	{
+		struct der vals = { .n = 0 }, ietf = { .n = 0 },
+		    set = { .n = 0 }, attr = { .n = 0 }, a2 = { .n = 0 };
+
+		der_add(&vals, 0x04, "bms", 3);
+		der_wrap(&ietf, 0x30, &vals);
+		der_wrap(&set, 0x30, &ietf);
+		der_add(&attr, 0x06, oid_group, sizeof(oid_group));
+		der_wrap(&attr, 0x31, &set);
+		der_wrap(&a2, 0x30, &attr);
+		d.n = 0;
+		der_wrap(&d, 0x30, &a2);
+		expect_teams_refused(&d, 0, "not a UTF8String");
+	}
+
+	/* Malformed encodings. */
+	d.n = 0;
+	der_sda(&d, two, 2);
+	d.b[1] += 1;				/* outer length too long */
+	expect_teams_refused(&d, 0, "malformed");
+	d.n = 0;
+	der_sda(&d, two, 2);
+	d.b[d.n++] = 0x00;			/* trailing byte */
+	expect_teams_refused(&d, 0, "malformed");
+	d.n = 0;
+	der_sda(&d, two, 2);
+	d.b[0] = 0x31;				/* a SET, not a SEQUENCE */
+	expect_teams_refused(&d, 0, "malformed");
+	{
+		static const unsigned char indef[] = { 0x30, 0x80, 0x00, 0x00 };
+		static const unsigned char empty_vals[] = { 0x30, 0x12, 0x30,
+		    0x10, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x0a,
+		    0x04, 0x31, 0x04, 0x30, 0x02, 0x30, 0x00 };
+		static const unsigned char hugelen[] = { 0x30, 0x84, 0xff, 0xff,
+		    0xff, 0xff };
+
+		memcpy(d.b, indef, sizeof(indef));
+		d.n = sizeof(indef);
+		expect_teams_refused(&d, 0, "malformed");
+		memcpy(d.b, empty_vals, sizeof(empty_vals));
+		d.n = sizeof(empty_vals);
+		expect_teams_refused(&d, 0, "malformed");
+		memcpy(d.b, hugelen, sizeof(hugelen));
+		d.n = sizeof(hugelen);
+		expect_teams_refused(&d, 0, "malformed");
+	}
+	/* Every truncation of a good encoding is refused, never read past. */
+	{
+		struct der full = { .n = 0 };
+		size_t cut;
+
+		der_sda(&full, two, 2);
+		for (cut = 0; cut < full.n; cut++) {
+			d.n = cut;
+			memcpy(d.b, full.b, cut);
+			expect_teams_refused(&d, 0, "malformed");
+		}
+	}
+	/* The extension twice. */
+	d.n = 0;
+	der_sda(&d, two, 2);
+	expect_teams_refused(&d, 1, "more than once");
+}
+
 /* --------------------------------------------------------- handshakes */
 
 struct hs {
@@ -927,6 +1189,369 @@ test_handshake_revoked(void **state)
 	free(c2);
 }
 
+/*
+ * The first session a client was given on its last connection (its
+ * new-session callback). Not a later one: the client's current session
+ * also counts as used once the connection ends.
+ */
+static SSL_SESSION *new_session;
+
+static int
+client_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	(void)ssl;
+	if (new_session == NULL)
+		new_session = sess;
+	else
+		SSL_SESSION_free(sess);
+	return 1;	/* ours now */
+}
+
+/* A clean close: a client drops a session it did not close cleanly. */
+static void
+hs_close(struct hs *hs)
+{
+	(void)SSL_shutdown(hs->c);
+	ERR_clear_error();
+	hs_free(hs);
+}
+
+/* A client context that keeps its sessions for resumption. */
+static SSL_CTX *
+client_ctx_resume(const struct ca *leaf, int maxver)
+{
+	SSL_CTX *c = client_ctx(leaf, WIRE_ALPN, maxver);
+
+	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT |
+	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(c, client_new_session);
+	return c;
+}
+
+/* The client's session after the handshake (TLS 1.3: read the ticket). */
+static SSL_SESSION *
+client_session(struct hs *hs)
+{
+	unsigned char buf[1];
+	SSL_SESSION *sess;
+
+	(void)SSL_read(hs->c, buf, sizeof(buf));	/* WANT_READ */
+	ERR_clear_error();
+	sess = new_session;
+	new_session = NULL;
+	return sess;
+}
+
+/* After a handshake: the newest ticket replaces *sess, if one came. */
+static void
+next_session(struct hs *hs, SSL_SESSION **sess)
+{
+	SSL_SESSION *s2 = client_session(hs);
+
+	/* TLS 1.2 gives a renewed ticket to no callback on a resumption. */
+	if (s2 == NULL)
+		s2 = SSL_get1_session(hs->c);
+	if (s2 == NULL)
+		return;
+	SSL_SESSION_free(*sess);
+	*sess = s2;
+}
+
+/* A handshake offering sess (may be NULL); 1 when the server resumed it. */
+static int
+handshake_resume(SSL_CTX *sctx, SSL_CTX *cctx, SSL_SESSION *sess,
+    struct hs *hs)
+{
+	BIO *sb, *cb;
+	int i, rc, s_fail = 0, c_fail = 0;
+
+	memset(hs, 0, sizeof(*hs));
+	SSL_SESSION_free(new_session);
+	new_session = NULL;
+	assert_int_equal(BIO_new_bio_pair(&sb, 0, &cb, 0), 1);
+	assert_non_null(hs->s = SSL_new(sctx));
+	assert_non_null(hs->c = SSL_new(cctx));
+	SSL_set_bio(hs->s, sb, sb);
+	SSL_set_bio(hs->c, cb, cb);
+	SSL_set_accept_state(hs->s);
+	SSL_set_connect_state(hs->c);
+	if (sess != NULL)
+		assert_int_equal(SSL_set_session(hs->c, sess), 1);
+	for (i = 0; i < 50 && !(hs->s_ok && hs->c_ok) && !s_fail; i++) {
+		if (!hs->c_ok && !c_fail) {
+			rc = SSL_do_handshake(hs->c);
+			if (rc == 1)
+				hs->c_ok = 1;
+			else if (!want(hs->c, rc))
+				c_fail = 1;
+		}
+		if (!hs->s_ok) {
+			rc = SSL_do_handshake(hs->s);
+			if (rc == 1)
+				hs->s_ok = 1;
+			else if (!want(hs->s, rc))
+				s_fail = 1;
+		}
+		if (c_fail && !hs->s_ok && i > 5)
+			break;
+	}
+	ERR_clear_error();
+	return hs->s_ok && SSL_session_reused(hs->s);
+}
+
+static struct tls_server *
+server_tickets(const struct config *c, struct tls_tickets *tt)
+{
+	struct tls_server *ts = server_new(c);
+	char err[512];
+
+	if (tls_server_use_tickets(ts, tt, err, sizeof(err)) != 0)
+		fail_msg("tls_server_use_tickets: %s", err);
+	return ts;
+}
+
+/*
+ * Session resumption: a ticket resumes, across a reload too (the keys are
+ * shared), with the identity decided again; a leaf the new CRLs revoke
+ * cannot resume (nor connect); a ticket of other keys gives a full
+ * handshake; an expired one too.
+ */
+static void
+test_resumption(void **state)
+{
+	struct config *crl = malloc(sizeof(*crl));
+	struct tls_tickets *tt, *other;
+	struct tls_server *ts, *ts2, *ts3;
+	struct principal pr;
+	struct ca leaf;
+	struct hs hs;
+	SSL_SESSION *sess;
+	SSL_CTX *c;
+	char err[512];
+	int ver;
+
+	(void)state;
+	assert_non_null(crl);
+	config_set(crl);
+	path_of(crl->c_crl_file, sizeof(crl->c_crl_file), "crl.pem");
+	assert_non_null(tt = tls_tickets_new(600));
+	assert_non_null(other = tls_tickets_new(600));
+	/* The serial crl.pem revokes; cfg has no CRL. */
+	mkleaf(&leaf, &gemeente, "O=gemeente,OU=professional,CN=r.esumer",
+	    0x5555);
+	for (ver = 0; ver < 2; ver++) {
+		ts = server_tickets(cfg, tt);
+		c = client_ctx_resume(&leaf, ver ? TLS1_2_VERSION : 0);
+		assert_false(handshake_resume(tls_server_ctx(ts), c, NULL,
+		    &hs));
+		assert_true(hs.s_ok);
+		sess = client_session(&hs);
+		assert_non_null(sess);
+		assert_true(SSL_SESSION_is_resumable(sess));
+		hs_close(&hs);
+
+		/* Resumed: the identity comes out the same. */
+		assert_true(handshake_resume(tls_server_ctx(ts), c, sess, &hs));
+		memset(&pr, 0, sizeof(pr));
+		if (tls_identify(ts, hs.s, cfg, &pr, err, sizeof(err)) != 0)
+			fail_msg("resumed (TLS %s): %s", ver ? "1.2" : "1.3",
+			    err);
+		assert_string_equal(pr.pr_org, "gemeente");
+		assert_string_equal(pr.pr_subject, "r.esumer");
+		assert_string_equal(pr.pr_serial, "5555");
+		next_session(&hs, &sess);
+		hs_close(&hs);
+
+		/* A reload without new revocations: still resumes. */
+		ts3 = server_tickets(cfg, tt);
+		assert_true(handshake_resume(tls_server_ctx(ts3), c, sess,
+		    &hs));
+		if (tls_identify(ts3, hs.s, cfg, &pr, err, sizeof(err)) != 0)
+			fail_msg("resumed after reload: %s", err);
+		next_session(&hs, &sess);
+		hs_close(&hs);
+		tls_server_free(ts3);
+
+		/* A reload whose CRL revokes the leaf: no resumption, and the
+		 * full handshake fails. */
+		ts2 = server_tickets(crl, tt);
+		assert_false(handshake_resume(tls_server_ctx(ts2), c, sess,
+		    &hs));
+		assert_false(hs.s_ok);
+		hs_close(&hs);
+		tls_server_free(ts2);
+
+		/* Other keys (a restarted daemon): a full handshake. */
+		ts3 = server_tickets(cfg, other);
+		assert_false(handshake_resume(tls_server_ctx(ts3), c, sess,
+		    &hs));
+		assert_true(hs.s_ok);
+		if (tls_identify(ts3, hs.s, cfg, &pr, err, sizeof(err)) != 0)
+			fail_msg("full handshake: %s", err);
+		hs_close(&hs);
+		tls_server_free(ts3);
+
+		SSL_SESSION_free(sess);
+		SSL_CTX_free(c);
+		tls_server_free(ts);
+	}
+
+	/* A ticket past its lifetime is not taken. */
+	tls_tickets_free(tt);
+	assert_non_null(tt = tls_tickets_new(1));
+	ts = server_tickets(cfg, tt);
+	c = client_ctx_resume(&leaf, 0);
+	(void)handshake_resume(tls_server_ctx(ts), c, NULL, &hs);
+	sess = client_session(&hs);
+	hs_close(&hs);
+	assert_true(handshake_resume(tls_server_ctx(ts), c, sess, &hs));
+	next_session(&hs, &sess);
+	hs_close(&hs);
+	sleep(3);
+	assert_false(handshake_resume(tls_server_ctx(ts), c, sess, &hs));
+	assert_true(hs.s_ok);
+	hs_close(&hs);
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(c);
+	tls_server_free(ts);
+
+	tls_tickets_free(tt);
+	tls_tickets_free(other);
+	ca_free(&leaf);
+	free(crl);
+}
+
+/* Sleeps ms milliseconds. */
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1)
+		;
+}
+
+/*
+ * Ticket keys rotate every lifetime; a ticket made under the previous key
+ * still resumes (and is replaced) until it expires itself.
+ */
+static void
+test_ticket_key_rotation(void **state)
+{
+	struct tls_tickets *tt;
+	struct tls_server *ts;
+	struct ca leaf;
+	struct hs hs;
+	SSL_SESSION *old, *sess;
+	SSL_CTX *c;
+
+	(void)state;
+	assert_non_null(tt = tls_tickets_new(3));
+	ts = server_tickets(cfg, tt);
+	mkleaf(&leaf, &gemeente, "O=gemeente,OU=professional,CN=r.otate",
+	    0x6666);
+	c = client_ctx_resume(&leaf, 0);
+	sleep_ms(1500);
+	/* A ticket under the first key, half way through its time. */
+	(void)handshake_resume(tls_server_ctx(ts), c, NULL, &hs);
+	old = client_session(&hs);
+	assert_non_null(old);
+	hs_close(&hs);
+	/* Past the key's time: the next ticket is made under a new key. */
+	sleep_ms(1700);
+	(void)handshake_resume(tls_server_ctx(ts), c, NULL, &hs);
+	sess = client_session(&hs);
+	assert_non_null(sess);
+	hs_close(&hs);
+	/* The old ticket (previous key, not expired) resumes. */
+	assert_true(handshake_resume(tls_server_ctx(ts), c, old, &hs));
+	hs_close(&hs);
+	assert_true(handshake_resume(tls_server_ctx(ts), c, sess, &hs));
+	hs_close(&hs);
+	SSL_SESSION_free(old);
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(c);
+	ca_free(&leaf);
+	tls_server_free(ts);
+	tls_tickets_free(tt);
+}
+
+/*
+ * An open connection checked again under a reloaded context: refused once
+ * the new CRLs revoke its leaf; identified as before otherwise.
+ */
+static void
+test_reverify(void **state)
+{
+	struct config *crl = malloc(sizeof(*crl));
+	struct tls_server *ts, *ts2;
+	struct principal pr;
+	struct ca leaf, good, soon;
+	struct hs hs;
+	SSL_CTX *c;
+	char err[512];
+
+	(void)state;
+	assert_non_null(crl);
+	config_set(crl);
+	path_of(crl->c_crl_file, sizeof(crl->c_crl_file), "crl.pem");
+	ts = server_new(cfg);
+	ts2 = server_new(crl);
+
+	mkleaf(&leaf, &gemeente, "O=gemeente,OU=professional,CN=r.evoked",
+	    REVOKED_SERIAL);
+	c = client_ctx(&leaf, WIRE_ALPN, 0);
+	handshake(tls_server_ctx(ts), c, &hs);
+	assert_true(hs.s_ok);
+	if (tls_reverify(ts, hs.s, cfg, &pr, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(pr.pr_subject, "r.evoked");
+	assert_int_equal(tls_reverify(ts2, hs.s, crl, &pr, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "revoked"));
+	/* Identified under the new context after a handshake under the old. */
+	assert_int_equal(tls_identify(ts2, hs.s, crl, &pr, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "revoked"));
+	hs_free(&hs);
+	SSL_CTX_free(c);
+
+	mkleaf(&good, &lev, "O=lev,OU=professional,CN=s.bakker", 0x9999);
+	c = client_ctx(&good, WIRE_ALPN, TLS1_2_VERSION);
+	handshake(tls_server_ctx(ts), c, &hs);
+	assert_true(hs.s_ok);
+	memset(&pr, 0, sizeof(pr));
+	if (tls_reverify(ts2, hs.s, crl, &pr, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(pr.pr_org, "lev");
+	assert_string_equal(pr.pr_subject, "s.bakker");
+	hs_free(&hs);
+	SSL_CTX_free(c);
+
+	/* A certificate that expires while its connection is open. */
+	mkleaf(&soon, &lev, "O=lev,OU=professional,CN=e.xpiring", 0x9998);
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(soon.cert), 2));
+	assert_int_not_equal(X509_sign(soon.cert, lev.key, EVP_sha256()), 0);
+	c = client_ctx(&soon, WIRE_ALPN, 0);
+	handshake(tls_server_ctx(ts), c, &hs);
+	assert_true(hs.s_ok);
+	if (tls_reverify(ts, hs.s, cfg, &pr, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	sleep_ms(3200);
+	assert_int_equal(tls_reverify(ts, hs.s, cfg, &pr, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "expired"));
+	hs_free(&hs);
+	SSL_CTX_free(c);
+
+	ca_free(&leaf);
+	ca_free(&good);
+	ca_free(&soon);
+	tls_server_free(ts);
+	tls_server_free(ts2);
+	free(crl);
+}
+
 /* tls_server_new must refuse c2 with needle in the message. */
 static void
 expect_server_fails(const struct config *c2, const char *needle)
@@ -1026,6 +1651,7 @@ main(void)
 		cmocka_unit_test(test_identify_cn),
 		cmocka_unit_test(test_identify_issuer),
 		cmocka_unit_test(test_identify_short_chain),
+		cmocka_unit_test(test_identify_teams),
 		cmocka_unit_test(test_handshake_ok),
 		cmocka_unit_test(test_handshake_lying_leaf),
 		cmocka_unit_test(test_handshake_no_cert),
@@ -1033,6 +1659,9 @@ main(void)
 		cmocka_unit_test(test_handshake_weak_protocol),
 		cmocka_unit_test(test_handshake_untrusted),
 		cmocka_unit_test(test_handshake_revoked),
+		cmocka_unit_test(test_resumption),
+		cmocka_unit_test(test_ticket_key_rotation),
+		cmocka_unit_test(test_reverify),
 		cmocka_unit_test(test_server_config_errors),
 	};
 
