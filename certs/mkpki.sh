@@ -17,7 +17,9 @@ burgers|Burgers van Helmond"
 # name org role CN [teams]: the demo cast, written to DIR/cast.txt. Teams
 # (comma separated) are asserted by the organisation's CA in the leaf: the
 # Wmo-consulent is in area team Noord; j.jansen is a debt counsellor of the
-# gemeente's BMS team (schuldhulp), not at the Wmo desk.
+# gemeente's BMS team (schuldhulp), not at the Wmo desk; b.willems (wmo2),
+# another Wmo-consulent, is in no team (the demo's gemeente professional
+# outside team bms).
 CAST="wmo gemeente professional a.devries noord
 lev lev professional s.bakker
 senzer senzer professional m.vandijk

@@ -100,12 +100,12 @@ const struct clicmd clicmd_table[] = {
 	    "HH                       (who does what: wie doet wat)",
 	    clireq_get_plan, BODY(GET_PLAN), NULL, clicontacts_run },
 	{ "consent", "grant", CMD_CONSENT_GRANT, 0, "H",
-	    B(OPT_TO) | B(OPT_ACCESS) | B(OPT_DOMAIN) | B(OPT_UNTIL) |
-	    B(OPT_FROM) | B(OPT_PURPOSE) | B(OPT_FORM_REF),
+	    B(OPT_TO) | B(OPT_TEAM) | B(OPT_ACCESS) | B(OPT_DOMAIN) |
+	    B(OPT_UNTIL) | B(OPT_FROM) | B(OPT_PURPOSE) | B(OPT_FORM_REF),
 	    B(OPT_TO) | B(OPT_ACCESS) | B(OPT_PURPOSE), CC_MANY_DOMAINS,
-	    "HH --to ORG[/SUBJECT] --access read|contribute\n"
+	    "HH --to ORG[/SUBJECT] [--team TEAM] --access read|contribute\n"
 	    "[--domain D]... [--from DATE] [--until DATE] --purpose TEXT\n"
-	    "[--form-ref REF]",
+	    "[--form-ref REF]   (--team: only that team of ORG)",
 	    clireq_consent_grant, BODY(GRANT_CONSENT), cliout_granted, NULL },
 	{ "consent", "revoke", CMD_CONSENT_REVOKE, 0, "HR", B(OPT_FORM_REF), 0,
 	    0, "HH GRANT_ID [--form-ref REF]",

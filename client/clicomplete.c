@@ -86,6 +86,52 @@ cast_names(FILE *f, const char *pki)
 	fclose(in);
 }
 
+/* Prints the team of len bytes at p unless seen (",a,b,") holds it. */
+static void
+team_once(FILE *f, char *seen, size_t seenlen, const char *p, size_t len)
+{
+	char team[CLIVAL_TEAM_MAX + 1], key[CLIVAL_TEAM_MAX + 3];
+
+	if (len < 1 || len > CLIVAL_TEAM_MAX)
+		return;
+	snprintf(team, sizeof(team), "%.*s", (int)len, p);
+	snprintf(key, sizeof(key), ",%s,", team);
+	if (!clival_team(team) || strstr(seen, key) != NULL ||
+	    strlen(seen) + len + 2 > seenlen)
+		return;
+	strncat(seen, key + 1, seenlen - strlen(seen) - 1);
+	fprintf(f, "%s\n", team);
+}
+
+/* The teams of the demo cast ("name org role CN [teams,...]"), once each. */
+static void
+cast_teams(FILE *f, const char *pki)
+{
+	char path[4096], line[512], seen[1024] = ",";
+	const char *p;
+	size_t len;
+	FILE *in;
+	int col;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/cast.txt", pki) >=
+	    sizeof(path) || (in = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), in) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		p = line + strspn(line, " \t");
+		for (col = 0; col < 4 && *p != '\0'; col++) {
+			p += strcspn(p, " \t");
+			p += strspn(p, " \t");
+		}
+		for (; *p != '\0'; p += strspn(p, ", \t")) {
+			len = strcspn(p, ", \t");
+			team_once(f, seen, sizeof(seen), p, len);
+			p += len;
+		}
+	}
+	fclose(in);
+}
+
 static void
 values(FILE *f, int id, const char *pki)
 {
@@ -105,6 +151,9 @@ values(FILE *f, int id, const char *pki)
 		break;
 	case KIND_NAME:
 		cast_names(f, pki);
+		break;
+	case KIND_TEAM:
+		cast_teams(f, pki);
 		break;
 	case KIND_FILE:
 		fprintf(f, "__files__\n");

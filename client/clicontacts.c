@@ -161,8 +161,9 @@ grant_json(const EpGrant *g, int64_t now)
 	json_object_set_new(j, "grant_id", json_integer((json_int_t)g->id));
 	json_object_set_new(j, "who", principal_json(g->grantee_org,
 	    g->grantee_subject));
+	json_object_set_new(j, "team", str(g->grantee_team));
 	json_object_set_new(j, "whole_organisation",
-	    json_boolean(empty(g->grantee_subject)));
+	    json_boolean(empty(g->grantee_subject) && empty(g->grantee_team)));
 	json_object_set_new(j, "access", json_string(cliout_or_dash(
 	    wire_access_name(g->access))));
 	json_object_set_new(j, "scope", scope_json(g->scope, g->n_scope));
@@ -211,7 +212,7 @@ clicontacts_json(const Eenplan__V1__GetPlanResponse *gp,
 	const EpPlan *p = gp->plan;
 	const EpPrincipal *reg;
 	const EpAction **v;
-	json_t *c, *r, *arr, *k;
+	json_t *c, *r, *arr, *k, *acts;
 	char today[16], *taken = NULL;
 	size_t i, n;
 
@@ -247,9 +248,15 @@ clicontacts_json(const Eenplan__V1__GetPlanResponse *gp,
 		if (!grant_current(grants[i], now))
 			continue;
 		k = grant_json(grants[i], now);
-		json_object_set_new(k, "open_actions", take_actions(v, n, taken,
-		    grants[i]->grantee_org, grants[i]->grantee_subject, 0,
-		    today));
+		/*
+		 * An action's owner is an organisation or a person, never a
+		 * team, and who is in a team only the certificates say: a
+		 * team's grant owns no actions.
+		 */
+		acts = empty(grants[i]->grantee_team) ? take_actions(v, n,
+		    taken, grants[i]->grantee_org, grants[i]->grantee_subject,
+		    0, today) : json_array();
+		json_object_set_new(k, "open_actions", acts);
 		json_array_append_new(arr, k);
 	}
 	json_object_set_new(c, "contacts", arr);
@@ -325,8 +332,14 @@ contact_text(FILE *f, const json_t *k)
 
 	fprintf(f, "\n  ");
 	cliout_text(f, s_of(k, "who"), " ");
-	fprintf(f, json_is_true(json_object_get(k, "whole_organisation")) ?
-	    " (the whole organisation)\n" : " (this one person)\n");
+	if (s_of(k, "team")[0] != '\0') {
+		fprintf(f, " team ");
+		cliout_text(f, s_of(k, "team"), " ");
+		fprintf(f, " (only the organisation's people in that team)\n");
+	} else
+		fprintf(f, json_is_true(json_object_get(k,
+		    "whole_organisation")) ? " (the whole organisation)\n" :
+		    " (this one person)\n");
 	if (json_is_true(json_object_get(k, "break_glass")))
 		fprintf(f, "    EMERGENCY ACCESS (break-glass): may read ");
 	else if (strcmp(access, "contribute") == 0)

@@ -19,6 +19,7 @@
 #define SYS_OPERATION	"urn:eenplan:operation"
 #define SYS_ITEM	"urn:eenplan:plan-item"
 #define SYS_GRANT	"urn:eenplan:grant"
+#define SYS_TEAM	"urn:eenplan:team"
 #define HL7_CS		"http://terminology.hl7.org/CodeSystem/"
 
 /* What every resource of one export shares. */
@@ -149,6 +150,33 @@ principal_ref(const char *org, const char *subject, int role)
 	return json_pack("{s:{s:s, s:o}, s:o}", "identifier", "system",
 	    empty(subject) ? SYS_ORG : SYS_PRINCIPAL, "value", str(who),
 	    "display", rn ? json_sprintf("%s (%s)", who, rn) : str(who));
+}
+
+/*
+ * A team inside an organisation (a grant's grantee): a CareTeam known by
+ * its identifier "org/team", assigned by the organisation whose CA puts
+ * people in it. eenplan keeps no list of a team's members, so there is no
+ * resource to point at.
+ */
+static json_t *
+team_ref(const char *org, const char *team)
+{
+	char id[160], display[160];
+
+	snprintf(id, sizeof(id), "%s/%s", org ? org : "", team);
+	snprintf(display, sizeof(display), "%s team %s", org ? org : "", team);
+	return json_pack("{s:s, s:{s:s, s:o, s:{s:{s:s, s:o}}}, s:o}", "type",
+	    "CareTeam", "identifier", "system", SYS_TEAM, "value", str(id),
+	    "assigner", "identifier", "system", SYS_ORG, "value",
+	    str(org), "display", str(display));
+}
+
+static json_t *
+grantee_ref(const EpGrant *g)
+{
+	if (!empty(g->grantee_team) && !empty(g->grantee_org))
+		return team_ref(g->grantee_org, g->grantee_team);
+	return principal_ref(g->grantee_org, g->grantee_subject, 0);
 }
 
 static json_t *
@@ -459,7 +487,7 @@ consent(struct fhir *fx, const EpGrant *g, int64_t now)
 	    instant(g->valid_from ? g->valid_from : g->recorded_at), "end",
 	    instant(end), "actor", "role", concept(coding(HL7_CS
 	    "v3-ParticipationType", "IRCP", "information recipient"), NULL),
-	    "reference", principal_ref(g->grantee_org, g->grantee_subject, 0),
+	    "reference", grantee_ref(g),
 	    "action", consent_actions(g->access), "purpose", purpose, "code",
 	    codes);
 	res = json_pack("{s:s, s:s, s:o, s:s, s:o, s:[o], s:o*, s:[o], s:o, "

@@ -50,6 +50,7 @@ static const struct cliopt_def opt_defs[OPT_COUNT] = {
 	[OPT_FHIR] =		{ "fhir",		KIND_FLAG },
 	[OPT_DIR] =		{ "dir",		KIND_DIR },
 	[OPT_ONCE] =		{ "once",		KIND_FLAG },
+	[OPT_TEAM] =		{ "team",		KIND_TEAM },
 	[OPT_SERVER] =		{ "server",		KIND_SERVER },
 	[OPT_CERT] =		{ "cert",		KIND_FILE },
 	[OPT_KEY] =		{ "key",		KIND_FILE },
@@ -146,6 +147,22 @@ parse_principal(struct cliopt *o, const char *opt, const char *s,
 	    (need_subject && slash == NULL))
 		return usage(err, errlen, "--%s '%s': expected %s", opt, s,
 		    need_subject ? "ORG/SUBJECT" : "ORG or ORG/SUBJECT");
+	return 0;
+}
+
+/* --team TEAM: a team is inside an organisation, never with one person. */
+static int
+parse_team(struct cliopt *o, char *team, const char *to, char *err,
+    size_t errlen)
+{
+	if (!clival_team(team))
+		return usage(err, errlen, "--team '%s': expected a team name, "
+		    "1 to %d of a-z 0-9 -", team, CLIVAL_TEAM_MAX);
+	if (o->o_to_subject != NULL)
+		return usage(err, errlen, "--team names a team of an "
+		    "organisation, not of one person: give --to %s --team %s, "
+		    "not --to '%s'", o->o_to_org, team, to);
+	o->o_to_team = team;
 	return 0;
 }
 
@@ -530,6 +547,9 @@ convert3(struct cliopt *o, struct raw *r, char *err, size_t errlen)
 	if (v[OPT_TO] && parse_principal(o, "to", v[OPT_TO],
 	    (o->o_def->cc_flags & CC_TO_SUBJECT) != 0, &o->o_to_org, &o->o_to_subject,
 	    err, errlen) == -1)
+		return -1;
+	if (v[OPT_TEAM] && parse_team(o, v[OPT_TEAM], v[OPT_TO], err,
+	    errlen) == -1)
 		return -1;
 	if (v[OPT_ACCESS]) {
 		o->o_access = wire_access_parse(v[OPT_ACCESS]);

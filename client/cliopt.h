@@ -62,7 +62,7 @@ enum cliopt_opt {
 	OPT_GOAL, OPT_OWNER, OPT_DUE, OPT_SCORE, OPT_REMARK, OPT_AFTER,
 	OPT_LIMIT, OPT_TO, OPT_ACCESS, OPT_FROM, OPT_UNTIL, OPT_PURPOSE,
 	OPT_FORM_REF, OPT_ALL, OPT_REASON, OPT_ALL_PAGES, OPT_ORG, OPT_OUTPUT,
-	OPT_SINCE, OPT_FOLLOW, OPT_SVG, OPT_FHIR, OPT_DIR, OPT_ONCE,
+	OPT_SINCE, OPT_FOLLOW, OPT_SVG, OPT_FHIR, OPT_DIR, OPT_ONCE, OPT_TEAM,
 	OPT_NCMD,
 	/* connection and output: valid with every subcommand */
 	OPT_SERVER = OPT_NCMD, OPT_CERT, OPT_KEY, OPT_CA, OPT_AS, OPT_PKI,
@@ -82,6 +82,7 @@ enum cliopt_kind {
 	KIND_AREA,
 	KIND_ACCESS,
 	KIND_PRINCIPAL,		/* ORG[/SUBJECT] */
+	KIND_TEAM,		/* a team inside an organisation */
 	KIND_MEMBER,		/* PERSON_ID:NAME[:RELATION] */
 	KIND_FILE,
 	KIND_DIR,
@@ -145,6 +146,7 @@ struct cliopt {
 	uint64_t	 o_since;
 	char		*o_to_org;
 	char		*o_to_subject;
+	char		*o_to_team;		/* --team: a team in o_to_org */
 	int		 o_access;
 	int64_t		 o_from;		/* microseconds, 0: not given */
 	int64_t		 o_until;

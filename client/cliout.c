@@ -71,6 +71,19 @@ cliout_principal(char *buf, size_t len, const EpPrincipal *p, int with_role)
 }
 
 void
+cliout_grantee(char *buf, size_t len, const EpGrant *g)
+{
+	const char *org = g->grantee_org ? g->grantee_org : "";
+
+	if (g->grantee_team != NULL && g->grantee_team[0] != '\0')
+		snprintf(buf, len, "%s team %s", org, g->grantee_team);
+	else if (g->grantee_subject != NULL && g->grantee_subject[0] != '\0')
+		snprintf(buf, len, "%s/%s", org, g->grantee_subject);
+	else
+		snprintf(buf, len, "%s", org);
+}
+
+void
 cliout_text(FILE *f, const char *s, const char *nl)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -367,9 +380,10 @@ print_plan(FILE *f, const Eenplan__V1__GetPlanResponse *gp)
 		const EpGrant *g = gp->break_glass[i];
 
 		cliout_time(when, sizeof(when), g->valid_until);
-		fprintf(f, "!! BREAK-GLASS: %s%s%s may read this plan until %s "
-		    "(emergency access; ", g->grantee_org,
-		    g->grantee_subject[0] != '\0' ? "/" : "", g->grantee_subject,
+		cliout_grantee(who, sizeof(who), g);
+		fprintf(f, "!! BREAK-GLASS: ");
+		cliout_text(f, who, NULL);
+		fprintf(f, " may read this plan until %s (emergency access; ",
 		    when);
 		cliout_text(f, g->purpose, NULL);
 		fprintf(f, ")\n");
@@ -558,11 +572,11 @@ print_grant(FILE *f, const EpGrant *g, int64_t now)
 	fprintf(f, "grant %llu  %s\n", (unsigned long long)g->id,
 	    cliout_grant_state(g, now));
 	fprintf(f, "  to:        ");
-	cliout_text(f, g->grantee_org, NULL);
-	if (g->grantee_subject && g->grantee_subject[0]) {
-		fputc('/', f);
-		cliout_text(f, g->grantee_subject, NULL);
-	} else
+	cliout_grantee(who, sizeof(who), g);
+	cliout_text(f, who, NULL);
+	if (g->grantee_team && g->grantee_team[0])
+		fprintf(f, " (only the organisation's people in that team)");
+	else if (!(g->grantee_subject && g->grantee_subject[0]))
 		fprintf(f, " (the whole organisation)");
 	fprintf(f, "\n  access:    %s, ", cliout_or_dash(wire_access_name(g->access)));
 	cliout_scope(f, g->scope, g->n_scope);

@@ -19,6 +19,8 @@ void	cliout_time(char *buf, size_t len, int64_t us);
 /* "org/subject" (or "org"), with " (role)" when with_role and known. */
 void	cliout_principal(char *buf, size_t len, const EpPrincipal *p,
 	    int with_role);
+/* A grant's grantee: "org", "org/subject" or "org team TEAM". */
+void	cliout_grantee(char *buf, size_t len, const EpGrant *g);
 /* s with every control character (C0, DEL, C1) shown as '?'; newlines as nl. */
 void	cliout_text(FILE *f, const char *s, const char *nl);
 /* cliout_text left-aligned in width columns (code points, not bytes). */

@@ -349,6 +349,8 @@ clireq_consent_grant(struct cliopt *o, struct clireq *r)
 	g->grantee_org = o->o_to_org;
 	if (o->o_to_subject)
 		g->grantee_subject = o->o_to_subject;
+	if (o->o_to_team)
+		g->grantee_team = o->o_to_team;
 	g->access = o->o_access;
 	for (i = 0; i < o->o_ndomains; i++)
 		r->r_scope[i] = o->o_domains[i];

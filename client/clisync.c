@@ -24,7 +24,6 @@
 #include "eenplan_sync.h"
 #include "pbjson.h"
 
-#define KIND(x)			EENPLAN__V1__CHANGE_KIND__CHANGE_ ## x
 #define MIRROR_CURSOR_MAX	32	/* bytes of the cursor file */
 #define ONCE_MAX_FAILURES	5	/* --once: attempts in a row, then exit 3 */
 

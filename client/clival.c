@@ -134,3 +134,15 @@ clival_ident(const char *s, size_t max)
 			return 0;
 	return n >= 1 && n <= max;
 }
+
+int
+clival_team(const char *s)
+{
+	size_t n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if (n >= CLIVAL_TEAM_MAX || !((s[n] >= 'a' && s[n] <= 'z') ||
+		    (s[n] >= '0' && s[n] <= '9') || s[n] == '-'))
+			return 0;
+	return n >= 1;
+}

@@ -27,5 +27,8 @@ int64_t	clival_days(int64_t y, unsigned m, unsigned d);
 void	clival_civil(int64_t days, int64_t *y, unsigned *m, unsigned *d);
 /* 1..max characters of [A-Za-z0-9._-]: organisation, subject, person ids. */
 int	clival_ident(const char *s, size_t max);
+/* A team name as an organisation's CA writes it: 1..32 of [a-z0-9-]. */
+#define CLIVAL_TEAM_MAX		32
+int	clival_team(const char *s);
 
 #endif

@@ -433,6 +433,7 @@ call_audit_reply(struct call *ca)
 	/* Only an answer that reveals something needs its decision again. */
 	ca->ca_job.wj_exec = ca->ca_code == CODE(OK) && ca->ca_nchecks > 0 ?
 	    call_recheck : NULL;
+	ca->ca_job.wj_readonly = 1;	/* the recheck only reads */
 	ca->ca_job.wj_post = call_post;
 	ca->ca_job.wj_done = call_complete;
 	ca->ca_job.wj_arg = ca;

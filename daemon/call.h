@@ -32,10 +32,6 @@ struct subs;
 #define CALL_SEEN	1024
 
 /* Short names for the wire enums, for every handler. */
-#define CODE(x)		EENPLAN__V1__CODE__##x
-#define ACCESS(x)	EENPLAN__V1__ACCESS__ACCESS_##x
-#define ROLE(x)		EENPLAN__V1__ROLE__ROLE_##x
-#define KIND(x)		EENPLAN__V1__CHANGE_KIND__CHANGE_##x
 
 /* What a call may use: one per worker, set up by the server. */
 struct call_env {
@@ -179,13 +175,6 @@ void	call_store_error(struct call *, int rc);
 void	call_plan_error(struct call *, const struct plan_error *);
 /* Items per page: asked, or page_max when 0 or more was asked. */
 uint32_t call_page_limit(const struct call *, uint32_t asked);
-
-/* Both set and equal (wire strings may be NULL in hand-built messages). */
-static inline int
-str_eq(const char *a, const char *b)
-{
-	return a != NULL && b != NULL && strcmp(a, b) == 0;
-}
 
 /* The caller as a wire Principal: pointing into p (for messages only packed). */
 void	principal_ep_view(const struct principal *p, EpPrincipal *out);

@@ -11,18 +11,6 @@
 #define CONSENT_PURPOSE_MAX	500
 
 static int
-consent_empty(const char *s)
-{
-	return s == NULL || s[0] == '\0';
-}
-
-static int
-consent_eq(const char *a, const char *b)
-{
-	return a != NULL && b != NULL && strcmp(a, b) == 0;
-}
-
-static int
 consent_domain_ok(int d)
 {
 	return d >= EENPLAN__V1__DOMAIN__DOMAIN_FINANCIEN &&
@@ -75,7 +63,7 @@ consent_in_team(const struct principal *pr, const char *team)
 	int i;
 
 	for (i = 0; i < pr->pr_nteams && i < PRINCIPAL_TEAMS_MAX; i++)
-		if (consent_eq(pr->pr_teams[i], team))
+		if (str_eq(pr->pr_teams[i], team))
 			return 1;
 	return 0;
 }
@@ -84,15 +72,15 @@ static int
 consent_grant_matches(const EpGrant *g, const struct principal *pr)
 {
 	if (g == NULL || pr->pr_org[0] == '\0' ||
-	    !consent_eq(g->grantee_org, pr->pr_org))
+	    !str_eq(g->grantee_org, pr->pr_org))
 		return 0;
 	/* A team's grant: the org's CA put the caller in that team. */
-	if (!consent_empty(g->grantee_team))
-		return consent_empty(g->grantee_subject) &&
+	if (!str_empty(g->grantee_team))
+		return str_empty(g->grantee_subject) &&
 		    consent_in_team(pr, g->grantee_team);
-	if (consent_empty(g->grantee_subject))
+	if (str_empty(g->grantee_subject))
 		return 1;
-	return consent_eq(g->grantee_subject, pr->pr_subject);
+	return str_eq(g->grantee_subject, pr->pr_subject);
 }
 
 static int
@@ -103,11 +91,11 @@ consent_is_member(const struct consent_conf *conf, const struct principal *pr,
 
 	if (pr->pr_role != EENPLAN__V1__ROLE__ROLE_CLIENT || hh == NULL ||
 	    hh->ch_members == NULL || pr->pr_subject[0] == '\0' ||
-	    !consent_eq(pr->pr_org, conf->cc_citizens_org))
+	    !str_eq(pr->pr_org, conf->cc_citizens_org))
 		return 0;
 	for (i = 0; i < hh->ch_nmembers; i++)
 		if (hh->ch_members[i] != NULL &&
-		    consent_eq(hh->ch_members[i]->person_id, pr->pr_subject))
+		    str_eq(hh->ch_members[i]->person_id, pr->pr_subject))
 			return 1;
 	return 0;
 }
@@ -123,8 +111,8 @@ consent_is_regisseur(const struct consent_household *hh,
 	if (hh == NULL || hh->ch_regisseur == NULL ||
 	    pr->pr_subject[0] == '\0')
 		return 0;
-	return consent_eq(hh->ch_regisseur->org, pr->pr_org) &&
-	    consent_eq(hh->ch_regisseur->subject, pr->pr_subject);
+	return str_eq(hh->ch_regisseur->org, pr->pr_org) &&
+	    str_eq(hh->ch_regisseur->subject, pr->pr_subject);
 }
 
 /*
@@ -156,7 +144,7 @@ consent_ceiling(const struct consent_conf *conf, const struct principal *pr,
 	case EENPLAN__V1__ROLE__ROLE_PROFESSIONAL:
 	case EENPLAN__V1__ROLE__ROLE_SYSTEM:
 		/* manage belongs to one person, never to a whole org */
-		if (!consent_empty(g->grantee_subject) &&
+		if (!str_empty(g->grantee_subject) &&
 		    consent_is_regisseur(plan, pr))
 			return EENPLAN__V1__ACCESS__ACCESS_MANAGE;
 		return EENPLAN__V1__ACCESS__ACCESS_CONTRIBUTE;
@@ -178,8 +166,8 @@ consent_grant_level(const struct consent_conf *conf, const struct principal *pr,
 	 * An org-wide grant to the citizens' organisation would reach every
 	 * carer in the city; only a named person there counts.
 	 */
-	if (consent_eq(g->grantee_org, conf->cc_citizens_org) &&
-	    consent_empty(g->grantee_subject))
+	if (str_eq(g->grantee_org, conf->cc_citizens_org) &&
+	    str_empty(g->grantee_subject))
 		return EENPLAN__V1__ACCESS__ACCESS_NONE;
 	level = g->access;
 	if (level < EENPLAN__V1__ACCESS__ACCESS_NONE ||
@@ -346,7 +334,7 @@ consent_allows(const struct consent_conf *conf, const struct principal *pr,
 	case CONSENT_OP_SET_ACTION_STATUS:
 		return consent_manages(pr, d) ||
 		    (consent_contributes(pr, d, domain) &&
-		    consent_eq(owner_org, pr->pr_org));
+		    str_eq(owner_org, pr->pr_org));
 	case CONSENT_OP_ADD_GOAL:
 	case CONSENT_OP_SET_GOAL_STATUS:
 	case CONSENT_OP_SET_TARGET:
@@ -400,15 +388,15 @@ consent_check_grantee(const EpGrant *g, char *err, size_t errlen)
 	if (!util_ident_ok(g->grantee_org, PRINCIPAL_ORG_MAX - 1))
 		return consent_err(err, errlen, "grant.grantee_org",
 		    "must be an organisation id");
-	if (!consent_empty(g->grantee_subject) &&
+	if (!str_empty(g->grantee_subject) &&
 	    !util_ident_ok(g->grantee_subject, PRINCIPAL_SUBJECT_MAX - 1))
 		return consent_err(err, errlen, "grant.grantee_subject",
 		    "must be empty or 1..64 characters of [A-Za-z0-9._-]");
-	if (!consent_empty(g->grantee_team)) {
+	if (!str_empty(g->grantee_team)) {
 		if (!consent_team_ok(g->grantee_team))
 			return consent_err(err, errlen, "grant.grantee_team",
 			    "must be 1..32 characters of [a-z0-9-]");
-		if (!consent_empty(g->grantee_subject))
+		if (!str_empty(g->grantee_subject))
 			return consent_err(err, errlen, "grant.grantee_team",
 			    "names a team: grantee_subject must be empty");
 	}
@@ -475,7 +463,7 @@ consent_check_form(const struct principal *pr, const struct consent_decision *d,
 	int member;
 
 	member = d != NULL && consent_member(pr, d);
-	if (consent_empty(g->form_reference)) {
+	if (str_empty(g->form_reference)) {
 		if (member)
 			return 0;
 		return consent_err(err, errlen, "grant.form_reference",
@@ -517,7 +505,7 @@ consent_org(const struct consent_conf *conf, const char *id)
 	size_t i;
 
 	for (i = 0; conf != NULL && id != NULL && i < conf->cc_norgs; i++)
-		if (consent_eq(conf->cc_orgs[i].co_id, id))
+		if (str_eq(conf->cc_orgs[i].co_id, id))
 			return &conf->cc_orgs[i];
 	return NULL;
 }
@@ -541,12 +529,12 @@ consent_may_intake(const struct principal *pr)
 int
 consent_grant_is_own(const struct principal *me, const EpGrant *g)
 {
-	if (me == NULL || g == NULL || !consent_eq(g->grantee_org, me->pr_org))
+	if (me == NULL || g == NULL || !str_eq(g->grantee_org, me->pr_org))
 		return 0;
-	if (!consent_empty(g->grantee_team))
+	if (!str_empty(g->grantee_team))
 		return 0;
-	if (!consent_empty(g->grantee_subject))
-		return consent_eq(g->grantee_subject, me->pr_subject);
+	if (!str_empty(g->grantee_subject))
+		return str_eq(g->grantee_subject, me->pr_subject);
 	return me->pr_role == EENPLAN__V1__ROLE__ROLE_SYSTEM;
 }
 
@@ -584,11 +572,11 @@ consent_check_grant_request(const struct consent_conf *conf, const EpGrant *g,
 		return consent_err(err, errlen, "grant.grantee_org",
 		    "not an organisation of this deployment");
 	/* Such a grant would count for nobody (see consent_evaluate). */
-	if (consent_eq(g->grantee_org, conf->cc_citizens_org) &&
-	    consent_empty(g->grantee_subject))
+	if (str_eq(g->grantee_org, conf->cc_citizens_org) &&
+	    str_empty(g->grantee_subject))
 		return consent_err(err, errlen, "grant.grantee_subject",
 		    "required for the citizens' organisation");
-	if (!consent_empty(g->grantee_team) &&
+	if (!str_empty(g->grantee_team) &&
 	    !consent_team_ok(g->grantee_team))
 		return consent_err(err, errlen, "grant.grantee_team",
 		    "must be 1..32 characters of [a-z0-9-]");
@@ -642,8 +630,8 @@ consent_break_glass_ok(const struct consent_conf *conf,
 		const EpGrant *g = recent[i];
 
 		if (g == NULL || !g->break_glass ||
-		    !consent_eq(g->grantee_org, pr->pr_org) ||
-		    !consent_eq(g->grantee_subject, pr->pr_subject))
+		    !str_eq(g->grantee_org, pr->pr_org) ||
+		    !str_eq(g->grantee_subject, pr->pr_subject))
 			continue;
 		until = g->revoked_at != 0 && g->revoked_at < g->valid_until ?
 		    g->revoked_at : g->valid_until;
@@ -668,9 +656,9 @@ consent_regie_target_ok(const struct consent_conf *conf,
 	if (conf == NULL || to_org == NULL || to_subject == NULL)
 		return 0;
 	/* Self-regie: a member of the household. */
-	if (consent_eq(to_org, conf->cc_citizens_org)) {
+	if (str_eq(to_org, conf->cc_citizens_org)) {
 		for (i = 0; hh != NULL && i < hh->ch_nmembers; i++) {
-			if (hh->ch_members[i] != NULL && consent_eq(
+			if (hh->ch_members[i] != NULL && str_eq(
 			    hh->ch_members[i]->person_id, to_subject)) {
 				*role = EENPLAN__V1__ROLE__ROLE_CLIENT;
 				return 1;
@@ -709,8 +697,8 @@ consent_audit_name_shown(const char *capacity, int role)
 {
 	if (role == EENPLAN__V1__ROLE__ROLE_GP)
 		return 1;
-	return consent_eq(capacity, CONSENT_CAPACITY_MEMBER) ||
-	    consent_eq(capacity, CONSENT_CAPACITY_REGISSEUR);
+	return str_eq(capacity, CONSENT_CAPACITY_MEMBER) ||
+	    str_eq(capacity, CONSENT_CAPACITY_REGISSEUR);
 }
 
 const char *
@@ -728,10 +716,10 @@ consent_capacity(const struct principal *pr, const struct consent_decision *d)
 void
 consent_index_subject(const EpGrant *g, char *out, size_t outlen)
 {
-	if (!consent_empty(g->grantee_team))
+	if (!str_empty(g->grantee_team))
 		consent_team_subject(g->grantee_team, out, outlen);
 	else
-		snprintf(out, outlen, "%s", consent_empty(g->grantee_subject) ?
+		snprintf(out, outlen, "%s", str_empty(g->grantee_subject) ?
 		    "" : g->grantee_subject);
 }
 

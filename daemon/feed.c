@@ -7,7 +7,6 @@
 #include "plan.h"
 #include "util.h"
 
-#define KIND(x)		EENPLAN__V1__CHANGE_KIND__CHANGE_##x
 
 void
 feed_reader_init(struct feed_reader *fr, const struct household_conf *hc,

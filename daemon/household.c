@@ -9,14 +9,6 @@
 #include "log.h"
 #include "util.h"
 
-#define CODE(x)		EENPLAN__V1__CODE__##x
-#define KIND(x)		EENPLAN__V1__CHANGE_KIND__CHANGE_##x
-
-static int
-hh_str_eq(const char *a, const char *b)
-{
-	return a != NULL && b != NULL && strcmp(a, b) == 0;
-}
 
 void
 household_principal(const EpPrincipal *p, struct principal *out)
@@ -250,14 +242,14 @@ hh_standing_differs(const EpsHousehold *rec, const EpPlan *p)
 	if (rec->n_members != p->n_members)
 		return 1;
 	for (i = 0; i < p->n_members; i++)
-		if (!hh_str_eq(rec->members[i]->person_id,
+		if (!str_eq(rec->members[i]->person_id,
 		    p->members[i]->person_id))
 			return 1;
 	if ((rec->regisseur == NULL) != (p->regisseur == NULL))
 		return 1;
 	return p->regisseur != NULL &&
-	    (!hh_str_eq(rec->regisseur->org, p->regisseur->org) ||
-	    !hh_str_eq(rec->regisseur->subject, p->regisseur->subject) ||
+	    (!str_eq(rec->regisseur->org, p->regisseur->org) ||
+	    !str_eq(rec->regisseur->subject, p->regisseur->subject) ||
 	    rec->regisseur->role != p->regisseur->role);
 }
 
@@ -677,16 +669,16 @@ hh_linked(const struct household_conf *hc, const EpsHousehold *rec,
 
 	for (i = 0; i < rec->n_grants; i++) {
 		consent_index_subject(rec->grants[i], gs, sizeof(gs));
-		if (hh_str_eq(rec->grants[i]->grantee_org, org) &&
-		    hh_str_eq(gs, subject))
+		if (str_eq(rec->grants[i]->grantee_org, org) &&
+		    str_eq(gs, subject))
 			return 1;
 	}
-	if (rec->regisseur != NULL && hh_str_eq(rec->regisseur->org, org) &&
-	    hh_str_eq(rec->regisseur->subject, subject))
+	if (rec->regisseur != NULL && str_eq(rec->regisseur->org, org) &&
+	    str_eq(rec->regisseur->subject, subject))
 		return 1;
-	if (hh_str_eq(org, hc->hc_consent->cc_citizens_org))
+	if (str_eq(org, hc->hc_consent->cc_citizens_org))
 		for (i = 0; i < rec->n_members; i++)
-			if (hh_str_eq(rec->members[i]->person_id, subject))
+			if (str_eq(rec->members[i]->person_id, subject))
 				return 1;
 	return 0;
 }
@@ -1000,7 +992,7 @@ household_signal_add(struct stxn *t, struct household *h, EpSignal *sg,
 	struct household_ev he;
 	int rc;
 
-	if (h->h_rec == NULL || !hh_str_eq(sg->household_id, h->h_id))
+	if (h->h_rec == NULL || !str_eq(sg->household_id, h->h_id))
 		return STORE_ERR;
 	sg->id = h->h_rec->signals_total + 1;
 	h->h_rec->signals_total++;

@@ -12,7 +12,6 @@
 #include "store_v1.h"
 #include "util.h"
 
-#define KIND(x)		EENPLAN__V1__CHANGE_KIND__CHANGE_##x
 
 struct mig_stats {
 	uint64_t	ms_households;

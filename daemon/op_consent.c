@@ -18,11 +18,6 @@
 /* Room for a reason of PLAN_TEXT_MAX characters of UTF-8 plus names. */
 #define CONSENT_DETAIL_MAX	(PLAN_TEXT_MAX * 4 + 512)
 
-static int
-str_empty(const char *s)
-{
-	return s == NULL || s[0] == '\0';
-}
 
 /* Replaces a string field of a free_unpacked-compatible message. */
 static int

@@ -242,6 +242,8 @@ int	store_audit_last(struct stxn *, uint64_t *seq)
  */
 int	store_audit_index(struct stxn *, uint64_t min, uint64_t *pending)
 	    __attribute__((warn_unused_result));
+/* 1 when at least min records wait for store_audit_index (reads only). */
+int	store_audit_index_due(struct stxn *, uint64_t min);
 /* The highest seq the indexes cover. */
 int	store_audit_indexed(struct stxn *, uint64_t *seq)
 	    __attribute__((warn_unused_result));
@@ -435,5 +437,7 @@ void	store_fail_next_commit(struct store *, int rc);
 void	store_fail_next_child_commit(struct store *, int rc);
 /* For tests: how many times a plan body was read (opened) since start. */
 uint64_t store_body_reads(struct store *);
+/* Tests: child transactions begun so far. */
+uint64_t store_child_txns(struct store *);
 
 #endif

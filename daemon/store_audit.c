@@ -889,6 +889,17 @@ store_audit_index(struct stxn *tx, uint64_t min, uint64_t *pending)
 }
 
 int
+store_audit_index_due(struct stxn *tx, uint64_t min)
+{
+	uint64_t indexed, last;
+
+	if (store_meta_get_u64(tx, AUDIT_INDEXED_META, &indexed) != STORE_OK ||
+	    store_audit_last(tx, &last) != STORE_OK)
+		return 1;	/* store_audit_index will say what is wrong */
+	return last > indexed && last - indexed >= min;
+}
+
+int
 store_audit_indexed(struct stxn *tx, uint64_t *seq)
 {
 	return store_meta_get_u64(tx, AUDIT_INDEXED_META, seq);

@@ -856,6 +856,12 @@ store_fail_next_child_commit(struct store *st, int rc)
 }
 
 uint64_t
+store_child_txns(struct store *st)
+{
+	return atomic_load(&st->st_child_txns);
+}
+
+uint64_t
 store_body_reads(struct store *st)
 {
 	return atomic_load(&st->st_body_reads);
@@ -983,6 +989,7 @@ store_child_begin(struct stxn *parent, struct stxn **child)
 	*child = NULL;
 	if ((rc = stxn_writable(parent)) != STORE_OK)
 		return rc;
+	atomic_fetch_add(&parent->sx_store->st_child_txns, 1);
 	return store_txn_new(parent->sx_store, parent, child);
 }
 

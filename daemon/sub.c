@@ -290,6 +290,7 @@ sub_round(struct sub *s)
 	s->s_round = r;
 	memset(&r->r_job, 0, sizeof(r->r_job));
 	r->r_job.wj_exec = NULL;
+	r->r_job.wj_readonly = 1;
 	r->r_job.wj_post = sub_post;
 	r->r_job.wj_done = sub_round_done;
 	r->r_job.wj_arg = r;

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define HOUSEHOLD_ID_LEN	32	/* 128 random bits as lower-case hex */
 
@@ -48,5 +49,19 @@ void	util_fmt_time(int64_t us, char *out, size_t outlen);
 /* Parses a decimal into *out, bounded by max. 0 or -1. */
 int	util_parse_u64(const char *s, uint64_t max, uint64_t *out)
 	    __attribute__((warn_unused_result));
+
+/* Both set and equal (wire strings may be NULL in hand-built messages). */
+static inline int
+str_eq(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* NULL or "". */
+static inline int
+str_empty(const char *s)
+{
+	return s == NULL || s[0] == '\0';
+}
 
 #endif

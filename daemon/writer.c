@@ -223,6 +223,9 @@ writer_run_index(struct writer *w, struct stxn *parent, int idle)
 	struct stxn *child;
 	int rc;
 
+	/* A child txn costs; most batches have nothing to index yet. */
+	if (!store_audit_index_due(parent, idle ? 1 : w->w_index_lag))
+		return;
 	if (store_child_begin(parent, &child) != STORE_OK)
 		return;
 	if ((rc = store_audit_index(child, idle ? 1 : w->w_index_lag,
@@ -348,6 +351,58 @@ writer_run_job(struct writer *w, struct stxn *parent, struct wjob *job)
 }
 
 /*
+ * Jobs that change nothing but their audit record (reads) run together in
+ * one child txn: each LMDB child txn costs megabytes of bookkeeping to
+ * make and free, which for reads was most of the writer's work. A read
+ * whose decision changed (its recheck refused) gets its record all the
+ * same, as in writer_audit_alone. If anything in the group fails, the group
+ * is rolled back and each job runs in its own child (writer_run_job), so a
+ * failure is still that one job's. Returns the first job after the group.
+ */
+static struct wjob *
+writer_run_group(struct writer *w, struct stxn *parent, struct wjob *first)
+{
+	struct audit_head saved = w->w_ahead;
+	struct wjob *job, *end;
+	struct stxn *child;
+	uint64_t before;
+	int rc = STORE_OK;
+
+	for (end = first; end != NULL && end->wj_readonly; end = end->wj_next)
+		;
+	if (first->wj_next == end || store_child_begin(parent, &child) !=
+	    STORE_OK)
+		goto one_by_one;
+	for (job = first; job != end && rc == STORE_OK; job = job->wj_next) {
+		job->wj_exec_rc = 0;
+		job->wj_bytes = 0;
+		before = store_txn_bytes(child);
+		/* A recheck that refuses writes nothing: the record says so. */
+		if (job->wj_exec != NULL)
+			job->wj_exec_rc = job->wj_exec(job, child);
+		if ((job->wj_audit != NULL &&
+		    (rc = writer_append(w, child, job->wj_audit)) != STORE_OK) ||
+		    (rc = writer_know(w, child, job->wj_who)) != STORE_OK)
+			break;
+		job->wj_bytes = store_txn_bytes(child) - before;
+	}
+	if (rc != STORE_OK)
+		store_abort(child);
+	else if ((rc = store_commit(child)) == STORE_OK) {
+		for (job = first; job != end; job = job->wj_next)
+			job->wj_rc = STORE_OK;
+		return end;
+	}
+	w->w_ahead = saved;
+	/* Who it recorded as known in the rolled-back group is not. */
+	memset(w->w_seen, 0, sizeof(w->w_seen));
+one_by_one:
+	for (job = first; job != end; job = job->wj_next)
+		job->wj_rc = writer_run_job(w, parent, job);
+	return end;
+}
+
+/*
  * After a failed commit the head in memory is a guess: an I/O error may
  * have come after the data reached the disk. Read it back through the new
  * write txn (which sees the last commit) before numbering more records;
@@ -446,7 +501,7 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 {
 	struct audit_head saved = w->w_ahead;
 	struct stxn *parent;
-	struct wjob *job;
+	struct wjob *job, *next;
 	uint64_t n = 0, events = 0, records = 0, audits = 0, txn, after;
 	int64_t t0, commit_us = 0;
 	int rc, flushed = 0;
@@ -467,10 +522,21 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 			saved = w->w_ahead;
 			writer_run_tick(w, parent);
 			writer_run_index(w, parent, batch == NULL);
-			for (job = batch; job != NULL; job = job->wj_next)
-				if ((job->wj_rc = writer_run_job(w, parent,
-				    job)) != STORE_OK && w->w_batch_err == STORE_OK)
-					w->w_batch_err = job->wj_rc;
+			for (job = batch; job != NULL; job = next) {
+				struct wjob *g;
+
+				if (job->wj_readonly)
+					next = writer_run_group(w, parent, job);
+				else {
+					job->wj_rc = writer_run_job(w, parent,
+					    job);
+					next = job->wj_next;
+				}
+				for (g = job; g != next; g = g->wj_next)
+					if (g->wj_rc != STORE_OK &&
+					    w->w_batch_err == STORE_OK)
+						w->w_batch_err = g->wj_rc;
+			}
 			events = store_txn_events(parent);
 			audits = w->w_ahead.ah_seq - saved.ah_seq;
 			/*

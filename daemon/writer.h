@@ -57,6 +57,11 @@ struct wjob {
 					   else why not — the request must fail */
 	uint64_t	 wj_bytes;	/* bytes its child txn put (data and record) */
 	const struct principal *wj_who;	/* who asked (recorded as known), or NULL */
+	/*
+	 * wj_exec (if any) only reads: the job changes nothing but its audit
+	 * record (a read). Such jobs run together in one child txn.
+	 */
+	int		 wj_readonly;
 	struct wjob	*wj_next;	/* writer's queue link */
 };
 

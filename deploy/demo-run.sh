@@ -101,6 +101,11 @@ Try, in another terminal in $(pwd):
   $C --as senzer action accept $HH 5
   # Savant has no consent: refused, the same answer as for a household that does not exist
   $C --as savant plan show $HH
+  # Henk let in the gemeente's debt counsellors (team bms), not the whole gemeente:
+  # j.jansen of team bms reads financiën only
+  $C --as bms plan show $HH
+  # b.willems, a Wmo-consulent of the gemeente outside team bms: refused, like Savant
+  $C --as wmo2 plan show $HH
   # the GP reads the health domains ... until Henk withdraws that consent
   $C --as huisarts plan show $HH
   $C --as henk consent list $HH
@@ -124,7 +129,7 @@ Try, in another terminal in $(pwd):
   $C --as lev-systeem sync --dir $MIRROR --once
   ls $MIRROR
 
-Other demo people: wmo2 zorgboog lisa (daughter, mantelzorger) anja lev-systeem privacy-lev
+Other demo people: zorgboog lisa (daughter, mantelzorger) anja lev-systeem privacy-lev
 (see $PKI/cast.txt). Ctrl-C stops the daemon; the next \`make run\` starts afresh.
 MSG
 if [ -n "$ADMIN_PORT" ]; then

@@ -4,7 +4,10 @@
 # contributes on financiën and sociaal netwerk, Senzer on werk & opleiding,
 # Zorgboog on lichamelijke gezondheid and the ADL domains; the GP reads the
 # health domains; the daughter (mantelzorger) reads huisvesting and ADL;
-# Savant has nothing.
+# the gemeente's debt counsellors (team bms: the cast's j.jansen) read
+# financiën, and no one else at the gemeente but the regisseur reads at all
+# (the cast's other Wmo-consulent, b.willems, is outside team bms); Savant
+# has nothing.
 set -eu
 O=${1:-build}
 DEMO=${EENPLAN_DEMO_DIR:-$O/demo}
@@ -33,6 +36,7 @@ lev=$(cli --json --as henk consent grant "$HH" --to lev --access contribute --do
 q --as henk consent grant "$HH" --to senzer --access contribute --domain werk_opleiding --purpose "Begeleiding naar werk"
 q --as wmo consent grant "$HH" --to zorgboog --access contribute --domain lichamelijke_gezondheid --domain basale_adl --domain instrumentele_adl --purpose "Wijkverpleging" --form-ref TOESTEMMING-2026-0142
 gp=$(cli --json --as henk consent grant "$HH" --to huisarts-noord --access read --domain lichamelijke_gezondheid --domain geestelijke_gezondheid --purpose "Afstemming met de huisarts" | id_of)
+q --as henk consent grant "$HH" --to gemeente --team bms --access read --domain financien --purpose "Schuldhulpverlening door BMS"
 q --as henk consent grant "$HH" --to burgers/lisa.desmet --access read --domain huisvesting --domain basale_adl --domain instrumentele_adl --purpose "Dochter helpt als mantelzorger"
 echo "$gp" > "$DEMO/gp-grant"
 echo "$lev" > "$DEMO/lev-grant"

@@ -12,6 +12,12 @@
 
 #include "eenplan.pb-c.h"
 
+/* The wire enums by their short names: CODE(OK), ACCESS(READ), ... */
+#define CODE(x)		EENPLAN__V1__CODE__##x
+#define ACCESS(x)	EENPLAN__V1__ACCESS__ACCESS_##x
+#define ROLE(x)		EENPLAN__V1__ROLE__ROLE_##x
+#define KIND(x)		EENPLAN__V1__CHANGE_KIND__CHANGE_##x
+
 #define WIRE_HDR_LEN		4
 #define WIRE_DEFAULT_MAX_FRAME	(1024u * 1024u)	/* 1 MiB */
 #define WIRE_ALPN		"eenplan/1"

@@ -394,6 +394,8 @@ def bash_completion():
           "options of progress: %r" % opts)
     eq(complete("eenplan goal status x 1 ", env),
        ["open", "achieved", "dropped"], "goal statuses")
+    eq(sorted(complete("eenplan consent grant x --to gemeente --team ",
+                       env)), ["bms", "noord"], "the cast's teams")
 
 
 def BUILD_DIR():

@@ -145,6 +145,26 @@ def demo_on_another_port():
         check("PERMISSION_DENIED" in by[("senzer", "action")][0][2],
               "Senzer's refusal: %r" % (by[("senzer", "action")][0],))
         eq(by[("savant", "plan")][0][0], 1, "Savant refused")
+        # Issue 10 item 11: the household let in the gemeente's team bms
+        # (financiën, read), not the whole gemeente.
+        bms = by[("bms", "plan")][0]
+        eq(bms[0], 0, "the BMS counsellor reads (%r)" % (bms,))
+        check("your access: read, Financiën\n" in bms[1] and
+              "Schulden stabiliseren" in bms[1],
+              "the BMS counsellor's view: %r" % bms[1])
+        for other in ("Henk vindt passend werk", "Wond aan het been",
+                      "Huurachterstand", "Intakegesprek", "Werk & opleiding"):
+            check(other not in bms[1], "the BMS counsellor sees %r outside "
+                  "financiën:\n%s" % (other, bms[1]))
+        w2 = by[("wmo2", "plan")][0]
+        eq(w2[0], 1, "a Wmo-consulent outside team bms is refused")
+        check(w2[2].startswith("eenplan: PERMISSION_DENIED: ") and
+              w2[2] == by[("savant", "plan")][0][2] and w2[1] == "",
+              "wmo2's refusal, as Savant's: %r vs %r"
+              % (w2, by[("savant", "plan")][0]))
+        check("to:        gemeente team bms" in by[("henk", "consent")][0][1],
+              "Henk's consent list lacks the team: %r"
+              % by[("henk", "consent")][0][1])
         hu = by[("huisarts", "plan")]
         eq((hu[0][0], hu[1][0]), (0, 1),
            "the GP reads, then not after the revoke")

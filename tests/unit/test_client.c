@@ -1243,6 +1243,25 @@ test_parse_consent_and_audit(void **state)
 	assert_int_equal(g->on_behalf, 1);
 	assert_string_equal(g->form_reference, "F-1");
 
+	/* A team inside an organisation: no subject, the team in the grant. */
+	assert_int_equal(parse("consent", "grant", HH, "--team", "bms", "--to",
+	    "gemeente", "--access", "read", "--domain", "financien",
+	    "--purpose", "Schuldhulp", NULL), 0);
+	clireq_build(&opt, &r);
+	g = r.r_req.grant_consent->grant;
+	assert_string_equal(g->grantee_org, "gemeente");
+	assert_string_equal(g->grantee_subject, "");
+	assert_string_equal(g->grantee_team, "bms");
+	assert_int_equal(g->n_scope, 1);
+	assert_int_equal(g->on_behalf, 0);
+	assert_int_equal(parse("consent", "grant", HH, "--to", "lev",
+	    "--access", "read", "--purpose", "p", NULL), 0);
+	clireq_build(&opt, &r);
+	assert_string_equal(r.r_req.grant_consent->grant->grantee_team, "");
+	assert_int_equal(parse("consent", "grant", HH, "--to", "lev", "--team",
+	    "schuldhulpmaatje-0123456789-abcd", "--access", "read",
+	    "--purpose", "p", NULL), 0);	/* 32 characters */
+
 	assert_int_equal(parse("consent", "revoke", HH, "7", NULL), 0);
 	clireq_build(&opt, &r);
 	assert_int_equal(r.r_req.revoke_consent->grant_id, 7);
@@ -1339,6 +1358,23 @@ test_parse_refusals(void **state)
 	    "--to", "lev", "--access", "read", "--purpose", "p", "--from",
 	    "2026-05-01", "--until", "2026-05-01");
 	REFUSED("expected ORG/SUBJECT", "regie", "transfer", HH, "--to", "lev",
+	    "--form-ref", "f");
+	REFUSED("--team names a team of an organisation, not of one person",
+	    "consent", "grant", HH, "--to", "gemeente/j.jansen", "--team",
+	    "bms", "--access", "read", "--purpose", "p");
+	REFUSED("--team 'BMS': expected a team name", "consent", "grant", HH,
+	    "--to", "gemeente", "--team", "BMS", "--access", "read",
+	    "--purpose", "p");
+	REFUSED("--team 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'", "consent",
+	    "grant", HH, "--to", "gemeente", "--team",
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "--access", "read",
+	    "--purpose", "p");
+	REFUSED("--team 'b_ms'", "consent", "grant", HH, "--to", "gemeente",
+	    "--team", "b_ms", "--access", "read", "--purpose", "p");
+	REFUSED("--team '': expected a team name", "consent", "grant", HH,
+	    "--to", "gemeente", "--team", "", "--access", "read", "--purpose", "p");
+	REFUSED("--team does not apply to 'regie transfer'", "regie",
+	    "transfer", HH, "--to", "gemeente/b.willems", "--team", "bms",
 	    "--form-ref", "f");
 	REFUSED("ORG or ORG/SUBJECT", "action", "add", HH, "--goal", "1",
 	    "--text", "t", "--owner", "lev/");
@@ -1690,6 +1726,46 @@ test_text_results(void **state)
 	assert_string_equal(outbuf, HH "\n");	/* alone on line 1 */
 }
 
+/* consent list names the grantee: an organisation, a person or a team. */
+static void
+test_text_consent(void **state)
+{
+	Eenplan__V1__ListConsentResponse lc;
+	EpGrant g[3], *gp[3];
+	EpResponse r;
+	FILE *f;
+	size_t i;
+
+	(void)state;
+	eenplan__v1__response__init(&r);
+	eenplan__v1__list_consent_response__init(&lc);
+	for (i = 0; i < 3; i++) {
+		eenplan__v1__grant__init(&g[i]);
+		g[i].id = i + 2;
+		g[i].access = EENPLAN__V1__ACCESS__ACCESS_READ;
+		g[i].purpose = "p";
+		g[i].recorded_at = T0;
+		gp[i] = &g[i];
+	}
+	g[0].grantee_org = "lev";
+	g[1].grantee_org = "burgers";
+	g[1].grantee_subject = "lisa.desmet";
+	g[2].grantee_org = "gemeente";
+	g[2].grantee_team = "bms";
+	lc.n_grants = 3;
+	lc.grants = gp;
+	r.body_case = EENPLAN__V1__RESPONSE__BODY_LIST_CONSENT;
+	r.list_consent = &lc;
+	assert_int_equal(parse("consent", "list", HH, NULL), 0);
+	f = out_open();
+	assert_int_equal(cliout_response(f, &opt, &r, T0), 0);
+	fclose(f);
+	has("grant 2  active\n  to:        lev (the whole organisation)\n");
+	has("grant 3  active\n  to:        burgers/lisa.desmet\n");
+	has("grant 4  active\n  to:        gemeente team bms (only the "
+	    "organisation's people in that team)\n");
+}
+
 static void
 test_text_audit(void **state)
 {
@@ -1872,6 +1948,7 @@ main(void)
 		    teardown_parse),
 		cmocka_unit_test_teardown(test_text_plan, teardown_out),
 		cmocka_unit_test_teardown(test_text_results, teardown_out),
+		cmocka_unit_test_teardown(test_text_consent, teardown_out),
 		cmocka_unit_test_teardown(test_text_audit, teardown_out),
 		cmocka_unit_test_teardown(test_text_sanitised, teardown_out),
 		cmocka_unit_test_teardown(test_json_generic, teardown_out),

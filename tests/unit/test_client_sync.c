@@ -34,7 +34,6 @@
 #define HH		"0123456789abcdef0123456789abcdef"
 #define MAX_CONNS	8
 #define MAX_SEEN	64
-#define KIND(x)		EENPLAN__V1__CHANGE_KIND__CHANGE_ ## x
 
 /* ------------------------------------------------------------ fake servers */
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -440,7 +441,7 @@ test_diff(void **state)
 
 /* ------------------------------------------------------------ contacts */
 
-static EpGrant	gr[4], *grp[4];
+static EpGrant	gr[5], *grp[5];
 static Eenplan__V1__Domain fin[1] = { EENPLAN__V1__DOMAIN__DOMAIN_FINANCIEN };
 
 static void
@@ -448,7 +449,7 @@ make_grants(void)
 {
 	size_t i;
 
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 5; i++) {
 		eenplan__v1__grant__init(&gr[i]);
 		grp[i] = &gr[i];
 		gr[i].id = i + 1;
@@ -471,6 +472,11 @@ make_grants(void)
 	gr[3].grantee_subject = "lisa.desmet";
 	gr[3].valid_until = T0 + 10000 * DAY;
 	gr[3].break_glass = 0;
+	gr[4].grantee_org = "gemeente";	/* its debt counsellors only */
+	gr[4].grantee_team = "bms";
+	gr[4].scope = fin;
+	gr[4].n_scope = 1;
+	gr[4].purpose = "Schuldhulp BMS";
 }
 
 static void
@@ -484,9 +490,20 @@ test_contacts(void **state)
 	tzset();
 	make_plan();
 	make_grants();
-	assert_non_null(c = clicontacts_json(&gp, grp, 4, T0 + 2 * DAY));
+	assert_non_null(c = clicontacts_json(&gp, grp, 5, T0 + 2 * DAY));
 	k = json_object_get(c, "contacts");
-	assert_int_equal(json_array_size(k), 2);	/* lev, lisa */
+	assert_int_equal(json_array_size(k), 3);	/* lev, lisa, bms */
+	/* A team's grant: the organisation and the team, no actions. */
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(k, 2), "who")), "gemeente");
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(k, 2), "team")), "bms");
+	assert_true(json_is_false(json_object_get(json_array_get(k, 2),
+	    "whole_organisation")));
+	assert_int_equal(json_array_size(json_object_get(json_array_get(k, 2),
+	    "open_actions")), 0);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(k, 0), "team")), "");
 	assert_string_equal(json_string_value(json_object_get(
 	    json_array_get(k, 0), "who")), "lev");
 	/* LEV's open action is LEV's; its done one is not open. */
@@ -508,6 +525,8 @@ test_contacts(void **state)
 	    "withdraws it");
 	has("burgers/lisa.desmet (this one person)\n    may only read: the "
 	    "whole plan");
+	has("gemeente team bms (only the organisation's people in that team)\n"
+	    "    may only read: Financiën\n    why: Schuldhulp BMS\n");
 	has("    - Verhuurder bellen (gemeente)\n      proposed, OVERDUE since "
 	    "2020-01-31");
 	has("Aanmelden schuldhulp (lev/s.bakker)\n        accepted, due "
@@ -555,6 +574,26 @@ n_of(json_t *b, const char *type)
 	return n;
 }
 
+/* The reference of the actor of the i-th Consent (0-based). */
+static json_t *
+consent_actor(json_t *b, size_t i)
+{
+	json_t *e, *res;
+	size_t j, n = 0;
+
+	json_array_foreach(json_object_get(b, "entry"), j, e) {
+		res = json_object_get(e, "resource");
+		if (strcmp(json_string_value(json_object_get(res,
+		    "resourceType")), "Consent") != 0 || n++ != i)
+			continue;
+		return json_object_get(json_array_get(json_object_get(
+		    json_object_get(res, "provision"), "actor"), 0),
+		    "reference");
+	}
+	fail_msg("no Consent %zu", i);
+	return NULL;
+}
+
 static void
 test_fhir(void **state)
 {
@@ -576,12 +615,12 @@ test_fhir(void **state)
 	rec.hash.data = hash;
 	rec.hash.len = sizeof(hash);
 	recp[0] = &rec;
-	assert_non_null(b = clifhir_bundle(&gp, grp, 4, recp, 1, T0 + DAY));
+	assert_non_null(b = clifhir_bundle(&gp, grp, 5, recp, 1, T0 + DAY));
 	assert_string_equal(json_string_value(json_object_get(b, "type")),
 	    "collection");
 	assert_int_equal(n_of(b, "Goal"), 3);
 	assert_int_equal(n_of(b, "Observation"), 6);
-	assert_int_equal(n_of(b, "Consent"), 4);
+	assert_int_equal(n_of(b, "Consent"), 5);
 	assert_int_equal(n_of(b, "AuditEvent"), 1);
 	assert_int_equal(n_of(b, "Patient"), 2);
 	assert_int_equal(n_of(b, "Group"), 1);
@@ -598,11 +637,28 @@ test_fhir(void **state)
 	    "4");
 	assert_string_equal(json_string_value(json_object_get(r, "action")),
 	    "R");
+	/* The team's grant: a CareTeam by identifier, the org assigning it. */
+	r = consent_actor(b, 4);
+	assert_string_equal(json_string_value(json_object_get(r, "type")),
+	    "CareTeam");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    r, "identifier"), "system")), "urn:eenplan:team");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    r, "identifier"), "value")), "gemeente/bms");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    json_object_get(json_object_get(r, "identifier"), "assigner"),
+	    "identifier"), "value")), "gemeente");
+	assert_string_equal(json_string_value(json_object_get(r, "display")),
+	    "gemeente team bms");
+	r = consent_actor(b, 1);	/* LEV, the whole organisation */
+	assert_null(json_object_get(r, "type"));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    r, "identifier"), "system")), "urn:eenplan:organization");
 	/* The revoked grant is an inactive Consent; the others active. */
 	s1 = json_dumps(b, JSON_SORT_KEYS);
 	assert_non_null(strstr(s1, "\"status\": \"inactive\""));
 	/* The same data exports the same, whenever. */
-	assert_non_null(b2 = clifhir_bundle(&gp, grp, 4, recp, 1, T0 + DAY));
+	assert_non_null(b2 = clifhir_bundle(&gp, grp, 5, recp, 1, T0 + DAY));
 	s2 = json_dumps(b2, JSON_SORT_KEYS);
 	assert_string_equal(s1, s2);
 	free(s1);
@@ -665,6 +721,33 @@ test_complete(void **state)
 	assert_string_equal(outbuf, "open\nachieved\ndropped\n");
 }
 
+/* --team: the teams of the cast, once each; bad names left out. */
+static void
+test_complete_teams(void **state)
+{
+	char dir[] = "/tmp/test_client_views.XXXXXX", path[64];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/cast.txt", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("wmo gemeente professional a.devries noord\n"
+	    "lev lev professional s.bakker\n"
+	    "bms gemeente professional j.jansen bms\n"
+	    "k gemeente professional k.devos bms,noord,Wmo,sociaal-1\n"
+	    "short gemeente\n", f);
+	fclose(f);
+	complete(7, "--pki", dir, "consent", "grant", HH, "--team", "");
+	assert_string_equal(outbuf, "noord\nbms\nsociaal-1\n");
+	complete(6, "--pki", dir, "consent", "grant", HH, "--");
+	has("--team\n");
+	complete(5, "--pki", dir, "plan", "show", "--");
+	lacks("--team");
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -676,6 +759,7 @@ main(void)
 		cmocka_unit_test_teardown(test_contacts, teardown),
 		cmocka_unit_test_teardown(test_fhir, teardown),
 		cmocka_unit_test_teardown(test_complete, teardown),
+		cmocka_unit_test_teardown(test_complete_teams, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

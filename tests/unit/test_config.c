@@ -14,7 +14,7 @@
 #include "config.h"
 #include "wire.h"
 
-#define ROLE(x)	(1u << EENPLAN__V1__ROLE__ROLE_##x)
+#define ROLE_BIT(x)	(1u << EENPLAN__V1__ROLE__ROLE_##x)
 
 static char	tmpdir[PATH_MAX];
 static char	conf_path[PATH_MAX + 32];
@@ -283,15 +283,15 @@ test_full(void **state)
 	snprintf(want, sizeof(want), "%s/ca/gemeente.crt", real);
 	assert_string_equal(o->co_ca_file, want);
 	assert_int_equal(o->co_roles,
-	    ROLE(PROFESSIONAL) | ROLE(SYSTEM) | ROLE(AUDITOR));
+	    ROLE_BIT(PROFESSIONAL) | ROLE_BIT(SYSTEM) | ROLE_BIT(AUDITOR));
 	o = config_org_find(cfg, "huisarts-noord");
 	assert_non_null(o);
 	assert_string_equal(o->co_ca_file, "/etc/eenplan/ca/huisarts-noord.crt");
-	assert_int_equal(o->co_roles, ROLE(GP) | ROLE(AUDITOR));
+	assert_int_equal(o->co_roles, ROLE_BIT(GP) | ROLE_BIT(AUDITOR));
 	o = config_org_find(cfg, "inwoners");
 	assert_non_null(o);
 	assert_string_equal(o->co_name, "Inwoners \xc3\xa9\xc3\xa9n");
-	assert_int_equal(o->co_roles, ROLE(CLIENT) | ROLE(CARER));
+	assert_int_equal(o->co_roles, ROLE_BIT(CLIENT) | ROLE_BIT(CARER));
 	assert_null(config_org_find(cfg, "lev"));
 	assert_null(config_org_find(cfg, ""));
 	assert_null(config_org_find(cfg, NULL));
@@ -359,9 +359,9 @@ test_example_config(void **state)
 		fail_msg("%s", err);
 	assert_int_equal(cfg->c_norgs, 7);
 	assert_non_null(o = config_org_find(cfg, "huisarts-noord"));
-	assert_int_equal(o->co_roles, ROLE(GP) | ROLE(AUDITOR));
+	assert_int_equal(o->co_roles, ROLE_BIT(GP) | ROLE_BIT(AUDITOR));
 	assert_non_null(o = config_org_find(cfg, "burgers"));
-	assert_int_equal(o->co_roles, ROLE(CLIENT) | ROLE(CARER));
+	assert_int_equal(o->co_roles, ROLE_BIT(CLIENT) | ROLE_BIT(CARER));
 	assert_non_null(o = config_org_find(cfg, "zorgboog"));
 	assert_int_equal(strncmp(o->co_identifier, "URA:", 4), 0);
 	assert_string_equal(cfg->c_crl_file, "/etc/eenplan/crl/all.pem");

@@ -30,7 +30,7 @@
 #include "tls.h"
 #include "wire.h"
 
-#define ROLE(x)	(1u << EENPLAN__V1__ROLE__ROLE_##x)
+#define ROLE_BIT(x)	(1u << EENPLAN__V1__ROLE__ROLE_##x)
 
 struct ca {
 	EVP_PKEY	*key;
@@ -285,8 +285,8 @@ config_set(struct config *c)
 	    sizeof(c->c_orgs[0].co_identifier), "OIN:99990000000000000001");
 	path_of(c->c_orgs[0].co_ca_file, sizeof(c->c_orgs[0].co_ca_file),
 	    "gemeente.crt");
-	c->c_orgs[0].co_roles = ROLE(PROFESSIONAL) | ROLE(SYSTEM) |
-	    ROLE(AUDITOR);
+	c->c_orgs[0].co_roles = ROLE_BIT(PROFESSIONAL) | ROLE_BIT(SYSTEM) |
+	    ROLE_BIT(AUDITOR);
 	snprintf(c->c_orgs[1].co_id, sizeof(c->c_orgs[1].co_id), "lev");
 	snprintf(c->c_orgs[1].co_name, sizeof(c->c_orgs[1].co_name),
 	    "LEVgroep");
@@ -294,7 +294,7 @@ config_set(struct config *c)
 	    sizeof(c->c_orgs[1].co_identifier), "KvK:99990002");
 	path_of(c->c_orgs[1].co_ca_file, sizeof(c->c_orgs[1].co_ca_file),
 	    "lev.crt");
-	c->c_orgs[1].co_roles = ROLE(PROFESSIONAL) | ROLE(SYSTEM);
+	c->c_orgs[1].co_roles = ROLE_BIT(PROFESSIONAL) | ROLE_BIT(SYSTEM);
 }
 
 #define REVOKED_SERIAL	0x7777

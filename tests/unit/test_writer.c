@@ -28,6 +28,8 @@ enum tkind {
 	TJ_OK,		/* writes a plan, keeps it */
 	TJ_REFUSE,	/* writes a plan, then refuses (-1) */
 	TJ_AUDIT_ONLY,	/* no exec */
+	TJ_READ,	/* read-only: its exec reads, changes nothing */
+	TJ_READ_REFUSE,	/* read-only: its exec refuses (consent changed) */
 	TJ_CLASH,	/* writes a plan and takes the next audit seq's key:
 			   exec succeeds, then its record cannot be stored */
 	TJ_ARM		/* writes a plan; the first one to see the keyring
@@ -233,6 +235,24 @@ tj_exec(struct wjob *j, struct stxn *tx)
 	return 0;
 }
 
+/* A read's recheck: looks, changes nothing; TJ_READ_REFUSE refuses. */
+static int
+tj_read_exec(struct wjob *j, struct stxn *tx)
+{
+	struct tjob *tj = (struct tjob *)j;
+	EpsHousehold *h = NULL;
+
+	if (store_hh_get(tx, tj->tj_hhid, &h) == STORE_OK)
+		store_hh_free(h);
+	if (tj->tj_kind == TJ_READ_REFUSE) {
+		audit_record_set(j->wj_audit,
+		    EENPLAN__V1__CODE__PERMISSION_DENIED, NULL,
+		    "refused at commit");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 tj_init(struct tjob *tj, int kind, unsigned a, unsigned b, int audited)
 {
@@ -241,7 +261,9 @@ tj_init(struct tjob *tj, int kind, unsigned a, unsigned b, int audited)
 	memset(tj, 0, sizeof(*tj));
 	tj->tj_kind = kind;
 	snprintf(tj->tj_hhid, sizeof(tj->tj_hhid), "%016x%016x", a, b);
-	tj->tj_job.wj_exec = kind == TJ_AUDIT_ONLY ? NULL : tj_exec;
+	tj->tj_job.wj_exec = kind == TJ_AUDIT_ONLY ? NULL :
+	    kind == TJ_READ || kind == TJ_READ_REFUSE ? tj_read_exec : tj_exec;
+	tj->tj_job.wj_readonly = kind == TJ_READ || kind == TJ_READ_REFUSE;
 	tj->tj_job.wj_post = tj_post;
 	tj->tj_job.wj_arg = tj;
 	tj->tj_job.wj_rc = 12345;
@@ -556,6 +578,63 @@ test_audit_only_job(void **state)
 	assert_false(plan_exists(f, j.tj_hhid));
 	assert_int_equal(verify_ok(f), 1);
 	tj_fini(&j);
+}
+
+/*
+ * Reads (jobs that change nothing but their record) run together in one
+ * child txn; one whose recheck refuses keeps its record, with its outcome;
+ * a write between them runs in its own child; the chain stays in order.
+ */
+#define NREADS	20
+static void
+test_reads_grouped(void **state)
+{
+	struct fx *f = *state;
+	struct tjob gj, r[NREADS], w, r2;
+	struct gate g = { 0, 0 };
+	uint64_t children;
+	struct find_arg fa;
+	int i;
+
+	tj_init(&gj, TJ_OK, 7, 1, 1);
+	gj.tj_gate = &g;
+	submit(f, &gj);
+	WAIT_UNTIL(g.g_entered);
+	for (i = 0; i < NREADS; i++) {
+		tj_init(&r[i], i == 5 ? TJ_READ_REFUSE : TJ_READ, 7,
+		    (unsigned)(10 + i), 1);
+		submit(f, &r[i]);
+	}
+	tj_init(&w, TJ_OK, 7, 100, 1);
+	submit(f, &w);
+	tj_init(&r2, TJ_READ, 7, 101, 1);
+	submit(f, &r2);
+	children = store_child_txns(f->st);
+	gate_open(&g);
+	WAIT_UNTIL(r2.tj_posted == 1);
+	/* Reads in two groups and the write in its own: not one per job. */
+	assert_true(store_child_txns(f->st) - children <= 6);
+	for (i = 0; i < NREADS; i++) {
+		assert_int_equal(r[i].tj_job.wj_rc, STORE_OK);
+		assert_int_equal(r[i].tj_job.wj_audit->seq,
+		    gj.tj_job.wj_audit->seq + 1 + (uint64_t)i);
+		fa = audit_of(f, r[i].tj_hhid);
+		assert_int_equal(fa.n, 1);
+		assert_int_equal(fa.outcome, i == 5 ?
+		    EENPLAN__V1__CODE__PERMISSION_DENIED : EENPLAN__V1__CODE__OK);
+		assert_false(plan_exists(f, r[i].tj_hhid));
+	}
+	assert_int_equal(r[5].tj_job.wj_exec_rc, -1);
+	assert_int_equal(w.tj_job.wj_rc, STORE_OK);
+	assert_true(plan_exists(f, w.tj_hhid));
+	assert_int_equal(r2.tj_job.wj_rc, STORE_OK);
+	assert_int_equal(r2.tj_job.wj_audit->seq, w.tj_job.wj_audit->seq + 1);
+	assert_int_equal(verify_ok(f), NREADS + 3);
+	tj_fini(&gj);
+	for (i = 0; i < NREADS; i++)
+		tj_fini(&r[i]);
+	tj_fini(&w);
+	tj_fini(&r2);
 }
 
 static void
@@ -1151,6 +1230,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_refused_job_keeps_audit_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reads_grouped, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_audit_only_job, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
