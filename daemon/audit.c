@@ -25,6 +25,7 @@
 #include "audit.h"
 
 #define AUDIT_HEAD_META		"audit_head"
+#define AUDIT_BASE_META		"audit_base"
 #define AUDIT_HEAD_LEN		(8 + AUDIT_HASH_LEN)
 
 /* Replaces a string field with a copy of v (NULL: empty). 0 or -1. */
@@ -343,6 +344,39 @@ audit_head_load(struct stxn *tx, struct audit_head *h)
 }
 
 int
+audit_base_load(struct stxn *tx, struct audit_head *b)
+{
+	uint8_t buf[AUDIT_HEAD_LEN];
+	size_t len;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	rc = store_meta_get(tx, AUDIT_BASE_META, buf, sizeof(buf), &len);
+	if (rc == STORE_NOTFOUND)
+		return STORE_OK;
+	if (rc != STORE_OK)
+		return rc;
+	if (len != sizeof(buf)) {
+		log_warnx("audit: base in meta has %zu bytes, wants %d", len,
+		    AUDIT_HEAD_LEN);
+		return STORE_CORRUPT;
+	}
+	b->ah_seq = util_be64_get(buf);
+	memcpy(b->ah_hash, buf + 8, AUDIT_HASH_LEN);
+	return STORE_OK;
+}
+
+int
+audit_base_put(struct stxn *tx, const struct audit_head *b)
+{
+	uint8_t buf[AUDIT_HEAD_LEN];
+
+	util_be64_put(buf, b->ah_seq);
+	memcpy(buf + 8, b->ah_hash, AUDIT_HASH_LEN);
+	return store_meta_put(tx, AUDIT_BASE_META, buf, sizeof(buf));
+}
+
+int
 audit_append(struct stxn *tx, struct audit_head *head, EpAuditRecord *r)
 {
 	uint8_t hash[AUDIT_HASH_LEN], buf[AUDIT_HEAD_LEN];
@@ -412,7 +446,7 @@ int
 audit_verify(struct stxn *tx, uint64_t *count, uint64_t *bad_seq, char *msg,
     size_t msglen)
 {
-	struct audit_head head;
+	struct audit_head head, base;
 	EpAuditRecord *r;
 	uint8_t prev[AUDIT_HASH_LEN];
 	uint64_t seq, last;
@@ -427,8 +461,32 @@ audit_verify(struct stxn *tx, uint64_t *count, uint64_t *bad_seq, char *msg,
 		*bad_seq = 1;
 		return -1;
 	}
-	memset(prev, 0, sizeof(prev));
-	for (seq = 1; seq <= head.ah_seq; seq++) {
+	if ((rc = audit_base_load(tx, &base)) != STORE_OK) {
+		snprintf(msg, msglen, "audit base in meta: %s",
+		    store_strerror(rc));
+		*bad_seq = 1;
+		return -1;
+	}
+	if (base.ah_seq > head.ah_seq) {
+		snprintf(msg, msglen, "the base in meta (%llu) is past the "
+		    "head (%llu)", (unsigned long long)base.ah_seq,
+		    (unsigned long long)head.ah_seq);
+		*bad_seq = base.ah_seq;
+		return -1;
+	}
+	/* What a retention purge removed is gone: the chain goes on from it. */
+	memcpy(prev, base.ah_hash, AUDIT_HASH_LEN);
+	if (base.ah_seq > 0 && (rc = store_audit_get(tx, base.ah_seq, &r)) !=
+	    STORE_NOTFOUND) {
+		if (rc == STORE_OK)
+			audit_record_free(r);
+		*bad_seq = base.ah_seq;
+		snprintf(msg, msglen, "record %llu is still there, though the "
+		    "base in meta says it was purged",
+		    (unsigned long long)base.ah_seq);
+		return -1;
+	}
+	for (seq = base.ah_seq + 1; seq <= head.ah_seq; seq++) {
 		if ((rc = store_audit_get(tx, seq, &r)) != STORE_OK) {
 			*bad_seq = seq;
 			if (rc == STORE_NOTFOUND)
@@ -452,7 +510,7 @@ audit_verify(struct stxn *tx, uint64_t *count, uint64_t *bad_seq, char *msg,
 			*bad_seq = seq;
 			return -1;
 		}
-		*count = seq;
+		*count = seq - base.ah_seq;
 	}
 	if (head.ah_seq == 0 && !audit_head_empty_hash(&head)) {
 		/* No record to blame, and seq - 1 would wrap: name the first. */
@@ -463,7 +521,8 @@ audit_verify(struct stxn *tx, uint64_t *count, uint64_t *bad_seq, char *msg,
 	}
 	if (memcmp(prev, head.ah_hash, AUDIT_HASH_LEN) != 0) {
 		*bad_seq = head.ah_seq;
-		*count = head.ah_seq - 1;
+		*count = head.ah_seq > base.ah_seq ?
+		    head.ah_seq - 1 - base.ah_seq : 0;
 		snprintf(msg, msglen, "record %llu does not match the audit "
 		    "head in meta", (unsigned long long)head.ah_seq);
 		return -1;

@@ -47,6 +47,15 @@ int	audit_hash(const EpAuditRecord *, uint8_t out[AUDIT_HASH_LEN])
 int	audit_head_load(struct stxn *, struct audit_head *)
 	    __attribute__((warn_unused_result));
 /*
+ * The chain's base: the last record a retention purge removed (seq and
+ * hash; zeros when none was). The chain kept starts after it: record
+ * base + 1 links to the base's hash. audit_base_put is the purge's.
+ */
+int	audit_base_load(struct stxn *, struct audit_head *)
+	    __attribute__((warn_unused_result));
+int	audit_base_put(struct stxn *, const struct audit_head *)
+	    __attribute__((warn_unused_result));
+/*
  * Numbers rec (head seq + 1), links it (prev_hash = head hash), hashes it,
  * stores it with its indexes and the new head in meta, and advances *head.
  * On error *head is unchanged. Returns a STORE_* code.
@@ -55,7 +64,8 @@ int	audit_append(struct stxn *, struct audit_head *, EpAuditRecord *rec)
 	    __attribute__((warn_unused_result));
 
 /*
- * Walks the whole chain from seq 1 to the head in meta. Returns 0 with
+ * Walks the whole chain from seq 1 (or the record after the base a
+ * retention purge left) to the head in meta. Returns 0 with
  * *count records when intact; -1 with *bad_seq the first sequence number
  * that is missing, out of place, edited or unlinked, and why in msg.
  */

@@ -32,12 +32,14 @@ enum cfg_section {
 	SEC_CONSENT,
 	SEC_AUDIT,
 	SEC_STORE,
+	SEC_RETENTION,
 	SEC_ADMIN,
 	SEC_ORG
 };
 
 static const char *const section_names[] = {
-	"", "server", "limits", "consent", "audit", "store", "admin", "org"
+	"", "server", "limits", "consent", "audit", "store", "retention",
+	"admin", "org"
 };
 
 enum cfg_type {
@@ -122,6 +124,11 @@ static const struct cfg_key cfg_keys[] = {
 
 	{ SEC_AUDIT, "retention_years", KT_U32, CF(c_audit_retention_years), 5,
 	    100, 0 },
+	{ SEC_AUDIT, "head_file", KT_PATH_OPT, CF(c_audit_head_file), 0, 0, 0 },
+
+	{ SEC_RETENTION, "wmo", KT_U32, CF(c_retention_wmo), 1, 100, 0 },
+	{ SEC_RETENTION, "jeugdwet", KT_U32, CF(c_retention_jeugdwet), 1, 100,
+	    0 },
 
 	{ SEC_STORE, "key", KT_PATH, CF(c_store_key), 0, 0, 1 },
 	{ SEC_STORE, "snapshot_versions", KT_U32, CF(c_snapshot_versions), 1,
@@ -148,6 +155,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ SEC_ORG, "break_glass", KT_ONOFF, OF(co_break_glass), 0, 1, 0 },
 };
 
+_Static_assert(NELEM(cfg_keys) <= CONFIG_KEYS_MAX,
+    "the seen masks and line tables hold CONFIG_KEYS_MAX keys");
+
 struct cfg_parse {
 	struct config	*cp_cfg;
 	FILE		*cp_fp;
@@ -161,6 +171,11 @@ struct cfg_parse {
 	uint64_t	 cp_org_seen[CONFIG_MAX_ORGS];
 	int		 cp_errline;		/* 0: no error yet */
 	char		 cp_err[PATH_MAX + 512];
+	/* config_load_all: every problem to cp_report, and go on. */
+	config_report_fn cp_report;
+	void		*cp_report_arg;
+	int		 cp_nerr;
+	int		 cp_skip;		/* keys of a refused section header */
 };
 
 void
@@ -197,6 +212,8 @@ config_defaults(struct config *cfg)
 	cfg->c_break_glass_reason_min = 20;
 	cfg->c_break_glass_pause = 14400;
 	cfg->c_audit_retention_years = 5;
+	cfg->c_retention_wmo = 15;
+	cfg->c_retention_jeugdwet = 20;
 	cfg->c_cert_min_days = 14;
 }
 
@@ -213,18 +230,34 @@ config_org_find(const struct config *cfg, const char *id)
 	return NULL;
 }
 
-/* Records the first error only, at the current line (0: no line). */
+/*
+ * Records the first error only, at the current line (0: no line); with a
+ * reporter (config_load_all) hands each one over and lets the parse go on.
+ */
 static void __attribute__((format(printf, 3, 4)))
 parse_err(struct cfg_parse *cp, int line, const char *fmt, ...)
 {
 	char msg[400];
 	va_list ap;
 
-	if (cp->cp_errline != 0)
+	if (cp->cp_errline != 0 && cp->cp_report == NULL)
 		return;
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (cp->cp_report != NULL) {
+		char full[PATH_MAX + 512];
+
+		if (line > 0)
+			(void)snprintf(full, sizeof(full), "%s:%d: %s",
+			    cp->cp_cfg->c_path, line, msg);
+		else
+			(void)snprintf(full, sizeof(full), "%s: %s",
+			    cp->cp_cfg->c_path, msg);
+		cp->cp_report(cp->cp_report_arg, full);
+		cp->cp_nerr++;
+		return;
+	}
 	if (line > 0)
 		(void)snprintf(cp->cp_err, sizeof(cp->cp_err), "%s:%d: %s",
 		    cp->cp_cfg->c_path, line, msg);
@@ -260,6 +293,8 @@ section_begin(struct cfg_parse *cp, const char *name)
 
 	cp->cp_org = NULL;
 	cp->cp_sec = SEC_NONE;
+	/* Until this header is taken, its keys are not this section's. */
+	cp->cp_skip = 1;
 	if (strlen(name) >= sizeof(cp->cp_secname)) {
 		parse_err(cp, cp->cp_lineno, "unknown section [%.40s...]", name);
 		return -1;
@@ -290,8 +325,10 @@ section_begin(struct cfg_parse *cp, const char *name)
 		co->co_regie = -1;
 		co->co_break_glass = -1;
 		memcpy(co->co_id, id, strlen(id) + 1);	/* checked: < 32 */
+		co->co_line = cp->cp_lineno;
 		cp->cp_org = co;
 		cp->cp_sec = SEC_ORG;
+		cp->cp_skip = 0;
 		return 0;
 	}
 	for (i = SEC_SERVER; i < SEC_ORG; i++) {
@@ -304,6 +341,7 @@ section_begin(struct cfg_parse *cp, const char *name)
 		 */
 		cp->cp_seen = 0;
 		cp->cp_sec = (enum cfg_section)i;
+		cp->cp_skip = 0;
 		return 0;
 	}
 	parse_err(cp, cp->cp_lineno, "unknown section [%s]", name);
@@ -318,6 +356,7 @@ header_line(struct cfg_parse *cp, char *line)
 	char *end, *p;
 	size_t len;
 
+	cp->cp_skip = 1;
 	if ((end = strchr(line, ']')) == NULL) {
 		parse_err(cp, cp->cp_lineno, "section header without ']'");
 		return -1;
@@ -349,7 +388,7 @@ config_reader(char *str, int num, void *stream)
 	size_t len;
 	int c;
 
-	if (cp->cp_errline != 0 || num < 2)
+	if ((cp->cp_errline != 0 && cp->cp_report == NULL) || num < 2)
 		return NULL;
 	if (fgets(str, num, cp->cp_fp) == NULL)
 		return NULL;
@@ -366,15 +405,23 @@ config_reader(char *str, int num, void *stream)
 		if ((c = getc(cp->cp_fp)) != EOF && c != '\n') {
 			parse_err(cp, cp->cp_lineno, "line too long (at most "
 			    "%d characters)", num - 3);
-			return NULL;
+			if (cp->cp_report == NULL)
+				return NULL;
+			/* Going on: skip the rest of this line. */
+			while ((c = getc(cp->cp_fp)) != EOF && c != '\n')
+				;
+			str[0] = '\n';
+			str[1] = '\0';
+			return str;
 		}
 	}
 	s = str;
 	if (cp->cp_lineno == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
 		s += 3;	/* inih skips a UTF-8 BOM too */
 	if (*s == '[') {
-		if (header_line(cp, s) == -1)
+		if (header_line(cp, s) == -1 && cp->cp_report == NULL)
 			return NULL;
+		/* inih sees the header too: it names the section it reports. */
 		return str;
 	}
 	if (*s == ' ' || *s == '\t') {
@@ -384,8 +431,24 @@ config_reader(char *str, int num, void *stream)
 		    *s != '#') {
 			parse_err(cp, cp->cp_lineno, "indented line (values "
 			    "cannot continue over several lines)");
-			return NULL;
+			if (cp->cp_report == NULL)
+				return NULL;
+			str[0] = '\n';
+			str[1] = '\0';
+			return str;
 		}
+		return str;
+	}
+	/*
+	 * Going on after problems, inih would name only the first line
+	 * without '=' (or ':'): report each one here and hand inih a blank.
+	 */
+	if (cp->cp_report != NULL && *s != '\0' && *s != '\r' && *s != '\n' &&
+	    *s != ';' && *s != '#' && strpbrk(s, "=:") == NULL) {
+		parse_err(cp, cp->cp_lineno, "syntax error (expected [section] "
+		    "or key = value)");
+		str[0] = '\n';
+		str[1] = '\0';
 	}
 	return str;
 }
@@ -699,8 +762,10 @@ config_handler(void *user, const char *section, const char *name,
 	uint64_t *seen;
 	size_t idx;
 
-	if (cp->cp_errline != 0)
+	if (cp->cp_errline != 0 && cp->cp_report == NULL)
 		return 0;
+	if (cp->cp_skip)
+		return 1;	/* the header was refused (and reported) */
 	if (cp->cp_sec == SEC_NONE) {
 		parse_err(cp, cp->cp_lineno, "key \"%s\" outside a section",
 		    name);
@@ -727,7 +792,22 @@ config_handler(void *user, const char *section, const char *name,
 	cp->cp_seen_all |= 1ull << idx;
 	if (set_value(cp, k, value) == -1)
 		return 0;
+	if (cp->cp_sec == SEC_ORG)
+		cp->cp_org->co_keyline[idx] = cp->cp_lineno;
+	else
+		cp->cp_cfg->c_keyline[idx] = cp->cp_lineno;
 	return 1;
+}
+
+/* The line of the fixed-section key named name in sec, or 0. */
+static int
+key_line(const struct cfg_parse *cp, enum cfg_section sec, const char *name)
+{
+	size_t idx;
+
+	if (key_find(sec, name, &idx) == NULL)
+		return 0;
+	return cp->cp_cfg->c_keyline[idx];
 }
 
 static int
@@ -740,11 +820,15 @@ config_was_set(const struct cfg_parse *cp, enum cfg_section sec,
 	    (cp->cp_seen_all & (1ull << idx)) != 0;
 }
 
-/* Required keys, cross-checks and the citizens' organisation. */
+/*
+ * Required keys, cross-checks and the citizens' organisation. Stops at the
+ * first problem, or with a reporter goes through them all.
+ */
 static int
 config_check(struct cfg_parse *cp)
 {
 	struct config *cfg = cp->cp_cfg;
+	int all = cp->cp_report != NULL, bad = 0;
 	size_t i, j;
 
 	for (i = 0; i < NELEM(cfg_keys); i++) {
@@ -754,13 +838,17 @@ config_check(struct cfg_parse *cp)
 			parse_err(cp, 0, "[%s] %s is required",
 			    section_names[cfg_keys[i].ck_sec],
 			    cfg_keys[i].ck_name);
-			return -1;
+			if (!all)
+				return -1;
+			bad = 1;
 		}
 	}
 	if (cfg->c_norgs == 0) {
 		parse_err(cp, 0, "no organisations: at least one [org ID] "
 		    "section is required");
-		return -1;
+		if (!all)
+			return -1;
+		bad = 1;
 	}
 	for (j = 0; j < cfg->c_norgs; j++) {
 		struct config_org *o = &cfg->c_orgs[j];
@@ -773,26 +861,33 @@ config_check(struct cfg_parse *cp)
 		if (o->co_break_glass < 0)
 			o->co_break_glass = pro;
 		if ((o->co_regie || o->co_break_glass) && !pro) {
-			parse_err(cp, 0, "[org %s] regie and break_glass need "
-			    "professionals (roles = professional, ...)",
-			    o->co_id);
-			return -1;
+			parse_err(cp, o->co_line, "[org %s] regie and "
+			    "break_glass need professionals (roles = "
+			    "professional, ...)", o->co_id);
+			if (!all)
+				return -1;
+			bad = 1;
 		}
 		for (i = 0; i < NELEM(cfg_keys); i++) {
 			if (cfg_keys[i].ck_sec != SEC_ORG ||
 			    !cfg_keys[i].ck_required)
 				continue;
 			if (!(cp->cp_org_seen[j] & (1ull << i))) {
-				parse_err(cp, 0, "[org %s] %s is required",
-				    cfg->c_orgs[j].co_id, cfg_keys[i].ck_name);
-				return -1;
+				parse_err(cp, o->co_line, "[org %s] %s is "
+				    "required", o->co_id, cfg_keys[i].ck_name);
+				if (!all)
+					return -1;
+				bad = 1;
 			}
 		}
 	}
 	if (config_org_find(cfg, cfg->c_citizens_org) == NULL) {
-		parse_err(cp, 0, "citizens_org: \"%s\" is not an organisation "
-		    "of this config", cfg->c_citizens_org);
-		return -1;
+		parse_err(cp, key_line(cp, SEC_SERVER, "citizens_org"),
+		    "citizens_org: \"%s\" is not an organisation of this "
+		    "config", cfg->c_citizens_org);
+		if (!all)
+			return -1;
+		bad = 1;
 	}
 	/* Unset, they grow with a large max_frame; set, they are checked. */
 	if (!config_was_set(cp, SEC_LIMITS, "conn_output_max") &&
@@ -802,24 +897,32 @@ config_check(struct cfg_parse *cp)
 	    cfg->c_memory_max < cfg->c_conn_output_max)
 		cfg->c_memory_max = cfg->c_conn_output_max;
 	if (cfg->c_conn_output_max < (size_t)cfg->c_max_frame + 4) {
-		parse_err(cp, 0, "conn_output_max (%zu) must be at least "
-		    "max_frame + 4 (%u): one answer must fit",
-		    cfg->c_conn_output_max, cfg->c_max_frame + 4);
-		return -1;
+		parse_err(cp, key_line(cp, SEC_LIMITS, "conn_output_max"),
+		    "conn_output_max (%zu) must be at least max_frame + 4 "
+		    "(%u): one answer must fit", cfg->c_conn_output_max,
+		    cfg->c_max_frame + 4);
+		if (!all)
+			return -1;
+		bad = 1;
 	}
 	if (cfg->c_memory_max < cfg->c_conn_output_max) {
-		parse_err(cp, 0, "memory_max (%zu) must be at least "
-		    "conn_output_max (%zu)", cfg->c_memory_max,
-		    cfg->c_conn_output_max);
-		return -1;
+		parse_err(cp, key_line(cp, SEC_LIMITS, "memory_max"),
+		    "memory_max (%zu) must be at least conn_output_max (%zu)",
+		    cfg->c_memory_max, cfg->c_conn_output_max);
+		if (!all)
+			return -1;
+		bad = 1;
 	}
 	if (cfg->c_request_memory < cfg->c_max_frame) {
-		parse_err(cp, 0, "request_memory (%zu) must be at least "
-		    "max_frame (%u): a frame decodes to at least its size",
+		parse_err(cp, key_line(cp, SEC_LIMITS, "request_memory"),
+		    "request_memory (%zu) must be at least max_frame (%u): a "
+		    "frame decodes to at least its size",
 		    cfg->c_request_memory, cfg->c_max_frame);
-		return -1;
+		if (!all)
+			return -1;
+		bad = 1;
 	}
-	return 0;
+	return bad ? -1 : 0;
 }
 
 /* The absolute directory of the config file into cp_dir. */
@@ -845,23 +948,32 @@ config_dir(struct cfg_parse *cp, const char *path)
 	return 0;
 }
 
-int
-config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+/* config_load and config_load_all: -1 with the first problem, or 0. */
+static int
+config_parse(struct config *cfg, const char *path, char *err, size_t errlen,
+    config_report_fn report, void *arg, int *nerr)
 {
 	struct cfg_parse *cp;
 	int rc, ret = -1;
 
 	config_defaults(cfg);
+	*nerr = 1;
 	if (strlen(path) >= sizeof(cfg->c_path)) {
 		(void)snprintf(err, errlen, "config path too long");
+		if (report != NULL)
+			report(arg, err);
 		return -1;
 	}
 	(void)snprintf(cfg->c_path, sizeof(cfg->c_path), "%s", path);
 	if ((cp = calloc(1, sizeof(*cp))) == NULL) {
 		(void)snprintf(err, errlen, "%s: out of memory", path);
+		if (report != NULL)
+			report(arg, err);
 		return -1;
 	}
 	cp->cp_cfg = cfg;
+	cp->cp_report = report;
+	cp->cp_report_arg = arg;
 	if (config_dir(cp, path) == -1)
 		goto out;
 	if ((cp->cp_fp = fopen(path, "re")) == NULL) {
@@ -870,22 +982,82 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	}
 
 	rc = ini_parse_stream(config_reader, cp, config_handler, cp);
-	if (ferror(cp->cp_fp) && cp->cp_errline == 0)
+	if (ferror(cp->cp_fp) && (cp->cp_errline == 0 || report != NULL))
 		parse_err(cp, 0, "read error");
-	if (rc > 0 && (cp->cp_errline <= 0 || rc < cp->cp_errline)) {
+	if (report != NULL) {
+		/* Each problem went to report when it was met. */
+		if (rc < 0)
+			parse_err(cp, 0, "cannot parse (inih error %d)", rc);
+	} else if (rc > 0 && (cp->cp_errline <= 0 || rc < cp->cp_errline)) {
 		cp->cp_errline = 0;
 		parse_err(cp, rc, "syntax error (expected [section] or "
 		    "key = value)");
 	} else if (rc < 0 && cp->cp_errline == 0)
 		parse_err(cp, 0, "cannot parse (inih error %d)", rc);
-	if (cp->cp_errline != 0 || config_check(cp) == -1)
+	if (report == NULL && cp->cp_errline != 0)
+		goto out;
+	if (config_check(cp) == -1 || cp->cp_nerr > 0)
 		goto out;
 	ret = 0;
  out:
-	if (ret == -1)
+	*nerr = report != NULL ? cp->cp_nerr : (ret == 0 ? 0 : 1);
+	if (ret == -1 && report == NULL)
 		(void)snprintf(err, errlen, "%s", cp->cp_err);
 	if (cp->cp_fp != NULL)
 		(void)fclose(cp->cp_fp);
 	free(cp);
 	return ret;
+}
+
+int
+config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	int nerr;
+
+	return config_parse(cfg, path, err, errlen, NULL, NULL, &nerr);
+}
+
+int
+config_load_all(struct config *cfg, const char *path, config_report_fn report,
+    void *arg)
+{
+	char err[64];
+	int nerr;
+
+	if (report == NULL)
+		return -1;
+	(void)config_parse(cfg, path, err, sizeof(err), report, arg, &nerr);
+	return nerr;
+}
+
+int
+config_line(const struct config *cfg, const char *section, const char *key)
+{
+	const struct config_org *o;
+	size_t i, idx;
+
+	if (section == NULL || key == NULL)
+		return 0;
+	if (strncmp(section, "org ", 4) == 0) {
+		if ((o = config_org_find(cfg, section + 4)) == NULL ||
+		    key_find(SEC_ORG, key, &idx) == NULL)
+			return 0;
+		return o->co_keyline[idx];
+	}
+	for (i = SEC_SERVER; i < SEC_ORG; i++)
+		if (strcmp(section, section_names[i]) == 0)
+			break;
+	if (i == SEC_ORG || key_find((enum cfg_section)i, key, &idx) == NULL)
+		return 0;
+	return cfg->c_keyline[idx];
+}
+
+uint32_t
+config_regime_years(const struct config *cfg, const char *regime)
+{
+	if (regime == NULL || regime[0] == '\0' || strcmp(regime, "wmo") == 0)
+		return cfg->c_retention_wmo;
+	if (strcmp(regime, "jeugdwet") == 0)
+		return cfg->c_retention_jeugdwet;
+	return 0;
 }

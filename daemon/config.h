@@ -17,6 +17,7 @@
 #include "principal.h"
 
 #define CONFIG_MAX_ORGS	64
+#define CONFIG_KEYS_MAX	64	/* keys of the fixed sections and of [org] */
 #define CONFIG_CREDENTIALS_DEFAULT	"/run/credentials/eenpland.service"
 
 struct config_org {
@@ -31,6 +32,8 @@ struct config_org {
 	int		co_break_glass;			/* break_glass = on|off: its
 							   professionals may break the
 							   glass (default as regie) */
+	int		co_line;			/* line of its [org ID] header */
+	int		co_keyline[CONFIG_KEYS_MAX];	/* where each key was set (0: not) */
 };
 
 struct config {
@@ -76,6 +79,11 @@ struct config {
 						   person opens it again for the same household) */
 	/* [audit] */
 	uint32_t	c_audit_retention_years; /* retention_years = 5 (at least 5) */
+	char		c_audit_head_file[PATH_MAX]; /* head_file = the audit head kept
+						   outside the store ("": data_dir/audit.head) */
+	/* [retention] years after closing before a plan may be purged, per regime */
+	uint32_t	c_retention_wmo;	/* wmo = 15 */
+	uint32_t	c_retention_jeugdwet;	/* jeugdwet = 20 */
 	/* [store] */
 	char		c_store_key[PATH_MAX];	/* key = the store's key file (required;
 						   outside data_dir, mode 0600) */
@@ -98,6 +106,10 @@ struct config {
 	/* [org ID] sections */
 	struct config_org c_orgs[CONFIG_MAX_ORGS];
 	size_t		c_norgs;
+	/* Where each key of the fixed sections was set last (0: a default). */
+	int		c_keyline[CONFIG_KEYS_MAX];
+	/* Not from the file: eenpland --accept-rollback (see anchor.h). */
+	int		c_accept_rollback;
 };
 
 /* Sets every default. */
@@ -111,5 +123,22 @@ void	config_defaults(struct config *);
 int	config_load(struct config *, const char *path, char *err, size_t errlen)
 	    __attribute__((warn_unused_result));
 const struct config_org *config_org_find(const struct config *, const char *id);
+
+/*
+ * For `eenpland -n`: loads like config_load but goes on after a problem,
+ * handing each one ("file:line: ...") to report. Returns how many there
+ * were (0: loaded, as config_load would have).
+ */
+typedef void	(*config_report_fn)(void *arg, const char *problem);
+int	config_load_all(struct config *, const char *path, config_report_fn,
+	    void *arg);
+/*
+ * The line where key was set in section ("server", "store", "org ID", ...),
+ * or 0 when it was not (a default).
+ */
+int	config_line(const struct config *, const char *section, const char *key);
+
+/* Retention years of a regime ("wmo", "jeugdwet"; "" is wmo), or 0: unknown. */
+uint32_t config_regime_years(const struct config *, const char *regime);
 
 #endif

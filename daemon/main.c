@@ -1,7 +1,8 @@
 /*
  * eenpland: the daemon, and its operator subcommands that open the same
- * store from a second process: audit verify, audit export, backup (all
- * read-only), rekey (writes beside the running daemon), genkey.
+ * store from a second process: audit verify, audit head, audit export,
+ * backup (all read-only), rekey (writes beside the running daemon),
+ * purge and restore (the daemon stopped), genkey; and -n, the checks.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -19,8 +20,12 @@
 
 #include <openssl/crypto.h>
 
+#include "maint.h"
+#include "anchor.h"
 #include "audit.h"
+#include "check.h"
 #include "config.h"
+#include "guard.h"
 #include "log.h"
 #include "proc.h"
 #include "seal.h"
@@ -32,13 +37,21 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: eenpland [-v] -f CONFIG               run the daemon\n"
+	    "usage: eenpland [-v] -f CONFIG [--accept-rollback]\n"
+	    "                                              run the daemon\n"
 	    "       eenpland -n -f CONFIG                  check the config and exit\n"
-	    "       eenpland -f CONFIG audit verify        walk the audit hash chain\n"
+	    "       eenpland -f CONFIG audit verify [--expect SEQ:HASH]\n"
+	    "                                              walk the audit hash chain\n"
+	    "       eenpland -f CONFIG audit head          print the chain's head\n"
 	    "       eenpland -f CONFIG audit export [--from YYYY-MM-DD]\n"
 	    "                [--until YYYY-MM-DD] [--household ID] [--org ORG]\n"
 	    "                                              audit records as JSON lines\n"
 	    "       eenpland -f CONFIG backup DIR          hot, compacted copy of the store\n"
+	    "       eenpland -f CONFIG restore BACKUP_DIR  a backup into an empty data_dir\n"
+	    "                                              (the daemon stopped)\n"
+	    "       eenpland -f CONFIG purge --closed-before YYYY-MM-DD\n"
+	    "                (--dry-run | --apply)         the retention purge (--apply:\n"
+	    "                                              the daemon stopped)\n"
 	    "       eenpland -f CONFIG rekey NEWKEY        re-encrypt the store under a new\n"
 	    "                                              key file (while the daemon runs)\n"
 	    "       eenpland genkey FILE                   make a new key file (mode 0600)\n");
@@ -143,29 +156,147 @@ cmd_rekey(const struct config *conf, const char *path)
 	return 0;
 }
 
+/*
+ * The chain checked against a head kept elsewhere: --expect (from the log,
+ * a ticket, a signed mail) and the head file. 0 when it passes through
+ * them; prints what it found either way.
+ */
 static int
-cmd_audit_verify(const struct config *conf)
+verify_heads(const struct config *conf, struct stxn *t,
+    const struct audit_head *expect)
 {
-	struct store *st = open_admin(conf, 1);
+	struct audit_head file, head;
+	char hf[PATH_MAX], err[PATH_MAX + 256], msg[512], text[ANCHOR_TEXT_MAX];
+	int present, rc, bad = 0;
+
+	if (expect != NULL) {
+		anchor_format(expect, text, sizeof(text));
+		rc = anchor_compare(t, expect, &head, msg, sizeof(msg));
+		if (rc == 0)
+			printf("expected head %s: the chain passes through it\n",
+			    text);
+		else {
+			printf("expected head %s: %s\n", text, msg);
+			bad = 1;
+		}
+	}
+	if (anchor_path(conf, hf, sizeof(hf)) == -1 ||
+	    anchor_read(hf, &file, &present, err, sizeof(err)) == -1) {
+		printf("head file: %s\n", err);
+		return 1;
+	}
+	if (!present)
+		return bad;
+	anchor_format(&file, text, sizeof(text));
+	rc = anchor_compare(t, &file, &head, msg, sizeof(msg));
+	if (rc == 0 || rc == 3)
+		printf("head file %s (%s): %s\n", hf, text, rc == 0 ?
+		    "the chain passes through it" : msg);
+	else {
+		printf("head file %s (%s): %s: rolled back?\n", hf, text, msg);
+		bad = 1;
+	}
+	return bad;
+}
+
+static int
+cmd_audit_verify(const struct config *conf, int argc, char **argv)
+{
+	struct audit_head expect;
+	struct store *st;
 	struct stxn *t;
 	uint64_t count = 0, bad = 0;
 	char msg[256] = "";
+	int rc, have_expect = 0;
+
+	if (argc == 2 && strcmp(argv[0], "--expect") == 0) {
+		if (anchor_parse(argv[1], &expect) == -1) {
+			fprintf(stderr, "eenpland: --expect %s: not a head "
+			    "(SEQ:HASH, as `audit head` and the log print "
+			    "it)\n", argv[1]);
+			return 2;
+		}
+		have_expect = 1;
+	} else if (argc != 0)
+		usage();
+	st = open_admin(conf, 1);
+	if ((t = store_reader_new(st)) == NULL || store_reader_begin(t) != STORE_OK) {
+		fprintf(stderr, "eenpland: cannot read the store\n");
+		exit(1);
+	}
+	rc = audit_verify(t, &count, &bad, msg, sizeof(msg));
+	if (rc != 0)
+		printf("audit chain BROKEN at sequence %llu: %s\n",
+		    (unsigned long long)bad, msg);
+	else
+		printf("audit chain OK: %llu records\n",
+		    (unsigned long long)count);
+	if (verify_heads(conf, t, have_expect ? &expect : NULL) != 0)
+		rc = 1;
+	store_reader_end(t);
+	store_reader_free(t);
+	store_close(st);
+	return rc != 0 ? 1 : 0;
+}
+
+/* The chain's head, as --expect and the head file take it. */
+static int
+cmd_audit_head(const struct config *conf)
+{
+	struct store *st = open_admin(conf, 1);
+	struct audit_head h;
+	struct stxn *t;
+	char text[ANCHOR_TEXT_MAX];
 	int rc;
 
 	if ((t = store_reader_new(st)) == NULL || store_reader_begin(t) != STORE_OK) {
 		fprintf(stderr, "eenpland: cannot read the store\n");
 		exit(1);
 	}
-	rc = audit_verify(t, &count, &bad, msg, sizeof(msg));
+	rc = audit_head_load(t, &h);
 	store_reader_end(t);
 	store_reader_free(t);
 	store_close(st);
-	if (rc != 0) {
-		printf("audit chain BROKEN at sequence %llu: %s\n",
-		    (unsigned long long)bad, msg);
+	if (rc != STORE_OK) {
+		fprintf(stderr, "eenpland: audit head: %s (run audit verify)\n",
+		    store_strerror(rc));
 		return 1;
 	}
-	printf("audit chain OK: %llu records\n", (unsigned long long)count);
+	anchor_format(&h, text, sizeof(text));
+	printf("%s\n", text);
+	return 0;
+}
+
+static void
+print_problem(void *arg, const char *problem)
+{
+	int *n = arg;
+
+	(void)n;
+	fprintf(stderr, "%s\n", problem);
+}
+
+static void
+print_note(void *arg, const char *note)
+{
+	(void)arg;
+	fprintf(stderr, "note: %s\n", note);
+}
+
+/* -n: every problem, each with where it came from; 0 when there is none. */
+static int
+cmd_check(struct config *conf, const char *cfile)
+{
+	int n;
+
+	n = config_load_all(conf, cfile, print_problem, NULL);
+	n += check_config(conf, print_problem, print_note, NULL);
+	if (n > 0) {
+		fprintf(stderr, "eenpland: %s: %d problem%s: the daemon would "
+		    "not start\n", cfile, n, n == 1 ? "" : "s");
+		return 1;
+	}
+	printf("configuration OK: %zu organisations\n", conf->c_norgs);
 	return 0;
 }
 
@@ -299,13 +430,17 @@ cmd_backup(const struct config *conf, const char *dir)
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "accept-rollback", no_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 }
+	};
 	static struct config conf;
 	const char *cfile = NULL;
 	struct server *srv;
 	char err[512];
-	int ch, verbose = 0, check_only = 0;
+	int ch, verbose = 0, check_only = 0, accept_rollback = 0;
 
-	while ((ch = getopt(argc, argv, "+f:nv")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+f:nv", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
 			cfile = optarg;
@@ -315,6 +450,9 @@ main(int argc, char **argv)
 			break;
 		case 'v':
 			verbose++;
+			break;
+		case 'R':
+			accept_rollback = 1;
 			break;
 		default:
 			usage();
@@ -327,23 +465,22 @@ main(int argc, char **argv)
 	if (cfile == NULL)
 		usage();
 	log_init(verbose, "eenpland");
+	if (check_only)
+		return cmd_check(&conf, cfile);
 	config_defaults(&conf);
 	if (config_load(&conf, cfile, err, sizeof(err)) != 0) {
 		fprintf(stderr, "eenpland: %s\n", err);
 		return 1;
 	}
-	if (check_only) {
-		if (conf.c_user[0] != '\0' && getpwnam(conf.c_user) == NULL) {
-			fprintf(stderr, "eenpland: %s: [server] user = %s: no "
-			    "such user\n", cfile, conf.c_user);
-			return 1;
-		}
-		printf("configuration OK: %zu organisations\n", conf.c_norgs);
-		return 0;
-	}
+	conf.c_accept_rollback = accept_rollback;
+	if (accept_rollback && argc != 0)
+		usage();
 	if (argc >= 2 && strcmp(argv[0], "audit") == 0 &&
 	    strcmp(argv[1], "verify") == 0)
-		return cmd_audit_verify(&conf);
+		return cmd_audit_verify(&conf, argc - 2, argv + 2);
+	if (argc == 2 && strcmp(argv[0], "audit") == 0 &&
+	    strcmp(argv[1], "head") == 0)
+		return cmd_audit_head(&conf);
 	if (argc >= 2 && strcmp(argv[0], "audit") == 0 &&
 	    strcmp(argv[1], "export") == 0)
 		return cmd_audit_export(&conf, argc - 2, argv + 2);
@@ -351,6 +488,10 @@ main(int argc, char **argv)
 		return cmd_backup(&conf, argv[1]);
 	if (argc == 2 && strcmp(argv[0], "rekey") == 0)
 		return cmd_rekey(&conf, argv[1]);
+	if (argc == 2 && strcmp(argv[0], "restore") == 0)
+		return maint_restore(&conf, argv[1]);
+	if (argc >= 1 && strcmp(argv[0], "purge") == 0)
+		return maint_purge(&conf, argc - 1, argv + 1);
 	if (argc != 0)
 		usage();
 
@@ -362,7 +503,8 @@ main(int argc, char **argv)
 	server_run(srv);
 	server_free(srv);
 	seal_thread_done();
-	log_kv(LOGL_INFO, "stopped", NULL);
+	log_kv(LOGL_INFO, "stopped", guard_tripped() ? "exit=%d" : NULL,
+	    GUARD_EXIT);
 	log_stop();
-	return 0;
+	return guard_tripped() ? GUARD_EXIT : 0;
 }

@@ -116,6 +116,17 @@ exec_create(struct wjob *j, struct stxn *t)
 			call_store_error(ca, src);
 		goto out;
 	}
+	/* The law it falls under decides its retention after closing. */
+	if ((id = strdup(rq->regime != NULL && rq->regime[0] != '\0' ?
+	    rq->regime : "wmo")) == NULL)
+		goto oom;
+	if (h.h_rec->regime != protobuf_c_empty_string)
+		free(h.h_rec->regime);
+	h.h_rec->regime = id;
+	if ((src = household_put(t, &h)) != STORE_OK) {
+		call_store_error(ca, src);
+		goto out;
+	}
 	if ((r = malloc(sizeof(*r))) == NULL)
 		goto oom;
 	eenplan__v1__create_household_response__init(r);
@@ -161,6 +172,14 @@ op_create_household(struct call *ca)
 	if (rq->n_members > PLAN_MEMBERS_MAX) {
 		call_status(ca, CODE(INVALID_ARGUMENT),
 		    "members: at most %d", PLAN_MEMBERS_MAX);
+		call_audit_reply(ca);
+		return;
+	}
+	if (rq->regime != NULL && rq->regime[0] != '\0' &&
+	    strcmp(rq->regime, "wmo") != 0 &&
+	    strcmp(rq->regime, "jeugdwet") != 0) {
+		call_status(ca, CODE(INVALID_ARGUMENT),
+		    "regime: wmo or jeugdwet (the law the support falls under)");
 		call_audit_reply(ca);
 		return;
 	}

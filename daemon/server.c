@@ -24,8 +24,10 @@
 
 #include "server.h"
 #include "admin.h"
+#include "anchor.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "guard.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
@@ -888,6 +890,29 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* The guard found the data file damaged: stop as SIGTERM would. */
+static void
+server_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	proc_notify_stopping();
+	log_kv(LOGL_INFO, "stopping", "reason=\"data file damaged\"");
+	srv->s_stopping = 1;
+	event_base_loopbreak(srv->s_base);
+}
+
+/* From the guard's thread. */
+static void
+server_stop_async(void *arg)
+{
+	struct server *srv = arg;
+
+	event_active(srv->s_stop_ev, EV_READ, 0);
+}
+
 /*
  * The memory marks: connections may reserve up to memory_max; held bytes
  * above s_mem_low (memory_max less an eighth, at least one frame) leave
@@ -920,7 +945,7 @@ server_new(const struct config *conf)
 	struct store_opts so;
 	struct seal_key kek;
 	struct server *srv;
-	char err[512];
+	char err[PATH_MAX + 1024], head_file[PATH_MAX];
 	size_t k;
 	long ncpu;
 	int i, rc;
@@ -1005,8 +1030,18 @@ server_new(const struct config *conf)
 	/* A rekey in another process waits for this daemon by its pid. */
 	if ((rc = store_daemon_mark(srv->s_store)) != STORE_OK)
 		fatalx("store %s: %s", conf->c_data_dir, store_strerror(rc));
+	/* A store behind its audit head file was rolled back: refused. */
+	if (anchor_path(conf, head_file, sizeof(head_file)) == -1)
+		fatalx("[audit] head_file: path too long");
+	if (anchor_startup(srv->s_store, head_file, conf->c_accept_rollback,
+	    err, sizeof(err)) == -1)
+		fatalx("store %s: %s", conf->c_data_dir, err);
 	if ((srv->s_writer = writer_start(srv->s_store, err, sizeof(err))) == NULL)
 		fatalx("writer: %s", err);
+	if ((srv->s_anchor = anchor_start(srv->s_store, head_file, err,
+	    sizeof(err))) == NULL)
+		fatalx("%s", err);
+	writer_set_commit_hook(srv->s_writer, anchor_committed, srv->s_anchor);
 
 	if ((srv->s_trim_ev = event_new(srv->s_base, -1, EV_PERSIST,
 	    server_trim_cb, srv)) == NULL)
@@ -1022,6 +1057,12 @@ server_new(const struct config *conf)
 		    1 + (unsigned)i);
 	writer_set_hooks(srv->s_writer, server_tick, server_feed_moved, srv);
 	writer_set_index_lag(srv->s_writer, srv->s_conf->c_audit_index_lag);
+	if ((srv->s_stop_ev = event_new(srv->s_base, -1, 0, server_stop_cb,
+	    srv)) == NULL)
+		fatalx("event_new failed");
+	if ((srv->s_guard = guard_start(srv->s_store, server_stop_async, srv,
+	    err, sizeof(err))) == NULL)
+		fatalx("%s", err);
 	return srv;
 }
 
@@ -1055,6 +1096,9 @@ server_run(struct server *srv)
 	evconnlistener_disable(srv->s_listener);
 	admin_stop(srv->s_admin);
 	writer_stop(srv->s_writer);
+	/* The last head is durable now: into the file and the log. */
+	anchor_stop(srv->s_anchor);
+	srv->s_anchor = NULL;
 	for (i = 0; i < srv->s_nworkers; i++)
 		event_active(srv->s_workers[i].w_stop_ev, EV_READ, 0);
 	for (i = 0; i < srv->s_nworkers; i++)
@@ -1066,6 +1110,8 @@ server_run(struct server *srv)
 	/* No worker can submit any more. */
 	writer_free(srv->s_writer);
 	srv->s_writer = NULL;
+	guard_stop(srv->s_guard);
+	srv->s_guard = NULL;
 	for (i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	return 0;
@@ -1088,6 +1134,8 @@ server_free(struct server *srv)
 		evconnlistener_free(srv->s_listener);
 	if (srv->s_accept_resume != NULL)
 		event_free(srv->s_accept_resume);
+	if (srv->s_stop_ev != NULL)
+		event_free(srv->s_stop_ev);
 	if (srv->s_trim_ev != NULL)
 		event_free(srv->s_trim_ev);
 	event_base_free(srv->s_base);

@@ -112,6 +112,9 @@ struct server {
 	int64_t			 s_trim_last;	/* ms, monotonic */
 	int			 s_stopping;
 	int			 s_accept_paused; /* out of descriptors (main thread) */
+	struct anchor		*s_anchor;	/* the audit head outside the store */
+	struct guard		*s_guard;	/* the data file under us */
+	struct event		*s_stop_ev;	/* stops the daemon, from any thread */
 	struct admin		*s_admin;	/* [admin] listen, or NULL */
 };
 

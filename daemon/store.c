@@ -1550,3 +1550,53 @@ store_raw_get(struct stxn *tx, const char *db, const void *key,
 	*len = v.mv_size;
 	return STORE_OK;
 }
+
+/* --------------------------------------------- for the retention purge */
+
+struct hh_scan_arg {
+	struct stxn	 *hs_tx;
+	int		(*hs_cb)(const EpsHousehold *, void *);
+	void		 *hs_arg;
+};
+
+static int
+hh_scan_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
+{
+	struct hh_scan_arg *hs = arg;
+	ProtobufCMessage *m;
+	EpsHousehold *h;
+	uint8_t want[STORE_HHID_LEN];
+	int rc, stop;
+
+	if (key->mv_size != STORE_HHID_LEN) {
+		store_log_corrupt(DB_HH, key, "key is not a household id");
+		return STORE_CORRUPT;
+	}
+	if ((rc = store_unpack(hs->hs_tx, DB_HH, key->mv_data, key->mv_size,
+	    &eenplan__store__household__descriptor, p, len, &m)) != STORE_OK)
+		return rc;
+	h = (EpsHousehold *)m;
+	if (h->household_id == NULL || store_hhid(h->household_id, want) != 0 ||
+	    memcmp(want, key->mv_data, STORE_HHID_LEN) != 0) {
+		store_log_corrupt(DB_HH, key, "record names another household");
+		store_hh_free(h);
+		return STORE_CORRUPT;
+	}
+	stop = hs->hs_cb(h, hs->hs_arg);
+	store_hh_free(h);
+	return stop != 0 ? 1 : 0;
+}
+
+int
+store_hh_scan(struct stxn *tx, int (*cb)(const EpsHousehold *, void *),
+    void *arg)
+{
+	struct hh_scan_arg hs;
+
+	if (cb == NULL)
+		return STORE_ERR;
+	hs.hs_tx = tx;
+	hs.hs_cb = cb;
+	hs.hs_arg = arg;
+	return store_scan(tx, DB_HH, NULL, 0, NULL, 0, hh_scan_one, &hs);
+}

@@ -327,6 +327,38 @@ int	store_meta_get_u64(struct stxn *, const char *name, uint64_t *v)
 int	store_meta_put_u64(struct stxn *, const char *name, uint64_t v)
 	    __attribute__((warn_unused_result));
 
+/* ----------------------------------------------- for the retention purge */
+
+/*
+ * Every standing record, in key order, until cb returns non-zero (the
+ * retention purge: a read-only walk in a second process).
+ */
+int	store_hh_scan(struct stxn *, int (*cb)(const EpsHousehold *, void *),
+	    void *) __attribute__((warn_unused_result));
+/*
+ * The retention purge: removes record seq and its index entries (log_hh,
+ * log_org). STORE_NOTFOUND when there is no such record.
+ */
+int	store_audit_del(struct stxn *, uint64_t seq)
+	    __attribute__((warn_unused_result));
+
+/* -------------------------------------------------------- the data file */
+
+/*
+ * The data file against what the environment uses — the check store_open
+ * makes, on the descriptor LMDB maps: STORE_OK when it is whole;
+ * STORE_CORRUPT with err when it is shorter than LMDB's last page (it was
+ * truncated under us). From then on every transaction of this store fails
+ * with STORE_CORRUPT: nothing more is read past the end of the file (a
+ * SIGBUS) or written into the hole. Cheap (an fstat); any thread.
+ */
+int	store_check_file(struct store *, char *err, size_t errlen)
+	    __attribute__((warn_unused_result));
+/* 1 once store_check_file found the file damaged. */
+int	store_damaged(struct store *);
+/* The mapped region, so a SIGBUS handler can tell a fault in the map. */
+void	store_map_range(struct store *, void **addr, size_t *len);
+
 /* ------------------------------------------------------------ operations */
 
 /*

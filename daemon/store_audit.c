@@ -922,3 +922,110 @@ store_audit_raw_replace(struct stxn *tx, const EpAuditRecord *rec)
 	tx->sx_store->st_audit_seq = 0;
 	return store_audit_put(tx, rec);
 }
+
+/* ---------------------------------------------- the retention purge */
+
+/* The index entry of record seq under key, if it is there. */
+static int
+index_del(struct stxn *tx, int db, const void *keyb, size_t klen,
+    uint64_t seq)
+{
+	uint8_t d[AUDIT_DUP_LEN];
+	MDB_val k, v;
+	int mrc;
+
+	dup_make(d, keyb, klen, seq);
+	k.mv_data = (void *)(uintptr_t)keyb;
+	k.mv_size = klen;
+	v.mv_data = d;
+	v.mv_size = sizeof(d);
+	mrc = mdb_del(tx->sx_txn, tx->sx_store->st_dbi[db], &k, &v);
+	if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+		return stxn_mdb_fail(tx, mrc, "del", db);
+	return STORE_OK;
+}
+
+/*
+ * Record seq keeps its prev_hash in its own entry: the record before it,
+ * which says it otherwise, is about to go.
+ */
+static int
+entry_keep_prev(struct stxn *tx, uint64_t seq)
+{
+	uint8_t key[8], prev[AUDIT_HASH];
+	EpsAuditEntry *e;
+	int rc;
+
+	if ((rc = entry_get(tx, seq, 0, &e)) != STORE_OK)
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	if (e->prev_hash_stored) {
+		entry_free(e);
+		return STORE_OK;
+	}
+	if ((rc = prev_of(tx, seq, 0, prev)) != STORE_OK) {
+		entry_free(e);
+		return rc == STORE_NOTFOUND ? stxn_fail(tx, STORE_CORRUPT) : rc;
+	}
+	free(e->prev_hash.data);
+	if ((e->prev_hash.data = malloc(AUDIT_HASH)) == NULL) {
+		entry_free(e);
+		return stxn_fail(tx, STORE_ERR);
+	}
+	memcpy(e->prev_hash.data, prev, AUDIT_HASH);
+	e->prev_hash.len = AUDIT_HASH;
+	e->prev_hash_stored = 1;
+	util_be64_put(key, seq);
+	rc = store_put_frame(tx, DB_LOG, key, sizeof(key), &e->base, NULL, 0,
+	    0, NULL);
+	entry_free(e);
+	return rc;
+}
+
+/*
+ * For the retention purge (ops): record seq goes, with its index entries
+ * when it was indexed; the record after it first keeps the hash of this
+ * one as its prev_hash, so it still says where the chain comes from.
+ */
+int
+store_audit_del(struct stxn *tx, uint64_t seq)
+{
+	uint8_t key[8], hh[STORE_HHID_LEN], ok[AUDIT_ID_MAX + 1];
+	EpAuditRecord *rec;
+	uint64_t indexed;
+	size_t i, n;
+	int rc;
+
+	if ((rc = stxn_writable(tx)) != STORE_OK)
+		return rc;
+	if ((rc = store_audit_get(tx, seq, &rec)) != STORE_OK)
+		return rc;
+	if ((rc = entry_keep_prev(tx, seq + 1)) != STORE_OK ||
+	    (rc = store_meta_get_u64(tx, AUDIT_INDEXED_META, &indexed)) !=
+	    STORE_OK)
+		goto out;
+	if (seq <= indexed) {
+		if (rec->household_id != NULL &&
+		    store_hhid(rec->household_id, hh) == 0 &&
+		    (rc = index_del(tx, DB_LOG_HH, hh, sizeof(hh), seq)) !=
+		    STORE_OK)
+			goto out;
+		for (i = 0; i < rec->n_listed_households; i++) {
+			if (store_hhid(rec->listed_households[i], hh) != 0)
+				continue;
+			if ((rc = index_del(tx, DB_LOG_HH, hh, sizeof(hh),
+			    seq)) != STORE_OK)
+				goto out;
+		}
+		if (rec->actor != NULL &&
+		    (n = org_key(ok, rec->actor->org)) > 0 &&
+		    (rc = index_del(tx, DB_LOG_ORG, ok, n, seq)) != STORE_OK)
+			goto out;
+	}
+	util_be64_put(key, seq);
+	rc = store_del_key(tx, DB_LOG, key, sizeof(key));
+	if (tx->sx_store->st_audit_seq == seq)
+		tx->sx_store->st_audit_seq = 0;
+out:
+	protobuf_c_message_free_unpacked(&rec->base, NULL);
+	return rc;
+}

@@ -3,6 +3,7 @@
  * schema, transactions, the keyring in meta, backup and rekey (see store.h).
  */
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -73,6 +74,88 @@ store_check_size(MDB_env *env, const char *dir, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+int
+store_check_file(struct store *st, char *err, size_t errlen)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	struct stat sb;
+	mdb_filehandle_t fd;
+	uint64_t need;
+	int mrc;
+
+	if (atomic_load(&st->st_damaged)) {
+		snprintf(err, errlen, "%s/data.mdb: damaged (found before)",
+		    st->st_dir);
+		return STORE_CORRUPT;
+	}
+	/*
+	 * As at open: the meta first, then the size. A writer grows the
+	 * file before its meta names the new pages, so this order never
+	 * takes a healthy file for a short one.
+	 */
+	if ((mrc = mdb_env_info(st->st_env, &info)) != MDB_SUCCESS ||
+	    (mrc = mdb_env_stat(st->st_env, &ms)) != MDB_SUCCESS ||
+	    (mrc = mdb_env_get_fd(st->st_env, &fd)) != MDB_SUCCESS) {
+		snprintf(err, errlen, "%s: %s", st->st_dir, mdb_strerror(mrc));
+		return STORE_ERR;
+	}
+	if (fstat(fd, &sb) == -1) {
+		snprintf(err, errlen, "%s/data.mdb: %s", st->st_dir,
+		    strerror(errno));
+		return STORE_ERR;
+	}
+	need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+	if ((uint64_t)sb.st_size >= need)
+		return STORE_OK;
+	atomic_store(&st->st_damaged, 1);
+	snprintf(err, errlen, "%s/data.mdb: data file truncated under the "
+	    "running daemon: %lld bytes, needs %llu", st->st_dir,
+	    (long long)sb.st_size, (unsigned long long)need);
+	return STORE_CORRUPT;
+}
+
+int
+store_damaged(struct store *st)
+{
+	return atomic_load(&st->st_damaged);
+}
+
+/*
+ * LMDB does not say where it mapped the file (mdb_env_info's me_mapaddr is
+ * the fixed address asked for, NULL without MDB_FIXEDMAP): the mapping of
+ * the data file's inode is found in /proc/self/maps.
+ */
+void
+store_map_range(struct store *st, void **addr, size_t *len)
+{
+	char line[PATH_MAX + 128], dev[16];
+	unsigned long long start, end, off, ino;
+	mdb_filehandle_t fd;
+	struct stat sb;
+	unsigned maj, min;
+	FILE *fp;
+
+	*addr = NULL;
+	*len = 0;
+	if (st->st_env == NULL || mdb_env_get_fd(st->st_env, &fd) !=
+	    MDB_SUCCESS || fstat(fd, &sb) == -1)
+		return;
+	if ((fp = fopen("/proc/self/maps", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		if (sscanf(line, "%llx-%llx %*s %llx %15s %llu", &start, &end,
+		    &off, dev, &ino) != 5 || ino != (unsigned long long)
+		    sb.st_ino || sscanf(dev, "%x:%x", &maj, &min) != 2 ||
+		    makedev(maj, min) != sb.st_dev || off != 0)
+			continue;
+		*addr = (void *)(uintptr_t)start;
+		*len = (size_t)(end - start);
+		break;
+	}
+	(void)fclose(fp);
 }
 
 /*
@@ -679,6 +762,7 @@ store_open(struct store **out, const struct store_opts *o, char *err,
 	atomic_init(&st->st_fail_child_commit, 0);
 	atomic_init(&st->st_body_reads, 0);
 	atomic_init(&st->st_keys_acked, 0);
+	atomic_init(&st->st_damaged, 0);
 	if (!st->st_readonly && mkdir(o->so_dir, 0700) == -1 &&
 	    errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", o->so_dir, strerror(errno));
@@ -805,6 +889,9 @@ store_reader_begin(struct stxn *tx)
 	if (tx == NULL || tx->sx_kind != STXN_READ || tx->sx_active)
 		return STORE_ERR;
 	tx->sx_err = STORE_OK;
+	/* A file found short: no page of the map may be read again. */
+	if (atomic_load(&tx->sx_store->st_damaged))
+		return STORE_CORRUPT;
 	if (tx->sx_txn == NULL)
 		mrc = mdb_txn_begin(tx->sx_store->st_env, NULL, MDB_RDONLY,
 		    &tx->sx_txn);
@@ -859,6 +946,8 @@ store_txn_new(struct store *st, struct stxn *parent, struct stxn **out)
 	*out = NULL;
 	if (st->st_readonly)
 		return STORE_READONLY;
+	if (atomic_load(&st->st_damaged))
+		return STORE_CORRUPT;
 	if ((tx = calloc(1, sizeof(*tx))) == NULL)
 		return STORE_ERR;
 	tx->sx_store = st;
@@ -923,6 +1012,13 @@ store_commit(struct stxn *tx)
 		mdb_txn_abort(tx->sx_txn);
 		free(tx);
 		return rc;
+	}
+	/* Nothing written into a file that shrank under us. */
+	if (tx->sx_kind == STXN_WRITE &&
+	    atomic_load(&tx->sx_store->st_damaged)) {
+		mdb_txn_abort(tx->sx_txn);
+		free(tx);
+		return STORE_CORRUPT;
 	}
 	parent = tx->sx_parent;
 	bytes = tx->sx_bytes;

@@ -77,6 +77,8 @@ struct writer {
 	writer_notify_fn	 w_notify;
 	void			*w_hook_arg;
 	int64_t			 w_last_tick;	/* writer thread only, us */
+	writer_commit_fn	 w_commit_hook;	/* the anchor's, or NULL */
+	void			*w_commit_arg;
 	int			 w_batch_err;	/* writer thread only: the first
 						   store error a job of this
 						   batch met (for readiness) */
@@ -147,6 +149,13 @@ writer_set_hooks(struct writer *w, writer_tick_fn tick, writer_notify_fn notify,
 	w->w_tick = tick;
 	w->w_notify = notify;
 	w->w_hook_arg = arg;
+}
+
+void
+writer_set_commit_hook(struct writer *w, writer_commit_fn fn, void *arg)
+{
+	w->w_commit_hook = fn;
+	w->w_commit_arg = arg;
 }
 
 static int64_t
@@ -545,6 +554,8 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 			flushed = txn != 0 && after != 0 && after != txn;
 			if (rc == STORE_OK && events > 0 && w->w_notify != NULL)
 				w->w_notify(w->w_hook_arg);
+			if (rc == STORE_OK && w->w_commit_hook != NULL)
+				w->w_commit_hook(&w->w_ahead, w->w_commit_arg);
 		}
 	}
 	if (rc != STORE_OK) {

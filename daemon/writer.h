@@ -91,6 +91,14 @@ void	writer_set_index_lag(struct writer *, uint32_t);
 void	writer_set_hooks(struct writer *, writer_tick_fn, writer_notify_fn,
 	    void *arg);
 
+/*
+ * After every commit that returned 0 (its head possibly not yet durable):
+ * the audit head it left, for the anchor (anchor.h). Must only copy it.
+ */
+struct audit_head;
+typedef void	(*writer_commit_fn)(const struct audit_head *, void *);
+void	writer_set_commit_hook(struct writer *, writer_commit_fn, void *arg);
+
 /* Loads the audit head from the store and starts the thread. NULL on failure. */
 struct writer *writer_start(struct store *, char *err, size_t errlen);
 /* Thread-safe. After writer_stop it posts the job back at once with STORE_ERR. */

@@ -395,7 +395,9 @@ class Checker:
         self.path = os.path.join(self.d.data_dir, "data.mdb")
 
     def load(self, image):
-        for name in ("data.mdb", "lock.mdb", "eenpland.pid"):
+        # Each image is a disk of its own: the head file the daemon wrote
+        # for the last one (data_dir/audit.head) is not this one's.
+        for name in ("data.mdb", "lock.mdb", "eenpland.pid", "audit.head"):
             try:
                 os.unlink(os.path.join(self.d.data_dir, name))
             except FileNotFoundError:

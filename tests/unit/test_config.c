@@ -658,6 +658,127 @@ test_missing_file(void **state)
 	free(cfg);
 }
 
+/* What config_load_all handed over, one problem per line. */
+struct problems {
+	char	text[8192];
+	int	n;
+};
+
+static void
+collect(void *arg, const char *problem)
+{
+	struct problems *p = arg;
+	size_t len = strlen(p->text);
+
+	snprintf(p->text + len, sizeof(p->text) - len, "%s\n", problem);
+	p->n++;
+}
+
+/*
+ * eenpland -n: every problem of a file, each with its line, not just the
+ * first; and a good file loads as config_load loads it.
+ */
+static void
+test_load_all(void **state)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	struct problems *p = calloc(1, sizeof(*p));
+	char want[PATH_MAX + 128];
+	int n, base = lines_in(BASE);
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_non_null(p);
+	write_conf(BASE);
+	assert_int_equal(config_load_all(cfg, conf_path, collect, p), 0);
+	assert_int_equal(p->n, 0);
+	assert_int_equal(cfg->c_norgs, 2);
+
+	write_conf(BASE
+	    "[limits]\n"
+	    "max_frame = lots\n"			/* base + 2 */
+	    "page_max = 0\n"				/* base + 3 */
+	    "no equals sign here\n"			/* base + 4 */
+	    "[nonsense]\n"				/* base + 5 */
+	    "ignored = 1\n"				/* base + 6: not reported */
+	    "[org Bad_Id]\n"				/* base + 7 */
+	    "name = x\n"				/* base + 8: not reported */
+	    "[server]\n"
+	    "citizens_org = inwoners\n"		/* base + 10 */
+	    "bogus = 1\n");				/* base + 11 */
+	n = config_load_all(cfg, conf_path, collect, p);
+	assert_int_equal(n, p->n);
+	if (n != 7)
+		fail_msg("expected 7 problems, got %d:\n%s", n, p->text);
+	snprintf(want, sizeof(want), "%s:%d: max_frame", conf_path, base + 2);
+	assert_non_null(strstr(p->text, want));
+	snprintf(want, sizeof(want), "%s:%d: page_max", conf_path, base + 3);
+	assert_non_null(strstr(p->text, want));
+	snprintf(want, sizeof(want), "%s:%d: syntax error", conf_path,
+	    base + 4);
+	assert_non_null(strstr(p->text, want));
+	snprintf(want, sizeof(want), "%s:%d: unknown section [nonsense]",
+	    conf_path, base + 5);
+	assert_non_null(strstr(p->text, want));
+	snprintf(want, sizeof(want), "%s:%d: [org Bad_Id]", conf_path,
+	    base + 7);
+	assert_non_null(strstr(p->text, want));
+	snprintf(want, sizeof(want), "%s:%d: citizens_org", conf_path,
+	    base + 10);
+	assert_non_null(strstr(p->text, want));
+	snprintf(want, sizeof(want), "%s:%d: unknown key \"bogus\"",
+	    conf_path, base + 11);
+	assert_non_null(strstr(p->text, want));
+	assert_null(strstr(p->text, "ignored"));
+	free(p);
+	free(cfg);
+}
+
+/* Where each setting came from, for the checks' messages. */
+static void
+test_lines(void **state)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	char err[1024];
+
+	(void)state;
+	assert_non_null(cfg);
+	assert_int_equal(load(BASE "[limits]\npage_max = 9\n"
+	    "[audit]\nhead_file = anchor/audit.head\n"
+	    "[retention]\nwmo = 16\njeugdwet = 25\n", cfg, err,
+	    sizeof(err)), 0);
+	assert_int_equal(config_line(cfg, "server", "listen"), 2);
+	assert_int_equal(config_line(cfg, "server", "ca"), 6);
+	assert_int_equal(config_line(cfg, "store", "key"), 8);
+	assert_int_equal(config_line(cfg, "org gemeente", "ca"), 12);
+	assert_int_equal(config_line(cfg, "org burgers", "roles"), 19);
+	assert_int_equal(config_line(cfg, "limits", "page_max"),
+	    lines_in(BASE) + 2);
+	assert_int_equal(config_line(cfg, "audit", "head_file"),
+	    lines_in(BASE) + 4);
+	/* Not set, unknown: 0. */
+	assert_int_equal(config_line(cfg, "server", "crl"), 0);
+	assert_int_equal(config_line(cfg, "org lev", "ca"), 0);
+	assert_int_equal(config_line(cfg, "nonsense", "ca"), 0);
+	assert_non_null(strstr(cfg->c_audit_head_file, "/anchor/audit.head"));
+	assert_int_equal(config_regime_years(cfg, "wmo"), 16);
+	assert_int_equal(config_regime_years(cfg, ""), 16);
+	assert_int_equal(config_regime_years(cfg, "jeugdwet"), 25);
+	assert_int_equal(config_regime_years(cfg, "participatiewet"), 0);
+	free(cfg);
+	/* Defaults: Wmo 15, Jeugdwet 20; at least a year, at most 100. */
+	cfg = malloc(sizeof(*cfg));
+	assert_non_null(cfg);
+	assert_int_equal(load(BASE, cfg, err, sizeof(err)), 0);
+	assert_int_equal(config_regime_years(cfg, "wmo"), 15);
+	assert_int_equal(config_regime_years(cfg, "jeugdwet"), 20);
+	assert_string_equal(cfg->c_audit_head_file, "");
+	free(cfg);
+	expect_fail(BASE "[retention]\nwmo = 0\n", "wmo", NULL);
+	expect_fail(BASE "[retention]\njeugdwet = 101\n", "jeugdwet", NULL);
+	expect_fail(BASE "[retention]\nwlz = 10\n", "wlz", NULL);
+}
+
 /* [admin]: off by default; a loopback address only, as a number. */
 static void
 test_admin(void **state)
@@ -780,6 +901,9 @@ main(void)
 		cmocka_unit_test(test_org_values),
 		cmocka_unit_test(test_citizens_org),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_load_all),
+		cmocka_unit_test(test_lines),
+
 		cmocka_unit_test(test_admin),
 		cmocka_unit_test(test_share_limits),
 	};

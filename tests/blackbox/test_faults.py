@@ -1,0 +1,137 @@
+"""Storage faults under a running daemon, made without root: a full disk
+(the LD_PRELOAD shim in tests/faults makes writes to data.mdb fail with
+ENOSPC while a flag file exists) and a data file truncated under it. A full
+disk is answered RESOURCE_EXHAUSTED naming the disk, writes resume by
+themselves when space returns, and the chain verifies; a truncated file is
+never a crash without a word: DATA_LOSS, a clear log line and exit status 1,
+never SIGBUS."""
+import os
+import signal
+import time
+
+import harness
+from harness import (test, check, eq, fail, skip, Daemon, Raw, plan_json,
+                     new_household, req_create, req_get_plan, req_mutate,
+                     req_whoami, mut_add_note, created_household, wait_until)
+
+
+def shim():
+    so = os.path.join(harness.BUILD, "tests", "libfaults.so")
+    if not os.path.exists(so):
+        skip("%s missing (make faults)" % so)
+    return so
+
+
+def preload_env(extra):
+    env = {"LD_PRELOAD": shim(),
+           # The ASan runtime wants to come first; the shim is plain C.
+           "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:"
+                           "detect_stack_use_after_return=0:"
+                           "verify_asan_link_order=0"}
+    env.update(extra)
+    return env
+
+
+@test
+def disk_full_answers_resource_exhausted_and_recovers():
+    flag = os.path.join(harness.RUN_DIR, "disk-full.flag")
+    d = Daemon("diskfull", env=preload_env({"EENPLAN_FAULT_ENOSPC": flag}))
+    d.start()
+    hh = new_household(d)
+    with open(flag, "w"):
+        pass
+    try:
+        with Raw(d, "wmo") as c:
+            r = c.call(req_create(1))
+            eq(r.code_name, "RESOURCE_EXHAUSTED", "intake on a full disk")
+            check("disk full" in r.message, "message: %r" % r.message)
+            r = c.call(req_mutate(2, hh, mut_add_note(1, "vol")))
+            eq(r.code_name, "RESOURCE_EXHAUSTED", "a change on a full disk")
+            check("disk full" in r.message, "message: %r" % r.message)
+            # A read needs its audit record on disk first (NEN 7513): it
+            # is refused the same way, with the same words; what needs no
+            # record is served, and the daemon stays up.
+            r = c.call(req_get_plan(3, hh))
+            eq(r.code_name, "RESOURCE_EXHAUSTED", "a plan read")
+            check("disk full" in r.message, "message: %r" % r.message)
+            eq(c.call(req_whoami(4)).code, 0, "WhoAmI on a full disk")
+        check("disk full" in d.log_since_start(), "not in the log")
+        check(d.alive(), "the daemon died on a full disk")
+    finally:
+        os.unlink(flag)
+    # Space is back: writes go on by themselves, no restart.
+    with Raw(d, "wmo") as c:
+        r = c.call(req_mutate(1, hh, mut_add_note(1, "weer ruimte")))
+        eq(r.code, 0, "a change once space is back: %r" % r)
+        created_household(c.call(req_create(2)))
+    notes = [n.get("text") for n in plan_json(d, "wmo", hh).get("notes", [])]
+    eq(notes, ["weer ruimte"], "notes after recovery (the refused one is "
+       "not there)")
+    d.stop()
+    r = d.admin("audit", "verify")
+    eq(r.rc, 0, "audit chain after a full disk: %r" % (r,))
+
+
+def wait_exit(d, timeout=20):
+    try:
+        d.proc.wait(timeout * harness.SLOW)
+    except Exception:
+        fail("daemon still running %d s after its data file was truncated;"
+             " log:\n%s" % (timeout, d.log_tail()))
+    rc = d.proc.returncode
+    d.proc_done()
+    return rc
+
+
+def truncated(name, request_at_once):
+    d = Daemon(name).start()
+    hhs = [new_household(d) for _ in range(30)]
+    with Raw(d, "wmo") as c:
+        for i, hh in enumerate(hhs):
+            c.call(req_mutate(i + 1, hh, mut_add_note(1, "x" * 2000)))
+    time.sleep(0.3)
+    data = os.path.join(d.data_dir, "data.mdb")
+    size = os.path.getsize(data)
+    check(size > 64 * 1024, "store too small for the test (%d)" % size)
+    answers = []
+    if request_at_once:
+        c = Raw(d, "wmo")
+        os.truncate(data, 16384)
+        # Straight after: reads race the guard's check.
+        try:
+            for i, hh in enumerate(hhs):
+                c.send_frame(req_get_plan(i + 1, hh))
+            frames, how = c.outcome(timeout=10)
+            answers = [f.code_name for f in frames]
+        finally:
+            c.close()
+    else:
+        os.truncate(data, 16384)
+    rc = wait_exit(d)
+    log = d.log_since_start()
+    check(rc != -signal.SIGBUS and rc >= 0,
+          "daemon killed by signal %d; log:\n%s" % (-rc, d.log_tail()))
+    eq(rc, 1, "exit status after the truncation")
+    check("data file truncated under the running daemon" in log,
+          "no clear line in the log:\n%s" % d.log_tail())
+    for a in answers:
+        check(a in ("OK", "DATA_LOSS", "UNAVAILABLE"),
+              "answer %s to a read of a truncated store" % a)
+    d.check_log()
+    # And it stays refused, with the same words, until restored.
+    d.start(wait=False)
+    rc2 = wait_exit(d)
+    eq(rc2, 1, "restart on the truncated file")
+    check("data file truncated" in d.log_since_start(), d.log_tail())
+    return answers
+
+
+@test
+def truncated_under_reads_never_sigbus():
+    for _ in range(3):
+        truncated("trunc-reads", True)
+
+
+@test
+def truncated_while_idle_stops_with_a_word():
+    truncated("trunc-idle", False)

@@ -1,0 +1,177 @@
+/*
+ * faults: an LD_PRELOAD shim for the black-box tests, never linked into
+ * eenpland. It makes the faults a test needs without root:
+ *
+ *   EENPLAN_FAULT_ENOSPC=PATH   while PATH exists, writes to a file named
+ *                               data.mdb fail with ENOSPC (the disk is full),
+ *                               except to its two meta pages: on a real disk
+ *                               an overwrite of blocks it has needs no space.
+ *   EENPLAN_FAULT_TIME_OFFSET=S the wall clock (CLOCK_REALTIME, time(),
+ *                               gettimeofday()) runs S seconds ahead (S < 0:
+ *                               behind); monotonic clocks are left alone.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define META_BYTES	(2 * 4096)
+
+/* 1 when fd is a file named data.mdb and the disk is "full" now. */
+static int
+full(int fd)
+{
+	const char *flag = getenv("EENPLAN_FAULT_ENOSPC");
+	char link[64], path[PATH_MAX];
+	ssize_t n;
+	size_t len;
+
+	if (flag == NULL || access(flag, F_OK) != 0)
+		return 0;
+	(void)snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if ((n = readlink(link, path, sizeof(path) - 1)) <= 0)
+		return 0;
+	path[n] = '\0';
+	len = (size_t)n;
+	return len >= 9 && strcmp(path + len - 9, "/data.mdb") == 0;
+}
+
+static void *
+next(const char *name)
+{
+	void *f = dlsym(RTLD_NEXT, name);
+
+	if (f == NULL)
+		abort();
+	return f;
+}
+
+ssize_t
+pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	static ssize_t (*real)(int, const void *, size_t, off_t);
+
+	if (real == NULL)
+		real = next("pwrite");
+	if (off >= META_BYTES && full(fd)) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return real(fd, buf, n, off);
+}
+
+ssize_t
+pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	static ssize_t (*real)(int, const void *, size_t, off_t);
+
+	if (real == NULL)
+		real = next("pwrite64");
+	if (off >= META_BYTES && full(fd)) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return real(fd, buf, n, off);
+}
+
+ssize_t
+pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	static ssize_t (*real)(int, const struct iovec *, int, off_t);
+
+	if (real == NULL)
+		real = next("pwritev");
+	if (off >= META_BYTES && full(fd)) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return real(fd, iov, cnt, off);
+}
+
+ssize_t
+writev(int fd, const struct iovec *iov, int cnt)
+{
+	static ssize_t (*real)(int, const struct iovec *, int);
+
+	if (real == NULL)
+		real = next("writev");
+	if (full(fd) && lseek(fd, 0, SEEK_CUR) >= META_BYTES) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return real(fd, iov, cnt);
+}
+
+ssize_t
+write(int fd, const void *buf, size_t n)
+{
+	static ssize_t (*real)(int, const void *, size_t);
+
+	if (real == NULL)
+		real = next("write");
+	if (fd > 2 && full(fd) && lseek(fd, 0, SEEK_CUR) >= META_BYTES) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return real(fd, buf, n);
+}
+
+/* ------------------------------------------------------------- clock */
+
+static long long
+offset(void)
+{
+	const char *s = getenv("EENPLAN_FAULT_TIME_OFFSET");
+
+	return s != NULL ? strtoll(s, NULL, 10) : 0;
+}
+
+int
+clock_gettime(clockid_t id, struct timespec *ts)
+{
+	static int (*real)(clockid_t, struct timespec *);
+	int rc;
+
+	if (real == NULL)
+		real = next("clock_gettime");
+	rc = real(id, ts);
+	if (rc == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE))
+		ts->tv_sec += offset();
+	return rc;
+}
+
+time_t
+time(time_t *t)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return (time_t)-1;
+	if (t != NULL)
+		*t = ts.tv_sec;
+	return ts.tv_sec;
+}
+
+int
+gettimeofday(struct timeval *restrict tv, void *restrict tz)
+{
+	struct timespec ts;
+
+	(void)tz;
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return -1;
+	tv->tv_sec = ts.tv_sec;
+	tv->tv_usec = ts.tv_nsec / 1000;
+	return 0;
+}

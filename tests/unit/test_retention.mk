@@ -1,0 +1,1 @@
+TEST_DEPS_test_retention = daemon/retention.o daemon/anchor.o daemon/feed.o daemon/household.o daemon/plan.o daemon/consent.o daemon/audit.o daemon/config.o daemon/store.o daemon/store_audit.o daemon/store_env.o daemon/store_v1.o daemon/seal.o gen/store.pb-c.o daemon/util.o daemon/log.o
