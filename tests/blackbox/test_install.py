@@ -152,6 +152,47 @@ def man_pages_render_without_warnings():
 
 
 @test
+def every_config_key_is_documented():
+    """Every key the daemon's configuration parser takes (its key table in
+    daemon/config.c) is explained in eenpland.conf(5) under its section and
+    shown in deploy/eenpland.conf.example: a limit that exists is named
+    where an operator looks for it."""
+    src = open(os.path.join(ROOT, "daemon", "config.c")).read()
+    keys = re.findall(r'\{\s*SEC_([A-Z]+),\s*"([a-z_]+)"', src)
+    check(len(keys) > 40, "key table found in config.c (%d keys)"
+          % len(keys))
+    man = open(os.path.join(ROOT, "doc", "eenpland.conf.5")).read()
+    example = open(os.path.join(ROOT, "deploy",
+                                "eenpland.conf.example")).read()
+    # The man page's sections, by the config section they describe.
+    heads = {"SERVER": "SERVER", "LIMITS": "LIMITS", "CONSENT": "CONSENT",
+             "AUDIT": "AUDIT", "STORE": "STORE", "RETENTION": "RETENTION",
+             "ADMIN": "ADMIN", "ORG": "ORGANISATIONS"}
+    parts = re.split(r"^\.Sh ", man, flags=re.M)
+    sect = {p.split("\n", 1)[0].strip(): p for p in parts}
+    # The example's sections ([org ID] ones together, comments included).
+    ex = {}
+    cur = ""
+    for line in example.splitlines():
+        m = re.match(r"^\[(\w+)", line)
+        if m:
+            cur = m.group(1)
+        ex.setdefault(cur, []).append(line)
+    missing = []
+    for sec, key in keys:
+        body = sect.get(heads[sec], "")
+        if not re.search(r"^\.It Ic %s\b|, Ic %s Ns" % (key, key), body,
+                         re.M):
+            missing.append("eenpland.conf.5 %s: %s" % (heads[sec], key))
+        lines = ex.get(sec.lower(), [])
+        if not any(re.match(r"^#?\s*%s\s*=" % key, ln) or
+                   re.match(r"^#\s+%s\s" % key, ln) for ln in lines):
+            missing.append("eenpland.conf.example [%s]: %s"
+                           % (sec.lower(), key))
+    eq(missing, [], "configuration keys not documented")
+
+
+@test
 def systemd_unit_verifies_and_scores():
     """systemd-analyze verify passes on the installed unit (its ExecStart
     pointed at the staged binary, its man pages found through MANPATH), and
