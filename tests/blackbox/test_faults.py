@@ -34,9 +34,15 @@ def preload_env(extra):
 
 @test
 def disk_full_answers_resource_exhausted_and_recovers():
+    """... and /readyz names the full disk until a write succeeds again."""
+    from test_metrics import http_get, free_port
     flag = os.path.join(harness.RUN_DIR, "disk-full.flag")
-    d = Daemon("diskfull", env=preload_env({"EENPLAN_FAULT_ENOSPC": flag}))
+    port = free_port()
+    d = Daemon("diskfull", env=preload_env({"EENPLAN_FAULT_ENOSPC": flag}),
+               extra_ini="[admin]\nlisten = 127.0.0.1:%d\n" % port)
+    d.admin_port = port
     d.start()
+    eq(http_get(d, "/readyz")[::2], (200, "ok\n"), "/readyz before")
     hh = new_household(d)
     with open(flag, "w"):
         pass
@@ -57,6 +63,10 @@ def disk_full_answers_resource_exhausted_and_recovers():
             eq(c.call(req_whoami(4)).code, 0, "WhoAmI on a full disk")
         check("disk full" in d.log_since_start(), "not in the log")
         check(d.alive(), "the daemon died on a full disk")
+        st, _, body = http_get(d, "/readyz")
+        eq(st, 503, "/readyz on a full disk: %r" % body)
+        check("store: the last write transaction failed: disk full" in body,
+              "/readyz names the full disk: %r" % body)
     finally:
         os.unlink(flag)
     # Space is back: writes go on by themselves, no restart.
@@ -67,6 +77,8 @@ def disk_full_answers_resource_exhausted_and_recovers():
     notes = [n.get("text") for n in plan_json(d, "wmo", hh).get("notes", [])]
     eq(notes, ["weer ruimte"], "notes after recovery (the refused one is "
        "not there)")
+    eq(http_get(d, "/readyz")[::2], (200, "ok\n"), "/readyz once space is "
+       "back")
     d.stop()
     r = d.admin("audit", "verify")
     eq(r.rc, 0, "audit chain after a full disk: %r" % (r,))
