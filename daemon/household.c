@@ -1006,6 +1006,36 @@ household_signal_add(struct stxn *t, struct household *h, EpSignal *sg,
 }
 
 int
+household_signal_decoy(struct stxn *t, const char *hhid, EpSignal *sg,
+    const struct principal *actor, int64_t now)
+{
+	EpsHousehold rec = EENPLAN__STORE__HOUSEHOLD__INIT;
+	EpChangeEvent ev = EENPLAN__V1__CHANGE_EVENT__INIT;
+	EpsFeedEvent fe = EENPLAN__STORE__FEED_EVENT__INIT;
+	EpPrincipal a;
+
+	/* A standing record of a household's size: its regisseur is the actor. */
+	hh_ep_view(actor, &a);
+	rec.household_id = (char *)(uintptr_t)hhid;
+	rec.status = EENPLAN__V1__HOUSEHOLD_STATUS__HOUSEHOLD_ACTIVE;
+	rec.version = 1;
+	rec.consent_gen = 1;
+	rec.signals_total = 1;
+	rec.created_at = rec.updated_at = now;
+	rec.regisseur = &a;
+	sg->id = 1;
+	ev.household_id = (char *)(uintptr_t)hhid;
+	ev.kind = KIND(SIGNAL);
+	ev.version = 1;
+	ev.at = now;
+	ev.actor = &a;
+	ev.signal = sg;
+	fe.event = &ev;
+	fe.prev_gen = fe.gen = 1;
+	return store_signal_decoy(t, &rec, sg, &fe);
+}
+
+int
 household_signals(struct stxn *t, const struct household *h, EpSignal ***out,
     size_t *n)
 {

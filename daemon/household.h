@@ -188,6 +188,13 @@ int	household_expire_due(struct stxn *, const struct household_conf *,
 int	household_signal_add(struct stxn *, struct household *, EpSignal *sg,
 	    const struct principal *actor, int64_t now)
 	    __attribute__((warn_unused_result));
+/*
+ * What household_signal_add costs, for household id hhid that does not
+ * exist or is closed, with nothing kept (store_signal_decoy).
+ */
+int	household_signal_decoy(struct stxn *, const char *hhid, EpSignal *sg,
+	    const struct principal *actor, int64_t now)
+	    __attribute__((warn_unused_result));
 /* All of h's signals, in id order (counted: one missing is damage). */
 int	household_signals(struct stxn *, const struct household *,
 	    EpSignal ***out, size_t *n) __attribute__((warn_unused_result));

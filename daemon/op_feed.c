@@ -145,7 +145,9 @@ exec_send_signal(struct wjob *j, struct stxn *t)
 	    EENPLAN__V1__HOUSEHOLD_STATUS__HOUSEHOLD_CLOSED)
 		rc = household_signal_add(t, &h, &sg, &ca->ca_who, ca->ca_now);
 	else if (rc == STORE_NOTFOUND || rc == STORE_OK)
-		rc = STORE_OK;	/* nobody to tell: the same answer */
+		/* Nobody to tell: the same answer, at the same cost. */
+		rc = household_signal_decoy(t, rq->household_id, &sg,
+		    &ca->ca_who, ca->ca_now);
 	household_free(&h);
 	if (rc != STORE_OK) {
 		call_store_error(ca, rc);

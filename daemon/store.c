@@ -1371,6 +1371,51 @@ store_signal_put(struct stxn *tx, const EpSignal *sg)
 	    NULL, 0, 0, NULL);
 }
 
+/* Put and take out again: a put's work and dirty pages, nothing kept. */
+static int
+store_put_undo(struct stxn *tx, int db, const void *key, size_t klen,
+    const ProtobufCMessage *msg)
+{
+	int rc;
+
+	if ((rc = store_put_frame(tx, db, key, klen, msg, NULL, 0,
+	    MDB_NOOVERWRITE, NULL)) != STORE_OK)
+		return rc;
+	rc = store_del_key(tx, db, key, klen);
+	return rc == STORE_NOTFOUND ? stxn_fail(tx, STORE_ERR) : rc;
+}
+
+int
+store_signal_decoy(struct stxn *tx, const EpsHousehold *rec,
+    const EpSignal *sg, EpsFeedEvent *fe)
+{
+	uint8_t skey[STORE_HHID_LEN + 8], hkey[STORE_HHID_LEN], fkey[8];
+	uint64_t seq;
+	int rc;
+
+	if (sg == NULL || sg->id == 0 || rec == NULL || fe == NULL ||
+	    fe->event == NULL ||
+	    key_hh_u64(skey, sg->household_id, sg->id) != 0 ||
+	    store_hhid(rec->household_id, hkey) != 0)
+		return STORE_ERR;
+	if ((rc = store_put_undo(tx, DB_SIGNALS, skey, sizeof(skey),
+	    &sg->base)) != STORE_OK ||
+	    (rc = store_put_undo(tx, DB_HH, hkey, sizeof(hkey),
+	    &rec->base)) != STORE_OK ||
+	    (rc = store_meta_get_u64(tx, "change_seq", &seq)) != STORE_OK)
+		return rc;
+	if (seq == UINT64_MAX)
+		return STORE_OK;
+	fe->event->seq = seq + 1;
+	util_be64_put(fkey, fe->event->seq);
+	if ((rc = store_put_undo(tx, DB_FEED, fkey, sizeof(fkey),
+	    &fe->base)) != STORE_OK)
+		return rc;
+	/* The counter written as the real event writes it, unchanged. */
+	util_be64_put(fkey, seq);
+	return store_meta_put(tx, "change_seq", fkey, sizeof(fkey));
+}
+
 int
 store_signal_get(struct stxn *tx, const char *hhid, uint64_t id,
     EpSignal **out)

@@ -296,6 +296,19 @@ int	store_signal_put(struct stxn *, const EpSignal *)
 	    __attribute__((warn_unused_result));
 int	store_signal_get(struct stxn *, const char *hhid, uint64_t id,
 	    EpSignal **out) __attribute__((warn_unused_result));
+/*
+ * For a household that does not exist (or is closed: nobody to tell): the
+ * writes a signal would make — sg under its id, the standing record rec,
+ * the feed event fe after the last one — each sealed and put where it
+ * would go, then taken out again in the same transaction. Nothing is kept
+ * or counted (no event is announced), but the work and the pages written
+ * are a real signal's: the sender cannot tell from the answer's time
+ * whether the household exists. Never overwrites: a value already there is
+ * left as it is (STORE_CORRUPT).
+ */
+int	store_signal_decoy(struct stxn *, const EpsHousehold *rec,
+	    const EpSignal *sg, EpsFeedEvent *fe)
+	    __attribute__((warn_unused_result));
 /* The sender's own copies, by a global receipt number (any household id). */
 int	store_sent_put(struct stxn *, const char *org, const char *subject,
 	    uint64_t seq, const EpSignal *) __attribute__((warn_unused_result));

@@ -1680,6 +1680,76 @@ test_change_append(void **state)
 	rdone(rd);
 }
 
+/*
+ * A signal's decoy (a household that does not exist): the writes are made
+ * and taken out — no signal, no standing record, no event, change_seq
+ * as it was, no event counted for the notify — and it never overwrites
+ * what is there.
+ */
+static void
+test_signal_decoy(void **state)
+{
+	struct fx *f = *state;
+	struct thh real, fake;
+	struct tsignal s;
+	struct tfeed t;
+	struct stxn *tx, *rd;
+	EpsHousehold *h;
+	EpSignal *sg;
+	uint64_t last;
+	uint64_t seqs[16];
+
+	thh_init(&real, HH_MID, 1, "Jansen", "burger-1");
+	tx = wbegin(f);
+	assert_int_equal(store_hh_put(tx, &real.h), STORE_OK);
+	tfeed_init(&t, HH_MID, 1, "jan");
+	assert_int_equal(store_change_append(tx, &t.fe), STORE_OK);
+	wcommit(tx);
+
+	thh_init(&fake, HH_NONE, 1, "Niemand", "burger-9");
+	tsignal_init(&s, HH_NONE, 1, "aan niemand");
+	tfeed_init(&t, HH_NONE, 1, "jan");
+	tx = wbegin(f);
+	assert_int_equal(store_signal_decoy(tx, &fake.h, &s.sg, &t.fe),
+	    STORE_OK);
+	assert_int_equal(t.ev.seq, 2);	/* where it would have gone */
+	assert_int_equal(store_txn_events(tx), 0);
+	assert_int_equal(store_hh_get(tx, HH_NONE, &h), STORE_NOTFOUND);
+	assert_int_equal(store_change_last(tx, &last), STORE_OK);
+	assert_int_equal(last, 1);
+	/* Bad arguments. */
+	s.sg.id = 0;
+	assert_int_equal(store_signal_decoy(tx, &fake.h, &s.sg, &t.fe),
+	    STORE_ERR);
+	s.sg.id = 1;
+	assert_int_equal(store_signal_decoy(tx, NULL, &s.sg, &t.fe), STORE_ERR);
+	wcommit(tx);
+
+	rd = rbegin(f);
+	assert_int_equal(store_hh_get(rd, HH_NONE, &h), STORE_NOTFOUND);
+	assert_int_equal(store_signal_get(rd, HH_NONE, 1, &sg),
+	    STORE_CORRUPT);	/* "missing" for a counted one */
+	assert_int_equal(store_change_last(rd, &last), STORE_OK);
+	assert_int_equal(last, 1);
+	memset(seqs, 0, sizeof(seqs));
+	assert_int_equal(store_change_scan(rd, 0, change_cb, seqs), STORE_OK);
+	assert_int_equal(seqs[0], 1);
+	rdone(rd);
+
+	/* An existing household's record is never overwritten by a decoy. */
+	tsignal_init(&s, HH_MID, 1, "x");
+	fake.h.household_id = HH_MID;
+	tx = wbegin(f);
+	assert_int_not_equal(store_signal_decoy(tx, &fake.h, &s.sg, &t.fe),
+	    STORE_OK);
+	store_abort(tx);
+	rd = rbegin(f);
+	assert_int_equal(store_hh_get(rd, HH_MID, &h), STORE_OK);
+	assert_msg_equal(&h->base, &real.h.base);
+	store_hh_free(h);
+	rdone(rd);
+}
+
 /* An event missing before change_seq is damage, not the end of the feed. */
 static void
 test_change_gap_is_corrupt(void **state)
@@ -4073,6 +4143,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_index_scan, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signal_decoy, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_change_append, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_change_gap_is_corrupt,
