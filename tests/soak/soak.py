@@ -2,7 +2,7 @@
 """make soak: a long run of mixed load against one eenpland (not part of
 make check).
 
-    SOAK_MINUTES=30 SOAK_CONNECTIONS=200 python3 tests/soak/soak.py BUILD_DIR
+    SOAK_MINUTES=30 SOAK_CONNECTIONS=200 [SOAK_MAP_MAX=BYTES] python3 tests/soak/soak.py BUILD_DIR
 
 SOAK_CONNECTIONS connections (default 200) for SOAK_MINUTES (default 30):
 writers (notes on their own households), readers (plans, history,
@@ -362,10 +362,16 @@ def main(argv):
     # All load runs under a handful of certificates: the per-principal
     # limits (connections, write rate) that keep one user from taking the
     # service are lifted, the rest of the limits are the defaults.
+    # The store must hold the whole run: at ~2,000 audited requests and
+    # ~450 versions a second it grows ~80 MB a minute (the default map_max,
+    # 1 GiB, is full after ~13 minutes, and then every write and audited
+    # read is refused, as it should be). SOAK_MAP_MAX (bytes) sets it.
     D = Daemon("soak", limits={"max_connections": 2048,
                                "max_connections_per_principal": 1024,
                                "write_rate": 268435456,
-                               "write_burst": 1073741824})
+                               "write_burst": 1073741824,
+                               "map_max": int(os.environ.get(
+                                   "SOAK_MAP_MAX", str(16 << 30)))})
     D.start()
     start_fig = proc_figures(D.proc.pid)
     # A warm idle figure: a few requests of each kind on a few
@@ -436,6 +442,7 @@ def main(argv):
 
     # Every acknowledged write is there.
     missing_notes = missing_versions = wrong_consent = 0
+    unreadable = []
     if D.alive():
         with Raw(D, "wmo", timeout=60) as c:
             rid = 0
@@ -443,7 +450,8 @@ def main(argv):
                 rid += 1
                 r = c.call(req_get_plan(rid, hh))
                 if r.code != 0:
-                    missing_versions += 1
+                    unreadable.append("%s: %s %s" % (hh, r.code_name,
+                                                     r.message))
                     continue
                 plan = pb_decode(pb_get(pb_decode(r.body), 1, b""))
                 if pb_get(plan, 2, 0) < LEDGER.version.get(hh, 1):
@@ -479,6 +487,14 @@ def main(argv):
             trimmed = proc_figures(D.proc.pid)[0]
     logged = re.findall(r'msg="audit head" seq=\d+ head=(\d+:[0-9a-f]{64})',
                         D.log())
+    if unreadable:
+        fails.append("%d households could not be read back (so their "
+                     "writes were not checked), e.g. %s"
+                     % (len(unreadable), unreadable[0]))
+    if "MDB_MAP_FULL" in D.log():
+        fails.append("the store filled up (map_max) during the run: "
+                     "writes and audited reads were refused from then on; "
+                     "give it more room (SOAK_MAP_MAX)")
     D.stop()
     v = D.admin("audit", "verify", *(["--expect", logged[-1]] if logged
                                      else []), timeout=600)
