@@ -128,9 +128,12 @@ unit: deps $(UNIT_BIN) $(O)/tests/fuzz_request_replay
 blackbox: deps all faults $(O)/tests/libiorec.so
 	@tests/blackbox/run.sh $(O)
 
-# The same against a daemon under valgrind (definite leaks and memory errors fail).
+# The same against a daemon under valgrind (definite leaks and memory errors
+# fail), in BB_SHARDS shards side by side (default: one per CPU; valgrind runs
+# a daemon's threads one at a time).
+BB_SHARDS ?= $(shell nproc 2>/dev/null || echo 2)
 blackbox-valgrind: deps all faults $(O)/tests/libiorec.so
-	@EENPLAN_VALGRIND=1 tests/blackbox/run.sh $(O)
+	@EENPLAN_VALGRIND=1 tests/blackbox/run-sharded.sh $(BB_SHARDS) $(O)
 
 # Slow hostile tests, not part of `make check`: 100 clients that ask for a
 # ~950 KB plan and never read (under 300 MB, memory back after), and a few
