@@ -308,7 +308,7 @@ mig_log_batch(struct store *st, unsigned batch, struct mig_stats *ms,
 	}
 	/* The audit indexes of this transaction's records, in it. */
 	do {
-		if ((rc = store_audit_index(t, 1, &pending)) != STORE_OK)
+		if ((rc = store_audit_index(t, 1, 0, &pending)) != STORE_OK)
 			goto abort;
 	} while (pending > 0);
 	if ((rc = store_commit(t)) != STORE_OK)

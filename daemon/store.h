@@ -235,13 +235,14 @@ int	store_audit_scan(struct stxn *, const char *hhid, const char *org,
 int	store_audit_last(struct stxn *, uint64_t *seq)
 	    __attribute__((warn_unused_result));
 /*
- * Indexes (log_hh, log_org) up to a few thousand records the log holds past
- * what is indexed, when at least min wait; *pending (may be NULL) gets how
- * many remain after. Off the hot path: the writer calls it at the start of
- * a batch (min: audit_index_lag) and when idle (min 1).
+ * Indexes (log_hh, log_org) up to max records (0: a few thousand) the log
+ * holds past what is indexed, when at least min wait; *pending (may be
+ * NULL) gets how many remain after. Off the hot path: the writer calls it
+ * at the start of a batch (min: audit_index_lag, a small max, so that no
+ * batch waits long for it) and when idle (min 1).
  */
-int	store_audit_index(struct stxn *, uint64_t min, uint64_t *pending)
-	    __attribute__((warn_unused_result));
+int	store_audit_index(struct stxn *, uint64_t min, unsigned max,
+	    uint64_t *pending) __attribute__((warn_unused_result));
 /* 1 when at least min records wait for store_audit_index (reads only). */
 int	store_audit_index_due(struct stxn *, uint64_t min);
 /* The highest seq the indexes cover. */

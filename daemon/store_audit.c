@@ -807,6 +807,7 @@ struct index_arg {
 	struct actor_cache ia_cache;
 	uint64_t	 ia_last;	/* the last seq indexed */
 	unsigned	 ia_n;
+	unsigned	 ia_max;	/* records this call */
 };
 
 static int
@@ -849,11 +850,12 @@ index_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 	if (rc != STORE_OK)
 		return rc;
 	ia->ia_last = seq;
-	return ++ia->ia_n >= AUDIT_INDEX_CHUNK ? 1 : 0;
+	return ++ia->ia_n >= ia->ia_max ? 1 : 0;
 }
 
 int
-store_audit_index(struct stxn *tx, uint64_t min, uint64_t *pending)
+store_audit_index(struct stxn *tx, uint64_t min, unsigned max,
+    uint64_t *pending)
 {
 	struct index_arg ia;
 	uint8_t start[8];
@@ -874,6 +876,7 @@ store_audit_index(struct stxn *tx, uint64_t min, uint64_t *pending)
 	memset(&ia, 0, sizeof(ia));
 	ia.ia_tx = tx;
 	ia.ia_last = indexed;
+	ia.ia_max = max == 0 || max > AUDIT_INDEX_CHUNK ? AUDIT_INDEX_CHUNK : max;
 	util_be64_put(start, indexed + 1);
 	rc = store_scan(tx, DB_LOG, NULL, 0, start, sizeof(start), index_one,
 	    &ia);

@@ -127,7 +127,7 @@ index_all(struct stxn *tx)
 	uint64_t pending;
 
 	do
-		assert_int_equal(store_audit_index(tx, 1, &pending), STORE_OK);
+		assert_int_equal(store_audit_index(tx, 1, 0, &pending), STORE_OK);
 	while (pending > 0);
 }
 
@@ -1056,7 +1056,7 @@ test_scan_unindexed_tail(void **state)
 		expect_counts(f, after);
 	/* Half of it indexed, in chunks the writer would take. */
 	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
-	assert_int_equal(store_audit_index(tx, 1, &pending), STORE_OK);
+	assert_int_equal(store_audit_index(tx, 1, 0, &pending), STORE_OK);
 	assert_int_equal(pending, 0);
 	assert_int_equal(store_audit_indexed(tx, &indexed), STORE_OK);
 	assert_int_equal(indexed, 40);
@@ -1070,9 +1070,49 @@ test_scan_unindexed_tail(void **state)
 		expect_counts(f, after);
 	/* Indexing twice changes nothing. */
 	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
-	assert_int_equal(store_audit_index(tx, 1, &pending), STORE_OK);
+	assert_int_equal(store_audit_index(tx, 1, 0, &pending), STORE_OK);
 	assert_int_equal(store_audit_indexed(tx, &indexed), STORE_OK);
 	assert_int_equal(indexed, 75);
+	assert_int_equal(store_commit(tx), STORE_OK);
+	expect_counts(f, 0);
+}
+
+/*
+ * The writer indexes a bounded number of records per batch (max), so that
+ * no batch waits long for it; the rest waits its turn and scans still see
+ * every record.
+ */
+static void
+test_index_step_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct stxn *tx;
+	uint64_t indexed, pending;
+
+	f->index = 0;
+	append_n(f, 1, 40);
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	/* Fewer than min waiting: nothing. */
+	assert_int_equal(store_audit_index(tx, 41, 16, &pending), STORE_OK);
+	assert_int_equal(pending, 40);
+	assert_int_equal(store_audit_indexed(tx, &indexed), STORE_OK);
+	assert_int_equal(indexed, 0);
+	assert_int_equal(store_audit_index(tx, 1, 16, &pending), STORE_OK);
+	assert_int_equal(pending, 24);
+	assert_int_equal(store_audit_indexed(tx, &indexed), STORE_OK);
+	assert_int_equal(indexed, 16);
+	assert_int_equal(store_audit_index(tx, 1, 16, &pending), STORE_OK);
+	assert_int_equal(store_audit_indexed(tx, &indexed), STORE_OK);
+	assert_int_equal(indexed, 32);
+	assert_int_equal(pending, 8);
+	assert_int_equal(store_commit(tx), STORE_OK);
+	expect_counts(f, 0);
+	expect_counts(f, 20);
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	assert_int_equal(store_audit_index(tx, 1, 16, &pending), STORE_OK);
+	assert_int_equal(pending, 0);
+	assert_int_equal(store_audit_indexed(tx, &indexed), STORE_OK);
+	assert_int_equal(indexed, 40);
 	assert_int_equal(store_commit(tx), STORE_OK);
 	expect_counts(f, 0);
 }
@@ -1124,6 +1164,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test(test_filter_match),
 		cmocka_unit_test_setup_teardown(test_scan_unindexed_tail, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_index_step_bounded, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_listed_households,
 		    setup_chain, teardown),

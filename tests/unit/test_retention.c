@@ -262,7 +262,7 @@ test_audit_purge_indexes(void **state)
 		rec_add(f, NOW, HH_A);
 	/* Indexed, as the writer does off the hot path, but for the last. */
 	assert_int_equal(store_write_begin(f->st, &t), STORE_OK);
-	assert_int_equal(store_audit_index(t, 0, NULL), STORE_OK);
+	assert_int_equal(store_audit_index(t, 0, 0, NULL), STORE_OK);
 	assert_int_equal(store_commit(t), STORE_OK);
 	rec_add(f, NOW, HH_A);
 	assert_int_equal(run(f, 1, NOW, &r), 0);

@@ -579,7 +579,7 @@ world_put(struct fx *f)
 		assert_int_equal(store_audit_put(tx, &a.r), STORE_OK);
 	}
 	/* Its indexes, as the writer builds them after. */
-	assert_int_equal(store_audit_index(tx, 1, &pending), STORE_OK);
+	assert_int_equal(store_audit_index(tx, 1, 0, &pending), STORE_OK);
 	assert_int_equal(pending, 0);
 	for (v = 1; v <= W_FEED; v++) {
 		tfeed_init(&fe, W_HH[v % 3], v, "regisseur-1");
@@ -3286,7 +3286,7 @@ big_world_put(struct fx *f)
 		assert_int_equal(store_audit_put(tx, &a.r), STORE_OK);
 	}
 	do
-		assert_int_equal(store_audit_index(tx, 1, &pending), STORE_OK);
+		assert_int_equal(store_audit_index(tx, 1, 0, &pending), STORE_OK);
 	while (pending > 0);
 	for (v = W_FEED + 1; v <= BIG_FEED; v++) {
 		tfeed_init(&fe, W_HH[v % 3], v, "regisseur-1");
