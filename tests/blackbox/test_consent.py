@@ -85,7 +85,10 @@ def member_dismisses_regisseur_and_appoints_one():
           "plan show still names the dismissed regisseur:\n%s" % r.out)
     eq(active_manage(grants(d, "henk", hh)), [], "active manage grants")
     check(hh not in households(d, "wmo"), "wmo still lists the household")
-    # A member appoints a regisseur when there is none.
+    # A member appoints a regisseur when there is none: a professional the
+    # deployment knows (b.willems has used eenplan: an audited request is
+    # answered after the writer recorded its caller).
+    households(d, "wmo2")
     r = cli(d, "henk", "regie", "transfer", hh, "--to", "gemeente/b.willems",
             "--form-ref", "X")
     check(r.rc == 0, "henk appointing gemeente/b.willems after the dismissal "
