@@ -37,18 +37,6 @@ anchor_format(const struct audit_head *h, char *buf, size_t len)
 	(void)snprintf(buf, len, "%llu:%s", (unsigned long long)h->ah_seq, hex);
 }
 
-static int
-anchor_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 anchor_parse(const char *s, struct audit_head *h)
 {
@@ -70,8 +58,8 @@ anchor_parse(const char *s, struct audit_head *h)
 		return -1;
 	p = colon + 1;
 	for (i = 0; i < AUDIT_HASH_LEN; i++) {
-		if ((hi = anchor_hexval(p[2 * i])) < 0 ||
-		    (lo = anchor_hexval(p[2 * i + 1])) < 0)
+		if ((hi = util_hexval((unsigned char)p[2 * i])) < 0 ||
+		    (lo = util_hexval((unsigned char)p[2 * i + 1])) < 0)
 			return -1;
 		h->ah_hash[i] = (uint8_t)(hi << 4 | lo);
 	}

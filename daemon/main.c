@@ -300,23 +300,6 @@ cmd_check(struct config *conf, const char *cfile)
 	return 0;
 }
 
-/* YYYY-MM-DD as UTC midnight, in microseconds. */
-static int
-parse_day(const char *s, int64_t *out)
-{
-	struct tm tm;
-
-	if (!util_date_ok(s))
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 +
-	    (s[2] - '0') * 10 + (s[3] - '0') - 1900;
-	tm.tm_mon = (s[5] - '0') * 10 + (s[6] - '0') - 1;
-	tm.tm_mday = (s[8] - '0') * 10 + (s[9] - '0');
-	*out = (int64_t)timegm(&tm) * 1000000;
-	return 0;
-}
-
 static int
 cmd_audit_export(const struct config *conf, int argc, char **argv)
 {
@@ -331,10 +314,10 @@ cmd_audit_export(const struct config *conf, int argc, char **argv)
 		if (i + 1 >= argc)
 			usage();
 		if (strcmp(argv[i], "--from") == 0) {
-			if (parse_day(argv[++i], &af.af_from) != 0)
+			if (util_day_us(argv[++i], &af.af_from) != 0)
 				usage();
 		} else if (strcmp(argv[i], "--until") == 0) {
-			if (parse_day(argv[++i], &af.af_until) != 0)
+			if (util_day_us(argv[++i], &af.af_until) != 0)
 				usage();
 			af.af_until += (int64_t)86400 * 1000000;	/* whole day */
 		} else if (strcmp(argv[i], "--household") == 0) {

@@ -107,23 +107,6 @@ maint_head(struct store *st, struct audit_head *h)
 
 /* ------------------------------------------------------------- purge */
 
-/* YYYY-MM-DD as UTC midnight, in microseconds. */
-static int
-maint_day(const char *s, int64_t *out)
-{
-	struct tm tm;
-
-	if (!util_date_ok(s))
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 +
-	    (s[2] - '0') * 10 + (s[3] - '0') - 1900;
-	tm.tm_mon = (s[5] - '0') * 10 + (s[6] - '0') - 1;
-	tm.tm_mday = (s[8] - '0') * 10 + (s[9] - '0');
-	*out = (int64_t)timegm(&tm) * 1000000;
-	return 0;
-}
-
 static void
 maint_say(void *arg, const char *line)
 {
@@ -213,7 +196,7 @@ maint_purge(const struct config *conf, int argc, char **argv)
 	}
 	if (before == NULL || apply == -1)
 		purge_usage();
-	if (maint_day(before, &o.ro_closed_before) == -1) {
+	if (util_day_us(before, &o.ro_closed_before) == -1) {
 		fprintf(stderr, "eenpland: purge: --closed-before %s: not a "
 		    "date (YYYY-MM-DD)\n", before);
 		return 2;

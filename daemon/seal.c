@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include "seal.h"
+#include "util.h"
 
 #define SEAL_KEYFILE_MAX	256
 
@@ -57,18 +58,6 @@ seal_key_random(struct seal_key *k)
 	return 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* 1 when path lies inside dir (both resolved). */
 static int
 path_inside(const char *path, const char *dir)
@@ -99,8 +88,8 @@ seal_key_parse(struct seal_key *k, const char *buf, size_t len, char *err,
 		return -1;
 	}
 	for (i = 0; i < SEAL_KEY_LEN; i++) {
-		if ((hi = hexval((unsigned char)buf[2 * i])) < 0 ||
-		    (lo = hexval((unsigned char)buf[2 * i + 1])) < 0) {
+		if ((hi = util_hexval((unsigned char)buf[2 * i])) < 0 ||
+		    (lo = util_hexval((unsigned char)buf[2 * i + 1])) < 0) {
 			snprintf(err, errlen, "%s: not hexadecimal", path);
 			OPENSSL_cleanse(k->sk_key, sizeof(k->sk_key));
 			return -1;

@@ -178,6 +178,34 @@ util_parse_u64(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int
+util_day_us(const char *s, int64_t *out)
+{
+	struct tm tm;
+
+	if (!util_date_ok(s))
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 +
+	    (s[2] - '0') * 10 + (s[3] - '0') - 1900;
+	tm.tm_mon = (s[5] - '0') * 10 + (s[6] - '0') - 1;
+	tm.tm_mday = (s[8] - '0') * 10 + (s[9] - '0');
+	*out = (int64_t)timegm(&tm) * 1000000;
+	return 0;
+}
+
+int
+util_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 void
 util_be64_put(uint8_t *p, uint64_t v)
 {

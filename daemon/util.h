@@ -35,6 +35,10 @@ int	util_ident_ok(const char *s, size_t max);
 
 /* 1 when s is "YYYY-MM-DD", a real date. Empty is not accepted here. */
 int	util_date_ok(const char *s);
+/* "YYYY-MM-DD" (util_date_ok) as UTC midnight in microseconds; -1: not one. */
+int	util_day_us(const char *s, int64_t *out);
+/* The value of a hexadecimal digit, or -1. */
+int	util_hexval(int c);
 
 /* Big-endian u64, so that LMDB key order is numeric order. */
 void	util_be64_put(uint8_t *p, uint64_t v);
