@@ -782,9 +782,13 @@ store_audit_scan(struct stxn *tx, const char *hhid, const char *org,
 
 /* ------------------------------------------------------------ indexes */
 
+/*
+ * Puts (del 0) or removes (del 1; absent is fine) the index entry of
+ * record seq under key.
+ */
 static int
-index_put(struct stxn *tx, int db, const void *keyb, size_t klen,
-    uint64_t seq)
+index_set(struct stxn *tx, int db, const void *keyb, size_t klen,
+    uint64_t seq, int del)
 {
 	uint8_t d[AUDIT_DUP_LEN];
 	MDB_val k, v;
@@ -795,12 +799,21 @@ index_put(struct stxn *tx, int db, const void *keyb, size_t klen,
 	k.mv_size = klen;
 	v.mv_data = d;
 	v.mv_size = sizeof(d);
+	if (del) {
+		mrc = mdb_del(tx->sx_txn, tx->sx_store->st_dbi[db], &k, &v);
+		if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+			return stxn_mdb_fail(tx, mrc, "del", db);
+		return STORE_OK;
+	}
 	if ((mrc = mdb_put(tx->sx_txn, tx->sx_store->st_dbi[db], &k, &v, 0)) !=
 	    MDB_SUCCESS)
 		return stxn_mdb_fail(tx, mrc, "put", db);
 	tx->sx_bytes += klen + sizeof(d);
 	return STORE_OK;
 }
+
+#define index_put(tx, db, k, klen, seq)	index_set(tx, db, k, klen, seq, 0)
+#define index_del(tx, db, k, klen, seq)	index_set(tx, db, k, klen, seq, 1)
 
 struct index_arg {
 	struct stxn	*ia_tx;
@@ -927,26 +940,6 @@ store_audit_raw_replace(struct stxn *tx, const EpAuditRecord *rec)
 }
 
 /* ---------------------------------------------- the retention purge */
-
-/* The index entry of record seq under key, if it is there. */
-static int
-index_del(struct stxn *tx, int db, const void *keyb, size_t klen,
-    uint64_t seq)
-{
-	uint8_t d[AUDIT_DUP_LEN];
-	MDB_val k, v;
-	int mrc;
-
-	dup_make(d, keyb, klen, seq);
-	k.mv_data = (void *)(uintptr_t)keyb;
-	k.mv_size = klen;
-	v.mv_data = d;
-	v.mv_size = sizeof(d);
-	mrc = mdb_del(tx->sx_txn, tx->sx_store->st_dbi[db], &k, &v);
-	if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
-		return stxn_mdb_fail(tx, mrc, "del", db);
-	return STORE_OK;
-}
 
 /*
  * Record seq keeps its prev_hash in its own entry: the record before it,
