@@ -233,6 +233,8 @@ anchor_store_head(struct store *st, const struct audit_head *want,
 	struct stxn *t;
 	int rc;
 
+	if (msglen > 0)
+		msg[0] = '\0';
 	if ((t = store_reader_new(st)) == NULL)
 		return STORE_ERR;
 	if ((rc = store_reader_begin(t)) == STORE_OK) {

@@ -463,8 +463,14 @@ ck_store_open(struct ck *ck, const struct seal_key *kek)
 	int rc, present;
 
 	if (snprintf(path, sizeof(path), "%s/data.mdb", c->c_data_dir) >=
-	    (int)sizeof(path) || stat(path, &sb) == -1)
-		return;		/* no store yet: start-up makes one */
+	    (int)sizeof(path))
+		return;
+	if (stat(path, &sb) == -1) {
+		if (errno != ENOENT)	/* ENOENT: no store yet, start-up makes one */
+			PROBLEM(ck, "server", "data_dir", "%s: %s", path,
+			    strerror(errno));
+		return;
+	}
 	memset(&so, 0, sizeof(so));
 	so.so_dir = c->c_data_dir;
 	so.so_map_max = c->c_map_max;

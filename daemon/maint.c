@@ -236,9 +236,14 @@ maint_purge(const struct config *conf, int argc, char **argv)
 		fprintf(stderr, "eenpland: purge: %s\n", err);
 	/* The head moved: the head file follows, once it is on disk. */
 	if (apply && r.rr_records_added > 0) {
+		err[0] = '\0';
 		if (store_sync(st) != STORE_OK || maint_head(st, &head) !=
 		    STORE_OK || anchor_path(conf, hf, sizeof(hf)) == -1 ||
 		    anchor_write(hf, &head, err, sizeof(err)) == -1) {
+			if (err[0] == '\0')
+				snprintf(err, sizeof(err), "the store's flush "
+				    "or head could not be read, or the head "
+				    "file's path is too long");
 			fprintf(stderr, "eenpland: purge: the audit head file "
 			    "was not updated (%s); the daemon accepts the store "
 			    "anyway, its head being ahead\n", err);
@@ -428,7 +433,9 @@ maint_restore(const struct config *conf, const char *backup)
 			snprintf(err, sizeof(err), "%s: %s", to,
 			    strerror(errno));
 		fprintf(stderr, "eenpland: restore: %s\n", err);
+		/* Nothing kept: data_dir stays empty for the next try. */
 		(void)unlink(tmp);
+		(void)unlink(to);
 		(void)close(lock);
 		return 1;
 	}

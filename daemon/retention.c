@@ -606,9 +606,12 @@ rt_audit(struct store *st, struct rt *rt, struct audit_head *head,
 		    "operator");
 		rc = a->peer == NULL ? STORE_ERR : audit_append(t, head, a);
 		audit_record_free(a);
-		if (rc != STORE_OK || (rc = store_commit(t)) != STORE_OK) {
-			if (rc != STORE_OK)
-				*head = saved;
+		if (rc != STORE_OK)
+			store_abort(t);		/* nothing of this batch kept */
+		else
+			rc = store_commit(t);	/* frees t, kept or not */
+		if (rc != STORE_OK) {
+			*head = saved;
 			snprintf(err, errlen, "audit records %llu..: %s",
 			    (unsigned long long)first, store_strerror(rc));
 			return -1;
