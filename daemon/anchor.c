@@ -395,8 +395,7 @@ anchor_main(void *arg)
 		if (stopping)
 			break;
 		/* At most one write a second, however many batches commit. */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += ANCHOR_INTERVAL_US / 1000000;
+		util_deadline_ms(&ts, ANCHOR_INTERVAL_US / 1000);
 		pthread_mutex_lock(&an->an_mtx);
 		while (!an->an_stopping && pthread_cond_timedwait(&an->an_cond,
 		    &an->an_mtx, &ts) == 0)
@@ -432,7 +431,12 @@ anchor_start(struct store *st, const char *path, char *err, size_t errlen)
 	}
 	an->an_latest = an->an_written;
 	pthread_mutex_init(&an->an_mtx, NULL);
-	pthread_cond_init(&an->an_cond, NULL);
+	if ((rc = util_cond_init(&an->an_cond)) != 0) {
+		snprintf(err, errlen, "anchor: condition: %s", strerror(rc));
+		pthread_mutex_destroy(&an->an_mtx);
+		free(an);
+		return NULL;
+	}
 	if ((rc = pthread_create(&an->an_thread, NULL, anchor_main, an)) != 0) {
 		snprintf(err, errlen, "anchor: thread: %s", strerror(rc));
 		pthread_cond_destroy(&an->an_cond);

@@ -12,6 +12,7 @@
 
 #include "guard.h"
 #include "log.h"
+#include "util.h"
 
 struct guard {
 	struct store	*g_store;
@@ -102,12 +103,7 @@ guard_main(void *arg)
 
 	pthread_mutex_lock(&g->g_mtx);
 	while (!g->g_stopping) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += (long)GUARD_INTERVAL_MS * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		util_deadline_ms(&ts, GUARD_INTERVAL_MS);
 		(void)pthread_cond_timedwait(&g->g_cond, &g->g_mtx, &ts);
 		if (g->g_stopping)
 			break;
@@ -148,7 +144,12 @@ guard_start(struct store *st, void (*stop)(void *), void *arg, char *err,
 		return NULL;
 	}
 	pthread_mutex_init(&g->g_mtx, NULL);
-	pthread_cond_init(&g->g_cond, NULL);
+	if ((rc = util_cond_init(&g->g_cond)) != 0) {
+		snprintf(err, errlen, "guard: condition: %s", strerror(rc));
+		pthread_mutex_destroy(&g->g_mtx);
+		free(g);
+		return NULL;
+	}
 	if ((rc = pthread_create(&g->g_thread, NULL, guard_main, g)) != 0) {
 		snprintf(err, errlen, "guard: thread: %s", strerror(rc));
 		pthread_cond_destroy(&g->g_cond);

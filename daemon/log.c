@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 #define LOG_LINE_MAX	1024		/* one line, newline included */
 #define LOG_QLEN	1024		/* queued lines */
@@ -37,6 +38,7 @@ static int64_t		(*log_clock)(void);
 static pthread_mutex_t	 log_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 log_cond = PTHREAD_COND_INITIALIZER;	/* to the thread */
 static pthread_cond_t	 log_idle = PTHREAD_COND_INITIALIZER;	/* from the thread */
+static int		 log_conds_monotonic;	/* both re-made by log_start */
 static struct log_slot	 log_q_slots[LOG_QLEN];
 static uint32_t		 log_q_head, log_q_tail;	/* free-running */
 static uint64_t		 log_q_dropped;		/* not yet reported */
@@ -327,8 +329,7 @@ log_thread_main(void *arg)
 		while (log_q_head == log_q_tail && log_q_dropped == 0 &&
 		    !log_stopping) {
 			pthread_cond_broadcast(&log_idle);
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += 1;
+			util_deadline_ms(&until, 1000);
 			if (pthread_cond_timedwait(&log_cond, &log_mtx,
 			    &until) == ETIMEDOUT) {
 				/* Quiet: time to sum up what was held back. */
@@ -373,6 +374,18 @@ log_start(void)
 	}
 	log_stopping = log_done = 0;
 	log_q_head = log_q_tail = 0;
+	/* Nobody waits on them before the thread first runs. */
+	if (!log_conds_monotonic) {
+		pthread_cond_destroy(&log_cond);
+		pthread_cond_destroy(&log_idle);
+		if (util_cond_init(&log_cond) != 0 ||
+		    util_cond_init(&log_idle) != 0) {
+			/* No thread, then: lines are written as they come. */
+			pthread_mutex_unlock(&log_mtx);
+			return;
+		}
+		log_conds_monotonic = 1;
+	}
 	if (pthread_create(&log_thread, NULL, log_thread_main, NULL) == 0)
 		log_running = 1;
 	pthread_mutex_unlock(&log_mtx);
@@ -384,13 +397,7 @@ log_wait_locked(int64_t ms, int for_exit)
 {
 	struct timespec until;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	util_deadline_ms(&until, ms);
 	while (for_exit ? !log_done : log_q_head != log_q_tail || log_busy) {
 		if (pthread_cond_timedwait(&log_idle, &log_mtx, &until) ==
 		    ETIMEDOUT)

@@ -2,14 +2,24 @@
 #ifndef EENPLAN_UTIL_H
 #define EENPLAN_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #define HOUSEHOLD_ID_LEN	32	/* 128 random bits as lower-case hex */
 
 /* Microseconds since the epoch, UTC (CLOCK_REALTIME). */
 int64_t	util_now_us(void);
+/*
+ * Timed waits: a condition variable whose pthread_cond_timedwait deadlines
+ * are on CLOCK_MONOTONIC (a wall clock set back by NTP or an operator
+ * would stretch a wait; set forward, cut it short), and such a deadline ms
+ * from now. util_cond_init returns pthread_cond_init's result.
+ */
+int	util_cond_init(pthread_cond_t *);
+void	util_deadline_ms(struct timespec *, int64_t ms);
 
 /* 32 hex chars + NUL into out[HOUSEHOLD_ID_LEN + 1]. 0 or -1 (no randomness). */
 int	util_random_id(char out[HOUSEHOLD_ID_LEN + 1])

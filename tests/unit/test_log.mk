@@ -1,1 +1,1 @@
-TEST_DEPS_test_log = daemon/log.o
+TEST_DEPS_test_log = daemon/log.o daemon/util.o
