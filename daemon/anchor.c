@@ -77,16 +77,25 @@ anchor_read(const char *path, struct audit_head *h, int *present, char *err,
     size_t errlen)
 {
 	char buf[ANCHOR_TEXT_MAX + 8];
+	struct stat sb;
 	ssize_t n;
 	int fd;
 
 	*present = 0;
 	memset(h, 0, sizeof(*h));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+	/* Non-blocking: a FIFO put there must not hold the start up. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK)) == -1) {
 		if (errno == ENOENT)
 			return 0;
 		snprintf(err, errlen, "audit head file %s: %s", path,
 		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		(void)close(fd);
+		snprintf(err, errlen, "audit head file %s: not a regular file",
+		    path);
 		return -1;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -110,7 +119,6 @@ static int
 anchor_fsync_dir(const char *path)
 {
 	char dir[PATH_MAX], *slash;
-	int fd, rc;
 
 	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
 		return -1;
@@ -120,11 +128,7 @@ anchor_fsync_dir(const char *path)
 		slash[1] = '\0';
 	else
 		*slash = '\0';
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	(void)close(fd);
-	return rc;
+	return util_fsync_path(dir, 1);
 }
 
 int

@@ -335,18 +335,6 @@ out:
 	return ret;
 }
 
-static int
-maint_fsync_dir(const char *dir)
-{
-	int fd, rc;
-
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	(void)close(fd);
-	return rc;
-}
-
 /* The restored store opened with the key, its chain walked. */
 static int
 maint_restore_check(const struct config *conf, struct audit_head *head,
@@ -428,7 +416,7 @@ maint_restore(const struct config *conf, const char *backup)
 		return 1;
 	}
 	if (maint_copy(from, tmp, err, sizeof(err)) == -1 ||
-	    rename(tmp, to) == -1 || maint_fsync_dir(dir) == -1) {
+	    rename(tmp, to) == -1 || util_fsync_path(dir, 1) == -1) {
 		if (err[0] == '\0')
 			snprintf(err, sizeof(err), "%s: %s", to,
 			    strerror(errno));

@@ -31,7 +31,6 @@
 #define REKEY_ACK_WAIT_US	(30 * 1000000LL)
 #define KEYRING_MAX		(64 * 1024)
 
-static int	fsync_path(const char *, int);
 
 /* ------------------------------------------------------------- checks */
 
@@ -810,7 +809,7 @@ store_compact(struct store *st, char *err, size_t errlen)
 		return -1;
 	}
 	if ((mrc = mdb_env_copy2(st->st_env, tmp, MDB_CP_COMPACT)) !=
-	    MDB_SUCCESS || fsync_path(from, O_RDONLY) == -1) {
+	    MDB_SUCCESS || util_fsync_path(from, 0) == -1) {
 		snprintf(err, errlen, "compact: %s", mrc != MDB_SUCCESS ?
 		    mdb_strerror(mrc) : strerror(errno));
 		(void)unlink(from);
@@ -821,7 +820,7 @@ store_compact(struct store *st, char *err, size_t errlen)
 	st->st_env = NULL;
 	/* Atomic: a crash leaves the old file or the new one, both whole. */
 	if (rename(from, to) == -1 ||
-	    fsync_path(st->st_dir, O_RDONLY | O_DIRECTORY) == -1) {
+	    util_fsync_path(st->st_dir, 1) == -1) {
 		snprintf(err, errlen, "compact: %s: %s", to, strerror(errno));
 		return -1;
 	}
@@ -1117,18 +1116,6 @@ store_txn_events(const struct stxn *tx)
 
 /* ------------------------------------------------------------- backup */
 
-static int
-fsync_path(const char *path, int flags)
-{
-	int fd, rc;
-
-	if ((fd = open(path, flags | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* Makes dir (0700) when absent; refuses one that holds anything. */
 static int
 backup_dir_ready(const char *dir, char *err, size_t errlen)
@@ -1180,8 +1167,8 @@ store_backup(struct store *st, const char *dir, char *err, size_t errlen)
 		return -1;
 	}
 	/* mdb_env_copy2 does not sync: make the copy durable before saying so. */
-	if (fsync_path(path, O_RDONLY) == -1 ||
-	    fsync_path(dir, O_RDONLY | O_DIRECTORY) == -1) {
+	if (util_fsync_path(path, 0) == -1 ||
+	    util_fsync_path(dir, 1) == -1) {
 		snprintf(err, errlen, "backup: sync %s: %s", path,
 		    strerror(errno));
 		return -1;

@@ -1,10 +1,12 @@
 /* util: time, ids, hex and text checks (see util.h). */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -43,6 +45,21 @@ util_deadline_ms(struct timespec *ts, int64_t ms)
 		ts->tv_sec++;
 		ts->tv_nsec -= 1000000000L;
 	}
+}
+
+int
+util_fsync_path(const char *path, int dir)
+{
+	int fd, rc, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0))) ==
+	    -1)
+		return -1;
+	rc = fsync(fd);
+	saved = errno;
+	(void)close(fd);
+	errno = saved;
+	return rc;
 }
 
 void

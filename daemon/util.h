@@ -20,6 +20,8 @@ int64_t	util_now_us(void);
  */
 int	util_cond_init(pthread_cond_t *);
 void	util_deadline_ms(struct timespec *, int64_t ms);
+/* fsync(2) of a file, or of a directory (dir != 0): 0, or -1 and errno. */
+int	util_fsync_path(const char *path, int dir);
 
 /* 32 hex chars + NUL into out[HOUSEHOLD_ID_LEN + 1]. 0 or -1 (no randomness). */
 int	util_random_id(char out[HOUSEHOLD_ID_LEN + 1])

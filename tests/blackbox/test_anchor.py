@@ -145,6 +145,27 @@ def anchor_old_copy_put_back_is_refused():
 
 
 @test
+def anchor_head_file_that_is_not_a_file_is_refused():
+    """A FIFO (or a directory) where the head file belongs: the start is
+    refused at once with its name, not held up reading it."""
+    d = Daemon("fifo").start()
+    new_household(d)
+    d.stop()
+    hf = os.path.join(d.data_dir, "audit.head")
+    os.unlink(hf)
+    os.mkfifo(hf, 0o600)
+    t0 = time.monotonic()
+    log = start_refused(d)
+    check(time.monotonic() - t0 < 20 * harness.SLOW, "the start waited")
+    check("not a regular file" in log and "audit.head" in log, log)
+    os.unlink(hf)
+    os.mkdir(hf)
+    log = start_refused(d)
+    check("audit.head" in log, log)
+    os.rmdir(hf)
+
+
+@test
 def anchor_verify_expect():
     d = Daemon("expect").start()
     new_household(d)
