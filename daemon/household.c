@@ -411,6 +411,10 @@ hh_put_version(struct stxn *t, const struct household_conf *hc,
 		rec->snapshot_version = plan->version;
 		rec->delta_bytes = 0;
 		d.snapshot = plan->version;
+		d.scope_version = rec->scope_version;
+		d.n_scope_version = rec->n_scope_version;
+		d.scope_at = rec->scope_at;
+		d.n_scope_at = rec->n_scope_at;
 	} else
 		rec->delta_bytes += dbytes;
 	return store_delta_put(t, rec->household_id, &d, NULL);
@@ -488,26 +492,38 @@ hh_scope_note(EpsHousehold *rec, const struct household_change *c,
 	return 0;
 }
 
+/*
+ * The last version a scope is told of, from scope slots (a standing record's
+ * or a snapshot delta's): slot 0 and each of its domains' slots.
+ */
+static int
+hh_scoped_slots(const uint64_t *sv, size_t nsv, const int64_t *sa, size_t nsa,
+    uint32_t scope, uint64_t *version, int64_t *at)
+{
+	size_t d;
+
+	if (nsv != HH_SCOPE_SLOTS || nsa != HH_SCOPE_SLOTS)
+		return 0;
+	*version = sv[0];
+	*at = sa[0];
+	for (d = 1; d < HH_SCOPE_SLOTS; d++)
+		if ((scope & CONSENT_DOMAIN_BIT(d)) != 0 && sv[d] > *version) {
+			*version = sv[d];
+			*at = sa[d];
+		}
+	return 1;
+}
+
 void
 household_scoped_version(const EpsHousehold *rec, uint32_t scope,
     uint64_t *version, int64_t *at)
 {
-	size_t d;
-
 	*version = rec->version;
 	*at = rec->updated_at;
-	if (scope == CONSENT_SCOPE_ALL ||
-	    rec->n_scope_version != HH_SCOPE_SLOTS ||
-	    rec->n_scope_at != HH_SCOPE_SLOTS)
+	if (scope == CONSENT_SCOPE_ALL)
 		return;
-	*version = rec->scope_version[0];
-	*at = rec->scope_at[0];
-	for (d = 1; d < HH_SCOPE_SLOTS; d++)
-		if ((scope & CONSENT_DOMAIN_BIT(d)) != 0 &&
-		    rec->scope_version[d] > *version) {
-			*version = rec->scope_version[d];
-			*at = rec->scope_at[d];
-		}
+	(void)hh_scoped_slots(rec->scope_version, rec->n_scope_version,
+	    rec->scope_at, rec->n_scope_at, scope, version, at);
 }
 
 int
@@ -526,7 +542,13 @@ household_scoped_version_at(struct stxn *t, const struct household *h,
 	}
 	*version = 0;
 	*at = 0;
-	/* The last change at or before upto that the scope is told of. */
+	/*
+	 * The last change at or before upto that the scope is told of: back
+	 * through the deltas, at most to the snapshot before upto (whose
+	 * delta keeps the slots as they were then) — no further back than a
+	 * replay to upto reads. Deltas written before they kept slots: on
+	 * to version 1.
+	 */
 	for (v = upto; v >= 1; v--) {
 		if ((rc = store_delta_get(t, h->h_id, v, &delta)) != STORE_OK)
 			return rc == STORE_NOTFOUND ? STORE_CORRUPT : rc;
@@ -535,7 +557,10 @@ household_scoped_version_at(struct stxn *t, const struct household *h,
 		if (seen) {
 			*version = v;
 			*at = delta->entry != NULL ? delta->entry->at : 0;
-		}
+		} else if (delta->snapshot == v)
+			seen = hh_scoped_slots(delta->scope_version,
+			    delta->n_scope_version, delta->scope_at,
+			    delta->n_scope_at, scope, version, at);
 		store_delta_free(delta);
 		if (seen)
 			break;

@@ -891,6 +891,7 @@ store_delta_get(struct stxn *tx, const char *hhid, uint64_t version,
 	*out = NULL;
 	if (key_hh_u64(key, hhid, version) != 0)
 		return STORE_ERR;
+	atomic_fetch_add(&tx->sx_store->st_delta_reads, 1);
 	rc = store_get_msg(tx, DB_DELTA, key, sizeof(key), 1,
 	    &eenplan__store__delta__descriptor, &m);
 	if (rc != STORE_OK)

@@ -451,6 +451,7 @@ void	store_fail_next_commit(struct store *, int rc);
 void	store_fail_next_child_commit(struct store *, int rc);
 /* For tests: how many times a plan body was read (opened) since start. */
 uint64_t store_body_reads(struct store *);
+uint64_t store_delta_reads(struct store *);
 /* Tests: child transactions begun so far. */
 uint64_t store_child_txns(struct store *);
 

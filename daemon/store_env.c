@@ -760,6 +760,7 @@ store_open(struct store **out, const struct store_opts *o, char *err,
 	atomic_init(&st->st_fail_commit, 0);
 	atomic_init(&st->st_fail_child_commit, 0);
 	atomic_init(&st->st_body_reads, 0);
+	atomic_init(&st->st_delta_reads, 0);
 	atomic_init(&st->st_keys_acked, 0);
 	atomic_init(&st->st_damaged, 0);
 	if (!st->st_readonly && mkdir(o->so_dir, 0700) == -1 &&
@@ -864,6 +865,12 @@ uint64_t
 store_body_reads(struct store *st)
 {
 	return atomic_load(&st->st_body_reads);
+}
+
+uint64_t
+store_delta_reads(struct store *st)
+{
+	return atomic_load(&st->st_delta_reads);
 }
 
 /* ------------------------------------------------------- transactions */

@@ -80,6 +80,7 @@ struct store {
 	atomic_int	 st_fail_commit;	/* test hook, 0: none */
 	atomic_int	 st_fail_child_commit;	/* test hook, 0: none */
 	atomic_uint_fast64_t st_body_reads;	/* test hook */
+	atomic_uint_fast64_t st_delta_reads;	/* test hook */
 	atomic_int	 st_damaged;	/* the file shrank under us: no more txns */
 	atomic_uint_fast64_t st_child_txns;	/* test hook: children begun */
 	/* The last audit record put, by the one write txn at a time. */

@@ -783,6 +783,67 @@ test_revoked_while_waiting(void **state)
 	free(hh);
 }
 
+/*
+ * A scoped reader's last version at or before an old one: right for every
+ * version and scope, and found reading no more deltas than lie between two
+ * snapshots (the snapshot's delta keeps the scope slots), not all the way
+ * back to the last change the scope saw.
+ */
+static void
+test_scoped_walk_is_bounded(void **state)
+{
+	struct fx *f = *state;
+	static const uint32_t scopes[] = { CONSENT_DOMAIN_BIT(1),
+	    CONSENT_DOMAIN_BIT(2) | CONSENT_DOMAIN_BIT(3), CONSENT_DOMAIN_BIT(9) };
+	int dom[80];
+	struct principal wmo;
+	struct household h;
+	uint64_t upto, got, want, before, reads, most = 0;
+	int64_t at;
+	size_t s;
+	char *hh;
+	int v, last = 70;
+
+	principal_set(&wmo, "gemeente", "a.devries", 4);
+	hh = create_household(f, &wmo);
+	dom[1] = 0;			/* the intake: every reader sees it */
+	for (v = 2; v <= last; v++) {
+		dom[v] = v == 2 || v == 45 ? 1 : v % 4 + 2;	/* 2..5 */
+		assert_int_equal(add_note(f, &wmo, hh, dom[v], "Stap"), 0);
+	}
+	assert_int_equal(store_reader_begin(f->rd), STORE_OK);
+	assert_int_equal(household_load(f->rd, &f->hc, &wmo, hh, NOW, &h), 0);
+	for (s = 0; s < sizeof(scopes) / sizeof(scopes[0]); s++)
+		for (upto = 1; upto < (uint64_t)last; upto++) {
+			want = 0;
+			for (v = (int)upto; v >= 1 && want == 0; v--)
+				if (dom[v] == 0 ||
+				    (scopes[s] & CONSENT_DOMAIN_BIT(dom[v])) != 0)
+					want = (uint64_t)v;
+			before = store_delta_reads(f->st);
+			assert_int_equal(household_scoped_version_at(f->rd, &h,
+			    upto, scopes[s], &got, &at), STORE_OK);
+			reads = store_delta_reads(f->st) - before;
+			if (got != want)
+				fail_msg("scope %zu, up to %llu: version %llu, "
+				    "not %llu", s, (unsigned long long)upto,
+				    (unsigned long long)got,
+				    (unsigned long long)want);
+			if (reads > most)
+				most = reads;
+			assert_true(at > 0);
+		}
+	/* Snapshots every 7 versions (setup): at most 7 deltas read back. */
+	if (most > 7)
+		fail_msg("%llu deltas read for one answer",
+		    (unsigned long long)most);
+	/* Scope 9 never changed after the intake: 69 deltas before. */
+	assert_true(most >= 2);
+	household_free(&h);
+	store_reader_end(f->rd);
+	free(hh);
+}
+
 int
 main(void)
 {
@@ -794,6 +855,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_revoked_while_waiting,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_equals_then,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scoped_walk_is_bounded,
 		    setup, teardown),
 	};
 
