@@ -20,6 +20,7 @@
 #include "retention.h"
 #include "seal.h"
 #include "store.h"
+#include "proc.h"
 #include "util.h"
 
 #define MAINT_COPY_CHUNK	(1024 * 1024)
@@ -32,37 +33,19 @@
 static int
 maint_lock(const char *dir, const char *what)
 {
-	char path[PATH_MAX + 16], buf[32];
-	ssize_t n;
+	char holder[32], err[PATH_MAX + 64];
 	int fd;
 
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		fprintf(stderr, "eenpland: %s: data_dir %s: %s\n", what, dir,
-		    strerror(errno));
-		return -1;
-	}
-	if (snprintf(path, sizeof(path), "%s/eenpland.pid", dir) >=
-	    (int)sizeof(path)) {
-		fprintf(stderr, "eenpland: %s: path too long\n", what);
-		return -1;
-	}
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0600)) == -1) {
-		fprintf(stderr, "eenpland: %s: %s: %s\n", what, path,
-		    strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		n = pread(fd, buf, sizeof(buf) - 1, 0);
-		buf[n > 0 ? n : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
+	if ((fd = proc_try_lock_data_dir(dir, holder, sizeof(holder), err,
+	    sizeof(err))) != -1)
+		return fd;
+	if (holder[0] != '\0')
 		fprintf(stderr, "eenpland: %s: a daemon runs on %s (pid %s): "
 		    "stop it first (systemctl stop eenpland)\n", what, dir,
-		    buf[0] ? buf : "?");
-		(void)close(fd);
-		return -1;
-	}
-	return fd;
+		    holder);
+	else
+		fprintf(stderr, "eenpland: %s: %s\n", what, err);
+	return -1;
 }
 
 static struct store *

@@ -99,31 +99,61 @@ proc_become_user(const struct config *conf)
 	    log_q(conf->c_user), (unsigned)pw->pw_uid, (unsigned)gid);
 }
 
-void
-proc_lock_data_dir(const char *dir)
+int
+proc_try_lock_data_dir(const char *dir, char *holder, size_t holderlen,
+    char *err, size_t errlen)
 {
 	char path[PATH_MAX + 16], buf[32];
 	ssize_t n;
 	int fd;
 
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
-		fatal("data_dir %s", dir);
+	holder[0] = '\0';
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "data_dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
 	if (snprintf(path, sizeof(path), "%s/eenpland.pid", dir) >=
-	    (int)sizeof(path))
-		fatalx("data_dir %s: path too long", dir);
-	/* Kept open (and locked) until the process ends. */
+	    (int)sizeof(path)) {
+		snprintf(err, errlen, "data_dir %s: path too long", dir);
+		return -1;
+	}
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0600)) == -1)
-		fatal("%s", path);
+	    0600)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno != EWOULDBLOCK)
-			fatal("lock %s", path);
-		n = pread(fd, buf, sizeof(buf) - 1, 0);
-		buf[n > 0 ? n : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		fatalx("data_dir %s is in use by another eenpland (pid %s)",
-		    dir, buf[0] ? buf : "?");
+			snprintf(err, errlen, "lock %s: %s", path,
+			    strerror(errno));
+		else {
+			n = pread(fd, buf, sizeof(buf) - 1, 0);
+			buf[n > 0 ? n : 0] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			snprintf(holder, holderlen, "%s", buf[0] ? buf : "?");
+		}
+		(void)close(fd);
+		return -1;
 	}
+	return fd;
+}
+
+void
+proc_lock_data_dir(const char *dir)
+{
+	char path[PATH_MAX + 16], buf[32], holder[32], err[PATH_MAX + 64];
+	ssize_t n;
+	int fd;
+
+	/* Kept open (and locked) until the process ends. */
+	if ((fd = proc_try_lock_data_dir(dir, holder, sizeof(holder), err,
+	    sizeof(err))) == -1) {
+		if (holder[0] != '\0')
+			fatalx("data_dir %s is in use by another eenpland "
+			    "(pid %s)", dir, holder);
+		fatalx("%s", err);
+	}
+	(void)snprintf(path, sizeof(path), "%s/eenpland.pid", dir);
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n)
 		log_kv(LOGL_WARN, "cannot write the pid file", "path=%s",

@@ -28,6 +28,13 @@ void	proc_become_user(const struct config *);
  * missing); fatal when another eenpland holds it.
  */
 void	proc_lock_data_dir(const char *dir);
+/*
+ * The same lock, taken without exiting (maintenance commands): the open,
+ * locked pid file's descriptor; -1 when a daemon holds it (its pid in
+ * holder) or on an error (holder empty, err says it).
+ */
+int	proc_try_lock_data_dir(const char *dir, char *holder, size_t holderlen,
+	    char *err, size_t errlen);
 
 /* Readiness for systemd (Type=notify); nothing without $NOTIFY_SOCKET. */
 void	proc_notify_ready(int nworkers);
