@@ -344,6 +344,22 @@ audit_head_load(struct stxn *tx, struct audit_head *h)
 }
 
 int
+audit_head_of(struct store *st, struct audit_head *h)
+{
+	struct stxn *t;
+	int rc;
+
+	if ((t = store_reader_new(st)) == NULL)
+		return STORE_ERR;
+	if ((rc = store_reader_begin(t)) == STORE_OK) {
+		rc = audit_head_load(t, h);
+		store_reader_end(t);
+	}
+	store_reader_free(t);
+	return rc;
+}
+
+int
 audit_base_load(struct stxn *tx, struct audit_head *b)
 {
 	uint8_t buf[AUDIT_HEAD_LEN];

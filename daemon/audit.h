@@ -46,6 +46,9 @@ int	audit_hash(const EpAuditRecord *, uint8_t out[AUDIT_HASH_LEN])
 
 int	audit_head_load(struct stxn *, struct audit_head *)
 	    __attribute__((warn_unused_result));
+/* The same, through a read txn of its own on st. */
+int	audit_head_of(struct store *, struct audit_head *)
+	    __attribute__((warn_unused_result));
 /*
  * The chain's base: the last record a retention purge removed (seq and
  * hash; zeros when none was). The chain kept starts after it: record

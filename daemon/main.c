@@ -245,17 +245,10 @@ cmd_audit_head(const struct config *conf)
 {
 	struct store *st = open_admin(conf, 1);
 	struct audit_head h;
-	struct stxn *t;
 	char text[ANCHOR_TEXT_MAX];
 	int rc;
 
-	if ((t = store_reader_new(st)) == NULL || store_reader_begin(t) != STORE_OK) {
-		fprintf(stderr, "eenpland: cannot read the store\n");
-		exit(1);
-	}
-	rc = audit_head_load(t, &h);
-	store_reader_end(t);
-	store_reader_free(t);
+	rc = audit_head_of(st, &h);
 	store_close(st);
 	if (rc != STORE_OK) {
 		fprintf(stderr, "eenpland: audit head: %s (run audit verify)\n",

@@ -71,23 +71,6 @@ maint_open(const struct config *conf, const char *dir, int readonly,
 	return rc == STORE_OK ? st : NULL;
 }
 
-/* The store's audit head, through a read txn. */
-static int
-maint_head(struct store *st, struct audit_head *h)
-{
-	struct stxn *t;
-	int rc;
-
-	if ((t = store_reader_new(st)) == NULL)
-		return STORE_ERR;
-	if ((rc = store_reader_begin(t)) == STORE_OK) {
-		rc = audit_head_load(t, h);
-		store_reader_end(t);
-	}
-	store_reader_free(t);
-	return rc;
-}
-
 /* ------------------------------------------------------------- purge */
 
 static void
@@ -220,7 +203,7 @@ maint_purge(const struct config *conf, int argc, char **argv)
 	/* The head moved: the head file follows, once it is on disk. */
 	if (apply && r.rr_records_added > 0) {
 		err[0] = '\0';
-		if (store_sync(st) != STORE_OK || maint_head(st, &head) !=
+		if (store_sync(st) != STORE_OK || audit_head_of(st, &head) !=
 		    STORE_OK || anchor_path(conf, hf, sizeof(hf)) == -1 ||
 		    anchor_write(hf, &head, err, sizeof(err)) == -1) {
 			if (err[0] == '\0')

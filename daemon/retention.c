@@ -640,19 +640,9 @@ fail:
 static int
 rt_head(struct store *st, struct audit_head *head, char *err, size_t errlen)
 {
-	struct stxn *t;
 	int rc;
 
-	if ((t = store_reader_new(st)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if ((rc = store_reader_begin(t)) == STORE_OK) {
-		rc = audit_head_load(t, head);
-		store_reader_end(t);
-	}
-	store_reader_free(t);
-	if (rc != STORE_OK) {
+	if ((rc = audit_head_of(st, head)) != STORE_OK) {
 		snprintf(err, errlen, "audit head: %s (run audit verify)",
 		    store_strerror(rc));
 		return -1;
