@@ -108,20 +108,31 @@ purge_summary(const struct config *conf, const struct retention_opts *o,
 	    (unsigned long long)r->rr_kept);
 	if (o->ro_apply)
 		printf("removed: %llu households (%llu plan versions, %llu "
-		    "grants, %llu signals); %llu old feed events emptied; %llu "
-		    "ACCESS_ENDED events for partners\n",
+		    "grants, %llu signals, %llu sender copies); %llu old feed "
+		    "events emptied; %llu ACCESS_ENDED events for partners\n",
 		    (unsigned long long)r->rr_purged,
 		    (unsigned long long)r->rr_versions,
 		    (unsigned long long)r->rr_grants,
 		    (unsigned long long)r->rr_signals,
+		    (unsigned long long)r->rr_sent,
 		    (unsigned long long)r->rr_feed_hidden,
 		    (unsigned long long)r->rr_purged);
-	else
+	else if (r->rr_sent_unknown)
 		printf("would remove: %llu households (%llu plan versions, %llu "
-		    "grants, %llu signals)\n", (unsigned long long)r->rr_due,
+		    "grants, %llu signals; sender copies not counted: their "
+		    "index is built at the next start of the daemon)\n",
+		    (unsigned long long)r->rr_due,
 		    (unsigned long long)r->rr_versions,
 		    (unsigned long long)r->rr_grants,
 		    (unsigned long long)r->rr_signals);
+	else
+		printf("would remove: %llu households (%llu plan versions, %llu "
+		    "grants, %llu signals, %llu sender copies)\n",
+		    (unsigned long long)r->rr_due,
+		    (unsigned long long)r->rr_versions,
+		    (unsigned long long)r->rr_grants,
+		    (unsigned long long)r->rr_signals,
+		    (unsigned long long)r->rr_sent);
 	if (r->rr_audit_due == 0)
 		printf("audit records older than %s (%u years): none\n", cut,
 		    conf->c_audit_retention_years);

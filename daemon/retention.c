@@ -39,7 +39,9 @@ struct rt {
 	struct rt_event			*rt_ev;
 	size_t				 rt_nev, rt_capev;
 	size_t				 rt_evpos;	/* next event to empty */
+	struct stxn			*rt_tx;		/* the finding's read txn */
 	int				 rt_oom;
+	int				 rt_err;	/* a store error while finding */
 };
 
 int64_t
@@ -103,9 +105,11 @@ rt_find_one(const EpsHousehold *h, void *arg)
 	const char *regime = h->regime != NULL && h->regime[0] != '\0' ?
 	    h->regime : "wmo";
 	struct rt_due *d, *v;
-	char closed[16], until[16];
+	char closed[16], until[16], sent[48];
+	uint64_t nsent;
 	uint32_t years;
 	int64_t end;
+	int rc;
 
 	rt->rt_res->rr_households++;
 	if (h->status != CLOSED)
@@ -147,17 +151,31 @@ rt_find_one(const EpsHousehold *h, void *arg)
 	d->rd_years = years;
 	(void)snprintf(d->rd_regime, sizeof(d->rd_regime), "%s", regime);
 	rt->rt_res->rr_due++;
+	/* The copies senders keep of signals about it go with it. */
+	rc = store_sent_count(rt->rt_tx, h->household_id, &nsent);
+	if (rc == STORE_OK)
+		(void)snprintf(sent, sizeof(sent), "%llu sender copies",
+		    (unsigned long long)nsent);
+	else if (rc == STORE_NOTFOUND) {
+		rt->rt_res->rr_sent_unknown = 1;
+		(void)snprintf(sent, sizeof(sent), "sender copies not counted");
+	} else {
+		rt->rt_err = rc;
+		return 1;
+	}
 	if (!o->ro_apply) {
 		/* What would go; --apply counts what went. */
 		rt->rt_res->rr_versions += h->version;
 		rt->rt_res->rr_grants += h->grants_total;
 		rt->rt_res->rr_signals += h->signals_total;
+		rt->rt_res->rr_sent += nsent;
 	}
 	rt_say(rt, "%s %s closed %s, %s %u years: %llu versions, %llu grants, "
-	    "%llu signals", o->ro_apply ? "purge" : "due  ", h->household_id,
-	    closed, regime, years, (unsigned long long)h->version,
+	    "%llu signals, %s", o->ro_apply ? "purge" : "due  ",
+	    h->household_id, closed, regime, years,
+	    (unsigned long long)h->version,
 	    (unsigned long long)h->grants_total,
-	    (unsigned long long)h->signals_total);
+	    (unsigned long long)h->signals_total, sent);
 	return 0;
 }
 
@@ -227,7 +245,10 @@ rt_find(struct store *st, struct rt *rt, char *err, size_t errlen)
 		snprintf(err, errlen, "read: %s", store_strerror(rc));
 		return -1;
 	}
+	rt->rt_tx = t;
 	rc = store_hh_scan(t, rt_find_one, rt);
+	if (rc == STORE_OK)
+		rc = rt->rt_err;
 	if (rc == STORE_OK && !rt->rt_oom && rt->rt_ndue > 0 &&
 	    rt->rt_opts->ro_apply) {
 		qsort(rt->rt_due, rt->rt_ndue, sizeof(*rt->rt_due), rt_due_cmp);
@@ -238,6 +259,7 @@ rt_find(struct store *st, struct rt *rt, char *err, size_t errlen)
 	}
 	store_reader_end(t);
 	store_reader_free(t);
+	rt->rt_tx = NULL;
 	if (rt->rt_oom) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -392,7 +414,7 @@ rt_purge_one(struct rt *rt, struct stxn *t, size_t di,
 	EpAuditRecord *a = NULL;
 	EpsHousehold *rec = NULL;
 	char closed[16];
-	uint64_t gen, n = 0;
+	uint64_t gen, n = 0, sent = 0;
 	size_t i;
 	int rc;
 
@@ -413,6 +435,7 @@ rt_purge_one(struct rt *rt, struct stxn *t, size_t di,
 		    STORE_OK)
 			goto out;
 	if ((rc = store_hh_purge(t, d->rd_id)) != STORE_OK ||
+	    (rc = store_sent_purge(t, d->rd_id, &sent)) != STORE_OK ||
 	    (rc = rt_last_state(t, rec, gen)) != STORE_OK)
 		goto out;
 	/* Everyone who could read it is told to drop their copy. */
@@ -433,12 +456,12 @@ rt_purge_one(struct rt *rt, struct stxn *t, size_t di,
 	}
 	audit_record_set(a, EENPLAN__V1__CODE__OK, "retention", "retention "
 	    "purge: closed %s, regime %s (%u years); removed the plan (%llu "
-	    "versions), %llu grants, %llu signals; %llu feed events emptied, "
-	    "ACCESS_ENDED at feed seq %llu", closed, d->rd_regime,
-	    d->rd_years, (unsigned long long)rec->version,
+	    "versions), %llu grants, %llu signals, %llu sender copies; %llu "
+	    "feed events emptied, ACCESS_ENDED at feed seq %llu", closed,
+	    d->rd_regime, d->rd_years, (unsigned long long)rec->version,
 	    (unsigned long long)rec->grants_total,
-	    (unsigned long long)rec->signals_total, (unsigned long long)n,
-	    (unsigned long long)ev.seq);
+	    (unsigned long long)rec->signals_total, (unsigned long long)sent,
+	    (unsigned long long)n, (unsigned long long)ev.seq);
 	if (a->peer != protobuf_c_empty_string)
 		free(a->peer);
 	if ((a->peer = strdup(o->ro_operator != NULL ? o->ro_operator :
@@ -451,6 +474,7 @@ rt_purge_one(struct rt *rt, struct stxn *t, size_t di,
 	rt->rt_res->rr_versions += rec->version;
 	rt->rt_res->rr_grants += rec->grants_total;
 	rt->rt_res->rr_signals += rec->signals_total;
+	rt->rt_res->rr_sent += sent;
 	*hidden = n;
 out:
 	audit_record_free(a);
@@ -674,6 +698,13 @@ retention_run(struct store *st, const struct config *conf,
 		goto out;
 	if (rt_find(st, &rt, err, errlen) == -1)
 		goto out;
+	/* The purge would leave copies it cannot find: refused before any. */
+	if (o->ro_apply && res->rr_sent_unknown) {
+		snprintf(err, errlen, "the senders' copies of signals are not "
+		    "all indexed by household (the store's open says why): "
+		    "nothing purged");
+		goto out;
+	}
 	if (o->ro_apply && rt_households(st, &rt, &head, err, errlen) == -1)
 		goto out;
 	if (o->ro_audit && rt_audit(st, &rt, &head, retention_add_years(

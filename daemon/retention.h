@@ -48,6 +48,9 @@ struct retention_result {
 	uint64_t	rr_versions;		/* plan versions removed */
 	uint64_t	rr_grants;		/* grants removed */
 	uint64_t	rr_signals;		/* signals removed */
+	uint64_t	rr_sent;		/* senders' copies of them */
+	int		rr_sent_unknown;	/* not counted (dry run on a
+						   store not yet indexed) */
 	uint64_t	rr_feed_hidden;		/* old feed events emptied */
 	uint64_t	rr_audit_due;		/* audit records past retention */
 	uint64_t	rr_audit_purged;

@@ -42,6 +42,7 @@ const struct store_dbinfo store_dbs[DB_COUNT] = {
 	[DB_EXPIRY] =	 { "expiry",	 0 },
 	[DB_SIGNALS] =	 { "signals",	 1 },
 	[DB_SENT] =	 { "sent",	 1 },
+	[DB_SENT_HH] =	 { "sent_hh",	 0, 0, 1 },
 	[DB_PEOPLE] =	 { "people",	 1 },
 	[DB_ACTORS] =	 { "actors",	 1 },
 	[DB_ACTOR_IDX] = { "actor_idx",	 0 },
@@ -1435,16 +1436,40 @@ store_signal_get(struct stxn *tx, const char *hhid, uint64_t id,
 	return rc;
 }
 
+/*
+ * sent_hh: hh16 | receipt | ihash16 (the sender copy's key turned round),
+ * an empty CRC frame. The household comes first, so the retention purge
+ * finds every copy sent about it.
+ */
+#define SENT_HH_KEY_LEN		(STORE_HHID_LEN + 8 + SEAL_INDEX_LEN)
+#define SENT_HH_BATCH		1024	/* copies indexed per txn */
+
+static void
+key_sent_hh(uint8_t *buf, const uint8_t hh16[STORE_HHID_LEN],
+    const uint8_t *sent_key)
+{
+	memcpy(buf, hh16, STORE_HHID_LEN);
+	memcpy(buf + STORE_HHID_LEN, sent_key + SEAL_INDEX_LEN, 8);
+	memcpy(buf + STORE_HHID_LEN + 8, sent_key, SEAL_INDEX_LEN);
+}
+
 int
 store_sent_put(struct stxn *tx, const char *org, const char *subject,
     uint64_t seq, const EpSignal *sg)
 {
-	uint8_t key[SEAL_INDEX_LEN + 8];
+	uint8_t key[SEAL_INDEX_LEN + 8], hh[STORE_HHID_LEN];
+	uint8_t hkey[SENT_HH_KEY_LEN];
+	int rc;
 
-	if (index_key(tx, key, org, subject, NULL) != 0)
+	if (sg == NULL || index_key(tx, key, org, subject, NULL) != 0 ||
+	    store_hhid(sg->household_id, hh) != 0)
 		return STORE_ERR;
 	util_be64_put(key + SEAL_INDEX_LEN, seq);
-	return store_put_frame(tx, DB_SENT, key, sizeof(key), &sg->base, NULL,
+	key_sent_hh(hkey, hh, key);
+	if ((rc = store_put_frame(tx, DB_SENT, key, sizeof(key), &sg->base,
+	    NULL, 0, MDB_NOOVERWRITE, NULL)) != STORE_OK)
+		return rc;
+	return store_put_frame(tx, DB_SENT_HH, hkey, sizeof(hkey), NULL, NULL,
 	    0, MDB_NOOVERWRITE, NULL);
 }
 
@@ -1491,6 +1516,278 @@ store_sent_scan(struct stxn *tx, const char *org, const char *subject,
 	se.se_arg = arg;
 	return store_scan(tx, DB_SENT, key, SEAL_INDEX_LEN, key, sizeof(key),
 	    sent_one, &se);
+}
+
+/* STORE_OK when sent_hh holds every sender copy; STORE_NOTFOUND: not (yet). */
+static int
+sent_hh_ready(struct stxn *tx)
+{
+	uint64_t built;
+	int rc;
+
+	/* A read-only open of a store no read-write open has upgraded. */
+	if (tx->sx_store->st_dbi[DB_SENT_HH] == 0)
+		return STORE_NOTFOUND;
+	if ((rc = store_meta_get_u64(tx, SENT_HH_META, &built)) != STORE_OK)
+		return rc;
+	return built == 1 ? STORE_OK : STORE_NOTFOUND;
+}
+
+struct sent_hh_arg {
+	uint8_t		(*sh_keys)[SENT_HH_KEY_LEN];	/* sh_collect: each key */
+	size_t		  sh_n;
+	size_t		  sh_cap;
+	int		  sh_collect;
+};
+
+static int
+sent_hh_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
+{
+	struct sent_hh_arg *sh = arg;
+	uint8_t (*v)[SENT_HH_KEY_LEN];
+	size_t cap;
+
+	(void)p;
+	if (key->mv_size != SENT_HH_KEY_LEN || len != 0) {
+		store_log_corrupt(DB_SENT_HH, key, "malformed index entry");
+		return STORE_CORRUPT;
+	}
+	if (sh->sh_collect && sh->sh_n == sh->sh_cap) {
+		cap = sh->sh_cap > 0 ? 2 * sh->sh_cap : 16;
+		if ((v = reallocarray(sh->sh_keys, cap, sizeof(*v))) == NULL)
+			return STORE_ERR;
+		sh->sh_keys = v;
+		sh->sh_cap = cap;
+	}
+	if (sh->sh_collect)
+		memcpy(sh->sh_keys[sh->sh_n], key->mv_data, SENT_HH_KEY_LEN);
+	sh->sh_n++;
+	return 0;
+}
+
+int
+store_sent_count(struct stxn *tx, const char *hhid, uint64_t *n)
+{
+	uint8_t hh[STORE_HHID_LEN];
+	struct sent_hh_arg sh;
+	int rc;
+
+	*n = 0;
+	if (store_hhid(hhid, hh) != 0)
+		return STORE_ERR;
+	if ((rc = stxn_readable(tx)) != STORE_OK ||
+	    (rc = sent_hh_ready(tx)) != STORE_OK)
+		return rc;
+	memset(&sh, 0, sizeof(sh));
+	if ((rc = store_scan(tx, DB_SENT_HH, hh, sizeof(hh), hh, sizeof(hh),
+	    sent_hh_one, &sh)) == STORE_OK)
+		*n = sh.sh_n;
+	return rc;
+}
+
+/* The copy an index entry points at: there, and about hhid. */
+static int
+sent_check(struct stxn *tx, const uint8_t *skey, size_t klen,
+    const char *hhid)
+{
+	ProtobufCMessage *m;
+	EpSignal *sg;
+	MDB_val k;
+	int rc;
+
+	if ((rc = store_get_msg(tx, DB_SENT, skey, klen, 1,
+	    &eenplan__v1__signal__descriptor, &m)) != STORE_OK)
+		return rc;
+	sg = (EpSignal *)m;
+	if (sg->household_id == NULL || strcmp(sg->household_id, hhid) != 0) {
+		k.mv_data = (void *)(uintptr_t)skey;
+		k.mv_size = klen;
+		store_log_corrupt(DB_SENT, &k, "the copy is about another "
+		    "household than its sent_hh entry says");
+		rc = stxn_fail(tx, STORE_CORRUPT);
+	}
+	protobuf_c_message_free_unpacked(m, NULL);
+	return rc;
+}
+
+int
+store_sent_purge(struct stxn *tx, const char *hhid, uint64_t *removed)
+{
+	uint8_t hh[STORE_HHID_LEN], skey[SEAL_INDEX_LEN + 8];
+	struct sent_hh_arg sh;
+	const uint8_t *k;
+	size_t i;
+	int rc;
+
+	*removed = 0;
+	if (store_hhid(hhid, hh) != 0)
+		return STORE_ERR;
+	if ((rc = stxn_writable(tx)) != STORE_OK)
+		return rc;
+	/* Without the whole index some copies would stay: refused. */
+	if ((rc = sent_hh_ready(tx)) == STORE_NOTFOUND) {
+		log_warnx("store: the sender copies of signals are not all "
+		    "indexed by household (the index is built at a read-write "
+		    "open: see its warning): not purging %s without them",
+		    hhid);
+		rc = STORE_ERR;
+	}
+	if (rc != STORE_OK)
+		return stxn_fail(tx, rc);
+	memset(&sh, 0, sizeof(sh));
+	sh.sh_collect = 1;
+	rc = store_scan(tx, DB_SENT_HH, hh, sizeof(hh), hh, sizeof(hh),
+	    sent_hh_one, &sh);
+	for (i = 0; rc == STORE_OK && i < sh.sh_n; i++) {
+		k = sh.sh_keys[i];
+		memcpy(skey, k + STORE_HHID_LEN + 8, SEAL_INDEX_LEN);
+		memcpy(skey + SEAL_INDEX_LEN, k + STORE_HHID_LEN, 8);
+		if ((rc = sent_check(tx, skey, sizeof(skey), hhid)) !=
+		    STORE_OK ||
+		    (rc = store_del_key(tx, DB_SENT, skey, sizeof(skey))) !=
+		    STORE_OK ||
+		    (rc = store_del_key(tx, DB_SENT_HH, k, SENT_HH_KEY_LEN)) !=
+		    STORE_OK)
+			break;
+	}
+	free(sh.sh_keys);
+	/* Both were just read: a miss now is no miss to forgive. */
+	if (rc == STORE_NOTFOUND)
+		rc = stxn_fail(tx, STORE_ERR);
+	if (rc == STORE_OK)
+		*removed = sh.sh_n;
+	return rc;
+}
+
+/* ------------------------------- sent_hh for copies made before it */
+
+struct sent_build {
+	struct stxn	*sb_tx;
+	uint8_t		 sb_pos[SEAL_INDEX_LEN + 8];	/* the last copy done */
+	int		 sb_have_pos;
+	int		 sb_stopped;	/* the txn's batch is full */
+	unsigned	 sb_batch;
+	unsigned	 sb_n;		/* copies in this txn */
+	uint64_t	 sb_total;
+};
+
+static int
+sent_build_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
+{
+	struct sent_build *sb = arg;
+	uint8_t hh[STORE_HHID_LEN], hkey[SENT_HH_KEY_LEN];
+	ProtobufCMessage *m;
+	EpSignal *sg;
+	char hex[2 * (SEAL_INDEX_LEN + 8) + 1];
+	int rc = STORE_OK;
+
+	if (key->mv_size != sizeof(sb->sb_pos)) {
+		store_log_corrupt(DB_SENT, key, "malformed key");
+		return STORE_CORRUPT;
+	}
+	/* Resumed: the scan starts at the copy done last. */
+	if (sb->sb_have_pos && memcmp(key->mv_data, sb->sb_pos,
+	    sizeof(sb->sb_pos)) == 0)
+		return 0;
+	if (sb->sb_n == sb->sb_batch) {
+		sb->sb_stopped = 1;
+		return 1;
+	}
+	if ((rc = store_unpack(sb->sb_tx, DB_SENT, key->mv_data, key->mv_size,
+	    &eenplan__v1__signal__descriptor, p, len, &m)) != STORE_OK)
+		return rc;
+	sg = (EpSignal *)m;
+	if (store_hhid(sg->household_id, hh) == 0) {
+		key_sent_hh(hkey, hh, key->mv_data);
+		/* Not NOOVERWRITE: a run cut off, or a send since, may have it. */
+		rc = store_put_frame(sb->sb_tx, DB_SENT_HH, hkey, sizeof(hkey),
+		    NULL, NULL, 0, 0, NULL);
+	} else {
+		util_hex(key->mv_data, key->mv_size, hex);
+		log_warnx("store: sent %s names no household: not indexed",
+		    hex);
+	}
+	protobuf_c_message_free_unpacked(m, NULL);
+	if (rc != STORE_OK)
+		return rc;
+	memcpy(sb->sb_pos, key->mv_data, sizeof(sb->sb_pos));
+	sb->sb_have_pos = 1;
+	sb->sb_n++;
+	sb->sb_total++;
+	return 0;
+}
+
+/* One txn of the build: 1 when more remain, 0 when done, < 0 an error. */
+static int
+sent_build_step(struct store *st, struct sent_build *sb)
+{
+	struct stxn *tx;
+	size_t len;
+	int rc;
+
+	if ((rc = store_write_begin(st, &tx)) != STORE_OK)
+		return rc;
+	sb->sb_tx = tx;
+	sb->sb_n = 0;
+	sb->sb_stopped = 0;
+	rc = store_meta_get(tx, SENT_HH_POS_META, sb->sb_pos,
+	    sizeof(sb->sb_pos), &len);
+	if (rc == STORE_OK && len != sizeof(sb->sb_pos)) {
+		log_warnx("store: meta %s: %zu bytes", SENT_HH_POS_META, len);
+		rc = stxn_fail(tx, STORE_CORRUPT);
+	}
+	sb->sb_have_pos = rc == STORE_OK;
+	if (rc == STORE_NOTFOUND)
+		rc = STORE_OK;
+	if (rc == STORE_OK)
+		rc = store_scan(tx, DB_SENT, NULL, 0, sb->sb_pos,
+		    sb->sb_have_pos ? sizeof(sb->sb_pos) : 0, sent_build_one,
+		    sb);
+	if (rc == STORE_OK && sb->sb_stopped)
+		rc = store_meta_put(tx, SENT_HH_POS_META, sb->sb_pos,
+		    sizeof(sb->sb_pos));
+	else if (rc == STORE_OK &&
+	    (rc = store_meta_put_u64(tx, SENT_HH_META, 1)) == STORE_OK &&
+	    (rc = store_del_key(tx, DB_META, SENT_HH_POS_META,
+	    strlen(SENT_HH_POS_META))) == STORE_NOTFOUND)
+		rc = STORE_OK;
+	if (rc != STORE_OK) {
+		store_abort(tx);
+		return rc;
+	}
+	if ((rc = store_commit(tx)) != STORE_OK)
+		return rc;
+	return sb->sb_stopped ? 1 : 0;
+}
+
+int
+store_sent_index(struct store *st, unsigned batch)
+{
+	struct sent_build sb;
+	struct stxn *rd;
+	uint64_t built = 0;
+	int rc;
+
+	if ((rd = store_reader_new(st)) == NULL)
+		return STORE_ERR;
+	if ((rc = store_reader_begin(rd)) == STORE_OK) {
+		rc = store_meta_get_u64(rd, SENT_HH_META, &built);
+		store_reader_end(rd);
+	}
+	store_reader_free(rd);
+	if (rc != STORE_OK || built == 1)
+		return rc;
+	memset(&sb, 0, sizeof(sb));
+	sb.sb_batch = batch > 0 ? batch : SENT_HH_BATCH;
+	log_info("store: indexing the senders' copies of signals by household "
+	    "(once, for copies made before this version)");
+	while ((rc = sent_build_step(st, &sb)) == 1)
+		;
+	if (rc != STORE_OK)
+		return rc;
+	log_info("store: %llu senders' copies of signals indexed by household",
+	    (unsigned long long)sb.sb_total);
+	return STORE_OK;
 }
 
 /* -------------------------------------------------------------- people */

@@ -28,6 +28,11 @@
  *                                      identifier, certificate serial)
  *   actor_idx ihash16               -> CRC, id (the keyed hash of an actor)
  *   feed      seq                   -> sealed ChangeEvent
+ *   sent      ihash16 | receipt     -> sealed Signal (the sender's copy;
+ *                                      receipt: meta "sent_seq")
+ *   sent_hh   hh16 | receipt | ihash16 -> CRC, empty (the sender copies
+ *                                      by the household they are about;
+ *                                      complete once meta "sent_hh" is 1)
  *   meta      name                  -> CRC ("schema", "keyring",
  *                                      "audit_head", "change_seq", ...)
  *
@@ -194,7 +199,8 @@ int	store_grant_put(struct stxn *, const char *hhid, const EpGrant *)
 /*
  * Removes everything stored of a household: standing record, body, deltas,
  * snapshots, grants, consent states, signals (for the retention purge; the
- * principals index entries the caller names with store_index_del).
+ * principals index entries the caller names with store_index_del, the
+ * senders' copies of its signals with store_sent_purge).
  */
 int	store_hh_purge(struct stxn *, const char *hhid)
 	    __attribute__((warn_unused_result));
@@ -310,12 +316,36 @@ int	store_signal_get(struct stxn *, const char *hhid, uint64_t id,
 int	store_signal_decoy(struct stxn *, const EpsHousehold *rec,
 	    const EpSignal *sg, EpsFeedEvent *fe)
 	    __attribute__((warn_unused_result));
-/* The sender's own copies, by a global receipt number (any household id). */
+/*
+ * The sender's own copies, by a global receipt number (any well-formed
+ * household id, existing or not); put also indexes the copy by the
+ * household it is about (sent_hh), in the same txn.
+ */
 int	store_sent_put(struct stxn *, const char *org, const char *subject,
 	    uint64_t seq, const EpSignal *) __attribute__((warn_unused_result));
 int	store_sent_scan(struct stxn *, const char *org, const char *subject,
 	    uint64_t after, int (*cb)(uint64_t seq, const EpSignal *, void *),
 	    void *) __attribute__((warn_unused_result));
+/*
+ * The copies senders keep of signals about hhid: how many (*n), or all of
+ * them removed with their index entries (*removed; the retention purge).
+ * Each copy is checked to be about hhid before it goes. STORE_NOTFOUND
+ * from count, and a refusal (STORE_ERR) from purge, while sent_hh does not
+ * cover every copy yet (a read-only open of a store no read-write open of
+ * this version has indexed).
+ */
+int	store_sent_count(struct stxn *, const char *hhid, uint64_t *n)
+	    __attribute__((warn_unused_result));
+int	store_sent_purge(struct stxn *, const char *hhid, uint64_t *removed)
+	    __attribute__((warn_unused_result));
+/*
+ * Indexes in sent_hh the copies a store holds from before sent_hh
+ * existed, batch per txn (0: 1024), going on from where a run cut off
+ * stopped (meta "sent_hh_pos"); then sets meta "sent_hh" and is a single
+ * meta read from then on. store_open runs it at every read-write open.
+ */
+int	store_sent_index(struct store *, unsigned batch)
+	    __attribute__((warn_unused_result));
 
 /* --------------------------------------------------------------- people */
 

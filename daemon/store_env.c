@@ -544,10 +544,14 @@ store_open_dbs(struct store *st, char *err, size_t errlen)
 		if (mrc == MDB_NOTFOUND && st->st_readonly && i != DB_META) {
 			/*
 			 * A schema-1 store (the check below says so), or one
-			 * not yet opened read-write by this version.
+			 * not yet opened read-write by this version. An index
+			 * that open makes from what is there is only absent:
+			 * what reads it says it does not know (-n, restore and
+			 * the dry run still open an upgraded store).
 			 */
 			st->st_dbi[i] = 0;
-			missing = 1;
+			if (!store_dbs[i].sd_derived)
+				missing = 1;
 			continue;
 		}
 		if (mrc != MDB_SUCCESS) {
@@ -600,8 +604,10 @@ store_open_dbs(struct store *st, char *err, size_t errlen)
 		goto fail;
 	}
 	st->st_schema = schema == 0 ? STORE_SCHEMA_VERSION : schema;
-	if (schema == 0 && (rc = store_meta_put_u64(&tx, "schema",
-	    STORE_SCHEMA_VERSION)) != STORE_OK) {
+	/* A new store has no sender copies: sent_hh holds them all. */
+	if (schema == 0 && ((rc = store_meta_put_u64(&tx, "schema",
+	    STORE_SCHEMA_VERSION)) != STORE_OK ||
+	    (rc = store_meta_put_u64(&tx, SENT_HH_META, 1)) != STORE_OK)) {
 		snprintf(err, errlen, "schema version: %s", store_strerror(rc));
 		goto fail;
 	}
@@ -732,6 +738,7 @@ store_open(struct store **out, const struct store_opts *o, char *err,
     size_t errlen)
 {
 	struct store *st;
+	int rc;
 
 	*out = NULL;
 	if (o == NULL || o->so_dir == NULL) {
@@ -770,6 +777,14 @@ store_open(struct store **out, const struct store_opts *o, char *err,
 	}
 	if (store_env_start(st, err, errlen) == -1)
 		goto fail;
+	/*
+	 * Copies made before sent_hh existed, indexed once. Not fatal: the
+	 * store serves without it, only the retention purge refuses.
+	 */
+	if (!st->st_readonly && (rc = store_sent_index(st, 0)) != STORE_OK)
+		log_warnx("store: indexing the senders' copies of signals by "
+		    "household: %s; the retention purge refuses until a later "
+		    "start finishes it", store_strerror(rc));
 	*out = st;
 	return 0;
 fail:

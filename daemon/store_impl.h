@@ -24,6 +24,9 @@
 #define FRAME_VERSION		1
 #define FRAME_HDR		8
 #define STORE_KEY_MAX		511	/* LMDB's default maximum key size */
+/* meta: sent_hh covers every sender copy (1); where its build got to. */
+#define SENT_HH_META		"sent_hh"
+#define SENT_HH_POS_META	"sent_hh_pos"
 
 enum store_db {
 	DB_HH,
@@ -40,6 +43,7 @@ enum store_db {
 	DB_EXPIRY,
 	DB_SIGNALS,
 	DB_SENT,
+	DB_SENT_HH,
 	DB_PEOPLE,
 	DB_ACTORS,
 	DB_ACTOR_IDX,
@@ -61,6 +65,12 @@ struct store_dbinfo {
 	const char	*sd_name;
 	int		 sd_sealed;
 	unsigned	 sd_flags;	/* LMDB flags at creation (DUPSORT) */
+	/*
+	 * An index a later version added, which the first read-write open
+	 * makes and fills: a read-only open of a store not yet opened so
+	 * finds it absent (st_dbi 0) and goes on without it.
+	 */
+	int		 sd_derived;
 };
 extern const struct store_dbinfo store_dbs[DB_COUNT];
 

@@ -93,6 +93,18 @@ def retention_purge_removes_what_the_law_says():
     eq(r.code, 0, "jeugdwet intake")
     hj = pb_get(pb_decode(r.body), 1).decode()
     ha = new_household(d)                       # stays open
+    # Another organisation passes signals; it keeps its own copy of each.
+    mark_w = "SIGNAAL-WEG-%s" % hw[:8]
+    mark_a = "SIGNAAL-BLIJFT-%s" % ha[:8]
+    cli_ok(d, "senzer", "signal", "send", hw, "--domain", "financien",
+           "--text", mark_w)
+    cli_ok(d, "senzer", "signal", "send", hw, "--domain", "werk_opleiding",
+           "--text", mark_w + " (werk)")
+    cli_ok(d, "senzer", "signal", "send", ha, "--domain", "financien",
+           "--text", mark_a)
+    sent = cli_ok(d, "senzer", "signals", json=True).data["sent"]
+    eq(sorted(x["text"] for x in sent),
+       sorted([mark_w, mark_w + " (werk)", mark_a]), "senzer's sent")
     grant_and_close(d, hw)
     grant_and_close(d, hj)
     cli_ok(d, "wmo", "consent", "grant", ha, "--to", "lev", "--access",
@@ -107,7 +119,8 @@ def retention_purge_removes_what_the_law_says():
     check("a daemon runs on" in r.err, r.err)
     r = purge(d, 16, "--closed-before", in_years(16), "--dry-run")
     eq(r.rc, 0, "dry run: %r" % (r,))
-    check(re.search(r"due +%s closed .* wmo 15 years" % hw, r.out), r.out)
+    check(re.search(r"due +%s closed .* wmo 15 years: .*, 2 sender copies$"
+                    % hw, r.out, re.M), r.out)
     check(re.search(r"keep +%s closed .* jeugdwet 20 years: kept until" % hj,
                     r.out), r.out)
     check(ha not in r.out, "an open household listed:\n%s" % r.out)
@@ -122,6 +135,8 @@ def retention_purge_removes_what_the_law_says():
     eq(r.rc, 0, "purge --apply: %r" % (r,))
     check(re.search(r"purge +%s closed" % hw, r.out), r.out)
     check("removed: 1 households" in r.out, r.out)
+    check(re.search(r"removed: 1 households \(.*, 2 sender copies\)", r.out),
+          r.out)
     check(re.search(r"audit records older than .* \(5 years\): \d+ \(1\.\.\d+\)"
                     r" removed", r.out), r.out)
     head1 = re.search(r"audit head (\d+:[0-9a-f]{64})", r.out).group(1)
@@ -135,7 +150,9 @@ def retention_purge_removes_what_the_law_says():
     purges = [x for x in recs if x["action"] == "Purge"]
     eq([x["household"] for x in purges], [hw], "Purge records")
     check("regime wmo" in purges[0]["detail"], purges[0]["detail"])
+    check("2 sender copies" in purges[0]["detail"], purges[0]["detail"])
     check("energieleverancier" not in json.dumps(recs), "content in a record")
+    check("SIGNAAL" not in json.dumps(recs), "a signal's text in a record")
     check(any(x["action"] == "AuditPurge" for x in recs), "no AuditPurge")
     check(all(x["action"] in ("Purge", "AuditPurge") for x in recs),
           "records older than 5 years (at the purge's clock) left: %s"
@@ -175,5 +192,14 @@ def retention_purge_removes_what_the_law_says():
     # Its caseload listing no longer has it.
     r = cli_ok(d, "lev", "households", json=True)
     check(hw not in json.dumps(r.data), "still listed for lev")
+    # The sender of its signals holds no copy of them any more; what it
+    # sent about a household that stays, it keeps.
+    r = cli_ok(d, "senzer", "signals", json=True)
+    check(mark_w not in json.dumps(r.data),
+          "senzer still has its signal about the purged household: %r"
+          % r.data["sent"])
+    eq([x["text"] for x in r.data["sent"]], [mark_a], "senzer's sent")
+    r = cli_ok(d, "senzer", "signals", hw, json=True)
+    eq(r.data["signals"], [], "senzer: signals of the purged household")
     d.stop()
     eq(d.admin("audit", "verify").rc, 0, "chain at the end")

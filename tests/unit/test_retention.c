@@ -5,7 +5,9 @@
  * batches, the chain's base moves and verify still walks what is kept;
  * a household is purged only when closed before the date and past its
  * regime's retention, and then wholly: its index links, its events emptied,
- * one ACCESS_ENDED that its readers see and nobody else does; the head file
+ * the copies the senders of its signals keep (a store from before these
+ * were indexed by household too), one ACCESS_ENDED that its readers see
+ * and nobody else does; the head file
  * and the comparison that start-up and verify --expect make.
  */
 #include <stdarg.h>
@@ -500,15 +502,107 @@ index_cb(const char *hhid, void *arg)
 	return 0;
 }
 
+/* A sender's copy of a signal about hh, as SendSignal stores it. */
+static void
+sent_add(struct fx *f, const struct principal *who, uint64_t receipt,
+    const char *hh, const char *text)
+{
+	EpSignal sg = EENPLAN__V1__SIGNAL__INIT;
+	EpPrincipal from;
+	struct stxn *t;
+
+	ep_view(who, &from);
+	sg.household_id = (char *)(uintptr_t)hh;
+	sg.domain = EENPLAN__V1__DOMAIN__DOMAIN_FINANCIEN;
+	sg.text = (char *)(uintptr_t)text;
+	sg.from = &from;
+	sg.at = NOW - 20 * YEAR_US;
+	assert_int_equal(store_write_begin(f->st, &t), STORE_OK);
+	assert_int_equal(store_sent_put(t, who->pr_org, who->pr_subject,
+	    receipt, &sg), STORE_OK);
+	assert_int_equal(store_commit(t), STORE_OK);
+}
+
+struct sent_seen {
+	const char	*ss_hh;
+	int		 ss_all;
+	int		 ss_about;
+};
+
+static int
+sent_cb(uint64_t seq, const EpSignal *sg, void *arg)
+{
+	struct sent_seen *ss = arg;
+
+	(void)seq;
+	ss->ss_all++;
+	ss->ss_about += strcmp(sg->household_id, ss->ss_hh) == 0;
+	return 0;
+}
+
+/* What who's ListSignals (own) reads: its copies, and those about hh. */
+static void
+sent_of(struct fx *f, const struct principal *who, const char *hh, int *all,
+    int *about)
+{
+	struct sent_seen ss;
+	struct stxn *t;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_hh = hh;
+	assert_non_null(t = store_reader_new(f->st));
+	assert_int_equal(store_reader_begin(t), STORE_OK);
+	assert_int_equal(store_sent_scan(t, who->pr_org, who->pr_subject, 0,
+	    sent_cb, &ss), STORE_OK);
+	store_reader_end(t);
+	store_reader_free(t);
+	*all = ss.ss_all;
+	*about = ss.ss_about;
+}
+
+/* The detail of the Purge record of household pd_hh. */
+struct purge_rec {
+	const char	*pr_hh;
+	char		 pr_detail[512];
+};
+
+static int
+purge_rec_cb(const EpAuditRecord *r, void *arg)
+{
+	struct purge_rec *pr = arg;
+
+	if (strcmp(r->action, "Purge") == 0 &&
+	    strcmp(r->household_id, pr->pr_hh) == 0)
+		snprintf(pr->pr_detail, sizeof(pr->pr_detail), "%s", r->detail);
+	return 0;
+}
+
+static void
+purge_detail(struct fx *f, const char *hh, struct purge_rec *pr)
+{
+	struct stxn *t;
+
+	memset(pr, 0, sizeof(*pr));
+	pr->pr_hh = hh;
+	assert_non_null(t = store_reader_new(f->st));
+	assert_int_equal(store_reader_begin(t), STORE_OK);
+	assert_int_equal(store_audit_scan(t, NULL, NULL, 0, purge_rec_cb, pr),
+	    STORE_OK);
+	store_reader_end(t);
+	store_reader_free(t);
+}
+
 static void
 test_household_purge(void **state)
 {
 	struct fx *f = *state;
 	struct retention_result r;
 	struct principal lev, senzer, member;
+	struct purge_rec pr;
 	char wmo_old[33], wmo_young[33], jw[33], open_[33], odd[33];
-	int events, ended, rc;
+	int events, ended, rc, all, about;
 	struct stxn *t;
+	uint64_t n;
 
 	who_set(&lev, "lev", "s.bakker", EENPLAN__V1__ROLE__ROLE_PROFESSIONAL);
 	who_set(&senzer, "senzer", "m.vandijk",
@@ -520,6 +614,10 @@ test_household_purge(void **state)
 	hh_new(f, "jeugdwet", NOW - 16 * YEAR_US, jw);
 	hh_new(f, "wmo", 0, open_);
 	hh_new(f, "wlz", NOW - 29 * YEAR_US, odd);	/* no retention known */
+	/* Signals: each sender keeps a copy, whatever the household. */
+	sent_add(f, &senzer, 1, wmo_old, "zorgen over de huur");
+	sent_add(f, &senzer, 2, wmo_young, "zorgen over de buren");
+	sent_add(f, &lev, 3, wmo_old, "schulden");
 	/* The member reads its events; none of them ends anything. */
 	feed_of(f, &member, wmo_old, &events, &ended);
 	assert_true(events >= 2);
@@ -532,12 +630,42 @@ test_household_purge(void **state)
 	assert_int_equal(r.rr_closed, 4);
 	assert_true(hh_exists(f, wmo_old));
 
+	/* A dry run counts the senders' copies too, and removes nothing. */
+	assert_int_equal(run(f, 0, NOW, &r), 0);
+	assert_int_equal(r.rr_due, 1);
+	assert_int_equal(r.rr_sent, 2);
+	assert_int_equal(r.rr_sent_unknown, 0);
+	sent_of(f, &senzer, wmo_old, &all, &about);
+	assert_int_equal(about, 1);
+	assert_int_equal(all, 2);
+
 	assert_int_equal(run(f, 1, NOW, &r), 0);
 	assert_int_equal(r.rr_due, 1);
 	assert_int_equal(r.rr_purged, 1);
 	assert_int_equal(r.rr_kept, 3);		/* young, jeugdwet, wlz */
 	assert_int_equal(r.rr_versions, 1);
 	assert_int_equal(r.rr_grants, 2);
+	assert_int_equal(r.rr_sent, 2);
+	/*
+	 * Its senders no longer hold what they sent about it; what they sent
+	 * about a household that stays, they keep.
+	 */
+	sent_of(f, &senzer, wmo_old, &all, &about);
+	assert_int_equal(about, 0);
+	assert_int_equal(all, 1);
+	sent_of(f, &lev, wmo_old, &all, &about);
+	assert_int_equal(all, 0);
+	assert_non_null(t = store_reader_new(f->st));
+	assert_int_equal(store_reader_begin(t), STORE_OK);
+	assert_int_equal(store_sent_count(t, wmo_old, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_sent_count(t, wmo_young, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	store_reader_end(t);
+	store_reader_free(t);
+	purge_detail(f, wmo_old, &pr);
+	assert_non_null(strstr(pr.pr_detail, "2 sender copies"));
+	assert_null(strstr(pr.pr_detail, "huur"));
 	assert_true(r.rr_feed_hidden >= 2);
 	assert_false(hh_exists(f, wmo_old));
 	assert_true(hh_exists(f, wmo_young));
@@ -575,6 +703,84 @@ test_household_purge(void **state)
 	/* Again: nothing. */
 	assert_int_equal(run(f, 1, NOW, &r), 0);
 	assert_int_equal(r.rr_purged, 0);
+}
+
+/* The store as the version before sent_hh left it: no sent_hh, no flag. */
+static void
+make_pre_sent_hh(const char *env)
+{
+	MDB_env *e;
+	MDB_txn *t;
+	MDB_dbi d;
+	MDB_val k;
+
+	assert_int_equal(mdb_env_create(&e), 0);
+	assert_int_equal(mdb_env_set_maxdbs(e, 64), 0);
+	assert_int_equal(mdb_env_open(e, env, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), 0);
+	assert_int_equal(mdb_dbi_open(t, "sent_hh", 0, &d), 0);
+	assert_int_equal(mdb_drop(t, d, 1), 0);
+	assert_int_equal(mdb_dbi_open(t, "meta", 0, &d), 0);
+	k.mv_data = (void *)(uintptr_t)"sent_hh";
+	k.mv_size = strlen("sent_hh");
+	assert_int_equal(mdb_del(t, d, &k, NULL), 0);
+	assert_int_equal(mdb_txn_commit(t), 0);
+	mdb_env_close(e);
+}
+
+/*
+ * A store from before the senders' copies were indexed by household: a
+ * dry run on it (read-only) says it cannot count them; the purge, which
+ * opens it read-write (and so indexes them), removes them.
+ */
+static void
+test_household_purge_old_store(void **state)
+{
+	struct fx *f = *state;
+	struct retention_result r;
+	struct principal senzer;
+	struct stxn *t;
+	char old[33], young[33], err[512];
+	int all, about;
+
+	who_set(&senzer, "senzer", "m.vandijk",
+	    EENPLAN__V1__ROLE__ROLE_PROFESSIONAL);
+	hh_new(f, "wmo", NOW - 16 * YEAR_US, old);
+	hh_new(f, "wmo", NOW - 14 * YEAR_US, young);
+	sent_add(f, &senzer, 1, old, "zorgen over de huur");
+	sent_add(f, &senzer, 2, young, "zorgen over de buren");
+	sent_add(f, &senzer, 3, old, "nog een zorg");
+	store_close(f->st);
+	make_pre_sent_hh(f->env);
+
+	assert_int_equal(testkey_open(&f->st, f->env, 0, 0, 1, 0, err,
+	    sizeof(err)), 0);
+	assert_int_equal(run(f, 0, NOW, &r), 0);
+	assert_int_equal(r.rr_due, 1);
+	assert_int_equal(r.rr_sent_unknown, 1);
+	store_close(f->st);
+
+	assert_int_equal(testkey_open(&f->st, f->env, 64u << 20, 0, 0, 0, err,
+	    sizeof(err)), 0);
+	/* An index not done (its build failed at open): nothing purged. */
+	assert_int_equal(store_write_begin(f->st, &t), STORE_OK);
+	assert_int_equal(store_raw_del(t, "meta", "sent_hh", 7), STORE_OK);
+	assert_int_equal(store_commit(t), STORE_OK);
+	assert_int_equal(run(f, 1, NOW, &r), -1);
+	assert_int_equal(r.rr_purged, 0);
+	assert_true(hh_exists(f, old));
+	assert_int_equal(store_sent_index(f->st, 0), STORE_OK);
+
+	assert_int_equal(run(f, 0, NOW, &r), 0);
+	assert_int_equal(r.rr_sent_unknown, 0);
+	assert_int_equal(r.rr_sent, 2);
+	assert_int_equal(run(f, 1, NOW, &r), 0);
+	assert_int_equal(r.rr_purged, 1);
+	assert_int_equal(r.rr_sent, 2);
+	sent_of(f, &senzer, old, &all, &about);
+	assert_int_equal(about, 0);
+	assert_int_equal(all, 1);
+	verify_ok(f, UINT64_MAX);
 }
 
 /* ------------------------------------------------------------- anchor */
@@ -716,6 +922,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_household_purge, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_household_purge_old_store,
+		    setup, teardown),
 		cmocka_unit_test(test_anchor_text),
 		cmocka_unit_test_setup_teardown(test_anchor_file_and_compare,
 		    setup, teardown),

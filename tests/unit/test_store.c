@@ -1219,6 +1219,11 @@ test_sent_scan(void **state)
 	assert_int_equal(store_sent_put(tx, "le", "vjan", 10, &sg.sg),
 	    STORE_OK);
 	assert_int_equal(store_sent_put(tx, "", "jan", 1, &sg.sg), STORE_ERR);
+	/* The copy is indexed by its household: it must name one. */
+	sg.sg.household_id = "bad";
+	assert_int_equal(store_sent_put(tx, "lev", "jan", 40, &sg.sg),
+	    STORE_ERR);
+	assert_int_equal(store_sent_put(tx, "lev", "jan", 40, NULL), STORE_ERR);
 	wcommit(tx);
 	/* A receipt is never overwritten. */
 	tx = wbegin(f);
@@ -1405,19 +1410,71 @@ raw_count_hh(const char *env, const char *db, const char *hhid)
 	return n;
 }
 
+/* The senders' copies in the world: all of them, and those about one hh. */
+struct sent_about {
+	const char	*sa_hh;
+	int		 sa_all;
+	int		 sa_about;
+};
+
+static int
+sent_about_cb(uint64_t seq, const EpSignal *sg, void *arg)
+{
+	struct sent_about *sa = arg;
+
+	(void)seq;
+	sa->sa_all++;
+	if (strcmp(sg->household_id, sa->sa_hh) == 0)
+		sa->sa_about++;
+	return 0;
+}
+
+static void
+sent_about(struct fx *f, const char *hhid, struct sent_about *sa)
+{
+	struct stxn *rd = rbegin(f);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sa_hh = hhid;
+	assert_int_equal(store_sent_scan(rd, "lev", "jan", 0, sent_about_cb,
+	    sa), STORE_OK);
+	assert_int_equal(store_sent_scan(rd, "senzer", "piet", 0,
+	    sent_about_cb, sa), STORE_OK);
+	rdone(rd);
+}
+
+/* How many senders' copies sent_hh says are about hhid (-1: not known). */
+static int
+sent_count(struct fx *f, const char *hhid)
+{
+	struct stxn *rd = rbegin(f);
+	uint64_t n;
+	int rc;
+
+	rc = store_sent_count(rd, hhid, &n);
+	rdone(rd);
+	if (rc == STORE_NOTFOUND)
+		return -1;
+	assert_int_equal(rc, STORE_OK);
+	return (int)n;
+}
+
 /*
  * The retention purge removes everything stored of the household: what
  * names its members (standing record, consent states) and what is written
- * about it (body, deltas, snapshots, grants, signals).
+ * about it (body, deltas, snapshots, grants, signals, and the copies the
+ * senders of its signals keep).
  */
 static void
 test_hh_purge_leaves_nothing(void **state)
 {
 	struct fx *f = *state;
 	static const char *const dbs[] = { "hh", "body", "delta", "snap",
-	    "grants", "cstate", "signals" };
+	    "grants", "cstate", "signals", "sent_hh" };
+	struct sent_about sa;
 	struct stxn *tx;
 	size_t i, n, left = 0;
+	uint64_t removed;
 
 	world_put(f);
 	fx_close(f);
@@ -1427,7 +1484,16 @@ test_hh_purge_leaves_nothing(void **state)
 	tx = wbegin(f);
 	assert_int_equal(store_hh_purge(tx, HH_MID),
 	    STORE_OK);
+	/* The senders' copies of its signals: jan's 1 and 4, piet's 1. */
+	assert_int_equal(store_sent_purge(tx, HH_MID, &removed), STORE_OK);
+	assert_int_equal(removed, 3);
+	assert_int_equal(store_sent_purge(tx, HH_MID, &removed), STORE_OK);
+	assert_int_equal(removed, 0);
+	assert_int_equal(store_sent_purge(tx, "bad", &removed), STORE_ERR);
 	wcommit(tx);
+	sent_about(f, HH_MID, &sa);
+	assert_int_equal(sa.sa_about, 0);
+	assert_int_equal(sa.sa_all, W_SENT_JAN + W_SENT_PIET - 3);
 	fx_close(f);
 	for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
 		if ((n = raw_count_hh(f->env, dbs[i], HH_MID)) > 0)
@@ -2771,7 +2837,8 @@ struct target {
 	const char	*t_db;
 	const char	*t_hh;		/* where the key holds one */
 	uint64_t	 t_n;		/* version, grant id, seq */
-	const char	*t_org;		/* pidx, sent: principal; log_org */
+	const char	*t_org;		/* pidx, sent, sent_hh: principal;
+					   log_org */
 	const char	*t_sub;		/* pidx, sent: its subject */
 	const char	*t_after;	/* pidx: the entry before it */
 	const char	*t_meta;	/* meta: the name */
@@ -2828,6 +2895,10 @@ static struct target targets[] = {
 	{ .t_db = "sent", .t_org = "lev", .t_sub = "jan", .t_n = 3 },
 	{ .t_db = "sent", .t_org = "senzer", .t_sub = "piet",
 	    .t_n = W_SENT_PIET },
+	{ .t_db = "sent_hh", .t_hh = HH_LO, .t_n = 3, .t_org = "lev" },
+	{ .t_db = "sent_hh", .t_hh = HH_MID, .t_n = 4, .t_org = "lev" },
+	{ .t_db = "sent_hh", .t_hh = HH_HI, .t_n = W_SENT_PIET,
+	    .t_org = "senzer" },
 	{ .t_db = "expiry", .t_n = 1 },
 	{ .t_db = "expiry", .t_n = 3 },
 	{ .t_db = "expiry", .t_n = W_EXPIRY },
@@ -2835,6 +2906,7 @@ static struct target targets[] = {
 	{ .t_db = "meta", .t_meta = "keyring" },
 	{ .t_db = "meta", .t_meta = "keyring_gen" },
 	{ .t_db = "meta", .t_meta = "change_seq" },
+	{ .t_db = "meta", .t_meta = "sent_hh" },
 };
 #define NTARGETS	(sizeof(targets) / sizeof(targets[0]))
 
@@ -2908,6 +2980,12 @@ target_key(struct fx *f, struct target *t)
 		    W_SENT_JAN : W_SENT_PIET, k);
 		util_be64_put(k + SEAL_INDEX_LEN, t->t_n);
 		t->t_klen = SEAL_INDEX_LEN + 8;
+	} else if (strcmp(t->t_db, "sent_hh") == 0) {
+		hh16(t->t_hh, k);
+		util_be64_put(k + STORE_HHID_LEN, t->t_n);
+		prefix_hash(f->env, "sent", strcmp(t->t_org, "lev") == 0 ?
+		    W_SENT_JAN : W_SENT_PIET, k + STORE_HHID_LEN + 8);
+		t->t_klen = STORE_HHID_LEN + 8 + SEAL_INDEX_LEN;
 	} else if (strcmp(t->t_db, "expiry") == 0) {
 		util_be64_put(k, (uint64_t)w_exp_until(t->t_n));
 		hh16(w_exp_hh(t->t_n), k + 8);
@@ -3052,6 +3130,7 @@ probe(struct fx *f, const struct target *t, const char *how, int want)
 	EpAuditRecord *r;
 	EpSignal *sg;
 	uint8_t *buf;
+	uint64_t cnt;
 	size_t len;
 	int n, rc;
 
@@ -3132,6 +3211,8 @@ probe(struct fx *f, const struct target *t, const char *how, int want)
 		    &n), "store_sent_scan");
 		PROBE(store_sent_scan(rd, t->t_org, t->t_sub, t->t_n - 1,
 		    count_sent, &n), "store_sent_scan from it");
+	} else if (strcmp(db, "sent_hh") == 0) {
+		PROBE(store_sent_count(rd, t->t_hh, &cnt), "store_sent_count");
 	} else if (strcmp(db, "expiry") == 0) {
 		PROBE(store_expiry_due(rd, INT64_MAX, count_expiry, &n),
 		    "store_expiry_due (all)");
@@ -3566,6 +3647,219 @@ test_moved_values(void **state)
 	assert_int_equal(store_audit_get(rd, 2, &r), STORE_OK);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	rdone(rd);
+}
+
+/* ------------------------------------- the senders' copies by household */
+
+/* The sent_hh key of sender ihash's copy seq about hhid. */
+static void
+sent_hh_key(uint8_t k[STORE_HHID_LEN + 8 + SEAL_INDEX_LEN], const char *hhid,
+    uint64_t seq, const uint8_t ihash[SEAL_INDEX_LEN])
+{
+	hh16(hhid, k);
+	util_be64_put(k + STORE_HHID_LEN, seq);
+	memcpy(k + STORE_HHID_LEN + 8, ihash, SEAL_INDEX_LEN);
+}
+
+/* 1 when the environment has a database named db. */
+static int
+raw_has_db(const char *env, const char *db)
+{
+	MDB_env *e;
+	MDB_txn *t;
+	MDB_dbi d;
+	int mrc;
+
+	assert_int_equal(mdb_env_create(&e), 0);
+	assert_int_equal(mdb_env_set_maxdbs(e, 64), 0);
+	assert_int_equal(mdb_env_open(e, env, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_txn_begin(e, NULL, MDB_RDONLY, &t), 0);
+	mrc = mdb_dbi_open(t, db, 0, &d);
+	assert_true(mrc == 0 || mrc == MDB_NOTFOUND);
+	mdb_txn_abort(t);
+	mdb_env_close(e);
+	return mrc == 0;
+}
+
+/* The store as the version before sent_hh left it: no sent_hh, no flag. */
+static void
+make_pre_sent_hh(const char *env)
+{
+	MDB_env *e;
+	MDB_txn *t;
+	MDB_dbi d;
+	MDB_val k;
+
+	assert_int_equal(mdb_env_create(&e), 0);
+	assert_int_equal(mdb_env_set_maxdbs(e, 64), 0);
+	assert_int_equal(mdb_env_open(e, env, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), 0);
+	assert_int_equal(mdb_dbi_open(t, "sent_hh", 0, &d), 0);
+	assert_int_equal(mdb_drop(t, d, 1), 0);
+	assert_int_equal(mdb_dbi_open(t, "meta", 0, &d), 0);
+	k.mv_data = (void *)(uintptr_t)"sent_hh";
+	k.mv_size = strlen("sent_hh");
+	assert_int_equal(mdb_del(t, d, &k, NULL), 0);
+	assert_int_equal(mdb_txn_commit(t), 0);
+	mdb_env_close(e);
+}
+
+/*
+ * A store made before sent_hh: the senders' copies it holds have no index
+ * entry. A read-only open (-n, restore's check, a dry run) goes on without
+ * the index and says it does not know; the first read-write open indexes
+ * the old copies, and the purge then takes them too.
+ */
+static void
+test_sent_index_old_store(void **state)
+{
+	struct fx *f = *state;
+	struct store *ro = NULL;
+	struct sent_about sa;
+	struct stxn *tx, *rd;
+	char err[512];
+	uint64_t n;
+
+	world_put(f);
+	fx_close(f);
+	assert_int_equal(raw_has_db(f->env, "sent_hh"), 1);
+	make_pre_sent_hh(f->env);
+	assert_int_equal(raw_has_db(f->env, "sent_hh"), 0);
+
+	assert_int_equal(testkey_open(&ro, f->env, 0, 0, 1, 0, err,
+	    sizeof(err)), 0);
+	rd = store_reader_new(ro);
+	assert_non_null(rd);
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	assert_int_equal(store_sent_count(rd, HH_MID, &n), STORE_NOTFOUND);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_hh = HH_MID;
+	assert_int_equal(store_sent_scan(rd, "lev", "jan", 0, sent_about_cb,
+	    &sa), STORE_OK);
+	assert_int_equal(sa.sa_all, W_SENT_JAN);
+	store_reader_end(rd);
+	store_reader_free(rd);
+	store_close(ro);
+	/* Read-only made nothing. */
+	assert_int_equal(raw_has_db(f->env, "sent_hh"), 0);
+
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(sent_count(f, HH_LO), 1);
+	assert_int_equal(sent_count(f, HH_MID), 3);
+	assert_int_equal(sent_count(f, HH_HI), 2);
+	assert_int_equal(sent_count(f, HH_NONE), 0);
+	rd = rbegin(f);
+	assert_int_equal(store_meta_get_u64(rd, "sent_hh", &n), STORE_OK);
+	assert_int_equal(n, 1);
+	rdone(rd);
+	tx = wbegin(f);
+	assert_int_equal(store_sent_purge(tx, HH_MID, &n), STORE_OK);
+	assert_int_equal(n, 3);
+	wcommit(tx);
+	sent_about(f, HH_MID, &sa);
+	assert_int_equal(sa.sa_about, 0);
+	assert_int_equal(sa.sa_all, W_SENT_JAN + W_SENT_PIET - 3);
+	/* Built once: a reopen does not bring anything back. */
+	fx_reopen(f);
+	assert_int_equal(sent_count(f, HH_MID), 0);
+	assert_int_equal(sent_count(f, HH_LO), 1);
+	assert_int_equal(sent_count(f, HH_HI), 2);
+}
+
+/*
+ * The build goes in transactions, each with its resume point: a run goes
+ * on after the last copy the one before it did (here every entry is taken
+ * out, so only the copies after that point come back), a failed one
+ * leaves it as it was, and a run over what is indexed changes nothing.
+ * Until it is done the index is not known, and the purge refuses.
+ */
+static void
+test_sent_index_resumes(void **state)
+{
+	struct fx *f = *state;
+	uint8_t jan[SEAL_INDEX_LEN], piet[SEAL_INDEX_LEN];
+	uint8_t k[STORE_HHID_LEN + 8 + SEAL_INDEX_LEN], pos[SEAL_INDEX_LEN + 8];
+	uint8_t *got;
+	struct stxn *tx;
+	uint64_t v, n;
+	size_t len;
+	int jan_first;
+
+	world_put(f);
+	fx_close(f);
+	prefix_hash(f->env, "sent", W_SENT_JAN, jan);
+	prefix_hash(f->env, "sent", W_SENT_PIET, piet);
+	assert_int_equal(fx_open(f), 0);
+	jan_first = memcmp(jan, piet, SEAL_INDEX_LEN) < 0;
+	memcpy(pos, jan_first ? jan : piet, SEAL_INDEX_LEN);
+	util_be64_put(pos + SEAL_INDEX_LEN, jan_first ? W_SENT_JAN :
+	    W_SENT_PIET);
+	tx = wbegin(f);
+	for (v = 1; v <= W_SENT_JAN; v++) {
+		sent_hh_key(k, W_HH[v % 3], v, jan);
+		assert_int_equal(store_raw_del(tx, "sent_hh", k, sizeof(k)),
+		    STORE_OK);
+	}
+	for (v = 1; v <= W_SENT_PIET; v++) {
+		sent_hh_key(k, W_HH[v % 3], v, piet);
+		assert_int_equal(store_raw_del(tx, "sent_hh", k, sizeof(k)),
+		    STORE_OK);
+	}
+	assert_int_equal(store_raw_del(tx, "meta", "sent_hh", 7), STORE_OK);
+	assert_int_equal(store_raw_put(tx, "meta", "sent_hh_pos", 11, pos,
+	    sizeof(pos)), STORE_OK);
+	wcommit(tx);
+	assert_int_equal(sent_count(f, HH_MID), -1);
+	tx = wbegin(f);
+	assert_int_equal(store_sent_purge(tx, HH_MID, &n), STORE_ERR);
+	store_abort(tx);
+
+	store_fail_next_commit(f->st, STORE_ERR);
+	assert_int_equal(store_sent_index(f->st, 1), STORE_ERR);
+	assert_int_equal(sent_count(f, HH_MID), -1);
+	tx = wbegin(f);
+	assert_int_equal(store_raw_get(tx, "meta", "sent_hh_pos", 11, &got,
+	    &len), STORE_OK);
+	assert_int_equal(len, 8 + sizeof(pos));		/* CRC frame */
+	assert_memory_equal(got + 8, pos, sizeof(pos));
+	free(got);
+	store_abort(tx);
+
+	/* One copy per txn, after pos: the other sender's copies. */
+	assert_int_equal(store_sent_index(f->st, 1), STORE_OK);
+	if (jan_first) {		/* piet's 1 and 2 */
+		assert_int_equal(sent_count(f, HH_LO), 0);
+		assert_int_equal(sent_count(f, HH_MID), 1);
+		assert_int_equal(sent_count(f, HH_HI), 1);
+	} else {			/* jan's 1 to 4 */
+		assert_int_equal(sent_count(f, HH_LO), 1);
+		assert_int_equal(sent_count(f, HH_MID), 2);
+		assert_int_equal(sent_count(f, HH_HI), 1);
+	}
+	tx = wbegin(f);
+	assert_int_equal(store_raw_get(tx, "meta", "sent_hh_pos", 11, &got,
+	    &len), STORE_NOTFOUND);
+	store_abort(tx);
+	/* Done: nothing more. */
+	assert_int_equal(store_sent_index(f->st, 0), STORE_OK);
+	assert_int_equal(sent_count(f, HH_MID), jan_first ? 1 : 2);
+	/* From the start again, over entries already there: all of them. */
+	tx = wbegin(f);
+	assert_int_equal(store_raw_del(tx, "meta", "sent_hh", 7), STORE_OK);
+	wcommit(tx);
+	assert_int_equal(store_sent_index(f->st, 2), STORE_OK);
+	assert_int_equal(sent_count(f, HH_LO), 1);
+	assert_int_equal(sent_count(f, HH_MID), 3);
+	assert_int_equal(sent_count(f, HH_HI), 2);
+	/* An entry whose copy is gone is damage, not a copy less to purge. */
+	memcpy(pos, piet, SEAL_INDEX_LEN);
+	util_be64_put(pos + SEAL_INDEX_LEN, W_SENT_PIET);
+	tx = wbegin(f);
+	assert_int_equal(store_raw_del(tx, "sent", pos, sizeof(pos)), STORE_OK);
+	wcommit(tx);
+	tx = wbegin(f);
+	assert_int_equal(store_sent_purge(tx, HH_HI, &n), STORE_CORRUPT);
+	store_abort(tx);
 }
 
 /* ------------------------------------------------------------- rekey */
@@ -4140,6 +4434,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_hh_purge_leaves_nothing,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sent_index_old_store,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sent_index_resumes, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_index_scan, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
