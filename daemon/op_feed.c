@@ -117,6 +117,7 @@ exec_send_signal(struct wjob *j, struct stxn *t)
 	Eenplan__V1__SendSignalRequest *rq = ca->ca_req->send_signal;
 	Eenplan__V1__SendSignalResponse *r;
 	EpSignal sg = EENPLAN__V1__SIGNAL__INIT;
+	char decoy[HOUSEHOLD_ID_LEN + 1];
 	struct household h;
 	EpPrincipal me;
 	uint64_t receipt;
@@ -144,10 +145,26 @@ exec_send_signal(struct wjob *j, struct stxn *t)
 	if (rc == STORE_OK && h.h_rec->status !=
 	    EENPLAN__V1__HOUSEHOLD_STATUS__HOUSEHOLD_CLOSED)
 		rc = household_signal_add(t, &h, &sg, &ca->ca_who, ca->ca_now);
-	else if (rc == STORE_NOTFOUND || rc == STORE_OK)
-		/* Nobody to tell: the same answer, at the same cost. */
-		rc = household_signal_decoy(t, rq->household_id, &sg,
+	else if (rc == STORE_NOTFOUND || rc == STORE_OK) {
+		/*
+		 * Nobody to tell: the same answer, at the same cost. A closed
+		 * household's own keys are taken (its record, its signal 1):
+		 * its decoy is written under an id no household has, 128
+		 * random bits, as a missing household's lands at a random
+		 * place in the trees too.
+		 */
+		if (rc == STORE_OK) {
+			if (util_random_id(decoy) != 0) {
+				household_free(&h);
+				call_status(ca, CODE(INTERNAL), "no randomness");
+				return -1;
+			}
+			sg.household_id = decoy;
+		}
+		rc = household_signal_decoy(t, sg.household_id, &sg,
 		    &ca->ca_who, ca->ca_now);
+		sg.household_id = rq->household_id;
+	}
 	household_free(&h);
 	if (rc != STORE_OK) {
 		call_store_error(ca, rc);

@@ -77,6 +77,32 @@ def same_answer_and_cost_for_existing_and_missing_household():
 
 
 @test
+def closed_household_answers_as_a_missing_one():
+    """A signal to a closed household: nobody is told, and the sender gets
+    the answer a missing household gives (it failed with INTERNAL once: its
+    decoy wrote into the household's own keys), and keeps its own copy."""
+    d = shared()
+    hh = new_household(d)
+    cli_ok(d, "wmo", "close", hh, "--reason", "doelen bereikt")
+    answers = set()
+    with Raw(d, "senzer", timeout=30) as c:
+        for i, target in enumerate((hh, random_hhid(), hh, random_hhid())):
+            r = c.call(req_send_signal(200 + i, target, "financien",
+                                       "gesloten %d" % i))
+            check(receipt(r) > 0, "no receipt: %r" % r)
+            answers.add((r.code, r.message, r.body_field, r.has_status))
+    eq(len(answers), 1, "answers for a closed and a missing household: %r"
+       % answers)
+    eq(list(answers)[0][0], 0, "the code")
+    r = cli_ok(d, "senzer", "signals", hh, json=True)
+    eq(sorted(s["text"] for s in r.data["signals"]),
+       ["gesloten 0", "gesloten 2"], "senzer: its own copies")
+    r = cli_ok(d, "wmo", "signals", json=True)
+    check("gesloten" not in json.dumps(r.data), "the regisseur was told")
+    check("DATA LOSS" not in d.log(), "the daemon logged damage")
+
+
+@test
 def regisseur_receives_household_sees_sender_sees_own():
     d = shared()
     hh = new_household(d)
