@@ -49,6 +49,7 @@
 #include "audit.h"
 #include "metrics.h"
 #include "seal.h"
+#include "util.h"
 #include "writer.h"
 
 /* Seconds of no work after which the writer looks at the keyring. */
@@ -59,11 +60,23 @@
  * per idle tick: indexing costs ~15 us a record (unseal, decode, index
  * puts and the pages they dirty), and every request in the batch waits for
  * it. All 1,024 at once was a 10-25 ms stall every ~1,000 audited requests:
- * the GetPlan p99 (33 ms). Smaller steps dirty more index pages per record
- * (eenplan-bench, 5,000 households, GetPlan: 128: p99 10 ms, -11 % reads/s;
- * 256: 13 ms, -5 %; 512: 20 ms, -2 %).
+ * the GetPlan p99 (33 ms). Steps of 256 made every ~256th record's batch
+ * the slow one. So the step follows the load: a writer with slack (the
+ * batch before appended fewer than WRITER_INDEX_BUSY records) indexes
+ * twice what came in (at least WRITER_INDEX_MIN), spreading the work
+ * evenly over the batches; a busy one WRITER_INDEX_STEP at a time, which
+ * dirties fewer index pages per record (every step copies the index's
+ * branch pages), and when the lag runs past WRITER_INDEX_BEHIND times
+ * audit_index_lag (a burst), WRITER_INDEX_CATCHUP. eenplan-bench, 100,000
+ * households, GetPlan, 3 interleaved rounds: p99 at 7,000/s open loop 6.4
+ * -> 4.9 ms (median), peak unchanged (14.4k vs 15.5k/s); a threshold of 32
+ * (spreading at peak too) gave 4.6 ms but -17 % at peak.
  */
+#define WRITER_INDEX_MIN	16
+#define WRITER_INDEX_BUSY	16
 #define WRITER_INDEX_STEP	256
+#define WRITER_INDEX_BEHIND	8
+#define WRITER_INDEX_CATCHUP	1024
 #define WRITER_INDEX_IDLE	512
 
 struct writer {
@@ -79,6 +92,9 @@ struct writer {
 	struct audit_head	 w_ahead;	/* writer thread only */
 	int			 w_index_warned; /* writer thread only */
 	uint32_t		 w_index_lag;	/* records before indexing */
+	uint64_t		 w_last_audits;	/* writer thread only: the
+						   records the batch before
+						   appended */
 	int			 w_reload;	/* writer thread only: w_ahead
 						   may not match the disk */
 	struct wjob		*w_pending;	/* writer thread only: committed,
@@ -233,15 +249,31 @@ static void
 writer_run_index(struct writer *w, struct stxn *parent, int idle)
 {
 	struct stxn *child;
+	uint64_t min, step;
 	int rc;
 
+	min = idle ? 1 : w->w_index_lag;
 	/* A child txn costs; most batches have nothing to index yet. */
-	if (!store_audit_index_due(parent, idle ? 1 : w->w_index_lag))
+	if (!store_audit_index_due(parent, min))
 		return;
+	if (idle)
+		step = WRITER_INDEX_IDLE;
+	else if (store_audit_index_due(parent, (uint64_t)w->w_index_lag *
+	    WRITER_INDEX_BEHIND))
+		step = WRITER_INDEX_CATCHUP;
+	else if (w->w_last_audits >= WRITER_INDEX_BUSY)
+		step = WRITER_INDEX_STEP;
+	else {
+		step = 2 * w->w_last_audits;
+		if (step < WRITER_INDEX_MIN)
+			step = WRITER_INDEX_MIN;
+		if (step > WRITER_INDEX_STEP)
+			step = WRITER_INDEX_STEP;
+	}
 	if (store_child_begin(parent, &child) != STORE_OK)
 		return;
-	if ((rc = store_audit_index(child, idle ? 1 : w->w_index_lag,
-	    idle ? WRITER_INDEX_IDLE : WRITER_INDEX_STEP, NULL)) != STORE_OK) {
+	if ((rc = store_audit_index(child, min, (unsigned)step, NULL)) !=
+	    STORE_OK) {
 		if (!w->w_index_warned)
 			log_warnx("writer: audit index: %s (queries read the "
 			    "log past it directly)", store_strerror(rc));
@@ -552,6 +584,8 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 			}
 			events = store_txn_events(parent);
 			audits = w->w_ahead.ah_seq - saved.ah_seq;
+			if (batch != NULL)
+				w->w_last_audits = audits;
 			/*
 			 * One fsync for the whole batch — if it changed
 			 * anything: only then does the id of the last commit
@@ -617,8 +651,7 @@ writer_main(void *arg)
 		pthread_mutex_lock(&w->w_mtx);
 		idle = 0;
 		while (w->w_head == NULL && !w->w_stopping) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += WRITER_IDLE_S;
+			util_deadline_ms(&ts, WRITER_IDLE_S * 1000);
 			if (pthread_cond_timedwait(&w->w_cond, &w->w_mtx, &ts) ==
 			    ETIMEDOUT && w->w_head == NULL && !w->w_stopping) {
 				idle = 1;
@@ -702,7 +735,7 @@ writer_start(struct store *st, char *err, size_t errlen)
 		snprintf(err, errlen, "writer: mutex");
 		goto fail;
 	}
-	if (pthread_cond_init(&w->w_cond, NULL) != 0) {
+	if (util_cond_init(&w->w_cond) != 0) {
 		snprintf(err, errlen, "writer: condition variable");
 		pthread_mutex_destroy(&w->w_mtx);
 		goto fail;
