@@ -87,35 +87,12 @@ static STACK_OF(X509) *
 ck_certs(struct ck *ck, const char *sec, const char *key, const char *path)
 {
 	STACK_OF(X509) *sk;
-	X509 *x;
-	BIO *bio;
-	char e[256];
+	char err[PATH_MAX + 512];
 
 	if (path[0] == '\0')
 		return NULL;	/* not set: the config said so */
-	ERR_clear_error();
-	if ((bio = BIO_new_file(path, "r")) == NULL) {
-		PROBLEM(ck, sec, key, "%s: %s", path, strerror(errno));
-		ERR_clear_error();
-		return NULL;
-	}
-	if ((sk = sk_X509_new_null()) == NULL) {
-		BIO_free(bio);
-		return NULL;
-	}
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-		if (!sk_X509_push(sk, x)) {
-			X509_free(x);
-			break;
-		}
-	BIO_free(bio);
-	if (sk_X509_num(sk) == 0) {
-		PROBLEM(ck, sec, key, "%s: no certificate in it (%s)", path,
-		    ck_ossl(e, sizeof(e)));
-		sk_X509_free(sk);
-		return NULL;
-	}
-	ERR_clear_error();
+	if ((sk = tls_read_certs(path, err, sizeof(err))) == NULL)
+		PROBLEM(ck, sec, key, "%s", err);
 	return sk;
 }
 

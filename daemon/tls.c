@@ -174,8 +174,7 @@ tls_err(char *err, size_t errlen, const char *fmt, ...)
 	ERR_clear_error();
 }
 
-/* Reads every certificate of a PEM file onto a new stack. */
-static STACK_OF(X509) *
+STACK_OF(X509) *
 tls_read_certs(const char *path, char *err, size_t errlen)
 {
 	STACK_OF(X509) *sk = NULL;
@@ -183,7 +182,8 @@ tls_read_certs(const char *path, char *err, size_t errlen)
 	BIO *bio;
 
 	if ((bio = BIO_new_file(path, "r")) == NULL) {
-		tls_err(err, errlen, "%s: cannot open", path);
+		(void)snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		ERR_clear_error();
 		return NULL;
 	}
 	if ((sk = sk_X509_new_null()) == NULL)

@@ -95,6 +95,11 @@ int	tls_reverify(struct tls_server *, SSL *, const struct config *,
  * The same decision on a verified chain (leaf first), for tests: org_cas are
  * the configured orgs' CA certificates, in config order.
  */
+/*
+ * Every certificate of a PEM file, on a new stack (sk_X509_pop_free it), or
+ * NULL with err saying why (the file, and errno or OpenSSL's reason).
+ */
+STACK_OF(X509) *tls_read_certs(const char *path, char *err, size_t errlen);
 int	tls_identify_chain(STACK_OF(X509) *chain, X509 *const *org_cas,
 	    const struct config *, struct principal *, char *err, size_t errlen)
 	    __attribute__((warn_unused_result));
