@@ -411,10 +411,13 @@ hh_put_version(struct stxn *t, const struct household_conf *hc,
 		rec->snapshot_version = plan->version;
 		rec->delta_bytes = 0;
 		d.snapshot = plan->version;
-		d.scope_version = rec->scope_version;
-		d.n_scope_version = rec->n_scope_version;
-		d.scope_at = rec->scope_at;
-		d.n_scope_at = rec->n_scope_at;
+		/* A walk back that reaches version 1 ends there anyway. */
+		if (plan->version > 1) {
+			d.scope_version = rec->scope_version;
+			d.n_scope_version = rec->n_scope_version;
+			d.scope_at = rec->scope_at;
+			d.n_scope_at = rec->n_scope_at;
+		}
 	} else
 		rec->delta_bytes += dbytes;
 	return store_delta_put(t, rec->household_id, &d, NULL);
