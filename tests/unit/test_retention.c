@@ -34,6 +34,7 @@
 #include "retention.h"
 #include "util.h"
 #include "testkey.h"
+#include "testpresent.h"
 
 #define HH_A	"0123456789abcdef0123456789abcdef"
 #define YEAR_US	(INT64_C(365) * 86400 * 1000000)
@@ -703,29 +704,6 @@ test_household_purge(void **state)
 	/* Again: nothing. */
 	assert_int_equal(run(f, 1, NOW, &r), 0);
 	assert_int_equal(r.rr_purged, 0);
-}
-
-/* The store as the version before sent_hh left it: no sent_hh, no flag. */
-static void
-make_pre_sent_hh(const char *env)
-{
-	MDB_env *e;
-	MDB_txn *t;
-	MDB_dbi d;
-	MDB_val k;
-
-	assert_int_equal(mdb_env_create(&e), 0);
-	assert_int_equal(mdb_env_set_maxdbs(e, 64), 0);
-	assert_int_equal(mdb_env_open(e, env, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), 0);
-	assert_int_equal(mdb_dbi_open(t, "sent_hh", 0, &d), 0);
-	assert_int_equal(mdb_drop(t, d, 1), 0);
-	assert_int_equal(mdb_dbi_open(t, "meta", 0, &d), 0);
-	k.mv_data = (void *)(uintptr_t)"sent_hh";
-	k.mv_size = strlen("sent_hh");
-	assert_int_equal(mdb_del(t, d, &k, NULL), 0);
-	assert_int_equal(mdb_txn_commit(t), 0);
-	mdb_env_close(e);
 }
 
 /*

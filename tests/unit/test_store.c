@@ -25,6 +25,7 @@
 #include "util.h"
 #include "store.h"
 #include "testkey.h"
+#include "testpresent.h"
 
 #define UC(s)		((char *)(uintptr_t)(s))
 #define MAP		(16u << 20)
@@ -3679,29 +3680,6 @@ raw_has_db(const char *env, const char *db)
 	mdb_txn_abort(t);
 	mdb_env_close(e);
 	return mrc == 0;
-}
-
-/* The store as the version before sent_hh left it: no sent_hh, no flag. */
-static void
-make_pre_sent_hh(const char *env)
-{
-	MDB_env *e;
-	MDB_txn *t;
-	MDB_dbi d;
-	MDB_val k;
-
-	assert_int_equal(mdb_env_create(&e), 0);
-	assert_int_equal(mdb_env_set_maxdbs(e, 64), 0);
-	assert_int_equal(mdb_env_open(e, env, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), 0);
-	assert_int_equal(mdb_dbi_open(t, "sent_hh", 0, &d), 0);
-	assert_int_equal(mdb_drop(t, d, 1), 0);
-	assert_int_equal(mdb_dbi_open(t, "meta", 0, &d), 0);
-	k.mv_data = (void *)(uintptr_t)"sent_hh";
-	k.mv_size = strlen("sent_hh");
-	assert_int_equal(mdb_del(t, d, &k, NULL), 0);
-	assert_int_equal(mdb_txn_commit(t), 0);
-	mdb_env_close(e);
 }
 
 /*
