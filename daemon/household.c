@@ -733,11 +733,12 @@ hh_index_sync(struct stxn *t, const struct household_conf *hc,
 
 /*
  * Drops grant id from the current grants (its index link too when nothing
- * else holds it). Grants past valid_until go the same way.
+ * else holds it). Grants past valid_until are left to hh_expire_lapsed,
+ * which says so in the feed.
  */
 static int
 hh_current_drop(struct stxn *t, const struct household_conf *hc,
-    struct household *h, uint64_t id, int64_t now)
+    struct household *h, uint64_t id)
 {
 	EpsHousehold *rec = h->h_rec;
 	EpGrant **dropped;
@@ -751,7 +752,7 @@ hh_current_drop(struct stxn *t, const struct household_conf *hc,
 	for (i = 0; i < rec->n_grants; i++) {
 		EpGrant *g = rec->grants[i];
 
-		if (g->id == id || (g->valid_until != 0 && g->valid_until <= now))
+		if (g->id == id)
 			dropped[nd++] = g;
 		else
 			rec->grants[k++] = g;
@@ -769,6 +770,54 @@ hh_current_drop(struct stxn *t, const struct household_conf *hc,
 	return rc;
 }
 
+/*
+ * Every current grant past its valid_until leaves the current grants, each
+ * with its own CONSENT_EXPIRED event and consent generation, as the sweep
+ * would have done: a change that comes between a grant's end and the next
+ * sweep (a grant, a revocation) must not take it silently, or the feed
+ * would judge the state before that change after the end already, and a
+ * partner whose access ended would never be told to drop its copy. The
+ * events are the system's (eenpland/expiry); the next event of the caller
+ * starts from the state after them.
+ */
+static int
+hh_expire_lapsed(struct stxn *t, const struct household_conf *hc,
+    struct household *h, int64_t now)
+{
+	struct household_ev he;
+	struct principal sys;
+	EpGrant *g;
+	uint64_t id;
+	size_t i;
+	int rc;
+
+	memset(&sys, 0, sizeof(sys));
+	snprintf(sys.pr_org, sizeof(sys.pr_org), "eenpland");
+	snprintf(sys.pr_subject, sizeof(sys.pr_subject), "expiry");
+	for (;;) {
+		/* The one that ended first. */
+		for (g = NULL, i = 0; i < h->h_rec->n_grants; i++)
+			if (h->h_rec->grants[i]->valid_until != 0 &&
+			    h->h_rec->grants[i]->valid_until <= now &&
+			    (g == NULL || h->h_rec->grants[i]->valid_until <
+			    g->valid_until))
+				g = h->h_rec->grants[i];
+		if (g == NULL)
+			return STORE_OK;
+		id = g->id;
+		if ((rc = hh_current_drop(t, hc, h, id)) != STORE_OK ||
+		    (rc = household_put(t, h)) != STORE_OK)
+			return rc;
+		memset(&he, 0, sizeof(he));
+		he.he_kind = KIND(CONSENT);
+		he.he_grant_id = id;
+		he.he_consent = EENPLAN__V1__CONSENT_CHANGE__CONSENT_EXPIRED;
+		if ((rc = household_event(t, h, &he, &sys, now)) != STORE_OK)
+			return rc;
+		h->h_gen0 = h->h_rec->consent_gen;
+	}
+}
+
 int
 household_grant_add(struct stxn *t, const struct household_conf *hc,
     struct household *h, EpGrant *g, int kind,
@@ -783,7 +832,7 @@ household_grant_add(struct stxn *t, const struct household_conf *hc,
 		plan_error_set(pe, CODE(INTERNAL), "", "no household");
 		return STORE_ERR;
 	}
-	if ((rc = hh_current_drop(t, hc, h, 0, now)) != STORE_OK) {
+	if ((rc = hh_expire_lapsed(t, hc, h, now)) != STORE_OK) {
 		plan_error_set(pe, CODE(INTERNAL), "", "%s", store_strerror(rc));
 		return rc;
 	}
@@ -853,11 +902,12 @@ household_grant_update(struct stxn *t, const struct household_conf *hc,
 
 	if (rec == NULL || g == NULL)
 		return STORE_ERR;
-	if ((rc = store_grant_put(t, h->h_id, g)) != STORE_OK)
+	if ((rc = hh_expire_lapsed(t, hc, h, now)) != STORE_OK ||
+	    (rc = store_grant_put(t, h->h_id, g)) != STORE_OK)
 		return rc;
 	/* A revoked grant counts no more: it leaves the current grants. */
 	if (g->revoked_at != 0 &&
-	    (rc = hh_current_drop(t, hc, h, g->id, now)) != STORE_OK)
+	    (rc = hh_current_drop(t, hc, h, g->id)) != STORE_OK)
 		return rc;
 	if ((rc = household_put(t, h)) != STORE_OK)
 		return rc;
@@ -972,14 +1022,8 @@ hh_expire_one(struct stxn *t, const struct household_conf *hc,
 			goto out;
 		(*n)++;
 	} else if (g != NULL) {
-		if ((rc = hh_current_drop(t, hc, &h, due->hd_id, now)) !=
-		    STORE_OK || (rc = household_put(t, &h)) != STORE_OK)
-			goto out;
-		memset(&he, 0, sizeof(he));
-		he.he_kind = KIND(CONSENT);
-		he.he_grant_id = due->hd_id;
-		he.he_consent = EENPLAN__V1__CONSENT_CHANGE__CONSENT_EXPIRED;
-		if ((rc = household_event(t, &h, &he, &sys, now)) != STORE_OK)
+		/* It, and any other that ended, each with its event. */
+		if ((rc = hh_expire_lapsed(t, hc, &h, now)) != STORE_OK)
 			goto out;
 		(*n)++;
 	}
