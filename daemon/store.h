@@ -249,8 +249,11 @@ int	store_audit_last(struct stxn *, uint64_t *seq)
  */
 int	store_audit_index(struct stxn *, uint64_t min, unsigned max,
 	    uint64_t *pending) __attribute__((warn_unused_result));
-/* 1 when at least min records wait for store_audit_index (reads only). */
-int	store_audit_index_due(struct stxn *, uint64_t min);
+/*
+ * Records appended but not yet indexed (reads only); UINT64_MAX when the
+ * store cannot say (store_audit_index will say what is wrong).
+ */
+uint64_t store_audit_index_pending(struct stxn *);
 /* The highest seq the indexes cover. */
 int	store_audit_indexed(struct stxn *, uint64_t *seq)
 	    __attribute__((warn_unused_result));

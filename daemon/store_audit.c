@@ -904,15 +904,15 @@ store_audit_index(struct stxn *tx, uint64_t min, unsigned max,
 	return STORE_OK;
 }
 
-int
-store_audit_index_due(struct stxn *tx, uint64_t min)
+uint64_t
+store_audit_index_pending(struct stxn *tx)
 {
 	uint64_t indexed, last;
 
 	if (store_meta_get_u64(tx, AUDIT_INDEXED_META, &indexed) != STORE_OK ||
 	    store_audit_last(tx, &last) != STORE_OK)
-		return 1;	/* store_audit_index will say what is wrong */
-	return last > indexed && last - indexed >= min;
+		return UINT64_MAX;
+	return last > indexed ? last - indexed : 0;
 }
 
 int

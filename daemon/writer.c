@@ -249,17 +249,16 @@ static void
 writer_run_index(struct writer *w, struct stxn *parent, int idle)
 {
 	struct stxn *child;
-	uint64_t min, step;
+	uint64_t min, step, pending;
 	int rc;
 
 	min = idle ? 1 : w->w_index_lag;
 	/* A child txn costs; most batches have nothing to index yet. */
-	if (!store_audit_index_due(parent, min))
+	if ((pending = store_audit_index_pending(parent)) < min)
 		return;
 	if (idle)
 		step = WRITER_INDEX_IDLE;
-	else if (store_audit_index_due(parent, (uint64_t)w->w_index_lag *
-	    WRITER_INDEX_BEHIND))
+	else if (pending >= (uint64_t)w->w_index_lag * WRITER_INDEX_BEHIND)
 		step = WRITER_INDEX_CATCHUP;
 	else if (w->w_last_audits >= WRITER_INDEX_BUSY)
 		step = WRITER_INDEX_STEP;
