@@ -20,6 +20,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "writer.h"
 #include "util.h"
 #include "wire.h"
 
@@ -202,7 +203,7 @@ config_defaults(struct config *cfg)
 	cfg->c_conn_output_max = 8388608;
 	cfg->c_memory_max = 268435456;
 	cfg->c_snapshot_versions = 1000;
-	cfg->c_audit_index_lag = 1024;
+	cfg->c_audit_index_lag = WRITER_INDEX_LAG;
 	cfg->c_snapshot_bytes = 65536;
 	cfg->c_grants_max = 4096;
 	cfg->c_active_grants_max = 64;

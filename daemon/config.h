@@ -89,9 +89,10 @@ struct config {
 						   outside data_dir, mode 0600) */
 	uint32_t	c_snapshot_versions;	/* snapshot_versions = 1000 */
 	/*
-	 * audit_index_lag = 1024: audit records the writer lets gather before
-	 * it indexes them (it also does when idle). More: fewer index pages
-	 * written per record; a query reads that many records more at most.
+	 * audit_index_lag = 128: durable audit records the indexer (a thread
+	 * beside the writer) lets gather before it indexes them (after a
+	 * second, whatever waits). More: fewer index pages written per
+	 * record, in bigger bursts; a query reads that many more of the log.
 	 */
 	uint32_t	c_audit_index_lag;
 	size_t		c_snapshot_bytes;	/* snapshot_bytes = 65536 */

@@ -98,6 +98,7 @@ struct metrics {
 	_Atomic int64_t		m_writer_beat;
 	_Atomic int64_t		m_subs;
 	_Atomic int64_t		m_sub_lag;
+	_Atomic uint64_t	m_index_lag;
 	_Atomic int64_t		m_sub_pending;
 	_Atomic int64_t		m_loop_beat[METRICS_LOOPS];
 };
@@ -205,6 +206,12 @@ void
 metrics_sub_lag(int64_t delta)
 {
 	ADD(metrics.m_sub_lag, delta);
+}
+
+void
+metrics_audit_index_lag(uint64_t records)
+{
+	SET(metrics.m_index_lag, records);
 }
 
 void
@@ -572,6 +579,10 @@ metrics_render(struct metrics_buf *b, const struct metrics_gauges *g,
 	    "audit record committed.", g->mg_audit_seq);
 	render_gauge(b, "eenplan_feed_last_seq", "Sequence number of the last "
 	    "change event committed.", g->mg_feed_seq);
+	render_gauge(b, "eenplan_audit_index_lag_records", "Durable audit "
+	    "records the audit index did not cover yet when the indexer last "
+	    "began a step (queries read them from the log).",
+	    LOAD(metrics.m_index_lag));
 	render_gauge(b, "eenplan_feed_subscribers", "Push subscriptions open.",
 	    LOAD(metrics.m_subs));
 	v = LOAD(metrics.m_sub_lag);

@@ -306,13 +306,18 @@ mig_log_batch(struct store *st, unsigned batch, struct mig_stats *ms,
 			goto abort;
 		ms->ms_events++;
 	}
-	/* The audit indexes of this transaction's records, in it. */
-	do {
-		if ((rc = store_audit_index(t, 1, 0, &pending)) != STORE_OK)
-			goto abort;
-	} while (pending > 0);
 	if ((rc = store_commit(t)) != STORE_OK)
 		goto fail;
+	/*
+	 * The audit index of what this transaction moved, in the index's
+	 * own environment (a cut here leaves it behind the log: the
+	 * indexer, or the next step, goes on from where it got).
+	 */
+	do {
+		if ((rc = store_audit_index(st, UINT64_MAX, 0, &pending)) !=
+		    STORE_OK)
+			goto fail;
+	} while (pending > 0);
 	return done;
 abort:
 	store_abort(t);

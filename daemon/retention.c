@@ -545,8 +545,8 @@ rt_audit(struct store *st, struct rt *rt, struct audit_head *head,
 	EpAuditRecord *r, *a;
 	struct stxn *t;
 	char day[16];
-	uint64_t seq, first, n;
-	int rc, done = 0;
+	uint64_t seq, first, n, left;
+	int rc, done = 0, reset = 0;
 
 	rt_day(cutoff, day, sizeof(day));
 	while (!done) {
@@ -611,6 +611,14 @@ rt_audit(struct store *st, struct rt *rt, struct audit_head *head,
 		}
 		if ((rc = audit_base_put(t, &base)) != STORE_OK)
 			goto fail;
+		/*
+		 * The audit index names the records going: emptied before
+		 * the first of them goes (a cut between leaves an empty
+		 * index, which the daemon builds again), built again after.
+		 */
+		if (!reset && (rc = store_audit_index_reset(st)) != STORE_OK)
+			goto fail;
+		reset = 1;
 		if ((a = audit_record_new(NULL, "AuditPurge", NULL, o->ro_now)) ==
 		    NULL) {
 			rc = STORE_ERR;
@@ -647,7 +655,23 @@ rt_audit(struct store *st, struct rt *rt, struct audit_head *head,
 		    (unsigned long long)(first + n - 1),
 		    (unsigned long long)n);
 	}
+	if (reset) {
+		/* On disk first: the index never names a record a cut loses. */
+		if ((rc = store_sync(st)) != STORE_OK)
+			goto fail_index;
+		do {
+			if ((rc = store_audit_index(st, UINT64_MAX, 0,
+			    &left)) != STORE_OK)
+				goto fail_index;
+		} while (left > 0);
+		rt_say(rt, "audit index built again up to record %llu",
+		    (unsigned long long)store_audit_indexed(st));
+	}
 	return 0;
+fail_index:
+	snprintf(err, errlen, "audit index: %s (the daemon builds it at its "
+	    "start)", store_strerror(rc));
+	return -1;
 fail:
 	if (o->ro_apply) {
 		store_abort(t);

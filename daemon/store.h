@@ -20,8 +20,9 @@
  *                                      without seq, prev_hash; its actor
  *                                      a number), appended
  *   log_hh    hh16                  => seq | CRC, DUPSORT (records naming
- *                                      the household; built off the hot
- *                                      path, up to meta "audit_indexed")
+ *                                      the household; in the audit index's
+ *                                      own environment, built off the hot
+ *                                      path up to its meta "audit_indexed")
  *   log_org   org \0                => seq | CRC, DUPSORT (records by the
  *                                      actor's org; likewise)
  *   actors    id                    -> sealed Actor (principal, org
@@ -241,21 +242,34 @@ int	store_audit_scan(struct stxn *, const char *hhid, const char *org,
 int	store_audit_last(struct stxn *, uint64_t *seq)
 	    __attribute__((warn_unused_result));
 /*
- * Indexes (log_hh, log_org) up to max records (0: a few thousand) the log
- * holds past what is indexed, when at least min wait; *pending (may be
- * NULL) gets how many remain after. Off the hot path: the writer calls it
- * at the start of a batch (min: audit_index_lag, a small max, so that no
- * batch waits long for it) and when idle (min 1).
+ * The audit index (log_hh, log_org) lives in an LMDB environment of its own
+ * (DATA_DIR/audit-index), written by the writer's indexer thread beside the
+ * writer: its random page writes (one leaf per household a record names)
+ * never hold up a batch. It is derived data: it covers the log up to its
+ * audit_indexed; a scan reads it up to there and the log past it.
+ *
+ * store_audit_index indexes up to max records (0: a few thousand) of the
+ * log past what is indexed, none past upto (the indexer passes the last
+ * seq known durable: a record a power cut can still take away is never
+ * indexed), in one committed txn of the index; *pending (may be NULL) gets
+ * how many up to upto remain. STORE_READONLY without an index.
  */
-int	store_audit_index(struct stxn *, uint64_t min, unsigned max,
+int	store_audit_index(struct store *, uint64_t upto, unsigned max,
 	    uint64_t *pending) __attribute__((warn_unused_result));
+/* The highest seq the index covers, as committed (0: none, or no index). */
+uint64_t store_audit_indexed(struct store *);
 /*
- * Records appended but not yet indexed (reads only); UINT64_MAX when the
- * store cannot say (store_audit_index will say what is wrong).
+ * Empties the index (the retention purge, before it takes records away;
+ * the indexer builds it again).
  */
-uint64_t store_audit_index_pending(struct stxn *);
-/* The highest seq the indexes cover. */
-int	store_audit_indexed(struct stxn *, uint64_t *seq)
+int	store_audit_index_reset(struct store *)
+	    __attribute__((warn_unused_result));
+/*
+ * At a read-write open: an index that does not match the log beside it
+ * (past its last record, or its last indexed record not the one there: a
+ * data file restored without its index) is emptied, to be built again.
+ */
+int	store_audit_index_check(struct store *)
 	    __attribute__((warn_unused_result));
 
 /* ---------------------------------------------------------- change feed */

@@ -35,7 +35,8 @@
 typedef Eenplan__Store__AuditEntry	EpsAuditEntry;
 typedef Eenplan__Store__Actor		EpsActor;
 
-#define AUDIT_INDEXED_META	"audit_indexed"
+#define AUDIT_INDEXED_META	STORE_AUDIT_INDEXED_META
+#define AUDIT_INDEXED_HASH_META	"audit_indexed_hash"
 #define AUDIT_DUP_LEN		12	/* seq (8, big-endian) | CRC-32 (4) */
 #define AUDIT_HASH		32
 #define AUDIT_ID_MAX		128	/* org in a log_org key */
@@ -654,10 +655,14 @@ damaged:
 	return stxn_fail(tx, STORE_CORRUPT);
 }
 
-/* The index part of a scan: key's records with after < seq <= upto. */
+/*
+ * The index part of a scan: key's records with after < seq <= upto, the
+ * index read in ix (the index's environment), the records in the scan's
+ * own txn.
+ */
 static int
-scan_index(struct audit_scan *as, int db, const void *keyb, size_t klen,
-    uint64_t after, uint64_t upto)
+scan_index(struct audit_scan *as, struct stxn *ix, int db, const void *keyb,
+    size_t klen, uint64_t after, uint64_t upto)
 {
 	struct stxn *tx = as->as_tx;
 	uint8_t start[AUDIT_DUP_LEN];
@@ -669,14 +674,15 @@ scan_index(struct audit_scan *as, int db, const void *keyb, size_t klen,
 
 	if (after >= upto)
 		return STORE_OK;
-	if ((mrc = mdb_cursor_open(tx->sx_txn, tx->sx_store->st_dbi[db],
+	if ((mrc = mdb_cursor_open(ix->sx_txn, ix->sx_store->st_dbi[db],
 	    &cur)) != MDB_SUCCESS)
 		return stxn_mdb_fail(tx, mrc, "cursor", db);
 	k.mv_data = (void *)(uintptr_t)keyb;
 	k.mv_size = klen;
 	mrc = mdb_cursor_get(cur, &k, &d, MDB_SET);
 	if (mrc == MDB_NOTFOUND) {
-		rc = dup_checked_miss(tx, db, cur, &k);
+		if ((rc = dup_checked_miss(ix, db, cur, &k)) != STORE_OK)
+			rc = stxn_fail(tx, rc);
 		goto out;
 	}
 	if (mrc == MDB_SUCCESS) {
@@ -705,7 +711,7 @@ scan_index(struct audit_scan *as, int db, const void *keyb, size_t klen,
 		mrc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP);
 	}
 	if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
-		rc = stxn_mdb_fail(tx, mrc, "cursor get", db);
+		rc = stxn_fail(tx, stxn_mdb_fail(ix, mrc, "cursor get", db));
 out:
 	mdb_cursor_close(cur);
 	return rc;
@@ -736,7 +742,8 @@ store_audit_scan(struct stxn *tx, const char *hhid, const char *org,
 	uint8_t key[AUDIT_ID_MAX + 1], start[8];
 	struct audit_scan as;
 	struct stop_probe sp;
-	uint64_t indexed = 0;
+	struct stxn *ix;
+	uint64_t indexed = 0, last;
 	size_t n;
 	int rc;
 
@@ -759,16 +766,34 @@ store_audit_scan(struct stxn *tx, const char *hhid, const char *org,
 		return STORE_OK;	/* never indexed, never named */
 	if (hhid == NULL && org != NULL && org_key(key, org) == 0)
 		return STORE_OK;
-	if ((hhid != NULL || org != NULL) &&
-	    (rc = store_meta_get_u64(tx, AUDIT_INDEXED_META, &indexed)) !=
-	    STORE_OK)
-		return rc;
-	if (hhid != NULL)
-		rc = scan_index(&as, DB_LOG_HH, key, STORE_HHID_LEN, after,
-		    indexed);
-	else if (org != NULL) {
-		n = org_key(key, org);
-		rc = scan_index(&as, DB_LOG_ORG, key, n, after, indexed);
+	/*
+	 * The index's snapshot, taken after ours, may have indexed records
+	 * past our snapshot's last: it is read only up to that last, and the
+	 * log after what it had indexed, so every record committed before
+	 * this txn began is seen exactly once. Without an index (a read-only
+	 * open of a store that has none yet), the whole log is read.
+	 */
+	if ((hhid != NULL || org != NULL) && tx->sx_store->st_index != NULL) {
+		if ((ix = store_reader_new(tx->sx_store->st_index)) == NULL)
+			return stxn_fail(tx, STORE_ERR);
+		if ((rc = store_reader_begin(ix)) != STORE_OK ||
+		    (rc = store_meta_get_u64(ix, AUDIT_INDEXED_META,
+		    &indexed)) != STORE_OK ||
+		    (rc = store_audit_last(tx, &last)) != STORE_OK) {
+			store_reader_free(ix);
+			return stxn_fail(tx, rc);
+		}
+		if (indexed > last)
+			indexed = last;
+		if (hhid != NULL)
+			rc = scan_index(&as, ix, DB_LOG_HH, key,
+			    STORE_HHID_LEN, after, indexed);
+		else {
+			n = org_key(key, org);
+			rc = scan_index(&as, ix, DB_LOG_ORG, key, n, after,
+			    indexed);
+		}
+		store_reader_free(ix);
 	}
 	/* The log past what is indexed (all of it for an unfiltered scan). */
 	if (rc == STORE_OK && !sp.sp_stopped) {
@@ -816,9 +841,13 @@ index_set(struct stxn *tx, int db, const void *keyb, size_t klen,
 #define index_del(tx, db, k, klen, seq)	index_set(tx, db, k, klen, seq, 1)
 
 struct index_arg {
-	struct stxn	*ia_tx;
+	struct stxn	*ia_tx;		/* the store's: the log */
+	struct stxn	*ia_ix;		/* the index's: written */
 	struct actor_cache ia_cache;
 	uint64_t	 ia_last;	/* the last seq indexed */
+	uint64_t	 ia_upto;	/* the last seq to index */
+	uint8_t		 ia_hash[AUDIT_HASH];	/* ia_last's hash */
+	int		 ia_hashed;	/* ia_hash holds it */
 	unsigned	 ia_n;
 	unsigned	 ia_max;	/* records this call */
 };
@@ -827,7 +856,7 @@ static int
 index_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 {
 	struct index_arg *ia = arg;
-	struct stxn *tx = ia->ia_tx;
+	struct stxn *tx = ia->ia_tx, *ix = ia->ia_ix;
 	uint8_t hh[STORE_HHID_LEN], ok[AUDIT_ID_MAX + 1];
 	EpsActor *a, *owned;
 	EpsAuditEntry *e;
@@ -839,26 +868,32 @@ index_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 		store_log_corrupt(DB_LOG, key, "key is not a sequence number");
 		return STORE_CORRUPT;
 	}
-	seq = util_be64_get(key->mv_data);
+	if ((seq = util_be64_get(key->mv_data)) > ia->ia_upto)
+		return 1;
 	if ((rc = store_unpack(tx, DB_LOG, key->mv_data, key->mv_size,
 	    &eenplan__store__audit_entry__descriptor, p, len,
 	    (ProtobufCMessage **)&e)) != STORE_OK)
 		return rc;
 	if (e->household.len == STORE_HHID_LEN)
-		rc = index_put(tx, DB_LOG_HH, e->household.data,
+		rc = index_put(ix, DB_LOG_HH, e->household.data,
 		    STORE_HHID_LEN, seq);
 	for (i = 0; rc == STORE_OK && i < e->n_listed_households; i++) {
 		if (store_hhid(e->listed_households[i], hh) != 0 ||
 		    (e->household.len == STORE_HHID_LEN &&
 		    memcmp(hh, e->household.data, STORE_HHID_LEN) == 0))
 			continue;
-		rc = index_put(tx, DB_LOG_HH, hh, sizeof(hh), seq);
+		rc = index_put(ix, DB_LOG_HH, hh, sizeof(hh), seq);
 	}
 	if (rc == STORE_OK && e->actor != 0 &&
 	    (rc = actor_find(tx, &ia->ia_cache, e->actor, &a, &owned)) ==
 	    STORE_OK && a->principal != NULL &&
 	    (n = org_key(ok, a->principal->org)) > 0)
-		rc = index_put(tx, DB_LOG_ORG, ok, n, seq);
+		rc = index_put(ix, DB_LOG_ORG, ok, n, seq);
+	if (rc == STORE_OK) {
+		ia->ia_hashed = e->hash.len == AUDIT_HASH;
+		if (ia->ia_hashed)
+			memcpy(ia->ia_hash, e->hash.data, AUDIT_HASH);
+	}
 	entry_free(e);
 	if (rc != STORE_OK)
 		return rc;
@@ -866,29 +901,35 @@ index_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 	return ++ia->ia_n >= ia->ia_max ? 1 : 0;
 }
 
-int
-store_audit_index(struct stxn *tx, uint64_t min, unsigned max,
-    uint64_t *pending)
+/*
+ * Indexes the records of tx's log past the index's audit_indexed, up to
+ * upto (at most max of them), into ix. The index keeps the hash of the
+ * last record it indexed, so that an index that does not belong to the
+ * log beside it (a data file put back without its index) is known.
+ */
+static int
+index_run(struct stxn *tx, struct stxn *ix, uint64_t upto, unsigned max,
+    uint64_t *indexed_out, uint64_t *pending)
 {
 	struct index_arg ia;
 	uint8_t start[8];
 	uint64_t indexed, last;
 	int rc;
 
-	if (pending != NULL)
-		*pending = 0;
-	if ((rc = stxn_writable(tx)) != STORE_OK)
-		return rc;
-	if ((rc = store_meta_get_u64(tx, AUDIT_INDEXED_META, &indexed)) !=
+	*pending = 0;
+	if ((rc = store_meta_get_u64(ix, AUDIT_INDEXED_META, &indexed)) !=
 	    STORE_OK || (rc = store_audit_last(tx, &last)) != STORE_OK)
 		return rc;
-	if (pending != NULL)
-		*pending = last > indexed ? last - indexed : 0;
-	if (last <= indexed || last - indexed < min)
+	*indexed_out = indexed;
+	if (upto > last)
+		upto = last;
+	if (upto <= indexed)
 		return STORE_OK;
 	memset(&ia, 0, sizeof(ia));
 	ia.ia_tx = tx;
+	ia.ia_ix = ix;
 	ia.ia_last = indexed;
+	ia.ia_upto = upto;
 	ia.ia_max = max == 0 || max > AUDIT_INDEX_CHUNK ? AUDIT_INDEX_CHUNK : max;
 	util_be64_put(start, indexed + 1);
 	rc = store_scan(tx, DB_LOG, NULL, 0, start, sizeof(start), index_one,
@@ -896,29 +937,139 @@ store_audit_index(struct stxn *tx, uint64_t min, unsigned max,
 	actor_cache_free(&ia.ia_cache);
 	if (rc != STORE_OK)
 		return rc;
-	if (ia.ia_last > indexed && (rc = store_meta_put_u64(tx,
-	    AUDIT_INDEXED_META, ia.ia_last)) != STORE_OK)
+	if (ia.ia_last > indexed && ((rc = store_meta_put_u64(ix,
+	    AUDIT_INDEXED_META, ia.ia_last)) != STORE_OK ||
+	    (rc = ia.ia_hashed ? store_meta_put(ix, AUDIT_INDEXED_HASH_META,
+	    ia.ia_hash, AUDIT_HASH) : store_del_key(ix, DB_META,
+	    AUDIT_INDEXED_HASH_META, strlen(AUDIT_INDEXED_HASH_META))) !=
+	    STORE_OK) && rc != STORE_NOTFOUND)
 		return rc;
-	if (pending != NULL)
-		*pending = last - ia.ia_last;
+	*indexed_out = ia.ia_last;
+	*pending = upto - ia.ia_last;
 	return STORE_OK;
 }
 
-uint64_t
-store_audit_index_pending(struct stxn *tx)
+int
+store_audit_index(struct store *st, uint64_t upto, unsigned max,
+    uint64_t *pending)
 {
-	uint64_t indexed, last;
+	struct stxn *rd, *ix;
+	uint64_t left = 0, indexed = 0;
+	int rc;
 
-	if (store_meta_get_u64(tx, AUDIT_INDEXED_META, &indexed) != STORE_OK ||
-	    store_audit_last(tx, &last) != STORE_OK)
-		return UINT64_MAX;
-	return last > indexed ? last - indexed : 0;
+	if (pending != NULL)
+		*pending = 0;
+	if (st->st_index == NULL)
+		return STORE_READONLY;
+	if ((rd = store_reader_new(st)) == NULL)
+		return STORE_ERR;
+	if ((rc = store_reader_begin(rd)) != STORE_OK) {
+		store_reader_free(rd);
+		return rc;
+	}
+	if ((rc = store_index_write_begin(st, &ix)) == STORE_OK) {
+		if ((rc = index_run(rd, ix, upto, max, &indexed, &left)) !=
+		    STORE_OK)
+			store_abort(ix);
+		else if ((rc = store_commit(ix)) == STORE_OK)
+			atomic_store(&st->st_index->st_indexed, indexed);
+	}
+	store_reader_free(rd);
+	if (rc == STORE_OK && pending != NULL)
+		*pending = left;
+	return rc;
+}
+
+uint64_t
+store_audit_indexed(struct store *st)
+{
+	return st->st_index != NULL ? atomic_load(&st->st_index->st_indexed) :
+	    0;
 }
 
 int
-store_audit_indexed(struct stxn *tx, uint64_t *seq)
+store_audit_index_reset(struct store *st)
 {
-	return store_meta_get_u64(tx, AUDIT_INDEXED_META, seq);
+	struct stxn *ix;
+	int mrc, rc;
+
+	if (st->st_index == NULL)
+		return STORE_OK;
+	if ((rc = store_index_write_begin(st, &ix)) != STORE_OK)
+		return rc;
+	if ((mrc = mdb_drop(ix->sx_txn, st->st_index->st_dbi[DB_LOG_HH], 0)) !=
+	    MDB_SUCCESS ||
+	    (mrc = mdb_drop(ix->sx_txn, st->st_index->st_dbi[DB_LOG_ORG], 0)) !=
+	    MDB_SUCCESS)
+		rc = stxn_mdb_fail(ix, mrc, "drop", DB_LOG_HH);
+	if (rc == STORE_OK)
+		rc = store_meta_put_u64(ix, AUDIT_INDEXED_META, 0);
+	if (rc == STORE_OK && (rc = store_del_key(ix, DB_META,
+	    AUDIT_INDEXED_HASH_META, strlen(AUDIT_INDEXED_HASH_META))) ==
+	    STORE_NOTFOUND)
+		rc = STORE_OK;
+	if (rc != STORE_OK) {
+		store_abort(ix);
+		return rc;
+	}
+	if ((rc = store_commit(ix)) == STORE_OK)
+		atomic_store(&st->st_index->st_indexed, 0);
+	return rc;
+}
+
+int
+store_audit_index_check(struct store *st)
+{
+	uint8_t hash[AUDIT_HASH];
+	struct stxn *rd = NULL, *ix = NULL;
+	EpsAuditEntry *e = NULL;
+	uint64_t indexed, last;
+	size_t hlen = 0;
+	const char *why = NULL;
+	int rc;
+
+	if (st->st_index == NULL || st->st_readonly)
+		return STORE_OK;
+	if ((rd = store_reader_new(st)) == NULL ||
+	    (ix = store_reader_new(st->st_index)) == NULL) {
+		store_reader_free(rd);
+		return STORE_ERR;
+	}
+	if ((rc = store_reader_begin(rd)) != STORE_OK ||
+	    (rc = store_reader_begin(ix)) != STORE_OK ||
+	    (rc = store_meta_get_u64(ix, AUDIT_INDEXED_META, &indexed)) !=
+	    STORE_OK || (rc = store_audit_last(rd, &last)) != STORE_OK)
+		goto out;
+	if (indexed == 0)
+		goto out;
+	rc = store_meta_get(ix, AUDIT_INDEXED_HASH_META, hash, sizeof(hash),
+	    &hlen);
+	if (rc == STORE_NOTFOUND)
+		hlen = 0;
+	else if (rc != STORE_OK)
+		goto out;
+	if (indexed > last)
+		why = "it indexed records past the log's last";
+	else if ((rc = entry_get(rd, indexed, 0, &e)) == STORE_NOTFOUND)
+		why = "the last record it indexed is not in the log";
+	else if (rc != STORE_OK)
+		goto out;
+	else if (hlen != (e->hash.len == AUDIT_HASH ? AUDIT_HASH : 0) ||
+	    (hlen == AUDIT_HASH && CRYPTO_memcmp(hash, e->hash.data,
+	    AUDIT_HASH) != 0))
+		why = "the last record it indexed is not the one in the log";
+	rc = STORE_OK;
+out:
+	entry_free(e);
+	store_reader_free(ix);
+	store_reader_free(rd);
+	if (rc != STORE_OK)
+		return rc;
+	if (why == NULL)
+		return STORE_OK;
+	log_warnx("store: the audit index does not belong to this log (%s): "
+	    "built again from the log", why);
+	return store_audit_index_reset(st);
 }
 
 /* ------------------------------------------------------- raw (tests) */
@@ -978,50 +1129,28 @@ entry_keep_prev(struct stxn *tx, uint64_t seq)
 }
 
 /*
- * For the retention purge (ops): record seq goes, with its index entries
- * when it was indexed; the record after it first keeps the hash of this
- * one as its prev_hash, so it still says where the chain comes from.
+ * For the retention purge (ops): record seq goes; the record after it first
+ * keeps the hash of this one as its prev_hash, so it still says where the
+ * chain comes from. The purge empties the audit index first
+ * (store_audit_index_reset) and builds it again after.
  */
 int
 store_audit_del(struct stxn *tx, uint64_t seq)
 {
-	uint8_t key[8], hh[STORE_HHID_LEN], ok[AUDIT_ID_MAX + 1];
-	EpAuditRecord *rec;
-	uint64_t indexed;
-	size_t i, n;
+	uint8_t key[8];
+	EpsAuditEntry *e;
 	int rc;
 
 	if ((rc = stxn_writable(tx)) != STORE_OK)
 		return rc;
-	if ((rc = store_audit_get(tx, seq, &rec)) != STORE_OK)
+	if ((rc = entry_get(tx, seq, 0, &e)) != STORE_OK)
 		return rc;
-	if ((rc = entry_keep_prev(tx, seq + 1)) != STORE_OK ||
-	    (rc = store_meta_get_u64(tx, AUDIT_INDEXED_META, &indexed)) !=
-	    STORE_OK)
-		goto out;
-	if (seq <= indexed) {
-		if (rec->household_id != NULL &&
-		    store_hhid(rec->household_id, hh) == 0 &&
-		    (rc = index_del(tx, DB_LOG_HH, hh, sizeof(hh), seq)) !=
-		    STORE_OK)
-			goto out;
-		for (i = 0; i < rec->n_listed_households; i++) {
-			if (store_hhid(rec->listed_households[i], hh) != 0)
-				continue;
-			if ((rc = index_del(tx, DB_LOG_HH, hh, sizeof(hh),
-			    seq)) != STORE_OK)
-				goto out;
-		}
-		if (rec->actor != NULL &&
-		    (n = org_key(ok, rec->actor->org)) > 0 &&
-		    (rc = index_del(tx, DB_LOG_ORG, ok, n, seq)) != STORE_OK)
-			goto out;
-	}
+	entry_free(e);
+	if ((rc = entry_keep_prev(tx, seq + 1)) != STORE_OK)
+		return rc;
 	util_be64_put(key, seq);
 	rc = store_del_key(tx, DB_LOG, key, sizeof(key));
 	if (tx->sx_store->st_audit_seq == seq)
 		tx->sx_store->st_audit_seq = 0;
-out:
-	protobuf_c_message_free_unpacked(&rec->base, NULL);
 	return rc;
 }

@@ -512,6 +512,39 @@ store_keyring(struct store *st)
 }
 
 /*
+ * Stores made before the audit index had its own environment kept it here:
+ * dropped (its pages freed) on the first read-write open; the indexer
+ * builds the new one from the log.
+ */
+static int
+legacy_index_drop(struct stxn *tx, int db, char *err, size_t errlen)
+{
+	MDB_dbi dbi;
+	int mrc, rc;
+
+	mrc = mdb_dbi_open(tx->sx_txn, store_dbs[db].sd_name, 0, &dbi);
+	if (mrc == MDB_NOTFOUND)
+		return 0;
+	if (mrc == MDB_SUCCESS)
+		mrc = mdb_drop(tx->sx_txn, dbi, 1);
+	if (mrc != MDB_SUCCESS) {
+		snprintf(err, errlen, "database %s: %s", store_dbs[db].sd_name,
+		    mdb_strerror(mrc));
+		return -1;
+	}
+	rc = store_del_key(tx, DB_META, STORE_AUDIT_INDEXED_META,
+	    strlen(STORE_AUDIT_INDEXED_META));
+	if (rc != STORE_OK && rc != STORE_NOTFOUND) {
+		snprintf(err, errlen, "meta %s: %s", STORE_AUDIT_INDEXED_META,
+		    store_strerror(rc));
+		return -1;
+	}
+	log_info("store: the audit index moves to its own environment "
+	    "(%s dropped here; rebuilt from the log)", store_dbs[db].sd_name);
+	return 0;
+}
+
+/*
  * Opens every database, checks the schema and the keyring in one committed
  * txn. Schema-1 databases are opened when present (a store to migrate).
  */
@@ -534,6 +567,11 @@ store_open_dbs(struct store *st, char *err, size_t errlen)
 		return -1;
 	}
 	for (i = 0; i < DB_COUNT; i++) {
+		if (store_dbs[i].sd_index) {
+			/* In the index's own environment (index_open). */
+			st->st_dbi[i] = 0;
+			continue;
+		}
 		mrc = mdb_dbi_open(tx.sx_txn, store_dbs[i].sd_name,
 		    i >= DB_V1_FIRST ? 0 : flags | store_dbs[i].sd_flags,
 		    &st->st_dbi[i]);
@@ -577,6 +615,10 @@ store_open_dbs(struct store *st, char *err, size_t errlen)
 		if (i == DB_V1_HOUSEHOLDS)
 			v1 = 1;
 	}
+	for (i = 0; !st->st_readonly && i < DB_V1_FIRST; i++)
+		if (store_dbs[i].sd_index &&
+		    legacy_index_drop(&tx, i, err, errlen) == -1)
+			goto fail;
 	/* Absent reads as 0: a new store. */
 	if ((rc = store_meta_get_u64(&tx, "schema", &schema)) != STORE_OK) {
 		snprintf(err, errlen, "schema version: %s", store_strerror(rc));
@@ -733,6 +775,107 @@ store_env_start(struct store *st, char *err, size_t errlen)
 	return store_open_dbs(st, err, errlen);
 }
 
+/*
+ * The audit index's environment, DATA_DIR/audit-index: a store of its own
+ * (log_hh, log_org, meta), no keyring (its entries are CRC-framed ids and
+ * sequence numbers, as they were in the store). Committed with LMDB's full
+ * sync: whatever a power cut leaves, it opens whole, and it only ever
+ * names records known durable. A read-only open of a store without one
+ * goes on without it (scans read the log).
+ */
+static int
+index_open(struct store *st, char *err, size_t errlen)
+{
+	static const int dbs[] = { DB_LOG_HH, DB_LOG_ORG, DB_META };
+	char dir[PATH_MAX];
+	struct store *ix;
+	struct stat sb;
+	struct stxn tx;
+	uint64_t indexed = 0;
+	size_t i, map;
+	int mrc, rc;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", st->st_dir,
+	    STORE_INDEX_DIR) >= sizeof(dir)) {
+		snprintf(err, errlen, "%s: path too long", st->st_dir);
+		return -1;
+	}
+	if (st->st_readonly) {
+		if (stat(dir, &sb) == -1 && errno == ENOENT)
+			return 0;
+	} else if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((ix = calloc(1, sizeof(*ix))) == NULL ||
+	    (ix->st_dir = strdup(dir)) == NULL) {
+		free(ix);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	ix->st_is_index = 1;
+	ix->st_readonly = st->st_readonly;
+	ix->st_map_max = st->st_map_max;
+	ix->st_max_readers = st->st_max_readers;
+	pthread_mutex_init(&ix->st_keys_mtx, NULL);
+	atomic_init(&ix->st_fail_commit, 0);
+	atomic_init(&ix->st_fail_child_commit, 0);
+	atomic_init(&ix->st_damaged, 0);
+	atomic_init(&ix->st_indexed, 0);
+	st->st_index = ix;
+	if ((mrc = mdb_env_create(&ix->st_env)) != MDB_SUCCESS) {
+		ix->st_env = NULL;
+		goto mdb_fail;
+	}
+	map = ix->st_map_max;
+	if (map == 0 && !ix->st_readonly)
+		map = STORE_DEFAULT_MAP;
+	if ((mrc = mdb_env_set_maxdbs(ix->st_env, 4)) != MDB_SUCCESS ||
+	    (map > 0 && (mrc = mdb_env_set_mapsize(ix->st_env, map)) !=
+	    MDB_SUCCESS) ||
+	    (mrc = mdb_env_set_maxreaders(ix->st_env, ix->st_max_readers > 0 ?
+	    ix->st_max_readers : STORE_DEFAULT_READERS)) != MDB_SUCCESS ||
+	    (mrc = mdb_env_open(ix->st_env, dir, MDB_NOTLS |
+	    (ix->st_readonly ? MDB_RDONLY : MDB_NOMETASYNC), 0600)) !=
+	    MDB_SUCCESS)
+		goto mdb_fail;
+	if (store_check_size(ix->st_env, dir, err, errlen) == -1)
+		return -1;
+	if ((mrc = mdb_reader_check(ix->st_env, NULL)) != MDB_SUCCESS)
+		goto mdb_fail;
+	memset(&tx, 0, sizeof(tx));
+	tx.sx_store = ix;
+	tx.sx_kind = ix->st_readonly ? STXN_READ : STXN_WRITE;
+	tx.sx_active = 1;
+	if ((mrc = mdb_txn_begin(ix->st_env, NULL, ix->st_readonly ?
+	    MDB_RDONLY : 0, &tx.sx_txn)) != MDB_SUCCESS)
+		goto mdb_fail;
+	for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
+		if ((mrc = mdb_dbi_open(tx.sx_txn, store_dbs[dbs[i]].sd_name,
+		    (ix->st_readonly ? 0 : MDB_CREATE) |
+		    store_dbs[dbs[i]].sd_flags, &ix->st_dbi[dbs[i]])) !=
+		    MDB_SUCCESS) {
+			mdb_txn_abort(tx.sx_txn);
+			goto mdb_fail;
+		}
+	if ((rc = store_meta_get_u64(&tx, STORE_AUDIT_INDEXED_META,
+	    &indexed)) != STORE_OK) {
+		mdb_txn_abort(tx.sx_txn);
+		snprintf(err, errlen, "%s: %s", dir, store_strerror(rc));
+		return -1;
+	}
+	/* Even read-only: an aborted txn would close the handles it opened. */
+	if ((mrc = mdb_txn_commit(tx.sx_txn)) != MDB_SUCCESS)
+		goto mdb_fail;
+	atomic_store(&ix->st_indexed, indexed);
+	return 0;
+mdb_fail:
+	snprintf(err, errlen, "%s: %s", dir, mrc == MDB_INVALID ?
+	    "data file damaged or not an LMDB environment" :
+	    mdb_strerror(mrc));
+	return -1;
+}
+
 int
 store_open(struct store **out, const struct store_opts *o, char *err,
     size_t errlen)
@@ -775,8 +918,13 @@ store_open(struct store **out, const struct store_opts *o, char *err,
 		snprintf(err, errlen, "%s: %s", o->so_dir, strerror(errno));
 		goto fail;
 	}
-	if (store_env_start(st, err, errlen) == -1)
+	if (store_env_start(st, err, errlen) == -1 ||
+	    index_open(st, err, errlen) == -1)
 		goto fail;
+	if ((rc = store_audit_index_check(st)) != STORE_OK) {
+		snprintf(err, errlen, "audit index: %s", store_strerror(rc));
+		goto fail;
+	}
 	/*
 	 * Copies made before sent_hh existed, indexed once. Not fatal: the
 	 * store serves without it, only the retention purge refuses.
@@ -788,6 +936,7 @@ store_open(struct store **out, const struct store_opts *o, char *err,
 	*out = st;
 	return 0;
 fail:
+	store_close(st->st_index);
 	if (st->st_env != NULL)
 		mdb_env_close(st->st_env);
 	pthread_mutex_destroy(&st->st_keys_mtx);
@@ -849,6 +998,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	store_close(st->st_index);
 	if (st->st_env != NULL)
 		mdb_env_close(st->st_env);
 	pthread_mutex_destroy(&st->st_keys_mtx);
@@ -1000,6 +1150,15 @@ store_write_begin(struct store *st, struct stxn **out)
 		*out = NULL;
 	}
 	return rc;
+}
+
+int
+store_index_write_begin(struct store *st, struct stxn **out)
+{
+	*out = NULL;
+	if (st->st_index == NULL)
+		return STORE_READONLY;
+	return store_txn_new(st->st_index, NULL, out);
 }
 
 int

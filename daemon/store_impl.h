@@ -27,6 +27,11 @@
 /* meta: sent_hh covers every sender copy (1); where its build got to. */
 #define SENT_HH_META		"sent_hh"
 #define SENT_HH_POS_META	"sent_hh_pos"
+/* meta of the audit index (and, before it had its own environment, of the
+   store): the last seq indexed. */
+#define STORE_AUDIT_INDEXED_META "audit_indexed"
+/* The audit index's environment, under the store's directory. */
+#define STORE_INDEX_DIR		"audit-index"
 
 enum store_db {
 	DB_HH,
@@ -71,11 +76,25 @@ struct store_dbinfo {
 	 * finds it absent (st_dbi 0) and goes on without it.
 	 */
 	int		 sd_derived;
+	/*
+	 * Lives in the audit index's own environment (st_index), not in the
+	 * store's: written by its own thread beside the writer.
+	 */
+	int		 sd_index;
 };
 extern const struct store_dbinfo store_dbs[DB_COUNT];
 
 struct store {
 	MDB_env		*st_env;
+	/*
+	 * The audit index's environment (DATA_DIR/audit-index), a store of
+	 * its own holding log_hh, log_org and meta; NULL in the index itself
+	 * and in a read-only open of a store that has none yet.
+	 */
+	struct store	*st_index;
+	int		 st_is_index;
+	/* In the index: the last seq indexed, as committed. */
+	atomic_uint_fast64_t st_indexed;
 	char		*st_dir;
 	size_t		 st_map_max;
 	unsigned	 st_max_readers;
@@ -144,6 +163,8 @@ int	store_scan(struct stxn *, int db, const void *prefix, size_t plen,
 /* The associated data of a sealed value into ad (32 + STORE_KEY_MAX bytes). */
 size_t	store_frame_ad(uint8_t *ad, int db, const void *key, size_t klen);
 int	store_del_key(struct stxn *, int db, const void *key, size_t klen);
+/* A write txn of the store's audit index (STORE_READONLY: none). */
+int	store_index_write_begin(struct store *, struct stxn **);
 /* Checks one entry's value (opens it): STORE_OK or STORE_CORRUPT. */
 int	store_frame_verify(struct stxn *, int db, const MDB_val *key,
 	    const MDB_val *val);

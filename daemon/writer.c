@@ -39,6 +39,8 @@
  * whole; those cases were tried by hand, not in the test.
  */
 #include <errno.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
@@ -56,28 +58,21 @@
 #define WRITER_IDLE_S	1
 #define WRITER_SEEN	4096	/* people remembered as recorded */
 /*
- * Audit records indexed per batch once audit_index_lag of them wait, and
- * per idle tick: indexing costs ~15 us a record (unseal, decode, index
- * puts and the pages they dirty), and every request in the batch waits for
- * it. All 1,024 at once was a 10-25 ms stall every ~1,000 audited requests:
- * the GetPlan p99 (33 ms). Steps of 256 made every ~256th record's batch
- * the slow one. So the step follows the load: a writer with slack (the
- * batch before appended fewer than WRITER_INDEX_BUSY records) indexes
- * twice what came in (at least WRITER_INDEX_MIN), spreading the work
- * evenly over the batches; a busy one WRITER_INDEX_STEP at a time, which
- * dirties fewer index pages per record (every step copies the index's
- * branch pages), and when the lag runs past WRITER_INDEX_BEHIND times
- * audit_index_lag (a burst), WRITER_INDEX_CATCHUP. eenplan-bench, 100,000
- * households, GetPlan, 3 interleaved rounds: p99 at 7,000/s open loop 6.4
- * -> 4.9 ms (median), peak unchanged (14.4k vs 15.5k/s); a threshold of 32
- * (spreading at peak too) gave 4.6 ms but -17 % at peak.
+ * The audit index (log_hh, log_org) is built by the indexer, a thread of
+ * its own beside the writer, in the index's own LMDB environment (see
+ * store.h): one page write per household a record names, random across the
+ * households, which in the writer's batches was the GetPlan tail (a 10-25
+ * ms stall every ~1,000 audited requests at first, every 256th batch later)
+ * and, at 1,000,000 households, half of the read throughput (every index
+ * step also copied the index's branch pages, a level deeper). The indexer
+ * indexes only records known durable (w_durable: the writer moves it after
+ * each flush), so a power cut never leaves it naming a record the log lost,
+ * in steps of up to WRITER_INDEX_STEP records once audit_index_lag of them
+ * wait, or all of them after WRITER_IDLE_S of waiting. Queries read the
+ * log past it directly meanwhile.
  */
-#define WRITER_INDEX_MIN	16
-#define WRITER_INDEX_BUSY	16
-#define WRITER_INDEX_STEP	256
-#define WRITER_INDEX_BEHIND	8
-#define WRITER_INDEX_CATCHUP	1024
-#define WRITER_INDEX_IDLE	512
+#define WRITER_INDEX_STEP	4096
+#define WRITER_INDEX_NICE	10
 
 struct writer {
 	struct store		*w_store;
@@ -90,11 +85,18 @@ struct writer {
 	int			 w_joined;
 	struct writer_stats	 w_stats;	/* under w_mtx */
 	struct audit_head	 w_ahead;	/* writer thread only */
-	int			 w_index_warned; /* writer thread only */
 	uint32_t		 w_index_lag;	/* records before indexing */
-	uint64_t		 w_last_audits;	/* writer thread only: the
-						   records the batch before
-						   appended */
+	uint64_t		 w_commit_seq;	/* writer thread only: the last
+						   audit seq, as of the last
+						   commit */
+	/* The indexer (see above). */
+	pthread_t		 w_ix_thread;
+	int			 w_ix_started;
+	pthread_mutex_t		 w_ix_mtx;
+	pthread_cond_t		 w_ix_cond;
+	uint64_t		 w_durable;	/* under w_ix_mtx: the last audit
+						   seq known durable */
+	int			 w_ix_stopping;	/* under w_ix_mtx */
 	int			 w_reload;	/* writer thread only: w_ahead
 						   may not match the disk */
 	struct wjob		*w_pending;	/* writer thread only: committed,
@@ -166,7 +168,10 @@ writer_know(struct writer *w, struct stxn *t, const struct principal *who)
 void
 writer_set_index_lag(struct writer *w, uint32_t lag)
 {
+	pthread_mutex_lock(&w->w_ix_mtx);
 	w->w_index_lag = lag > 0 ? lag : 1;
+	pthread_cond_signal(&w->w_ix_cond);
+	pthread_mutex_unlock(&w->w_ix_mtx);
 }
 
 void
@@ -206,6 +211,67 @@ writer_append(struct writer *w, struct stxn *t, EpAuditRecord *rec)
 	return rc;
 }
 
+/*
+ * Records up to seq are on disk: the indexer may index them; woken when
+ * audit_index_lag of them wait.
+ */
+static void
+writer_set_durable(struct writer *w, uint64_t seq)
+{
+	pthread_mutex_lock(&w->w_ix_mtx);
+	if (seq > w->w_durable) {
+		w->w_durable = seq;
+		if (seq - store_audit_indexed(w->w_store) >= w->w_index_lag)
+			pthread_cond_signal(&w->w_ix_cond);
+	}
+	pthread_mutex_unlock(&w->w_ix_mtx);
+}
+
+static void *
+writer_indexer(void *arg)
+{
+	struct writer *w = arg;
+	struct timespec ts;
+	uint64_t durable, indexed, left;
+	int rc, waited = 0, warned = 0;
+
+	/*
+	 * Behind the workers and the writer for the CPU: its work can wait
+	 * (queries read the log past it), theirs is what a client waits for.
+	 * Per thread on Linux; a failure only costs that.
+	 */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), WRITER_INDEX_NICE);
+	pthread_mutex_lock(&w->w_ix_mtx);
+	while (!w->w_ix_stopping) {
+		durable = w->w_durable;
+		indexed = store_audit_indexed(w->w_store);
+		if (durable > indexed &&
+		    (durable - indexed >= w->w_index_lag || waited)) {
+			pthread_mutex_unlock(&w->w_ix_mtx);
+			metrics_audit_index_lag(durable - indexed);
+			rc = store_audit_index(w->w_store, durable,
+			    WRITER_INDEX_STEP, &left);
+			if (rc != STORE_OK && !warned)
+				log_warnx("writer: audit index: %s (queries read "
+				    "the log past it directly)",
+				    store_strerror(rc));
+			warned = rc != STORE_OK;
+			pthread_mutex_lock(&w->w_ix_mtx);
+			/* After a failure, the next try waits a while. */
+			if (rc == STORE_OK) {
+				waited = left > 0;
+				continue;
+			}
+		}
+		util_deadline_ms(&ts, WRITER_IDLE_S * 1000);
+		waited = pthread_cond_timedwait(&w->w_ix_cond, &w->w_ix_mtx,
+		    &ts) == ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&w->w_ix_mtx);
+	seal_thread_done();
+	return NULL;
+}
+
 /* store_sync, timed. */
 static int
 writer_sync(struct writer *w)
@@ -215,6 +281,8 @@ writer_sync(struct writer *w)
 
 	rc = store_sync(w->w_store);
 	metrics_writer_sync((uint64_t)(metrics_now_us() - t0), rc);
+	if (rc == STORE_OK)
+		writer_set_durable(w, w->w_commit_seq);
 	return rc;
 }
 
@@ -238,52 +306,6 @@ writer_run_tick(struct writer *w, struct stxn *parent)
 	}
 	if ((rc = store_commit(child)) != STORE_OK)
 		log_warnx("writer: housekeeping: %s", store_strerror(rc));
-}
-
-/*
- * The audit indexes, off the hot path: what earlier batches appended to the
- * log is indexed here, in its own child, so a failure costs the batch
- * nothing (scans read the unindexed part of the log directly meanwhile).
- */
-static void
-writer_run_index(struct writer *w, struct stxn *parent, int idle)
-{
-	struct stxn *child;
-	uint64_t min, step, pending;
-	int rc;
-
-	min = idle ? 1 : w->w_index_lag;
-	/* A child txn costs; most batches have nothing to index yet. */
-	if ((pending = store_audit_index_pending(parent)) < min)
-		return;
-	if (idle)
-		step = WRITER_INDEX_IDLE;
-	else if (pending >= (uint64_t)w->w_index_lag * WRITER_INDEX_BEHIND)
-		step = WRITER_INDEX_CATCHUP;
-	else if (w->w_last_audits >= WRITER_INDEX_BUSY)
-		step = WRITER_INDEX_STEP;
-	else {
-		step = 2 * w->w_last_audits;
-		if (step < WRITER_INDEX_MIN)
-			step = WRITER_INDEX_MIN;
-		if (step > WRITER_INDEX_STEP)
-			step = WRITER_INDEX_STEP;
-	}
-	if (store_child_begin(parent, &child) != STORE_OK)
-		return;
-	if ((rc = store_audit_index(child, min, (unsigned)step, NULL)) !=
-	    STORE_OK) {
-		if (!w->w_index_warned)
-			log_warnx("writer: audit index: %s (queries read the "
-			    "log past it directly)", store_strerror(rc));
-		w->w_index_warned = 1;
-		store_abort(child);
-		return;
-	}
-	if ((rc = store_commit(child)) != STORE_OK)
-		log_warnx("writer: audit index: %s", store_strerror(rc));
-	else
-		w->w_index_warned = 0;
 }
 
 /*
@@ -565,7 +587,6 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 		else {
 			saved = w->w_ahead;
 			writer_run_tick(w, parent);
-			writer_run_index(w, parent, batch == NULL);
 			for (job = batch; job != NULL; job = next) {
 				struct wjob *g;
 
@@ -583,8 +604,6 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 			}
 			events = store_txn_events(parent);
 			audits = w->w_ahead.ah_seq - saved.ah_seq;
-			if (batch != NULL)
-				w->w_last_audits = audits;
 			/*
 			 * One fsync for the whole batch — if it changed
 			 * anything: only then does the id of the last commit
@@ -598,6 +617,12 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 			commit_us = metrics_now_us() - t0;
 			after = rc == STORE_OK ? store_last_txn(w->w_store) : 0;
 			flushed = txn != 0 && after != 0 && after != txn;
+			if (rc == STORE_OK) {
+				/* Its flush made every commit before durable. */
+				if (flushed)
+					writer_set_durable(w, w->w_commit_seq);
+				w->w_commit_seq = w->w_ahead.ah_seq;
+			}
 			if (rc == STORE_OK && events > 0 && w->w_notify != NULL)
 				w->w_notify(w->w_hook_arg);
 			if (rc == STORE_OK && (hook = __atomic_load_n(
@@ -739,14 +764,35 @@ writer_start(struct store *st, char *err, size_t errlen)
 		pthread_mutex_destroy(&w->w_mtx);
 		goto fail;
 	}
+	/* Whatever the log holds at the start is on disk. */
+	w->w_commit_seq = w->w_durable = w->w_ahead.ah_seq;
+	if (pthread_mutex_init(&w->w_ix_mtx, NULL) != 0) {
+		snprintf(err, errlen, "writer: mutex");
+		goto fail_cond;
+	}
+	if (util_cond_init(&w->w_ix_cond) != 0) {
+		snprintf(err, errlen, "writer: condition variable");
+		pthread_mutex_destroy(&w->w_ix_mtx);
+		goto fail_cond;
+	}
 	metrics_writer_beat();
 	if ((rc = pthread_create(&w->w_thread, NULL, writer_main, w)) != 0) {
 		snprintf(err, errlen, "writer: thread: %s", strerror(rc));
-		pthread_cond_destroy(&w->w_cond);
-		pthread_mutex_destroy(&w->w_mtx);
-		goto fail;
+		goto fail_ix;
 	}
+	if ((rc = pthread_create(&w->w_ix_thread, NULL, writer_indexer, w)) !=
+	    0)
+		log_warnx("writer: indexer thread: %s (queries read the log "
+		    "past the audit index)", strerror(rc));
+	else
+		w->w_ix_started = 1;
 	return w;
+fail_ix:
+	pthread_cond_destroy(&w->w_ix_cond);
+	pthread_mutex_destroy(&w->w_ix_mtx);
+fail_cond:
+	pthread_cond_destroy(&w->w_cond);
+	pthread_mutex_destroy(&w->w_mtx);
 fail:
 	free(w);
 	return NULL;
@@ -787,6 +833,14 @@ writer_stop(struct writer *w)
 		pthread_join(w->w_thread, NULL);
 		w->w_joined = 1;
 	}
+	if (w->w_ix_started) {
+		pthread_mutex_lock(&w->w_ix_mtx);
+		w->w_ix_stopping = 1;
+		pthread_cond_signal(&w->w_ix_cond);
+		pthread_mutex_unlock(&w->w_ix_mtx);
+		pthread_join(w->w_ix_thread, NULL);
+		w->w_ix_started = 0;
+	}
 }
 
 void
@@ -795,6 +849,8 @@ writer_free(struct writer *w)
 	if (w == NULL)
 		return;
 	writer_stop(w);
+	pthread_cond_destroy(&w->w_ix_cond);
+	pthread_mutex_destroy(&w->w_ix_mtx);
 	pthread_cond_destroy(&w->w_cond);
 	pthread_mutex_destroy(&w->w_mtx);
 	free(w);

@@ -83,10 +83,13 @@ struct writer_stats {
 typedef int	(*writer_tick_fn)(struct stxn *, void *);
 typedef void	(*writer_notify_fn)(void *);
 /*
- * Audit records that gather before a batch indexes them (default
- * WRITER_INDEX_LAG; idle, the writer indexes whatever waits).
+ * Durable audit records that gather before the indexer indexes them
+ * (default WRITER_INDEX_LAG; after a second of waiting it indexes whatever
+ * waits). Smaller steps spread its page writes (the GetPlan p99 at half of
+ * peak: 8.6 ms at 1024, 5.7 at 256, 4.6 at 128; eenplan-bench, 100,000
+ * households, 8,000/s open loop).
  */
-#define WRITER_INDEX_LAG	1024
+#define WRITER_INDEX_LAG	128
 void	writer_set_index_lag(struct writer *, uint32_t);
 void	writer_set_hooks(struct writer *, writer_tick_fn, writer_notify_fn,
 	    void *arg);
