@@ -364,21 +364,21 @@ class Bench:
         if res["exit"] != 0 or res.get("created") != n:
             raise RuntimeError("populating failed (%s): %s" % (
                 res.get("created"), res.get("errors")))
-        mdb = os.path.join(tmp, "data", "data.mdb")
         os.sync()
-        st = os.stat(mdb)
+        size = store_bytes(os.path.join(tmp, "data"))
+        du = store_bytes(os.path.join(tmp, "data"), du=True)
         m = {"households": n, "notes_per_household": res["notes_per_household"],
              "note_bytes": 200, "seconds": round(secs, 1),
-             "data_mdb_bytes": st.st_size,
-             "data_mdb_du_bytes": st.st_blocks * 512,
+             "data_mdb_bytes": size,
+             "data_mdb_du_bytes": du,
+             "store_files": list(STORE_FILES),
              "created": now_utc(), "how": POP_HOW,
              "store_fingerprint": fp}
         with open(os.path.join(tmp, "meta.json"), "w") as f:
             json.dump(m, f, indent=2)
         os.rename(tmp, d)
-        say("population of %d made in %.0f s; data.mdb %.1f MB (%.0f B per "
-            "household)" % (n, secs, st.st_blocks * 512 / 1e6,
-                            st.st_blocks * 512 / n))
+        say("population of %d made in %.0f s; data.mdb and its audit index "
+            "%.1f MB (%.0f B per household)" % (n, secs, du / 1e6, du / n))
         return d, hh, m
 
     def daemon_on_population(self, name, n, popdir, hh):
@@ -410,15 +410,20 @@ class Bench:
         """A fresh store for one run: a copy of the cached population."""
         data = os.path.join(self.tmp, name, "data")
         os.makedirs(data)
-        need = os.stat(os.path.join(popdir, "data", "data.mdb")).st_size
+        need = store_bytes(os.path.join(popdir, "data"))
         free = shutil.disk_usage(self.tmp).free
         if free < need * 1.3 + (1 << 30):
             raise RuntimeError("%s needs %.1f GB free for a copy of the store, "
                                "has %.1f GB" % (self.tmp, need * 1.3 / 1e9 + 1,
                                                 free / 1e9))
-        src = os.path.join(popdir, "data", "data.mdb")
-        dst = os.path.join(data, "data.mdb")
-        shutil.copyfile(src, dst)
+        pairs = []
+        for f in STORE_FILES:
+            src = os.path.join(popdir, "data", f)
+            if os.path.exists(src):
+                dst = os.path.join(data, f)
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                shutil.copyfile(src, dst)
+                pairs.append((src, dst))
         # The store is sealed under the key it was made with (deploy/mkconf.sh
         # keeps it beside the data directory): the copy opens with that one.
         key = os.path.join(popdir, "store.key")
@@ -430,18 +435,19 @@ class Bench:
         # copy back while the first runs fsync), the cached original out of
         # the page cache and the copy in it: every run starts warm, however
         # big the store, as long as it fits in memory.
-        for path, advice in ((dst, None), (src, os.POSIX_FADV_DONTNEED)):
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                if advice is None:
-                    os.fsync(fd)
-                else:
-                    os.posix_fadvise(fd, 0, 0, advice)
-            finally:
-                os.close(fd)
-        with open(dst, "rb", buffering=0) as f:
-            while f.read(1 << 20):
-                pass
+        for src, dst in pairs:
+            for path, advice in ((dst, None), (src, os.POSIX_FADV_DONTNEED)):
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    if advice is None:
+                        os.fsync(fd)
+                    else:
+                        os.posix_fadvise(fd, 0, 0, advice)
+                finally:
+                    os.close(fd)
+            with open(dst, "rb", buffering=0) as f:
+                while f.read(1 << 20):
+                    pass
         return data
 
     # --- redis
@@ -620,6 +626,25 @@ INSERT INTO plans (id, org, subject, version, body)
 VACUUM ANALYZE plans;
 CHECKPOINT;
 """
+
+
+# The store's files under a data directory: the store and its audit index
+# (an LMDB environment of its own since the indexer thread).
+STORE_FILES = ("data.mdb", os.path.join("audit-index", "data.mdb"))
+
+
+def store_files(data):
+    return [os.path.join(data, f) for f in STORE_FILES
+            if os.path.exists(os.path.join(data, f))]
+
+
+def store_bytes(data, du=False):
+    """Bytes of the store's files: sizes, or blocks on disk (du)."""
+    t = 0
+    for f in store_files(data):
+        st = os.stat(f)
+        t += st.st_blocks * 512 if du else st.st_size
+    return t
 
 
 def store_fingerprint():
@@ -984,8 +1009,6 @@ def main_bench(b):
     many_addr = ",".join("127.0.0.1:%d" % s.port for s in many)
     rd = "127.0.0.1:%d" % r.port
     pg = "127.0.0.1:%d" % p.port
-    mdb = os.path.join(data, "data.mdb")
-
     runs = {}
     growth = {"get": [0, 0], "mutate": [0, 0]}
 
@@ -993,10 +1016,10 @@ def main_bench(b):
         runs.setdefault(key, []).append(res)
 
     def ours_load(key, mix, op):
-        size0 = os.stat(mdb).st_size
+        size0 = store_bytes(data)
         res = b.load("%s r%d" % (key, rnd), ours, "eenplan", mix,
                      households=hh, pid=d.pid)
-        growth[op][0] += os.stat(mdb).st_size - size0
+        growth[op][0] += store_bytes(data) - size0
         growth[op][1] += res.get("ok_total", 0)
         add(key, res)
 
@@ -1060,12 +1083,12 @@ def main_bench(b):
         grown, count = growth[op]
         if count:
             extra.append({"figure": "store growth per %s" % label,
-                          "reference": "data.mdb size / answers (warm-up included)",
+                          "reference": "data.mdb + audit index size / answers (warm-up included)",
                           "unit": "B", "ours": grown / count,
                           "note": "%+.1f MB over %d answers" % (grown / 1e6, count)})
     pop_bytes = meta["data_mdb_du_bytes"] / n
     extra.append({"figure": "store size per household (population)",
-                  "reference": "du data.mdb / households", "unit": "B",
+                  "reference": "du data.mdb + audit index / households", "unit": "B",
                   "ours": pop_bytes,
                   "note": "%d households, ~%d B plans" % (
                       n, result["config"]["plan_bytes"])})

@@ -776,6 +776,39 @@ store_env_start(struct store *st, char *err, size_t errlen)
 }
 
 /*
+ * An operator command run as root on the daemon's store must not leave an
+ * index the daemon's user cannot open: what it made goes to the owner of
+ * the data directory.
+ */
+static int
+index_owner(const char *datadir, const char *dir, char *err, size_t errlen)
+{
+	static const char *const files[] = { "", "/data.mdb", "/lock.mdb" };
+	char path[PATH_MAX];
+	struct stat ds, fs;
+	size_t i;
+
+	if (geteuid() != 0)
+		return 0;
+	if (stat(datadir, &ds) == -1) {
+		snprintf(err, errlen, "%s: %s", datadir, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s%s", dir,
+		    files[i]) >= sizeof(path) || lstat(path, &fs) == -1)
+			continue;
+		if ((fs.st_uid != ds.st_uid || fs.st_gid != ds.st_gid) &&
+		    lchown(path, ds.st_uid, ds.st_gid) == -1) {
+			snprintf(err, errlen, "%s: chown: %s", path,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
  * The audit index's environment, DATA_DIR/audit-index: a store of its own
  * (log_hh, log_org, meta), no keyring (its entries are CRC-framed ids and
  * sequence numbers, as they were in the store). Committed with LMDB's full
@@ -840,6 +873,8 @@ index_open(struct store *st, char *err, size_t errlen)
 	    MDB_SUCCESS)
 		goto mdb_fail;
 	if (store_check_size(ix->st_env, dir, err, errlen) == -1)
+		return -1;
+	if (!ix->st_readonly && index_owner(st->st_dir, dir, err, errlen) == -1)
 		return -1;
 	if ((mrc = mdb_reader_check(ix->st_env, NULL)) != MDB_SUCCESS)
 		goto mdb_fail;
