@@ -1833,13 +1833,15 @@ store_person_put(struct stxn *tx, const EpPrincipal *p)
 /* ------------------------------------------------------ raw (tests) */
 
 static int
-store_db_lookup(const char *name)
+store_db_lookup(const struct stxn *tx, const char *name)
 {
 	int i;
 
 	for (i = 0; name != NULL && i < DB_COUNT; i++)
 		if (strcmp(name, store_dbs[i].sd_name) == 0)
-			return i;
+			/* The index's databases are not in the store's env. */
+			return store_dbs[i].sd_index &&
+			    !tx->sx_store->st_is_index ? -1 : i;
 	return -1;
 }
 
@@ -1849,7 +1851,7 @@ store_raw_put(struct stxn *tx, const char *db, const void *key,
 {
 	int d;
 
-	if ((d = store_db_lookup(db)) == -1)
+	if ((d = store_db_lookup(tx, db)) == -1)
 		return STORE_ERR;
 	return store_put_frame(tx, d, key, keylen, NULL, payload, len, 0,
 	    NULL);
@@ -1861,7 +1863,7 @@ store_raw_del(struct stxn *tx, const char *db, const void *key,
 {
 	int d;
 
-	if ((d = store_db_lookup(db)) == -1)
+	if ((d = store_db_lookup(tx, db)) == -1)
 		return STORE_ERR;
 	return store_del_key(tx, d, key, keylen);
 }
@@ -1876,7 +1878,7 @@ store_raw_get(struct stxn *tx, const char *db, const void *key,
 
 	*val = NULL;
 	*len = 0;
-	if ((d = store_db_lookup(db)) == -1 || keylen == 0 ||
+	if ((d = store_db_lookup(tx, db)) == -1 || keylen == 0 ||
 	    keylen > sizeof(kbuf))
 		return STORE_ERR;
 	if ((rc = stxn_readable(tx)) != STORE_OK)

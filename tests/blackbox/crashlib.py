@@ -402,6 +402,10 @@ class Checker:
                 os.unlink(os.path.join(self.d.data_dir, name))
             except FileNotFoundError:
                 pass
+        # Nor is the audit index the last start built (derived from the
+        # log; the daemon builds it again from the image's).
+        shutil.rmtree(os.path.join(self.d.data_dir, "audit-index"),
+                      ignore_errors=True)
         with open(self.path, "wb") as f:
             f.write(image)
 
