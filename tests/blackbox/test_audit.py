@@ -432,3 +432,85 @@ def afschrift_one_document():
     check(len(doc2["access_log"]) > len(log), "the first afschrift's reads "
           "are not in the second's access log")
     cli_refused(d, "savant", "PERMISSION_DENIED", "afschrift", hh)
+
+
+def _seqs(recs):
+    return [int(r["seq"]) for r in recs]
+
+
+@test
+def audit_index_is_derived_and_never_trusted_blindly():
+    """The audit index (data_dir/audit-index, built by the indexer thread
+    beside the writer) is derived from the log: a daemon started without
+    it, or with one that belongs to another store's log (ahead of this one,
+    or behind it with other records), builds it again, and every query
+    answers exactly what the log holds, in order, once — never a record of
+    another household, never a gap."""
+    lag = "[store]\naudit_index_lag = 1\n"
+    a = Daemon("auditidx-a", extra_ini=lag).start()
+    b = Daemon("auditidx-b", extra_ini=lag).start()
+    try:
+        hhs = [new_household(a) for _ in range(3)]
+        for i in range(12):
+            cli_ok(a, "wmo", "plan", "show", hhs[i % 3])
+        org_before = _seqs(audit_records(a, "privacy-gemeente", org=True))
+        before = {hh: _seqs(audit_records(a, "henk", hh)) for hh in hhs}
+        a.stop()
+        idx = os.path.join(a.data_dir, "audit-index")
+        check(os.path.exists(os.path.join(idx, "data.mdb")),
+              "no audit index beside the store")
+
+        def after_restart(what):
+            a.start()
+            for hh in hhs:
+                recs = audit_records(a, "henk", hh)
+                got = _seqs(recs)
+                # The log as before, then only the queries of it since
+                # (henk's, and the auditor's that revealed it).
+                eq(got[:len(before[hh])], before[hh],
+                   "%s: household %s's records" % (what, hh))
+                eq(sorted(set(got)), got, "%s: ascending, once" % what)
+                new = [(r["action"], r["household_id"])
+                       for r in recs[len(before[hh]):]]
+                check(1 <= len(new) <= 2 and all(
+                    n in (("QueryAudit", hh), ("QueryAudit", "")) for n in new),
+                    "%s: household %s's records since: %r" % (what, hh, new))
+                before[hh] = got
+            got = _seqs(audit_records(a, "privacy-gemeente", org=True))
+            eq(got[:len(org_before)], org_before,
+               "%s: the organisation's records" % what)
+            org_before[:] = got
+            log = a.log_since_start()
+            a.stop()
+            return log
+
+        # No index at all: built from the log.
+        shutil.rmtree(idx)
+        after_restart("without an index")
+        check(os.path.exists(os.path.join(idx, "data.mdb")),
+              "the index was not built again")
+        # Another store's index, behind this log, its records others.
+        new_household(b)
+        b.stop()
+        shutil.rmtree(idx)
+        shutil.copytree(os.path.join(b.data_dir, "audit-index"), idx)
+        log = after_restart("with a foreign index behind the log")
+        check("does not belong to this log" in log,
+              "a foreign index was taken as this log's: %s" % log[-2000:])
+        # Another store's index, ahead of this log.
+        b.start()
+        hb = new_household(b)
+        with Raw(b, "wmo") as c:
+            for i in range(400):
+                check(c.call(req_get_plan(i + 1, hb)).code == 0,
+                      "GetPlan on b")
+        b.stop()
+        shutil.rmtree(idx)
+        shutil.copytree(os.path.join(b.data_dir, "audit-index"), idx)
+        log = after_restart("with a foreign index ahead of the log")
+        check("does not belong to this log" in log and "past the log" in log,
+              "an index ahead of the log was kept: %s" % log[-2000:])
+    finally:
+        for d in (a, b):
+            if d.alive():
+                d.stop()
