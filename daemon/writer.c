@@ -39,8 +39,6 @@
  * whole; those cases were tried by hand, not in the test.
  */
 #include <errno.h>
-#include <sys/resource.h>
-#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
@@ -72,7 +70,6 @@
  * log past it directly meanwhile.
  */
 #define WRITER_INDEX_STEP	4096
-#define WRITER_INDEX_NICE	10
 
 struct writer {
 	struct store		*w_store;
@@ -235,12 +232,6 @@ writer_indexer(void *arg)
 	uint64_t durable, indexed, left;
 	int rc, waited = 0, warned = 0;
 
-	/*
-	 * Behind the workers and the writer for the CPU: its work can wait
-	 * (queries read the log past it), theirs is what a client waits for.
-	 * Per thread on Linux; a failure only costs that.
-	 */
-	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), WRITER_INDEX_NICE);
 	pthread_mutex_lock(&w->w_ix_mtx);
 	while (!w->w_ix_stopping) {
 		durable = w->w_durable;
