@@ -168,7 +168,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg->c_snapshot_bytes, 65536);
 	assert_int_equal(cfg->c_grants_max, 4096);
 	assert_int_equal(cfg->c_active_grants_max, 64);
-	assert_int_equal(cfg->c_audit_index_lag, 1024);
+	assert_int_equal(cfg->c_audit_index_lag, 128);
 	assert_string_equal(cfg->c_store_key, "");
 	assert_int_equal(cfg->c_norgs, 0);
 	assert_string_equal(cfg->c_crl_file, "");
