@@ -1038,7 +1038,7 @@ store_audit_index_check(struct store *st)
 	if ((rc = store_reader_begin(rd)) != STORE_OK ||
 	    (rc = store_reader_begin(ix)) != STORE_OK ||
 	    (rc = store_meta_get_u64(ix, AUDIT_INDEXED_META, &indexed)) !=
-	    STORE_OK || (rc = store_audit_last(rd, &last)) != STORE_OK)
+	    STORE_OK)
 		goto out;
 	if (indexed == 0)
 		goto out;
@@ -1048,17 +1048,32 @@ store_audit_index_check(struct store *st)
 		hlen = 0;
 	else if (rc != STORE_OK)
 		goto out;
+	if ((rc = store_audit_last(rd, &last)) != STORE_OK)
+		goto log_damaged;
 	if (indexed > last)
 		why = "it indexed records past the log's last";
 	else if ((rc = entry_get(rd, indexed, 0, &e)) == STORE_NOTFOUND)
 		why = "the last record it indexed is not in the log";
 	else if (rc != STORE_OK)
-		goto out;
+		goto log_damaged;
 	else if (hlen != (e->hash.len == AUDIT_HASH ? AUDIT_HASH : 0) ||
 	    (hlen == AUDIT_HASH && CRYPTO_memcmp(hash, e->hash.data,
 	    AUDIT_HASH) != 0))
 		why = "the last record it indexed is not the one in the log";
 	rc = STORE_OK;
+	goto out;
+log_damaged:
+	/*
+	 * A damaged log cannot say whether the index is its own: the index
+	 * is kept, the store opens, and the reads that meet the damage report
+	 * it, as for any other damaged entry.
+	 */
+	if (rc == STORE_CORRUPT) {
+		log_warnx("store: the audit index is kept unchecked: the "
+		    "log is damaged (its last record, or record %llu)",
+		    (unsigned long long)indexed);
+		rc = STORE_OK;
+	}
 out:
 	entry_free(e);
 	store_reader_free(ix);

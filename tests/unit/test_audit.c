@@ -26,6 +26,8 @@
 #define T0	INT64_C(1700000000000000)
 #define NREC	10
 
+static int	hh_swap_from;	/* rec_hh: see there */
+
 struct fx {
 	char			 dir[256];
 	char			 env[300];
@@ -72,6 +74,7 @@ setup(void **state)
 	if (fx_open(f) == -1)
 		return -1;
 	f->index = 1;
+	hh_swap_from = 0;
 	*state = f;
 	return 0;
 }
@@ -87,11 +90,15 @@ teardown(void **state)
 	return 0;
 }
 
-/* Record i (1-based) of the standard fixture. */
+/*
+ * Record i (1-based) of the standard fixture. From hh_swap_from on (0:
+ * never), the households swap: another log under the same seqs.
+ */
 static const char *
 rec_hh(int i)
 {
-	return i % 2 ? HH_A : HH_B;
+	return (i % 2 != 0) != (hh_swap_from > 0 && i >= hh_swap_from) ?
+	    HH_A : HH_B;
 }
 
 static const char *
@@ -120,14 +127,18 @@ make_rec(int i)
 	return r;
 }
 
-/* The audit indexes up to the last record, as the writer builds them. */
+/*
+ * The audit index up to the last committed record, as the indexer builds
+ * it (in its own environment, from what the store committed).
+ */
 static void
-index_all(struct stxn *tx)
+index_all(struct store *st)
 {
 	uint64_t pending;
 
 	do
-		assert_int_equal(store_audit_index(tx, 1, 0, &pending), STORE_OK);
+		assert_int_equal(store_audit_index(st, UINT64_MAX, 0, &pending),
+		    STORE_OK);
 	while (pending > 0);
 }
 
@@ -146,9 +157,11 @@ append_n(struct fx *f, int from, int to)
 		assert_int_equal(f->head.ah_seq, (uint64_t)i);
 		audit_record_free(r);
 	}
-	if (f->index)
-		index_all(tx);
 	assert_int_equal(store_commit(tx), STORE_OK);
+	if (f->index) {
+		index_all(f->st);
+		assert_int_equal(store_audit_indexed(f->st), (uint64_t)to);
+	}
 }
 
 static int
@@ -999,69 +1012,112 @@ test_listed_households(void **state)
 	expect_bad(f, NREC + 1, "edited");
 }
 
-/* The records a household or an organisation has, by brute force. */
+/* What a scan handed out: each record once, in order, none past upto. */
+struct seen {
+	uint64_t	 s_last;	/* the last seq seen */
+	uint64_t	 s_upto;	/* none past it */
+	int		 s_n;
+	int		 s_bad;		/* out of order, twice, or past upto */
+};
+
+static int
+seen_cb(const EpAuditRecord *r, void *arg)
+{
+	struct seen *s = arg;
+
+	if (r->seq <= s->s_last || r->seq > s->s_upto) {
+		print_error("scan handed out record %llu after %llu (up to "
+		    "%llu)\n", (unsigned long long)r->seq,
+		    (unsigned long long)s->s_last,
+		    (unsigned long long)s->s_upto);
+		s->s_bad++;
+	}
+	s->s_last = r->seq;
+	s->s_n++;
+	return 0;
+}
+
+/*
+ * The records past after up to upto a household or an organisation has,
+ * by brute force, against what scans in rd hand out.
+ */
 static void
-expect_counts(struct fx *f, uint64_t after)
+expect_counts_in(struct stxn *rd, uint64_t after, uint64_t upto)
 {
 	static const char *const hhs[] = { HH_A, HH_B };
 	static const char *const orgs[] = { "lev", "senzer" };
-	struct stxn *rd = store_reader_new(f->st);
+	struct seen s;
 	uint64_t seq, want;
-	int i, j, got;
+	int i, j;
 
-	assert_non_null(rd);
-	assert_int_equal(store_reader_begin(rd), STORE_OK);
 	for (i = 0; i < 2; i++) {
 		for (j = -1; j < 2; j++) {
 			want = 0;
-			for (seq = after + 1; seq <= f->head.ah_seq; seq++)
+			for (seq = after + 1; seq <= upto; seq++)
 				if (strcmp(rec_hh((int)seq), hhs[i]) == 0 &&
 				    (j < 0 || strcmp(rec_org((int)seq),
 				    orgs[j]) == 0))
 					want++;
-			got = 0;
+			memset(&s, 0, sizeof(s));
+			s.s_last = after;
+			s.s_upto = upto;
 			assert_int_equal(store_audit_scan(rd, hhs[i], j < 0 ?
-			    NULL : orgs[j], after, count_cb, &got), STORE_OK);
-			assert_int_equal((uint64_t)got, want);
+			    NULL : orgs[j], after, seen_cb, &s), STORE_OK);
+			assert_int_equal(s.s_bad, 0);
+			assert_int_equal((uint64_t)s.s_n, want);
 		}
 	}
 	for (j = 0; j < 2; j++) {
 		want = 0;
-		for (seq = after + 1; seq <= f->head.ah_seq; seq++)
+		for (seq = after + 1; seq <= upto; seq++)
 			if (strcmp(rec_org((int)seq), orgs[j]) == 0)
 				want++;
-		got = 0;
+		memset(&s, 0, sizeof(s));
+		s.s_last = after;
+		s.s_upto = upto;
 		assert_int_equal(store_audit_scan(rd, NULL, orgs[j], after,
-		    count_cb, &got), STORE_OK);
-		assert_int_equal((uint64_t)got, want);
+		    seen_cb, &s), STORE_OK);
+		assert_int_equal(s.s_bad, 0);
+		assert_int_equal((uint64_t)s.s_n, want);
 	}
+}
+
+/* The records a household or an organisation has, by brute force. */
+static void
+expect_counts(struct fx *f, uint64_t after)
+{
+	struct stxn *rd = store_reader_new(f->st);
+
+	assert_non_null(rd);
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	expect_counts_in(rd, after, f->head.ah_seq);
 	store_reader_end(rd);
 	store_reader_free(rd);
 }
 
 /*
- * The indexes are built after the records (off the hot path): a scan sees
- * every record committed before it, indexed or not, in order, once.
+ * The index is built after the records are committed (off the hot path,
+ * in its own environment): a scan sees every record committed before it,
+ * indexed or not, in order, once.
  */
 static void
 test_scan_unindexed_tail(void **state)
 {
 	struct fx *f = *state;
-	struct stxn *tx;
-	uint64_t indexed, pending, after;
+	uint64_t pending, after;
 
 	f->index = 0;
 	append_n(f, 1, 40);
+	assert_int_equal(store_audit_indexed(f->st), 0);
 	for (after = 0; after < 40; after += 13)
 		expect_counts(f, after);
-	/* Half of it indexed, in chunks the writer would take. */
-	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
-	assert_int_equal(store_audit_index(tx, 1, 0, &pending), STORE_OK);
+	/* All of it indexed, in one step (at most a chunk). */
+	assert_int_equal(store_audit_index(f->st, UINT64_MAX, 0, &pending),
+	    STORE_OK);
 	assert_int_equal(pending, 0);
-	assert_int_equal(store_audit_indexed(tx, &indexed), STORE_OK);
-	assert_int_equal(indexed, 40);
-	assert_int_equal(store_commit(tx), STORE_OK);
+	assert_int_equal(store_audit_indexed(f->st), 40);
 	append_n(f, 41, 70);
+	assert_int_equal(store_audit_indexed(f->st), 40);
 	for (after = 0; after < 70; after += 9)
 		expect_counts(f, after);
 	f->index = 1;
@@ -1069,51 +1125,463 @@ test_scan_unindexed_tail(void **state)
 	for (after = 0; after < 75; after += 11)
 		expect_counts(f, after);
 	/* Indexing twice changes nothing. */
-	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
-	assert_int_equal(store_audit_index(tx, 1, 0, &pending), STORE_OK);
-	assert_int_equal(store_audit_indexed(tx, &indexed), STORE_OK);
-	assert_int_equal(indexed, 75);
-	assert_int_equal(store_commit(tx), STORE_OK);
+	pending = 99;
+	assert_int_equal(store_audit_index(f->st, UINT64_MAX, 0, &pending),
+	    STORE_OK);
+	assert_int_equal(pending, 0);
+	assert_int_equal(store_audit_indexed(f->st), 75);
+	expect_counts(f, 0);
+	/* What is indexed is committed: a reopen finds it. */
+	store_close(f->st);
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(store_audit_indexed(f->st), 75);
 	expect_counts(f, 0);
 }
 
 /*
- * The writer indexes a bounded number of records per batch (max), so that
- * no batch waits long for it; the rest waits its turn and scans still see
- * every record.
+ * The indexer takes a bounded number of records per step (max), so that
+ * it never holds its environment long; the rest waits its turn, pending
+ * says how many, and scans still see every record.
  */
 static void
 test_index_step_bounded(void **state)
 {
 	struct fx *f = *state;
-	struct stxn *tx;
-	uint64_t indexed, pending;
+	uint64_t pending;
 
 	f->index = 0;
 	append_n(f, 1, 40);
-	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
-	/* Fewer than min waiting: nothing. */
-	assert_int_equal(store_audit_index(tx, 41, 16, &pending), STORE_OK);
-	assert_int_equal(pending, 40);
-	assert_int_equal(store_audit_indexed(tx, &indexed), STORE_OK);
-	assert_int_equal(indexed, 0);
-	assert_int_equal(store_audit_index(tx, 1, 16, &pending), STORE_OK);
+	assert_int_equal(store_audit_index(f->st, UINT64_MAX, 16, &pending),
+	    STORE_OK);
 	assert_int_equal(pending, 24);
-	assert_int_equal(store_audit_indexed(tx, &indexed), STORE_OK);
-	assert_int_equal(indexed, 16);
-	assert_int_equal(store_audit_index(tx, 1, 16, &pending), STORE_OK);
-	assert_int_equal(store_audit_indexed(tx, &indexed), STORE_OK);
-	assert_int_equal(indexed, 32);
+	assert_int_equal(store_audit_indexed(f->st), 16);
+	expect_counts(f, 0);
+	expect_counts(f, 16);
+	assert_int_equal(store_audit_index(f->st, UINT64_MAX, 16, &pending),
+	    STORE_OK);
+	assert_int_equal(store_audit_indexed(f->st), 32);
 	assert_int_equal(pending, 8);
-	assert_int_equal(store_commit(tx), STORE_OK);
 	expect_counts(f, 0);
 	expect_counts(f, 20);
-	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
-	assert_int_equal(store_audit_index(tx, 1, 16, &pending), STORE_OK);
+	assert_int_equal(store_audit_index(f->st, UINT64_MAX, 16, &pending),
+	    STORE_OK);
 	assert_int_equal(pending, 0);
-	assert_int_equal(store_audit_indexed(tx, &indexed), STORE_OK);
-	assert_int_equal(indexed, 40);
+	assert_int_equal(store_audit_indexed(f->st), 40);
+	expect_counts(f, 0);
+	/* max 1: one record a step. */
+	append_n(f, 41, 43);
+	assert_int_equal(store_audit_index(f->st, UINT64_MAX, 1, &pending),
+	    STORE_OK);
+	assert_int_equal(pending, 2);
+	assert_int_equal(store_audit_indexed(f->st), 41);
+	expect_counts(f, 0);
+}
+
+/*
+ * upto bounds what is indexed (the indexer passes the last record known
+ * durable): none past it, and pending counts only what remains up to it.
+ */
+static void
+test_index_upto_bounded(void **state)
+{
+	struct fx *f = *state;
+	uint64_t pending;
+
+	f->index = 0;
+	append_n(f, 1, 40);
+	assert_int_equal(store_audit_index(f->st, 25, 0, &pending), STORE_OK);
+	assert_int_equal(store_audit_indexed(f->st), 25);
+	assert_int_equal(pending, 0);
+	expect_counts(f, 0);
+	expect_counts(f, 24);
+	expect_counts(f, 25);
+	expect_counts(f, 30);
+	/* max and upto together: pending counts up to upto only. */
+	assert_int_equal(store_audit_index(f->st, 30, 2, &pending), STORE_OK);
+	assert_int_equal(store_audit_indexed(f->st), 27);
+	assert_int_equal(pending, 3);
+	/* upto behind what is indexed: nothing, nothing pending. */
+	pending = 99;
+	assert_int_equal(store_audit_index(f->st, 10, 0, &pending), STORE_OK);
+	assert_int_equal(store_audit_indexed(f->st), 27);
+	assert_int_equal(pending, 0);
+	expect_counts(f, 0);
+	/* upto 0: nothing at all. */
+	pending = 99;
+	assert_int_equal(store_audit_index(f->st, 0, 0, &pending), STORE_OK);
+	assert_int_equal(store_audit_indexed(f->st), 27);
+	assert_int_equal(pending, 0);
+	/* upto past the log's last: up to the last, nothing pending. */
+	assert_int_equal(store_audit_index(f->st, 1000, 0, &pending),
+	    STORE_OK);
+	assert_int_equal(store_audit_indexed(f->st), 40);
+	assert_int_equal(pending, 0);
+	expect_counts(f, 0);
+	expect_counts(f, 27);
+}
+
+/*
+ * A scan's read txn, begun before more records were committed and
+ * indexed: the index (read in a txn of its own, begun later) is ahead of
+ * the scan's snapshot. The scan hands out exactly the records of its own
+ * snapshot, each once: none of the later ones, and no damage reported for
+ * index entries naming records its snapshot does not hold.
+ */
+static void
+test_scan_older_snapshot(void **state)
+{
+	struct fx *f = *state;
+	struct stxn *rd, *rd2;
+	uint64_t after;
+
+	/* Partly indexed when the old txn begins: 1..12 of 1..20. */
+	f->index = 0;
+	append_n(f, 1, 20);
+	assert_int_equal(store_audit_index(f->st, 12, 0, NULL), STORE_OK);
+	assert_int_equal(store_audit_indexed(f->st), 12);
+	assert_non_null(rd = store_reader_new(f->st));
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	f->index = 1;
+	append_n(f, 21, 40);
+	assert_int_equal(store_audit_indexed(f->st), 40);
+	for (after = 0; after < 20; after += 3)
+		expect_counts_in(rd, after, 20);
+	expect_counts_in(rd, 20, 20);
+	expect_counts_in(rd, 30, 20);
+	/* Fully indexed when it begins, then the index moves on. */
+	assert_non_null(rd2 = store_reader_new(f->st));
+	assert_int_equal(store_reader_begin(rd2), STORE_OK);
+	append_n(f, 41, 55);
+	assert_int_equal(store_audit_indexed(f->st), 55);
+	for (after = 0; after < 40; after += 7)
+		expect_counts_in(rd2, after, 40);
+	expect_counts_in(rd, 0, 20);
+	store_reader_end(rd2);
+	store_reader_free(rd2);
+	store_reader_end(rd);
+	store_reader_free(rd);
+	/* A txn begun now sees them all. */
+	for (after = 0; after < 55; after += 11)
+		expect_counts(f, after);
+}
+
+/* dir/audit-index/data.mdb, the index's data file. */
+static void
+index_data(const struct fx *f, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/audit-index/data.mdb", f->env);
+}
+
+static void
+main_data(const struct fx *f, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/data.mdb", f->env);
+}
+
+/* A copy of the file at path (the store closed). */
+static void
+file_save(const char *path, uint8_t **buf, size_t *len)
+{
+	assert_int_equal(testkey_slurp(path, buf, len), 0);
+}
+
+/* Puts a copy back in place of the file at path. */
+static void
+file_put(const char *path, const uint8_t *buf, size_t len)
+{
+	int fd;
+
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	close(fd);
+}
+
+/* The chain's head as stored (after a data file was put back). */
+static void
+head_reload(struct fx *f)
+{
+	struct stxn *rd = store_reader_new(f->st);
+
+	assert_non_null(rd);
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	assert_int_equal(audit_head_load(rd, &f->head), STORE_OK);
+	store_reader_end(rd);
+	store_reader_free(rd);
+}
+
+/*
+ * A data file put back from before records were appended, without its
+ * index: the index names records past the log's last. A read-write open
+ * empties it (store_audit_index_check); the indexer builds it again, and
+ * the records appended then under the same seqs are found where they are.
+ */
+static void
+test_index_check_log_shorter(void **state)
+{
+	struct fx *f = *state;
+	char data[400];
+	uint8_t *copy;
+	size_t len;
+
+	main_data(f, data, sizeof(data));
+	store_close(f->st);
+	f->st = NULL;
+	file_save(data, &copy, &len);
+	assert_int_equal(fx_open(f), 0);
+	append_n(f, NREC + 1, 2 * NREC);
+	assert_int_equal(store_audit_indexed(f->st), 2 * NREC);
+	/* An index that belongs to its log is kept at an open. */
+	store_close(f->st);
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(store_audit_indexed(f->st), 2 * NREC);
+	expect_counts(f, 0);
+	store_close(f->st);
+	f->st = NULL;
+	file_put(data, copy, len);
+	free(copy);
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(store_audit_indexed(f->st), 0);
+	head_reload(f);
+	assert_int_equal(f->head.ah_seq, NREC);
+	expect_counts(f, 0);
+	expect_counts(f, 4);
+	/* Other records under seqs the old index named. */
+	hh_swap_from = NREC + 1;
+	append_n(f, NREC + 1, 2 * NREC);
+	assert_int_equal(store_audit_indexed(f->st), 2 * NREC);
+	expect_counts(f, 0);
+	expect_counts(f, NREC);
+}
+
+/*
+ * An index put back beside a log as long as the one it was built from,
+ * but another: its last indexed record's hash is not the log's. Emptied
+ * at the open, built again.
+ */
+static void
+test_index_check_other_log(void **state)
+{
+	struct fx *f = *state;
+	char data[400], idata[400];
+	uint8_t *copy, *icopy;
+	size_t len, ilen;
+
+	main_data(f, data, sizeof(data));
+	index_data(f, idata, sizeof(idata));
+	store_close(f->st);
+	f->st = NULL;
+	file_save(data, &copy, &len);
+	assert_int_equal(fx_open(f), 0);
+	append_n(f, NREC + 1, 2 * NREC);
+	store_close(f->st);
+	f->st = NULL;
+	file_save(idata, &icopy, &ilen);
+	/* The log of 10 again, and 10 other records after them. */
+	file_put(data, copy, len);
+	free(copy);
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(store_audit_indexed(f->st), 0);
+	head_reload(f);
+	hh_swap_from = NREC + 1;
+	append_n(f, NREC + 1, 2 * NREC);
+	assert_int_equal(store_audit_indexed(f->st), 2 * NREC);
+	expect_counts(f, 0);
+	/* The first log's index put back: up to 20 too, but not this 20. */
+	store_close(f->st);
+	f->st = NULL;
+	file_put(idata, icopy, ilen);
+	free(icopy);
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(store_audit_indexed(f->st), 0);
+	expect_counts(f, 0);
+	expect_counts(f, NREC);
+	index_all(f->st);
+	assert_int_equal(store_audit_indexed(f->st), 2 * NREC);
+	expect_counts(f, 0);
+	expect_counts(f, NREC - 3);
+}
+
+/* Opens database db of the (closed) main environment raw: its mdb rc. */
+static int
+raw_dbi_probe(const struct fx *f, const char *db)
+{
+	MDB_env *e;
+	MDB_txn *t;
+	MDB_dbi d;
+	int mrc;
+
+	assert_int_equal(mdb_env_create(&e), 0);
+	assert_int_equal(mdb_env_set_maxdbs(e, 64), 0);
+	assert_int_equal(mdb_env_open(e, f->env, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_txn_begin(e, NULL, MDB_RDONLY, &t), 0);
+	mrc = mdb_dbi_open(t, db, 0, &d);
+	mdb_txn_abort(t);
+	mdb_env_close(e);
+	return mrc;
+}
+
+/* Duplicates naming seqs 1..n under key in a legacy index database. */
+static void
+raw_legacy_put(MDB_txn *t, MDB_dbi d, const void *key, size_t klen,
+    uint64_t n)
+{
+	MDB_val k, v;
+	uint8_t dd[12];
+	uint64_t seq;
+
+	for (seq = 1; seq <= n; seq++) {
+		memset(dd, 0, sizeof(dd));
+		util_be64_put(dd, seq);
+		k.mv_data = (void *)(uintptr_t)key;
+		k.mv_size = klen;
+		v.mv_data = dd;
+		v.mv_size = sizeof(dd);
+		assert_int_equal(mdb_put(t, d, &k, &v, 0), 0);
+	}
+}
+
+static int
+rm_tree(const char *dir)
+{
+	return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * A store made before the index had its own environment: log_hh, log_org
+ * and meta audit_indexed in the store's own environment, no audit-index
+ * directory. A read-write open drops them there; the index is built in its
+ * own environment from the log, and scans are right throughout.
+ */
+static void
+test_index_legacy_store(void **state)
+{
+	struct fx *f = *state;
+	struct stxn *tx;
+	MDB_env *e;
+	MDB_txn *t;
+	MDB_dbi d;
+	uint8_t hh[16], u64[8], buf[16];
+	char dir[400];
+	struct stat sb;
+	size_t len;
+
+	f->index = 0;
+	append_n(f, 1, 2 * NREC);
+	/* The old index's meta, in the store's own meta. */
+	util_be64_put(u64, 2 * NREC);
+	assert_int_equal(store_write_begin(f->st, &tx), STORE_OK);
+	assert_int_equal(store_meta_put(tx, "audit_indexed", u64,
+	    sizeof(u64)), STORE_OK);
 	assert_int_equal(store_commit(tx), STORE_OK);
+	store_close(f->st);
+	f->st = NULL;
+	/* Its databases, made with LMDB itself; no index environment. */
+	assert_int_equal(mdb_env_create(&e), 0);
+	assert_int_equal(mdb_env_set_maxdbs(e, 64), 0);
+	assert_int_equal(mdb_env_open(e, f->env, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), 0);
+	assert_int_equal(mdb_dbi_open(t, "log_hh", MDB_CREATE | MDB_DUPSORT |
+	    MDB_DUPFIXED, &d), 0);
+	assert_int_equal(store_hhid(HH_A, hh), 0);
+	raw_legacy_put(t, d, hh, sizeof(hh), 2 * NREC);
+	assert_int_equal(store_hhid(HH_B, hh), 0);
+	raw_legacy_put(t, d, hh, sizeof(hh), 2);
+	assert_int_equal(mdb_dbi_open(t, "log_org", MDB_CREATE | MDB_DUPSORT |
+	    MDB_DUPFIXED, &d), 0);
+	raw_legacy_put(t, d, "lev", 4, 2 * NREC);
+	raw_legacy_put(t, d, "senzer", 7, 1);
+	assert_int_equal(mdb_txn_commit(t), 0);
+	mdb_env_close(e);
+	assert_int_equal(raw_dbi_probe(f, "log_hh"), 0);
+	assert_int_equal(raw_dbi_probe(f, "log_org"), 0);
+	snprintf(dir, sizeof(dir), "%s/audit-index", f->env);
+	assert_int_equal(rm_tree(dir), 0);
+	assert_int_equal(stat(dir, &sb), -1);
+
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(store_audit_indexed(f->st), 0);
+	/* The old meta is gone from the store's meta. */
+	assert_non_null(tx = store_reader_new(f->st));
+	assert_int_equal(store_reader_begin(tx), STORE_OK);
+	assert_int_equal(store_meta_get(tx, "audit_indexed", buf, sizeof(buf),
+	    &len), STORE_NOTFOUND);
+	store_reader_end(tx);
+	store_reader_free(tx);
+	expect_counts(f, 0);
+	expect_counts(f, NREC);
+	index_all(f->st);
+	assert_int_equal(store_audit_indexed(f->st), 2 * NREC);
+	expect_counts(f, 0);
+	expect_counts(f, 7);
+	f->index = 1;
+	append_n(f, 2 * NREC + 1, 3 * NREC);
+	expect_counts(f, 0);
+	store_close(f->st);
+	f->st = NULL;
+	/* Dropped from the store's environment, not merely emptied. */
+	assert_int_equal(raw_dbi_probe(f, "log_hh"), MDB_NOTFOUND);
+	assert_int_equal(raw_dbi_probe(f, "log_org"), MDB_NOTFOUND);
+	assert_int_equal(raw_dbi_probe(f, "log"), 0);
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(store_audit_indexed(f->st), 3 * NREC);
+	expect_counts(f, 0);
+}
+
+/*
+ * A read-only open (admin tools) reads the index when there is one; of a
+ * store without an audit-index directory, it makes none, indexes nothing,
+ * and its scans read every record from the log.
+ */
+static void
+test_scan_readonly_no_index(void **state)
+{
+	struct fx *f = *state;
+	char dir[400], err[512];
+	struct stat sb;
+	uint64_t pending;
+
+	/* Indexed up to 15 of 20. */
+	append_n(f, NREC + 1, NREC + 5);
+	f->index = 0;
+	append_n(f, NREC + 6, 2 * NREC);
+	assert_int_equal(store_audit_indexed(f->st), NREC + 5);
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(testkey_open(&f->st, f->env, 16u << 20, 0, 1, 0, err,
+	    sizeof(err)), 0);
+	assert_int_equal(store_audit_indexed(f->st), NREC + 5);
+	expect_counts(f, 0);
+	expect_counts(f, NREC + 5);
+	assert_int_equal(store_audit_index(f->st, UINT64_MAX, 0, &pending),
+	    STORE_READONLY);
+	store_close(f->st);
+	f->st = NULL;
+	/* Without one. */
+	snprintf(dir, sizeof(dir), "%s/audit-index", f->env);
+	assert_int_equal(rm_tree(dir), 0);
+	assert_int_equal(testkey_open(&f->st, f->env, 16u << 20, 0, 1, 0, err,
+	    sizeof(err)), 0);
+	assert_int_equal(stat(dir, &sb), -1);
+	assert_int_equal(store_audit_indexed(f->st), 0);
+	assert_int_equal(store_audit_index(f->st, UINT64_MAX, 0, &pending),
+	    STORE_READONLY);
+	assert_int_equal(store_audit_index_reset(f->st), STORE_OK);
+	expect_counts(f, 0);
+	expect_counts(f, 3);
+	expect_counts(f, NREC + 5);
+	expect_counts(f, 2 * NREC);
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(stat(dir, &sb), -1);
+	/* A read-write open makes it again, empty. */
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(store_audit_indexed(f->st), 0);
+	expect_counts(f, 0);
+	index_all(f->st);
+	assert_int_equal(store_audit_indexed(f->st), 2 * NREC);
 	expect_counts(f, 0);
 }
 
@@ -1167,6 +1635,18 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_index_step_bounded, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_index_upto_bounded, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_scan_older_snapshot,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_check_log_shorter,
+		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_index_check_other_log,
+		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_index_legacy_store, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_scan_readonly_no_index,
+		    setup_chain, teardown),
 		cmocka_unit_test_setup_teardown(test_listed_households,
 		    setup_chain, teardown),
 	};

@@ -43,11 +43,15 @@ struct fx {
 	char		 dir[256];	/* the temp dir */
 	char		 env[300];	/* the environment inside it */
 	char		 data[320];	/* its data.mdb */
+	char		 idx[320];	/* the audit index's environment */
+	char		 idata[340];	/* its data.mdb */
 	size_t		 map;
 	unsigned	 key;		/* test KEK number */
 	struct store	*st;
 	uint8_t		*pristine;	/* data.mdb as made */
 	size_t		 plen;
+	uint8_t		*ipristine;	/* the index's data.mdb as made */
+	size_t		 iplen;
 };
 
 static int
@@ -102,6 +106,8 @@ setup_map(void **state, size_t map)
 	}
 	snprintf(f->env, sizeof(f->env), "%s/db", f->dir);
 	snprintf(f->data, sizeof(f->data), "%s/data.mdb", f->env);
+	snprintf(f->idx, sizeof(f->idx), "%s/audit-index", f->env);
+	snprintf(f->idata, sizeof(f->idata), "%s/data.mdb", f->idx);
 	f->map = map;
 	if (fx_open(f) == -1)
 		return -1;
@@ -129,6 +135,7 @@ teardown(void **state)
 	store_close(f->st);
 	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(f->pristine);
+	free(f->ipristine);
 	free(f);
 	return 0;
 }
@@ -579,9 +586,6 @@ world_put(struct fx *f)
 		taudit_init(&a, v, w_hh(v), w_org(v), "detail");
 		assert_int_equal(store_audit_put(tx, &a.r), STORE_OK);
 	}
-	/* Its indexes, as the writer builds them after. */
-	assert_int_equal(store_audit_index(tx, 1, 0, &pending), STORE_OK);
-	assert_int_equal(pending, 0);
 	for (v = 1; v <= W_FEED; v++) {
 		tfeed_init(&fe, W_HH[v % 3], v, "regisseur-1");
 		assert_int_equal(store_change_append(tx, &fe.fe), STORE_OK);
@@ -601,6 +605,14 @@ world_put(struct fx *f)
 		assert_int_equal(store_expiry_put(tx, w_exp_until(v),
 		    w_exp_hh(v), v), STORE_OK);
 	wcommit(tx);
+	/*
+	 * Its audit index, as the indexer builds it after, in its own
+	 * environment, from what is committed.
+	 */
+	assert_int_equal(store_audit_index(f->st, UINT64_MAX, 0, &pending),
+	    STORE_OK);
+	assert_int_equal(pending, 0);
+	assert_int_equal(store_audit_indexed(f->st), W_AUDIT);
 }
 
 /* Everything the world holds, read through the API, as one byte string. */
@@ -2955,11 +2967,27 @@ prefix_hash(const char *env, const char *db, size_t n,
 	mdb_env_close(e);
 }
 
-/* The audit indexes: DUPSORT, each record a duplicate under its key. */
+/*
+ * The audit indexes: DUPSORT, each record a duplicate under its key; in
+ * the audit index's own environment (DATA_DIR/audit-index).
+ */
 static int
 is_dup_db(const char *db)
 {
 	return strcmp(db, "log_hh") == 0 || strcmp(db, "log_org") == 0;
+}
+
+/* The environment that holds db, and its data file. */
+static const char *
+db_env(const struct fx *f, const char *db)
+{
+	return is_dup_db(db) ? f->idx : f->env;
+}
+
+static const char *
+db_data(const struct fx *f, const char *db)
+{
+	return is_dup_db(db) ? f->idata : f->data;
 }
 
 static void
@@ -3029,7 +3057,8 @@ setup_world(void **state)
 	f = *state;
 	world_put(f);
 	fx_close(f);
-	if (testkey_slurp(f->data, &f->pristine, &f->plen) != 0)
+	if (testkey_slurp(f->data, &f->pristine, &f->plen) != 0 ||
+	    testkey_slurp(f->idata, &f->ipristine, &f->iplen) != 0)
 		return -1;
 	for (i = 0; i < NTARGETS; i++)
 		target_key(f, &targets[i]);
@@ -3037,15 +3066,24 @@ setup_world(void **state)
 }
 
 static void
-restore(struct fx *f)
+restore_file(const char *path, const uint8_t *buf, size_t len)
 {
 	int fd;
 
-	assert_null(f->st);
-	fd = open(f->data, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	assert_true(fd >= 0);
-	assert_int_equal(write(fd, f->pristine, f->plen), (ssize_t)f->plen);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
 	close(fd);
+}
+
+/* The store's data.mdb and its audit index's, as made. */
+static void
+restore(struct fx *f)
+{
+	assert_null(f->st);
+	restore_file(f->data, f->pristine, f->plen);
+	if (f->ipristine != NULL)
+		restore_file(f->idata, f->ipristine, f->iplen);
 }
 
 static int slips;
@@ -3250,15 +3288,15 @@ damage_one(struct fx *f, const struct target *t, int in_key, size_t pos,
 	size_t len;
 
 	restore(f);
-	assert_int_equal(testkey_locate_dup(f->env, t->t_db, t->t_key,
-	    t->t_klen, is_dup_db(t->t_db) ? t->t_n : 0, &loc), 0);
+	assert_int_equal(testkey_locate_dup(db_env(f, t->t_db), t->t_db,
+	    t->t_key, t->t_klen, is_dup_db(t->t_db) ? t->t_n : 0, &loc), 0);
 	len = in_key ? t->t_klen : loc.tl_vlen;
 	if (pos == POS_MID)
 		pos = len / 2;
 	else if (pos >= len)
 		pos = len - 1;
-	assert_int_equal(testkey_xor(f->data, (in_key ? loc.tl_key :
-	    loc.tl_val) + (off_t)pos, mask), 0);
+	assert_int_equal(testkey_xor(db_data(f, t->t_db), (in_key ?
+	    loc.tl_key : loc.tl_val) + (off_t)pos, mask), 0);
 	snprintf(how, sizeof(how), "%s byte %zu of %zu ^ 0x%02x",
 	    in_key ? "key" : "value", pos, len, mask);
 	if (testkey_open(&f->st, f->env, MAP, 0, 0, 0, err,
@@ -3367,14 +3405,16 @@ big_world_put(struct fx *f)
 		taudit_init(&a, v, w_hh(v), w_org(v), "detail");
 		assert_int_equal(store_audit_put(tx, &a.r), STORE_OK);
 	}
-	do
-		assert_int_equal(store_audit_index(tx, 1, 0, &pending), STORE_OK);
-	while (pending > 0);
 	for (v = W_FEED + 1; v <= BIG_FEED; v++) {
 		tfeed_init(&fe, W_HH[v % 3], v, "regisseur-1");
 		assert_int_equal(store_change_append(tx, &fe.fe), STORE_OK);
 	}
 	wcommit(tx);
+	do
+		assert_int_equal(store_audit_index(f->st, UINT64_MAX, 0,
+		    &pending), STORE_OK);
+	while (pending > 0);
+	assert_int_equal(store_audit_indexed(f->st), BIG_AUDIT);
 }
 
 struct big_target {
@@ -3486,7 +3526,9 @@ setup_big_world(void **state)
 	f = *state;
 	big_world_put(f);
 	fx_close(f);
-	return testkey_slurp(f->data, &f->pristine, &f->plen);
+	if (testkey_slurp(f->data, &f->pristine, &f->plen) != 0)
+		return -1;
+	return testkey_slurp(f->idata, &f->ipristine, &f->iplen);
 }
 
 static void
@@ -3509,8 +3551,8 @@ test_damaged_keys_many_pages(void **state)
 	prefix_hash(f->env, "pidx", BIG_LEV + 3, lev);
 	for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
 		memset(bt, 0, sizeof(bt));
-		n = page_edges(f->env, dbs[i], strcmp(dbs[i], "pidx") == 0 ?
-		    lev : NULL, bt, 8);
+		n = page_edges(db_env(f, dbs[i]), dbs[i],
+		    strcmp(dbs[i], "pidx") == 0 ? lev : NULL, bt, 8);
 		assert_true(n >= 4);
 		for (j = 0; j < n; j++) {
 			big_describe(&bt[j], dbs[i]);
