@@ -265,9 +265,10 @@ uint64_t store_audit_indexed(struct store *);
 int	store_audit_index_reset(struct store *)
 	    __attribute__((warn_unused_result));
 /*
- * At a read-write open: an index that does not match the log beside it
- * (past its last record, or its last indexed record not the one there: a
- * data file restored without its index) is emptied, to be built again.
+ * At an open: an index that does not match the log beside it (past its
+ * last record, or its last indexed record not the one there: a data file
+ * restored without its index), or whose own bookkeeping is damaged, is
+ * emptied to be built again (read-write), or not used (read-only).
  */
 int	store_audit_index_check(struct store *)
 	    __attribute__((warn_unused_result));

@@ -1028,25 +1028,40 @@ store_audit_index_check(struct store *st)
 	const char *why = NULL;
 	int rc;
 
-	if (st->st_index == NULL || st->st_readonly)
+	if (st->st_index == NULL)
 		return STORE_OK;
 	if ((rd = store_reader_new(st)) == NULL ||
 	    (ix = store_reader_new(st->st_index)) == NULL) {
 		store_reader_free(rd);
 		return STORE_ERR;
 	}
-	if ((rc = store_reader_begin(rd)) != STORE_OK ||
-	    (rc = store_reader_begin(ix)) != STORE_OK ||
-	    (rc = store_meta_get_u64(ix, AUDIT_INDEXED_META, &indexed)) !=
-	    STORE_OK)
+	/*
+	 * The index's snapshot first: beside a running daemon (rekey, -n),
+	 * what its indexer indexed by then was durable, so in the log's
+	 * snapshot taken after.
+	 */
+	if ((rc = store_reader_begin(ix)) != STORE_OK ||
+	    (rc = store_reader_begin(rd)) != STORE_OK)
 		goto out;
-	if (indexed == 0)
+	/* The index's own bookkeeping damaged: it is only derived data. */
+	if ((rc = store_meta_get_u64(ix, AUDIT_INDEXED_META, &indexed)) ==
+	    STORE_CORRUPT) {
+		why = "its record of how far it got is damaged";
+		rc = STORE_OK;
+		goto out;
+	}
+	if (rc != STORE_OK || indexed == 0)
 		goto out;
 	rc = store_meta_get(ix, AUDIT_INDEXED_HASH_META, hash, sizeof(hash),
 	    &hlen);
 	if (rc == STORE_NOTFOUND)
 		hlen = 0;
-	else if (rc != STORE_OK)
+	else if (rc == STORE_CORRUPT || (rc == STORE_OK &&
+	    hlen != AUDIT_HASH)) {
+		why = "its record of the last record it indexed is damaged";
+		rc = STORE_OK;
+		goto out;
+	} else if (rc != STORE_OK)
 		goto out;
 	if ((rc = store_audit_last(rd, &last)) != STORE_OK)
 		goto log_damaged;
@@ -1082,8 +1097,17 @@ out:
 		return rc;
 	if (why == NULL)
 		return STORE_OK;
-	log_warnx("store: the audit index does not belong to this log (%s): "
-	    "built again from the log", why);
+	if (st->st_readonly) {
+		/* Not ours to change: gone without it, reading the log. */
+		log_warnx("store: the audit index does not belong to this log "
+		    "or is damaged (%s): not used (audit queries read the "
+		    "log)", why);
+		store_close(st->st_index);
+		st->st_index = NULL;
+		return STORE_OK;
+	}
+	log_warnx("store: the audit index does not belong to this log or is "
+	    "damaged (%s): built again from the log", why);
 	return store_audit_index_reset(st);
 }
 

@@ -893,8 +893,19 @@ index_open(struct store *st, char *err, size_t errlen)
 			mdb_txn_abort(tx.sx_txn);
 			goto mdb_fail;
 		}
+	/*
+	 * Damaged: a read-write open empties it (store_audit_index_check); a
+	 * read-only one goes on without it.
+	 */
 	if ((rc = store_meta_get_u64(&tx, STORE_AUDIT_INDEXED_META,
-	    &indexed)) != STORE_OK) {
+	    &indexed)) == STORE_CORRUPT && ix->st_readonly) {
+		log_warnx("store: %s: damaged; audit queries read the log", dir);
+		mdb_txn_abort(tx.sx_txn);
+		st->st_index = NULL;
+		store_close(ix);
+		return 0;
+	}
+	if (rc != STORE_OK && rc != STORE_CORRUPT) {
 		mdb_txn_abort(tx.sx_txn);
 		snprintf(err, errlen, "%s: %s", dir, store_strerror(rc));
 		return -1;

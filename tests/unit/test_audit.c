@@ -1354,6 +1354,71 @@ test_index_check_log_shorter(void **state)
 	expect_counts(f, NREC);
 }
 
+/* Puts value (raw, no frame) under meta name in the audit index's env. */
+static void
+index_meta_raw(const struct fx *f, const char *name, const void *val,
+    size_t len)
+{
+	char dir[400];
+	MDB_env *e;
+	MDB_txn *t;
+	MDB_dbi dbi;
+	MDB_val k, v;
+
+	snprintf(dir, sizeof(dir), "%s/audit-index", f->env);
+	assert_int_equal(mdb_env_create(&e), MDB_SUCCESS);
+	assert_int_equal(mdb_env_set_maxdbs(e, 4), MDB_SUCCESS);
+	assert_int_equal(mdb_env_open(e, dir, 0, 0600), MDB_SUCCESS);
+	assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), MDB_SUCCESS);
+	assert_int_equal(mdb_dbi_open(t, "meta", 0, &dbi), MDB_SUCCESS);
+	k.mv_data = (void *)(uintptr_t)name;
+	k.mv_size = strlen(name);
+	v.mv_data = (void *)(uintptr_t)val;
+	v.mv_size = len;
+	assert_int_equal(mdb_put(t, dbi, &k, &v, 0), MDB_SUCCESS);
+	assert_int_equal(mdb_txn_commit(t), MDB_SUCCESS);
+	mdb_env_close(e);
+}
+
+/*
+ * The index's own bookkeeping damaged (how far it got, or the hash of the
+ * last record it indexed): a read-write open empties it and it is built
+ * again; a read-only open goes on without it, reading the log. Neither
+ * refuses the store: the index is derived data.
+ */
+static void
+test_index_meta_damaged(void **state)
+{
+	static const char *const names[] = { "audit_indexed",
+	    "audit_indexed_hash" };
+	static const uint8_t junk[12] = { 1, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef,
+	    0, 0, 0, 7 };
+	struct fx *f = *state;
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(store_audit_indexed(f->st), NREC + i * 2);
+		store_close(f->st);
+		f->st = NULL;
+		index_meta_raw(f, names[i], junk, sizeof(junk));
+		/* Read-only: opens, no index, every record from the log. */
+		assert_int_equal(testkey_open(&f->st, f->env, 16u << 20, 0, 1,
+		    0, err, sizeof(err)), 0);
+		assert_int_equal(store_audit_indexed(f->st), 0);
+		expect_counts(f, 0);
+		store_close(f->st);
+		f->st = NULL;
+		assert_int_equal(fx_open(f), 0);
+		assert_int_equal(store_audit_indexed(f->st), 0);
+		expect_counts(f, 0);
+		expect_counts(f, 3);
+		append_n(f, NREC + i * 2 + 1, NREC + i * 2 + 2);
+		assert_int_equal(store_audit_indexed(f->st), NREC + i * 2 + 2);
+		expect_counts(f, 0);
+	}
+}
+
 /*
  * An index put back beside a log as long as the one it was built from,
  * but another: its last indexed record's hash is not the log's. Emptied
@@ -1642,6 +1707,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_index_check_log_shorter,
 		    setup_chain, teardown),
 		cmocka_unit_test_setup_teardown(test_index_check_other_log,
+		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_index_meta_damaged,
 		    setup_chain, teardown),
 		cmocka_unit_test_setup_teardown(test_index_legacy_store, setup,
 		    teardown),
