@@ -45,17 +45,24 @@ class OldDaemon(Daemon):
 
 
 def live_bytes(d):
-    p = subprocess.run(["mdb_stat", "-ef", d.data_dir], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE)
-    txt = p.stdout.decode()
-    used = free = 0
-    for l in txt.splitlines():
-        l = l.strip()
-        if l.startswith("Number of pages used:"):
-            used = int(l.split(":")[1])
-        elif l.startswith("Free pages:"):
-            free = int(l.split(":")[1])
-    return (used - free) * 4096
+    """Live pages of the store and of its audit index (an environment of
+    its own under data_dir/audit-index, when there is one)."""
+    total = 0
+    for env in (d.data_dir, os.path.join(d.data_dir, "audit-index")):
+        if not os.path.exists(os.path.join(env, "data.mdb")):
+            continue
+        p = subprocess.run(["mdb_stat", "-ef", env], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        txt = p.stdout.decode()
+        used = free = 0
+        for l in txt.splitlines():
+            l = l.strip()
+            if l.startswith("Number of pages used:"):
+                used = int(l.split(":")[1])
+            elif l.startswith("Free pages:"):
+                free = int(l.split(":")[1])
+        total += (used - free) * 4096
+    return total
 
 
 def lat(c, body, n):
