@@ -1289,12 +1289,7 @@ file_save(const char *path, uint8_t **buf, size_t *len)
 static void
 file_put(const char *path, const uint8_t *buf, size_t len)
 {
-	int fd;
-
-	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, buf, len), (ssize_t)len);
-	close(fd);
+	assert_int_equal(testkey_spill(path, buf, len), 0);
 }
 
 /* The chain's head as stored (after a data file was put back). */

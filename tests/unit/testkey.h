@@ -216,6 +216,20 @@ testkey_slurp(const char *path, uint8_t **buf, size_t *len)
 	return 0;
 }
 
+/* Writes buf over the file at path (truncated first). 0 or -1. */
+static inline int
+testkey_spill(const char *path, const uint8_t *buf, size_t len)
+{
+	int fd, rc = 0;
+
+	if ((fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0)
+		return -1;
+	if (write(fd, buf, len) != (ssize_t)len)
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
 /* How many times needle occurs in the file at path (-1: unreadable). */
 static inline long
 testkey_count(const char *path, const void *needle, size_t nlen)
