@@ -1,26 +1,31 @@
 #!/bin/sh
-# tests/bench/getplan_ab.sh ROUNDS RATE EENPLAND...
+# tests/bench/getplan_ab.sh ROUNDS RATE EENPLAND[=POPDIR]...
 #
 # A/B of eenpland builds on the cached 100,000-household bench population
-# (build/bench/pop-100000, made by `make bench`): for each round and each
+# (build/bench/pop-100000, made by `make bench`; EENPLAND=POPDIR gives a
+# build a population of its own, e.g. one made by an older build, whose
+# store layout it reads): for each round and each
 # binary, a fresh copy of the store, a 3 s warm-up, then closed-loop GetPlan
 # (50 connections, 5 s: the peak), open-loop GetPlan at RATE/s (8 s: the p99
 # at a fixed load) and closed-loop MutatePlan (5 s). Interleaved, so drift
 # of the machine falls on every binary alike. Port 7630 on 127.0.0.1.
 # Used for the audit index step (daemon/writer.c, WRITER_INDEX_*).
 set -eu
-[ $# -ge 3 ] || { echo "usage: $0 ROUNDS RATE EENPLAND..." >&2; exit 2; }
+[ $# -ge 3 ] || { echo "usage: $0 ROUNDS RATE EENPLAND[=POPDIR]..." >&2; exit 2; }
 R=$1; RATE=$2; shift 2
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 P=$ROOT/certs/demo
-POP=$ROOT/build/bench/pop-100000
+POP0=$ROOT/build/bench/pop-100000
 TMP=$(mktemp -d /tmp/getplan-ab.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-[ -f "$POP/data/data.mdb" ] || { echo "no population: run make bench first" >&2; exit 2; }
 printf '[limits]\nmap_max = 68719476736\nmax_connections = 4096\nwrite_rate = 1073741824\nwrite_burst = 17179869184\n' > "$TMP/extra.ini"
-B="$ROOT/build/eenplan-bench --server 127.0.0.1:7630 --cert $P/people/wmo.crt --key $P/people/wmo.key --ca $P/ca/root.crt --households $POP/households.txt -q"
 for r in $(seq 1 "$R"); do
-	for bin in "$@"; do
+	for arg in "$@"; do
+		bin=${arg%%=*}
+		POP=$POP0
+		[ "$bin" = "$arg" ] || POP=${arg#*=}
+		[ -f "$POP/data/data.mdb" ] || { echo "no population in $POP: run make bench first" >&2; exit 2; }
+		B="$ROOT/build/eenplan-bench --server 127.0.0.1:7630 --cert $P/people/wmo.crt --key $P/people/wmo.key --ca $P/ca/root.crt --households $POP/households.txt -q"
 		rm -rf "$TMP/data"
 		cp -r "$POP/data" "$TMP/data"
 		cp "$POP/store.key" "$TMP/store.key"
