@@ -11,13 +11,14 @@
  * chain verifies as it did. A prev_hash that is not the hash of the record
  * before (a migrated or damaged chain) is stored as it is.
  *
- * The indexes are built off the hot path: store_audit_index, in a later
- * txn (the writer's next batch, or its idle tick), indexes the records past
- * meta "audit_indexed" into log_hh (one key per household) and log_org (one
- * key per organisation). Both are DUPSORT: each duplicate is a seq and a
- * CRC-32 over the key and the seq, 12 bytes. A scan reads the index up to
- * audit_indexed and the log after it (in the same snapshot), so it sees
- * every record committed before it.
+ * The indexes are built off the hot path, in an LMDB environment of their
+ * own (store.h): store_audit_index, called by the writer's indexer thread,
+ * indexes the durable records past the index's meta "audit_indexed" into
+ * log_hh (one key per household) and log_org (one key per organisation).
+ * Both are DUPSORT: each duplicate is a seq and a CRC-32 over the key and
+ * the seq, 12 bytes. A scan reads the index up to audit_indexed (never past
+ * its own snapshot's last record) and the log after it, so it sees every
+ * record committed before it, once.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -721,16 +721,25 @@ store_usage(struct store *st, struct store_usage *u)
 	return STORE_OK;
 }
 
-/* The environment of st->st_dir opened and checked, its databases too. */
+/*
+ * st->st_env made and opened on st->st_dir (the store's, or its audit
+ * index's) and checked: map size, readers, the file's size against the
+ * map, stale reader slots cleared.
+ *
+ * MDB_NOMETASYNC: a commit syncs its data, then writes its meta page
+ * without a second flush; the next flush (the next commit's, or
+ * store_sync) makes the meta durable. A power cut can only lose a commit
+ * nobody was told about (the writer answers after that flush; the indexer
+ * only indexes what is durable), and never breaks the file: a meta page is
+ * written after its data is on disk.
+ */
 static int
-store_env_start(struct store *st, char *err, size_t errlen)
+store_env_open(struct store *st, unsigned maxdbs, char *err, size_t errlen)
 {
 	unsigned flags;
 	int mrc, dead;
 	size_t map;
 
-	if (store_check_empty_file(st->st_dir, err, errlen) == -1)
-		return -1;
 	if ((mrc = mdb_env_create(&st->st_env)) != MDB_SUCCESS) {
 		snprintf(err, errlen, "env: %s", mdb_strerror(mrc));
 		st->st_env = NULL;
@@ -740,7 +749,7 @@ store_env_start(struct store *st, char *err, size_t errlen)
 	map = st->st_map_max;
 	if (map == 0 && !st->st_readonly)
 		map = STORE_DEFAULT_MAP;
-	if ((mrc = mdb_env_set_maxdbs(st->st_env, DB_COUNT)) != MDB_SUCCESS ||
+	if ((mrc = mdb_env_set_maxdbs(st->st_env, maxdbs)) != MDB_SUCCESS ||
 	    (map > 0 && (mrc = mdb_env_set_mapsize(st->st_env, map)) !=
 	    MDB_SUCCESS) ||
 	    (mrc = mdb_env_set_maxreaders(st->st_env, st->st_max_readers > 0 ?
@@ -748,14 +757,6 @@ store_env_start(struct store *st, char *err, size_t errlen)
 		snprintf(err, errlen, "env: %s", mdb_strerror(mrc));
 		return -1;
 	}
-	/*
-	 * MDB_NOMETASYNC: a commit syncs its data, then writes its meta page
-	 * without a second flush; the next flush (the next commit's, or
-	 * store_sync) makes the meta durable. A power cut can only lose a
-	 * commit nobody was told about (the writer answers after that flush),
-	 * and never breaks the file: a meta page is written after its data is
-	 * on disk.
-	 */
 	flags = MDB_NOTLS | (st->st_readonly ? MDB_RDONLY : MDB_NOMETASYNC);
 	if ((mrc = mdb_env_open(st->st_env, st->st_dir, flags, 0600)) !=
 	    MDB_SUCCESS) {
@@ -771,7 +772,18 @@ store_env_start(struct store *st, char *err, size_t errlen)
 		return -1;
 	}
 	if (dead > 0)
-		log_info("store: cleared %d stale reader slot(s)", dead);
+		log_info("store: %s: cleared %d stale reader slot(s)",
+		    st->st_dir, dead);
+	return 0;
+}
+
+/* The environment of st->st_dir opened and checked, its databases too. */
+static int
+store_env_start(struct store *st, char *err, size_t errlen)
+{
+	if (store_check_empty_file(st->st_dir, err, errlen) == -1 ||
+	    store_env_open(st, DB_COUNT, err, errlen) == -1)
+		return -1;
 	return store_open_dbs(st, err, errlen);
 }
 
@@ -811,10 +823,10 @@ index_owner(const char *datadir, const char *dir, char *err, size_t errlen)
 /*
  * The audit index's environment, DATA_DIR/audit-index: a store of its own
  * (log_hh, log_org, meta), no keyring (its entries are CRC-framed ids and
- * sequence numbers, as they were in the store). Committed with LMDB's full
- * sync: whatever a power cut leaves, it opens whole, and it only ever
- * names records known durable. A read-only open of a store without one
- * goes on without it (scans read the log).
+ * sequence numbers, as they were in the store). Opened as the store is
+ * (store_env_open): a power cut leaves it whole, at most a step behind, and
+ * it only ever names records known durable. A read-only open of a store
+ * without one goes on without it (scans read the log).
  */
 static int
 index_open(struct store *st, char *err, size_t errlen)
@@ -825,7 +837,7 @@ index_open(struct store *st, char *err, size_t errlen)
 	struct stat sb;
 	struct stxn tx;
 	uint64_t indexed = 0;
-	size_t i, map;
+	size_t i;
 	int mrc, rc;
 
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", st->st_dir,
@@ -856,28 +868,10 @@ index_open(struct store *st, char *err, size_t errlen)
 	atomic_init(&ix->st_damaged, 0);
 	atomic_init(&ix->st_indexed, 0);
 	st->st_index = ix;
-	if ((mrc = mdb_env_create(&ix->st_env)) != MDB_SUCCESS) {
-		ix->st_env = NULL;
-		goto mdb_fail;
-	}
-	map = ix->st_map_max;
-	if (map == 0 && !ix->st_readonly)
-		map = STORE_DEFAULT_MAP;
-	if ((mrc = mdb_env_set_maxdbs(ix->st_env, 4)) != MDB_SUCCESS ||
-	    (map > 0 && (mrc = mdb_env_set_mapsize(ix->st_env, map)) !=
-	    MDB_SUCCESS) ||
-	    (mrc = mdb_env_set_maxreaders(ix->st_env, ix->st_max_readers > 0 ?
-	    ix->st_max_readers : STORE_DEFAULT_READERS)) != MDB_SUCCESS ||
-	    (mrc = mdb_env_open(ix->st_env, dir, MDB_NOTLS |
-	    (ix->st_readonly ? MDB_RDONLY : MDB_NOMETASYNC), 0600)) !=
-	    MDB_SUCCESS)
-		goto mdb_fail;
-	if (store_check_size(ix->st_env, dir, err, errlen) == -1)
+	if (store_env_open(ix, 4, err, errlen) == -1 ||
+	    (!ix->st_readonly && index_owner(st->st_dir, dir, err, errlen) ==
+	    -1))
 		return -1;
-	if (!ix->st_readonly && index_owner(st->st_dir, dir, err, errlen) == -1)
-		return -1;
-	if ((mrc = mdb_reader_check(ix->st_env, NULL)) != MDB_SUCCESS)
-		goto mdb_fail;
 	memset(&tx, 0, sizeof(tx));
 	tx.sx_store = ix;
 	tx.sx_kind = ix->st_readonly ? STXN_READ : STXN_WRITE;
@@ -894,18 +888,11 @@ index_open(struct store *st, char *err, size_t errlen)
 			goto mdb_fail;
 		}
 	/*
-	 * Damaged: a read-write open empties it (store_audit_index_check); a
-	 * read-only one goes on without it.
+	 * Damaged, it reads as 0 here: store_audit_index_check, next, empties
+	 * it (read-write) or leaves it unused (read-only).
 	 */
 	if ((rc = store_meta_get_u64(&tx, STORE_AUDIT_INDEXED_META,
-	    &indexed)) == STORE_CORRUPT && ix->st_readonly) {
-		log_warnx("store: %s: damaged; audit queries read the log", dir);
-		mdb_txn_abort(tx.sx_txn);
-		st->st_index = NULL;
-		store_close(ix);
-		return 0;
-	}
-	if (rc != STORE_OK && rc != STORE_CORRUPT) {
+	    &indexed)) != STORE_OK && rc != STORE_CORRUPT) {
 		mdb_txn_abort(tx.sx_txn);
 		snprintf(err, errlen, "%s: %s", dir, store_strerror(rc));
 		return -1;
@@ -916,9 +903,7 @@ index_open(struct store *st, char *err, size_t errlen)
 	atomic_store(&ix->st_indexed, indexed);
 	return 0;
 mdb_fail:
-	snprintf(err, errlen, "%s: %s", dir, mrc == MDB_INVALID ?
-	    "data file damaged or not an LMDB environment" :
-	    mdb_strerror(mrc));
+	snprintf(err, errlen, "%s: %s", dir, mdb_strerror(mrc));
 	return -1;
 }
 

@@ -1361,10 +1361,7 @@ index_meta_raw(const struct fx *f, const char *name, const void *val,
 	MDB_val k, v;
 
 	snprintf(dir, sizeof(dir), "%s/audit-index", f->env);
-	assert_int_equal(mdb_env_create(&e), MDB_SUCCESS);
-	assert_int_equal(mdb_env_set_maxdbs(e, 4), MDB_SUCCESS);
-	assert_int_equal(mdb_env_open(e, dir, 0, 0600), MDB_SUCCESS);
-	assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), MDB_SUCCESS);
+	assert_int_equal(testkey_raw_begin(dir, 0, &e, &t), 0);
 	assert_int_equal(mdb_dbi_open(t, "meta", 0, &dbi), MDB_SUCCESS);
 	k.mv_data = (void *)(uintptr_t)name;
 	k.mv_size = strlen(name);
@@ -1462,24 +1459,6 @@ test_index_check_other_log(void **state)
 	expect_counts(f, NREC - 3);
 }
 
-/* Opens database db of the (closed) main environment raw: its mdb rc. */
-static int
-raw_dbi_probe(const struct fx *f, const char *db)
-{
-	MDB_env *e;
-	MDB_txn *t;
-	MDB_dbi d;
-	int mrc;
-
-	assert_int_equal(mdb_env_create(&e), 0);
-	assert_int_equal(mdb_env_set_maxdbs(e, 64), 0);
-	assert_int_equal(mdb_env_open(e, f->env, MDB_RDONLY, 0600), 0);
-	assert_int_equal(mdb_txn_begin(e, NULL, MDB_RDONLY, &t), 0);
-	mrc = mdb_dbi_open(t, db, 0, &d);
-	mdb_txn_abort(t);
-	mdb_env_close(e);
-	return mrc;
-}
 
 /* Duplicates naming seqs 1..n under key in a legacy index database. */
 static void
@@ -1537,10 +1516,7 @@ test_index_legacy_store(void **state)
 	store_close(f->st);
 	f->st = NULL;
 	/* Its databases, made with LMDB itself; no index environment. */
-	assert_int_equal(mdb_env_create(&e), 0);
-	assert_int_equal(mdb_env_set_maxdbs(e, 64), 0);
-	assert_int_equal(mdb_env_open(e, f->env, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), 0);
+	assert_int_equal(testkey_raw_begin(f->env, 0, &e, &t), 0);
 	assert_int_equal(mdb_dbi_open(t, "log_hh", MDB_CREATE | MDB_DUPSORT |
 	    MDB_DUPFIXED, &d), 0);
 	assert_int_equal(store_hhid(HH_A, hh), 0);
@@ -1553,8 +1529,8 @@ test_index_legacy_store(void **state)
 	raw_legacy_put(t, d, "senzer", 7, 1);
 	assert_int_equal(mdb_txn_commit(t), 0);
 	mdb_env_close(e);
-	assert_int_equal(raw_dbi_probe(f, "log_hh"), 0);
-	assert_int_equal(raw_dbi_probe(f, "log_org"), 0);
+	assert_int_equal(testkey_db_probe(f->env, "log_hh"), 0);
+	assert_int_equal(testkey_db_probe(f->env, "log_org"), 0);
 	snprintf(dir, sizeof(dir), "%s/audit-index", f->env);
 	assert_int_equal(rm_tree(dir), 0);
 	assert_int_equal(stat(dir, &sb), -1);
@@ -1581,9 +1557,9 @@ test_index_legacy_store(void **state)
 	store_close(f->st);
 	f->st = NULL;
 	/* Dropped from the store's environment, not merely emptied. */
-	assert_int_equal(raw_dbi_probe(f, "log_hh"), MDB_NOTFOUND);
-	assert_int_equal(raw_dbi_probe(f, "log_org"), MDB_NOTFOUND);
-	assert_int_equal(raw_dbi_probe(f, "log"), 0);
+	assert_int_equal(testkey_db_probe(f->env, "log_hh"), MDB_NOTFOUND);
+	assert_int_equal(testkey_db_probe(f->env, "log_org"), MDB_NOTFOUND);
+	assert_int_equal(testkey_db_probe(f->env, "log"), 0);
 	assert_int_equal(fx_open(f), 0);
 	assert_int_equal(store_audit_indexed(f->st), 3 * NREC);
 	expect_counts(f, 0);

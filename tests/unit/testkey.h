@@ -216,6 +216,42 @@ testkey_slurp(const char *path, uint8_t **buf, size_t *len)
 	return 0;
 }
 
+/*
+ * The LMDB environment in dir opened raw (flags: 0, or MDB_RDONLY), with a
+ * txn of the same kind begun; *e closed again on failure. 0 or -1.
+ */
+static inline int
+testkey_raw_begin(const char *dir, unsigned flags, MDB_env **e, MDB_txn **t)
+{
+	*t = NULL;
+	if (mdb_env_create(e) != 0)
+		return -1;
+	if (mdb_env_set_maxdbs(*e, 64) != 0 ||
+	    mdb_env_open(*e, dir, flags, 0600) != 0 ||
+	    mdb_txn_begin(*e, NULL, flags & MDB_RDONLY, t) != 0) {
+		mdb_env_close(*e);
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether dir's environment has a database named db: mdb_dbi_open's rc. */
+static inline int
+testkey_db_probe(const char *dir, const char *db)
+{
+	MDB_env *e;
+	MDB_txn *t;
+	MDB_dbi d;
+	int mrc;
+
+	if (testkey_raw_begin(dir, MDB_RDONLY, &e, &t) != 0)
+		return -1;
+	mrc = mdb_dbi_open(t, db, 0, &d);
+	mdb_txn_abort(t);
+	mdb_env_close(e);
+	return mrc;
+}
+
 /* Writes buf over the file at path (truncated first). 0 or -1. */
 static inline int
 testkey_spill(const char *path, const uint8_t *buf, size_t len)

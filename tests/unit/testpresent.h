@@ -11,6 +11,8 @@
 
 #include <lmdb.h>
 
+#include "testkey.h"
+
 /* The store as the version before sent_hh left it: no sent_hh, no flag. */
 static void __attribute__((unused))
 make_pre_sent_hh(const char *env)
@@ -20,10 +22,7 @@ make_pre_sent_hh(const char *env)
 	MDB_dbi d;
 	MDB_val k;
 
-	assert_int_equal(mdb_env_create(&e), 0);
-	assert_int_equal(mdb_env_set_maxdbs(e, 64), 0);
-	assert_int_equal(mdb_env_open(e, env, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(e, NULL, 0, &t), 0);
+	assert_int_equal(testkey_raw_begin(env, 0, &e, &t), 0);
 	assert_int_equal(mdb_dbi_open(t, "sent_hh", 0, &d), 0);
 	assert_int_equal(mdb_drop(t, d, 1), 0);
 	assert_int_equal(mdb_dbi_open(t, "meta", 0, &d), 0);
