@@ -294,6 +294,8 @@ server_principal_release(struct server *srv, const struct principal *p)
 /* How often the main thread looks whether memory can be given back. */
 #define SERVER_TRIM_TICK_S	1
 #define SERVER_TRIM_EVERY_MS	5000
+/* glibc's mmap and trim thresholds (see server_mem_init). */
+#define SERVER_MMAP_THRESHOLD	(4 * 1024 * 1024)
 
 static int64_t
 server_now_ms(void)
@@ -931,11 +933,18 @@ server_mem_init(struct server *srv)
 	srv->s_mem_low = conf->c_memory_max - slack;
 #ifdef __GLIBC__
 	/*
-	 * A fixed threshold: large answers get their own mappings, returned
-	 * when freed. glibc's moving threshold would soon serve them from the
-	 * heap, which keeps the memory after a burst of slow readers.
+	 * Fixed thresholds, above the ~2.5 MB that LMDB mallocs and frees for
+	 * every child txn (its dirty and free page lists): the writer runs
+	 * one per mutation, and at glibc's 128 KB or our former 256 KB each
+	 * was an mmap, page faults and an munmap whose TLB shootdown
+	 * interrupted the other core (10-15 % of the writer's time; reads
+	 * +13 %, mutations +10-15 % without, tests/bench/getplan_ab.sh).
+	 * Fixed, not glibc's moving threshold, so it stays put; what a burst
+	 * of large answers leaves in the heaps is given back by
+	 * server_trim_cb (malloc_trim), not by the threshold.
 	 */
-	(void)mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	(void)mallopt(M_MMAP_THRESHOLD, SERVER_MMAP_THRESHOLD);
+	(void)mallopt(M_TRIM_THRESHOLD, SERVER_MMAP_THRESHOLD);
 #endif
 }
 
