@@ -97,6 +97,7 @@ struct store {
 	atomic_uint_fast64_t st_indexed;
 	char		*st_dir;
 	size_t		 st_map_max;
+	size_t		 st_psize;	/* LMDB's page size */
 	unsigned	 st_max_readers;
 	MDB_dbi		 st_dbi[DB_COUNT];
 	int		 st_readonly;
@@ -133,6 +134,8 @@ struct stxn {
 	uint64_t	 sx_bytes;	/* value bytes put */
 	uint64_t	 sx_events;	/* change events appended */
 	uint64_t	 sx_ack_gen;	/* keyring generation acknowledged here */
+	uint64_t	 sx_next_pgno;	/* a write txn's: the first page past the
+					   file's pages when it began */
 };
 
 /* What a prefix scan does with one entry: 0 go on, 1 stop, < 0 a STORE_* error. */
