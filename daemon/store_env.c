@@ -834,7 +834,7 @@ store_env_open(struct store *st, unsigned maxdbs, char *err, size_t errlen)
 {
 	MDB_stat ms;
 	unsigned flags;
-	int mrc, dead, fd;
+	int mrc, dead;
 	size_t map;
 
 	if ((mrc = mdb_env_create(&st->st_env)) != MDB_SUCCESS) {
@@ -880,9 +880,6 @@ store_env_open(struct store *st, unsigned maxdbs, char *err, size_t errlen)
 	st->st_psize = 4096;
 	if (mdb_env_stat(st->st_env, &ms) == MDB_SUCCESS && ms.ms_psize > 0)
 		st->st_psize = ms.ms_psize;
-	if (!st->st_readonly && mdb_env_get_fd(st->st_env, &fd) ==
-	    MDB_SUCCESS && fd >= 0)
-		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
 	return 0;
 }
 
