@@ -32,6 +32,7 @@
 #define STORE_AUDIT_INDEXED_META "audit_indexed"
 /* The audit index's environment, under the store's directory. */
 #define STORE_INDEX_DIR		"audit-index"
+#define STORE_INDEX_MARK	"unflushed"
 
 enum store_db {
 	DB_HH,
@@ -93,6 +94,12 @@ struct store {
 	 */
 	struct store	*st_index;
 	int		 st_is_index;
+	/*
+	 * The index opened read-write: its commits are not flushed
+	 * (MDB_NOSYNC) and this marker (STORE_INDEX_MARK.<pid>) says so
+	 * until store_close has flushed them (store_env.c, index_marks).
+	 */
+	char		*st_mark;
 	/* In the index: the last seq indexed, as committed. */
 	atomic_uint_fast64_t st_indexed;
 	char		*st_dir;

@@ -514,3 +514,94 @@ def audit_index_is_derived_and_never_trusted_blindly():
         for d in (a, b):
             if d.alive():
                 d.stop()
+
+
+def _marks(idx):
+    return sorted(n for n in os.listdir(idx) if n.startswith("unflushed."))
+
+
+@test
+def audit_index_written_without_flushes_is_rebuilt_after_the_machine_stops():
+    """The audit index is written without flushes (MDB_NOSYNC): a daemon
+    killed (kill -9) leaves it whole in the page cache, and the next start
+    keeps it; a machine that stopped (another boot id in the marker the
+    daemon writes before its first index commit) may have lost its pages,
+    so the next start removes it and builds it again from the log — here
+    over an index file whose pages are garbage, which LMDB cannot open —
+    and a read-only command (audit export) does not use it. Every query
+    answers exactly what the log holds, before and after."""
+    lag = "[store]\naudit_index_lag = 1\n"
+    d = Daemon("auditidx-nosync", extra_ini=lag).start()
+    try:
+        hhs = [new_household(d) for _ in range(3)]
+        for i in range(9):
+            cli_ok(d, "wmo", "plan", "show", hhs[i % 3])
+        idx = os.path.join(d.data_dir, "audit-index")
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        mine = "unflushed.%d" % d.proc.pid
+        eq(_marks(idx), [mine], "markers while the daemon runs")
+        with open(os.path.join(idx, mine)) as f:
+            eq(f.read().strip(), boot, "the marker's boot id")
+        before = {hh: _seqs(audit_records(d, "henk", hh)) for hh in hhs}
+        ino = os.stat(os.path.join(idx, "data.mdb")).st_ino
+
+        def same_records(what, extra):
+            for hh in hhs:
+                got = _seqs(audit_records(d, "henk", hh))
+                eq(got[:len(before[hh])], before[hh],
+                   "%s: household %s's records" % (what, hh))
+                eq(sorted(set(got)), got, "%s: ascending, once" % what)
+                check(len(got) - len(before[hh]) <= extra,
+                      "%s: %s: records appeared: %r" % (what, hh, got))
+                before[hh] = got
+
+        # kill -9 on this boot: kept, the dead process's marker flushed away.
+        d.kill9()
+        eq(_marks(idx), [mine], "the marker after kill -9")
+        d.start()
+        log = d.log_since_start()
+        check("machine stopped" not in log,
+              "an index of this boot was thrown away: %s" % log[-1500:])
+        eq(os.stat(os.path.join(idx, "data.mdb")).st_ino, ino,
+           "the index file after kill -9 and a start")
+        eq(_marks(idx), ["unflushed.%d" % d.proc.pid],
+           "markers after the start (the killed daemon's gone)")
+        same_records("after kill -9", 2)
+        # A clean stop: flushed, no marker left.
+        d.stop()
+        eq(_marks(idx), [], "markers after a clean stop")
+        # The machine stopped: the marker names another boot, the index's
+        # pages never reached the disk (garbage, the meta pages too).
+        d.start()
+        cli_ok(d, "wmo", "plan", "show", hhs[0])
+        pid = d.proc.pid
+        d.kill9()
+        with open(os.path.join(idx, "unflushed.%d" % pid), "w") as f:
+            f.write("00000000-0000-4000-8000-000000000000\n")
+        size = os.path.getsize(os.path.join(idx, "data.mdb"))
+        with open(os.path.join(idx, "data.mdb"), "r+b") as f:
+            f.write(b"\xa5" * size)
+        want = [x["seq"] for x in export(d) if x["household"] == hhs[1]]
+        r = d.admin("audit", "export", "--household", hhs[1])
+        check(r.rc == 0, "export beside an index of another boot: %r" % r)
+        eq([int(jsonlib.loads(l)["seq"]) for l in r.out.splitlines()],
+           want, "export --household without the index")
+        check("not used" in r.err, "export did not say it left the index "
+              "unused: %r" % r.err[-500:])
+        d.start()
+        log = d.log_since_start()
+        check("machine stopped while the audit index" in log,
+              "the start did not rebuild the index: %s" % log[-1500:])
+        with open(os.path.join(idx, "data.mdb"), "rb") as f:
+            head = f.read(8192)
+        check(head.count(b"\xa5") < len(head) // 2,
+              "the index file was not made again")
+        eq(_marks(idx), ["unflushed.%d" % d.proc.pid],
+           "markers after the rebuild")
+        same_records("after the machine stopped", 3)
+        d.stop()
+        eq(_marks(idx), [], "markers after the last stop")
+    finally:
+        if d.alive():
+            d.stop()
