@@ -143,6 +143,8 @@ static const struct cfg_key cfg_keys[] = {
 	    0 },
 	{ SEC_STORE, "audit_index_lag", KT_U32, CF(c_audit_index_lag), 1,
 	    100000, 0 },
+	{ SEC_STORE, "audit_index_lag_max", KT_U32, CF(c_audit_index_lag_max),
+	    1, 100000000, 0 },
 
 	{ SEC_ADMIN, "listen", KT_LISTEN, 0, 0, 0, 0, 0 },
 	{ SEC_ADMIN, "cert_min_days", KT_U32, CF(c_cert_min_days), 0, 36500,
@@ -204,6 +206,7 @@ config_defaults(struct config *cfg)
 	cfg->c_memory_max = 268435456;
 	cfg->c_snapshot_versions = 1000;
 	cfg->c_audit_index_lag = WRITER_INDEX_LAG;
+	cfg->c_audit_index_lag_max = WRITER_INDEX_LAG_MAX;
 	cfg->c_snapshot_bytes = 65536;
 	cfg->c_grants_max = 4096;
 	cfg->c_active_grants_max = 64;
@@ -910,6 +913,18 @@ config_check(struct cfg_parse *cp)
 		parse_err(cp, key_line(cp, SEC_LIMITS, "memory_max"),
 		    "memory_max (%zu) must be at least conn_output_max (%zu)",
 		    cfg->c_memory_max, cfg->c_conn_output_max);
+		if (!all)
+			return -1;
+		bad = 1;
+	}
+	/* Unset, it follows a lag set above its default. */
+	if (!config_was_set(cp, SEC_STORE, "audit_index_lag_max") &&
+	    cfg->c_audit_index_lag_max < cfg->c_audit_index_lag)
+		cfg->c_audit_index_lag_max = cfg->c_audit_index_lag;
+	if (cfg->c_audit_index_lag_max < cfg->c_audit_index_lag) {
+		parse_err(cp, key_line(cp, SEC_STORE, "audit_index_lag_max"),
+		    "audit_index_lag_max (%u) must be at least audit_index_lag "
+		    "(%u)", cfg->c_audit_index_lag_max, cfg->c_audit_index_lag);
 		if (!all)
 			return -1;
 		bad = 1;

@@ -95,6 +95,12 @@ struct config {
 	 * record, in bigger bursts; a query reads that many more of the log.
 	 */
 	uint32_t	c_audit_index_lag;
+	/*
+	 * audit_index_lag_max = 16384: durable records the indexer (which
+	 * runs at the lowest priority) may fall behind before the writer
+	 * indexes a step itself; at least audit_index_lag.
+	 */
+	uint32_t	c_audit_index_lag_max;
 	size_t		c_snapshot_bytes;	/* snapshot_bytes = 65536 */
 	uint32_t	c_grants_max;		/* grants_max = 4096 (per household, ever) */
 	uint32_t	c_active_grants_max;	/* active_grants_max = 64 (current) */

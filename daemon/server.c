@@ -1066,6 +1066,8 @@ server_new(const struct config *conf)
 		    1 + (unsigned)i);
 	writer_set_hooks(srv->s_writer, server_tick, server_feed_moved, srv);
 	writer_set_index_lag(srv->s_writer, srv->s_conf->c_audit_index_lag);
+	writer_set_index_lag_max(srv->s_writer,
+	    srv->s_conf->c_audit_index_lag_max);
 	if ((srv->s_stop_ev = event_new(srv->s_base, -1, 0, server_stop_cb,
 	    srv)) == NULL)
 		fatalx("event_new failed");

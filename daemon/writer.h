@@ -91,6 +91,15 @@ typedef void	(*writer_notify_fn)(void *);
  */
 #define WRITER_INDEX_LAG	128
 void	writer_set_index_lag(struct writer *, uint32_t);
+/*
+ * The indexer runs at the lowest priority (WRITER_INDEX_NICE): it takes
+ * the CPU the workers and the writer leave. Should it still fall more
+ * than this many durable records behind (a machine kept busy), the writer
+ * indexes a step itself after a flush, when the indexer is not in one
+ * (default WRITER_INDEX_LAG_MAX).
+ */
+#define WRITER_INDEX_LAG_MAX	16384
+void	writer_set_index_lag_max(struct writer *, uint32_t);
 void	writer_set_hooks(struct writer *, writer_tick_fn, writer_notify_fn,
 	    void *arg);
 

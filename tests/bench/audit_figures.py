@@ -9,6 +9,7 @@ A population of HOUSEHOLDS (default 5000) households with ~2 KB plans, then
 READS (default 20000) audited GetPlans of uniformly random households from
 8 connections, 16 requests in flight each. Printed:
 - store growth per audited read: live pages (mdb_stat) before and after;
+- sent to the disk per read: write_bytes of /proc/PID/io over the reads;
 - pages written per read: every write the daemon makes to data.mdb during
   the reads, seen by strace (pwrite64/pwritev/writev on the data file's
   descriptors), in 4 KiB pages, and the flushes (fdatasync/fsync) it made:
@@ -92,6 +93,18 @@ def traced(pid, fn):
     return written, calls, flushes
 
 
+def disk_bytes(pid):
+    """What the kernel counts as sent to the disk for the daemon
+    (write_bytes of /proc/PID/io: a page counted when it is dirtied, so a
+    page dirtied again before it was written back counts once — the audit
+    index's unflushed pages)."""
+    with open("/proc/%d/io" % pid) as f:
+        for l in f:
+            if l.startswith("write_bytes:"):
+                return int(l.split()[1])
+    return 0
+
+
 def pipelined(d, bodies, conns=8, depth=16):
     """Sends bodies over conns connections, depth in flight; all must be OK."""
     parts = [bodies[i::conns] for i in range(conns)]
@@ -159,9 +172,11 @@ def main():
     live0 = live_bytes(d)
     pages0 = db_pages(d)
     t2 = time.time()
+    disk0 = disk_bytes(d.proc.pid)
     pipelined(d, [req_get_plan(i + 1, random.choice(hhs))
                   for i in range(nreads)])
     t3 = time.time()
+    disk1 = disk_bytes(d.proc.pid)
     time.sleep(1.5)      # the writer's idle work, if any, lands
     live1 = live_bytes(d)
     pages1 = db_pages(d)
@@ -187,6 +202,10 @@ def main():
         if grew:
             print("  %-10s +%d pages: %.0f B per read"
                   % (name, grew, grew * 4096 / nreads))
+    print("sent to the disk per audited read: %.0f B, %.2f pages (write_bytes "
+          "of /proc/PID/io over the %d reads; pages the index dirtied again "
+          "before their writeback count once)"
+          % ((disk1 - disk0) / nreads, (disk1 - disk0) / 4096 / nreads, nreads))
     print("pages written to data.mdb per audited read: %.2f, in %.2f "
           "contiguous extents (%d reads under strace, %d B in %d write "
           "calls, %d flushes: %.1f reads per flush)"

@@ -605,3 +605,62 @@ def audit_index_written_without_flushes_is_rebuilt_after_the_machine_stops():
     finally:
         if d.alive():
             d.stop()
+
+
+def _index_entries(d):
+    """Entries of the audit index's per-household database (mdb_stat)."""
+    p = subprocess.run(["mdb_stat", "-s", "log_hh",
+                        os.path.join(d.data_dir, "audit-index")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check(p.returncode == 0, "mdb_stat: %r" % p.stderr)
+    m = re.search(r"Entries: (\d+)", p.stdout.decode())
+    check(m is not None, "mdb_stat printed no entries: %r" % p.stdout)
+    return int(m.group(1))
+
+
+@test
+def audit_index_writer_steps_in_past_lag_max():
+    """The indexer runs at the lowest priority; should it fall more than
+    [store] audit_index_lag_max durable records behind, the writer indexes
+    a step itself. With the indexer thread kept from running (a test hook),
+    a daemon at audit_index_lag_max = 32 still builds the index, counted in
+    eenplan_audit_index_writer_steps_total; one at 100000 builds none. Both
+    answer the household's audit query exactly."""
+    import http.client
+
+    def run(name, lag_max):
+        port = free_port()
+        d = Daemon(name, extra_ini="[store]\naudit_index_lag = 8\n"
+                   "audit_index_lag_max = %d\n[admin]\nlisten = 127.0.0.1:%d\n"
+                   % (lag_max, port),
+                   env={"EENPLAN_TEST_NO_INDEXER": "1"}).start()
+        try:
+            hh = new_household(d)
+            with Raw(d, "wmo") as c:
+                for i in range(300):
+                    check(c.call(req_get_plan(i + 1, hh)).code == 0,
+                          "GetPlan %d" % i)
+            recs = _seqs(audit_records(d, "henk", hh))
+            h = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            h.request("GET", "/metrics")
+            text = h.getresponse().read().decode()
+            h.close()
+            m = re.search(r"^eenplan_audit_index_writer_steps_total (\d+)$",
+                          text, re.M)
+            check(m is not None, "no writer steps counter in /metrics")
+            check("EENPLAN_TEST_NO_INDEXER is set" in d.log_since_start(),
+                  "the hook was not seen")
+        finally:
+            d.stop()
+        return int(m.group(1)), recs, _index_entries(d)
+
+    steps, recs, entries = run("ixvalve-on", 32)
+    check(steps >= 1, "the writer ran no index step: %d" % steps)
+    check(entries >= 250, "the index holds %d entries after 300 reads"
+          % entries)
+    eq(len(recs), len(set(recs)), "records once")
+    check(len(recs) >= 301, "household records: %d" % len(recs))
+    steps, recs2, entries = run("ixvalve-off", 100000)
+    eq(steps, 0, "writer steps below audit_index_lag_max")
+    eq(entries, 0, "index entries with no indexer and no writer steps")
+    eq(len(recs2), len(recs), "the same records, read from the log")

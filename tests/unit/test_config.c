@@ -169,6 +169,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg->c_grants_max, 4096);
 	assert_int_equal(cfg->c_active_grants_max, 64);
 	assert_int_equal(cfg->c_audit_index_lag, 128);
+	assert_int_equal(cfg->c_audit_index_lag_max, 16384);
 	assert_string_equal(cfg->c_store_key, "");
 	assert_int_equal(cfg->c_norgs, 0);
 	assert_string_equal(cfg->c_crl_file, "");
@@ -221,6 +222,7 @@ test_full(void **state)
 	    "active_grants_max = 8\n"
 	    "migrate_batch = 16\n"
 	    "audit_index_lag = 77\n"
+	    "audit_index_lag_max = 78\n"
 	    "[org gemeente]\n"
 	    "name = Gemeente Helmond\n"
 	    "identifier = OIN:99990000000000000001\n"
@@ -271,6 +273,7 @@ test_full(void **state)
 	assert_int_equal(cfg->c_active_grants_max, 8);
 	assert_int_equal(cfg->c_migrate_batch, 16);
 	assert_int_equal(cfg->c_audit_index_lag, 77);
+	assert_int_equal(cfg->c_audit_index_lag_max, 78);
 
 	assert_int_equal(cfg->c_norgs, 3);
 	assert_string_equal(cfg->c_orgs[0].co_id, "gemeente");
@@ -498,6 +501,36 @@ test_out_of_range(void **state)
 	    "out of range", NULL);
 	expect_fail(BASE "[store]\naudit_index_lag = 100001\n",
 	    "audit_index_lag", "out of range", NULL);
+	expect_fail(BASE "[store]\naudit_index_lag_max = 0\n",
+	    "audit_index_lag_max", "out of range", NULL);
+	/* Set below the lag: refused (unset, it follows: config_lag_max). */
+	expect_fail(BASE "[store]\naudit_index_lag = 200\n"
+	    "audit_index_lag_max = 199\n", "audit_index_lag_max (199) must be "
+	    "at least audit_index_lag (200)", at_line(lines_in(BASE) + 3),
+	    NULL);
+}
+
+/* audit_index_lag_max unset follows a lag set above its default. */
+static void
+test_index_lag_max(void **state)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+	char err[1024];
+
+	(void)state;
+	assert_non_null(cfg);
+	if (load(BASE "[store]\naudit_index_lag = 20000\n", cfg, err,
+	    sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->c_audit_index_lag, 20000);
+	assert_int_equal(cfg->c_audit_index_lag_max, 20000);
+	assert_int_equal(load(BASE "[store]\naudit_index_lag = 20\n", cfg,
+	    err, sizeof(err)), 0);
+	assert_int_equal(cfg->c_audit_index_lag_max, 16384);
+	assert_int_equal(load(BASE "[store]\naudit_index_lag_max = 200\n",
+	    cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->c_audit_index_lag_max, 200);
+	free(cfg);
 }
 
 static void
@@ -893,6 +926,7 @@ main(void)
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_bad_number),
 		cmocka_unit_test(test_out_of_range),
+		cmocka_unit_test(test_index_lag_max),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_missing_required),
 		cmocka_unit_test(test_duplicates),
