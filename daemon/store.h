@@ -258,6 +258,9 @@ int	store_audit_index(struct store *, uint64_t upto, unsigned max,
 	    uint64_t *pending) __attribute__((warn_unused_result));
 /* The highest seq the index covers, as committed (0: none, or no index). */
 uint64_t store_audit_indexed(struct store *);
+/* The index's commits (written without flushes) made durable. */
+int	store_audit_index_flush(struct store *)
+	    __attribute__((warn_unused_result));
 /*
  * Empties the index (the retention purge, before it takes records away;
  * the indexer builds it again).

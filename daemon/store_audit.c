@@ -981,6 +981,14 @@ store_audit_index(struct store *st, uint64_t upto, unsigned max,
 	return rc;
 }
 
+int
+store_audit_index_flush(struct store *st)
+{
+	if (st->st_index == NULL)
+		return STORE_OK;
+	return store_sync(st->st_index);
+}
+
 uint64_t
 store_audit_indexed(struct store *st)
 {

@@ -88,6 +88,7 @@
 #define WRITER_INDEX_STEP	4096
 #define WRITER_INDEX_NICE	19
 #define WRITER_VALVE_STEP	1024
+#define WRITER_INDEX_FLUSH_US	(5 * 1000000)
 
 struct writer {
 	struct store		*w_store;
@@ -263,13 +264,32 @@ writer_set_durable(struct writer *w, uint64_t seq)
 	metrics_audit_index_writer_step(rc == STORE_OK);
 }
 
+/*
+ * The index is written without flushes (store_env.c, index_marks); the
+ * indexer flushes it itself every WRITER_INDEX_FLUSH_US while it works,
+ * and once it has been idle WRITER_IDLE_S, so that its page writes go to
+ * the disk while the daemon is busy with the requests that caused them,
+ * not half a minute later (the kernel's dirty_expire_centisecs) beside
+ * whatever runs then; a page changed by many steps in between is still
+ * written once.
+ */
+static void
+writer_index_flush(struct writer *w)
+{
+	int rc;
+
+	if ((rc = store_audit_index_flush(w->w_store)) != STORE_OK)
+		log_warnx("writer: audit index flush: %s", store_strerror(rc));
+}
+
 static void *
 writer_indexer(void *arg)
 {
 	struct writer *w = arg;
 	struct timespec ts;
 	uint64_t durable, indexed, left;
-	int rc, waited = 0, warned = 0;
+	int64_t flushed = writer_now();
+	int rc, waited = 0, warned = 0, dirty = 0;
 
 	/* Linux: a thread's own nice value (see WRITER_INDEX_NICE). */
 	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
@@ -292,12 +312,26 @@ writer_indexer(void *arg)
 				    "the log past it directly)",
 				    store_strerror(rc));
 			warned = rc != STORE_OK;
+			dirty |= rc == STORE_OK;
+			if (dirty && writer_now() - flushed >=
+			    WRITER_INDEX_FLUSH_US) {
+				writer_index_flush(w);
+				flushed = writer_now();
+				dirty = 0;
+			}
 			pthread_mutex_lock(&w->w_ix_mtx);
 			/* After a failure, the next try waits a while. */
 			if (rc == STORE_OK) {
 				waited = left > 0;
 				continue;
 			}
+		} else if (dirty && waited) {
+			/* Idle for a while: what it wrote goes to the disk now. */
+			pthread_mutex_unlock(&w->w_ix_mtx);
+			writer_index_flush(w);
+			flushed = writer_now();
+			dirty = 0;
+			pthread_mutex_lock(&w->w_ix_mtx);
 		}
 		util_deadline_ms(&ts, WRITER_IDLE_S * 1000);
 		waited = pthread_cond_timedwait(&w->w_ix_cond, &w->w_ix_mtx,
