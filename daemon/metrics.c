@@ -99,7 +99,7 @@ struct metrics {
 	_Atomic int64_t		m_subs;
 	_Atomic int64_t		m_sub_lag;
 	_Atomic uint64_t	m_index_lag;
-	_Atomic uint64_t	m_index_writer_steps[2];	/* failed, ok */
+	_Atomic uint64_t	m_index_writer_steps;
 	_Atomic int64_t		m_sub_pending;
 	_Atomic int64_t		m_loop_beat[METRICS_LOOPS];
 };
@@ -216,9 +216,9 @@ metrics_audit_index_lag(uint64_t records)
 }
 
 void
-metrics_audit_index_writer_step(int ok)
+metrics_audit_index_writer_step(void)
 {
-	ADD(metrics.m_index_writer_steps[ok ? 1 : 0], 1);
+	ADD(metrics.m_index_writer_steps, 1);
 }
 
 void
@@ -593,8 +593,7 @@ metrics_render(struct metrics_buf *b, const struct metrics_gauges *g,
 	render_counter(b, "eenplan_audit_index_writer_steps_total", "Index "
 	    "steps the writer ran itself because the indexer was more than "
 	    "audit_index_lag_max durable records behind.",
-	    LOAD(metrics.m_index_writer_steps[0]) +
-	    LOAD(metrics.m_index_writer_steps[1]));
+	    LOAD(metrics.m_index_writer_steps));
 	render_gauge(b, "eenplan_feed_subscribers", "Push subscriptions open.",
 	    LOAD(metrics.m_subs));
 	v = LOAD(metrics.m_sub_lag);

@@ -64,7 +64,7 @@ void	metrics_writer_beat(void);
 void	metrics_subscribers(int delta);
 void	metrics_sub_lag(int64_t delta_events);
 void	metrics_audit_index_lag(uint64_t records);
-void	metrics_audit_index_writer_step(int ok);
+void	metrics_audit_index_writer_step(void);
 void	metrics_sub_pending(int64_t delta_bytes);
 
 /* An event loop ran (slot 0: main thread, 1 + i: worker i). */

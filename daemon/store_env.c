@@ -931,9 +931,9 @@ index_owner(const char *datadir, const char *dir, char *err, size_t errlen)
 
 /*
  * The audit index is written without flushes (MDB_NOSYNC): an index step's
- * commit puts its pages in the page cache and the kernel writes them back
- * in its own time (within dirty_expire_centisecs, 30 s by default), so a
- * page that many steps change goes to the disk once, and no step waits for
+ * commit puts its pages in the page cache, and the indexer flushes the
+ * index every few seconds (writer.c, writer_index_flush), so a page that
+ * many steps change goes to the disk once per flush, and no step waits for
  * the disk or puts its flushes in the queue before the writer's. Measured
  * (tests/bench/getplan_ab.sh 3 10000, 100,000 households, flushed vs not):
  * closed-loop GetPlan 15.0k/12.9k/18.2k -> 19.5k/19.6k/23.4k/s, the p99 at
@@ -983,15 +983,12 @@ static int
 mark_class(const char *dir, const char *name, const char *boot)
 {
 	char path[PATH_MAX], buf[128];
-	const char *p = name + strlen(STORE_INDEX_MARK) + 1;
-	char *end;
-	long pid;
+	uint64_t pid;
 	ssize_t n;
 	int fd;
 
-	errno = 0;
-	pid = strtol(p, &end, 10);
-	if (errno != 0 || end == p || *end != '\0' || pid <= 0 ||
+	if (util_parse_u64(name + strlen(STORE_INDEX_MARK) + 1, INT_MAX,
+	    &pid) == -1 || pid == 0 ||
 	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
 	    sizeof(path) ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
@@ -1061,8 +1058,8 @@ index_marks(const char *dir, const char *boot, int drop, char *err,
 /*
  * Before a read-write open of the index in dir: an index the machine may
  * have lost pages of removed, this process's marker written and flushed.
- * *stale: markers of this boot's finished processes are left (removed
- * after the open flushed the index: index_marks_done).
+ * *stale: markers of this boot's finished processes are left (index_open
+ * removes them once the opened index is flushed).
  */
 static int
 index_marks_open(struct store *ix, const char *boot, int *stale, char *err,
@@ -1192,7 +1189,7 @@ index_open(struct store *st, char *err, size_t errlen)
 	    -1))
 		return -1;
 	/* What finished processes of this boot left: flushed, theirs gone. */
-	if (stale && (mrc = mdb_env_sync(ix->st_env, 1)) == MDB_SUCCESS &&
+	if (stale && store_sync(ix) == STORE_OK &&
 	    index_marks(dir, boot, MARK_STALE, err, errlen) == -1)
 		return -1;
 	memset(&tx, 0, sizeof(tx));
@@ -1350,17 +1347,15 @@ store_compact(struct store *st, char *err, size_t errlen)
 void
 store_close(struct store *st)
 {
-	int mrc;
-
 	if (st == NULL)
 		return;
 	store_close(st->st_index);
 	/* The index's commits on disk: its marker can go (index_marks). */
 	if (st->st_mark != NULL && st->st_env != NULL) {
-		if ((mrc = mdb_env_sync(st->st_env, 1)) != MDB_SUCCESS)
-			log_warnx("store: %s: flush: %s (the next start "
+		if (store_sync(st) != STORE_OK)
+			log_warnx("store: %s: not flushed: the next start "
 			    "builds the audit index again if the machine "
-			    "stops first)", st->st_dir, mdb_strerror(mrc));
+			    "stops first", st->st_dir);
 		else if (unlink(st->st_mark) == -1 ||
 		    util_fsync_path(st->st_dir, 1) == -1)
 			log_warnx("store: %s: %s", st->st_mark,
@@ -1501,7 +1496,13 @@ store_txn_new(struct store *st, struct stxn *parent, struct stxn **out)
 		return store_map_rc(mrc) == STORE_NOTFOUND ? STORE_ERR :
 		    store_map_rc(mrc);
 	}
-	if (parent == NULL)
+	/*
+	 * Where the commit's new pages will start (store_commit). Not in
+	 * the index, whose commits are not flushed (index_marks): their
+	 * pages are still dirty after the commit, and dropping them from
+	 * the cache would send them to the disk at once.
+	 */
+	if (parent == NULL && !st->st_is_index)
 		tx->sx_next_pgno = store_next_pgno(st);
 	*out = tx;
 	return STORE_OK;
@@ -1614,12 +1615,8 @@ store_commit(struct stxn *tx)
 	}
 	if (ack_gen > atomic_load(&store->st_keys_acked))
 		atomic_store(&store->st_keys_acked, ack_gen);
-	/*
-	 * The pages it added at the end, flushed: see store_cache_reset.
-	 * Not in the index, whose commits are not flushed (index_marks):
-	 * its pages are still dirty here, and would be sent to the disk now.
-	 */
-	if (!store->st_is_index && next_pgno > 0 && (now_pgno = store_next_pgno(store)) > next_pgno)
+	/* The pages it added at the end, flushed: see store_cache_reset. */
+	if (next_pgno > 0 && (now_pgno = store_next_pgno(store)) > next_pgno)
 		store_cache_pages(store, next_pgno, now_pgno - next_pgno);
 	return STORE_OK;
 }

@@ -261,7 +261,9 @@ writer_set_durable(struct writer *w, uint64_t seq)
 		return;
 	rc = store_audit_index(w->w_store, seq, WRITER_VALVE_STEP, NULL);
 	pthread_mutex_unlock(&w->w_ix_step);
-	metrics_audit_index_writer_step(rc == STORE_OK);
+	/* A failure is the indexer's to report: its next step meets it. */
+	if (rc == STORE_OK)
+		metrics_audit_index_writer_step();
 }
 
 /*
@@ -274,12 +276,14 @@ writer_set_durable(struct writer *w, uint64_t seq)
  * written once.
  */
 static void
-writer_index_flush(struct writer *w)
+writer_index_flush(struct writer *w, int64_t *flushed, int *dirty)
 {
 	int rc;
 
 	if ((rc = store_audit_index_flush(w->w_store)) != STORE_OK)
 		log_warnx("writer: audit index flush: %s", store_strerror(rc));
+	*flushed = writer_now();
+	*dirty = 0;
 }
 
 static void *
@@ -314,11 +318,8 @@ writer_indexer(void *arg)
 			warned = rc != STORE_OK;
 			dirty |= rc == STORE_OK;
 			if (dirty && writer_now() - flushed >=
-			    WRITER_INDEX_FLUSH_US) {
-				writer_index_flush(w);
-				flushed = writer_now();
-				dirty = 0;
-			}
+			    WRITER_INDEX_FLUSH_US)
+				writer_index_flush(w, &flushed, &dirty);
 			pthread_mutex_lock(&w->w_ix_mtx);
 			/* After a failure, the next try waits a while. */
 			if (rc == STORE_OK) {
@@ -328,9 +329,7 @@ writer_indexer(void *arg)
 		} else if (dirty && waited) {
 			/* Idle for a while: what it wrote goes to the disk now. */
 			pthread_mutex_unlock(&w->w_ix_mtx);
-			writer_index_flush(w);
-			flushed = writer_now();
-			dirty = 0;
+			writer_index_flush(w, &flushed, &dirty);
 			pthread_mutex_lock(&w->w_ix_mtx);
 		}
 		util_deadline_ms(&ts, WRITER_IDLE_S * 1000);
