@@ -1,18 +1,30 @@
 """Power-cut simulation for test_crash.py (issue 8): record what the daemon
-writes to its data file, then build the images a disk could hold after a
+writes to its data files, then build the images a disk could hold after a
 power cut at any point of that record, and check each with the daemon.
 
 The record comes from tests/crash/iorec.c (LD_PRELOAD): every write to
-data.mdb and every flush, in order, with CLOCK_MONOTONIC times (the clock
-of Python's time.monotonic_ns, so the driver's acknowledgement times and the
-record share one time line).
+the files it is told of (data.mdb, and the write-ahead log's wal.0, wal.1,
+wal.ckpt and wal.mark once they exist) and every flush, in order, across
+the files, with CLOCK_MONOTONIC times (the clock of Python's
+time.monotonic_ns, so the driver's acknowledgement times and the record
+share one time line).
 
-A crash image for a cut before op k of the record: every write before the
-last flush before k is on disk; of the writes after that flush (up to k),
-any subset may have reached the disk, and a write may be torn at sector
-boundaries (512 or 4096 bytes), a sector holding either its old bytes or
-the new ones. The crash happened at ops[k].t0: every request whose answer
-the driver had received before that time must be in the image.
+A crash image for a cut before op k of the record, file by file: every
+write to the file before the file's last flush before k (an fdatasync or
+fsync of an fd on it, or a syncfs/sync, which flush every file) is on
+disk; of its writes after that flush (up to k), any subset may have
+reached the disk, and a write may be torn at sector boundaries (512 or
+4096 bytes), a sector holding either its old bytes or the new ones. A
+flush of one file makes nothing of another durable. A file that did not
+exist when the record began starts empty, and is in an image exactly when
+its creating open came before the cut: this assumes that its directory
+entry is durable from then on, which holds because the daemon fsyncs the
+directory after creating such a file, before relying on it (its writes
+before that fsync could be in the image with the file missing, which the
+model never builds). A file renamed onto a recorded name, or removed, is
+not modelled (the shim sees neither). The crash happened at ops[k].t0:
+every request whose answer the driver had received before that time must
+be in the image.
 
 What a request left is found through the audit log: every answered request
 has exactly one record, committed in the same child transaction as its
@@ -44,44 +56,55 @@ from consentlib import req_grant, req_revoke, granted_id
 
 # ------------------------------------------------------------ the record
 
-HDR = struct.Struct("<IIQQQQQ")     # struct iorec_hdr in tests/crash/iorec.c
+HDR = struct.Struct("<HHIQQQQQ")    # struct iorec_hdr in tests/crash/iorec.c
 OPEN, WRITE, FLUSH, TRUNC, CLOSE, UNSUPPORTED = 1, 2, 3, 4, 5, 6
-F_DSYNC, F_FAILED = 1, 2
+F_DSYNC, F_FAILED, F_TRUNC = 1, 2, 4
+ALL = 0xffff                        # the file of a syncfs/sync: every one
 NAMES = {OPEN: "open", WRITE: "write", FLUSH: "flush", TRUNC: "truncate",
          CLOSE: "close", UNSUPPORTED: "unsupported"}
 INF = float("inf")
 
 
 class Op:
-    __slots__ = ("kind", "flags", "t0", "t1", "off", "size", "data", "aux")
+    """One record: file is the file's index in IOREC_FILE (ALL for a
+    syncfs/sync), name its name when read_log was told the names."""
+    __slots__ = ("kind", "flags", "t0", "t1", "off", "size", "data", "aux",
+                 "file", "name")
 
-    def __init__(self, kind, flags, t0, t1, off, size, aux, data=None):
+    def __init__(self, kind, flags, t0, t1, off, size, aux, data=None,
+                 file=0, name=None):
         self.kind, self.flags, self.t0, self.t1 = kind, flags, t0, t1
         self.off, self.size, self.aux, self.data = off, size, aux, data
+        self.file, self.name = file, name
 
     def barrier(self):
         return self.kind == FLUSH and not self.flags & F_FAILED
 
     def __repr__(self):
+        of = " of %s" % self.name if self.name else ""
         if self.kind == WRITE:
-            return "write %d bytes at %d%s" % (
-                self.size, self.off, " (O_DSYNC)" if self.flags & F_DSYNC else "")
+            return "write %d bytes at %d%s%s" % (
+                self.size, self.off, of,
+                " (O_DSYNC)" if self.flags & F_DSYNC else "")
         if self.kind == FLUSH:
-            return "%s%s" % ({1: "fdatasync", 2: "fsync"}.get(self.aux, "syncfs"),
-                             " (failed)" if self.flags & F_FAILED else "")
+            how = {1: "fdatasync", 2: "fsync"}.get(self.aux, "syncfs")
+            return "%s%s%s" % (how, of, " (failed)"
+                               if self.flags & F_FAILED else "")
         if self.kind == TRUNC:
-            return "ftruncate to %d" % self.off
-        return NAMES.get(self.kind, "op %d" % self.kind)
+            return "ftruncate%s to %d" % (of, self.off)
+        return NAMES.get(self.kind, "op %d" % self.kind) + of
 
 
-def read_log(path):
-    """The ops of an iorec log, in order."""
+def read_log(path, names=None):
+    """The ops of an iorec log, in order. names: the files of IOREC_FILE,
+    in its order (default: one, unnamed)."""
     with open(path, "rb") as f:
         buf = f.read()
+    nfiles = len(names) if names else 1
     ops, i = [], 0
     while i < len(buf):
         check(len(buf) - i >= HDR.size, "iorec log %s: torn header" % path)
-        kind, flags, t0, t1, off, size, aux = HDR.unpack_from(buf, i)
+        kind, file, flags, t0, t1, off, size, aux = HDR.unpack_from(buf, i)
         i += HDR.size
         data = None
         if kind == WRITE:
@@ -89,10 +112,15 @@ def read_log(path):
             data = bytes(buf[i:i + size])
             i += size
         check(kind in NAMES, "iorec log %s: unknown record %d" % (path, kind))
+        check(file < nfiles or (kind == FLUSH and file == ALL),
+              "iorec log %s: a %s record of file %d, of %d"
+              % (path, NAMES[kind], file, nfiles))
+        name = names[file] if names and file != ALL else None
         if kind == UNSUPPORTED:
-            fail("iorec: the daemon mapped the data file writable (shared): "
-                 "its writes through the map cannot be recorded")
-        ops.append(Op(kind, flags, t0, t1, off, size, aux, data))
+            fail("iorec: the daemon mapped %s writable (shared): its "
+                 "writes through the map cannot be recorded"
+                 % (name or "the data file"))
+        ops.append(Op(kind, flags, t0, t1, off, size, aux, data, file, name))
     return ops
 
 
@@ -111,12 +139,17 @@ def truncate(buf, size):
 
 
 class Disk:
-    """The disk as the record is replayed: what is durable, and the writes
-    since the last flush (pending: any part of them may be on disk)."""
+    """One file on the disk as the record is replayed: what is durable,
+    and its writes since its last flush (pending: any part of them may be
+    on disk). file: its index in the record (ops of other files are
+    passed over); base None: it did not exist when the record began, and
+    exists from its first open on (see the module's docstring)."""
 
-    def __init__(self, base, ops):
+    def __init__(self, base, ops, file=0):
         self.ops = ops
-        self.durable = bytearray(base)
+        self.file = file
+        self.exists = base is not None
+        self.durable = bytearray(base or b"")
         self.pending = []       # indexes into ops
         self.pos = 0
         self.last_flush = -1
@@ -126,7 +159,12 @@ class Disk:
         assert k >= self.pos
         for i in range(self.pos, k):
             op = self.ops[i]
-            if op.kind == WRITE and op.flags & F_DSYNC:
+            if op.file != self.file and not (op.kind == FLUSH and
+                                             op.file == ALL):
+                continue
+            if op.kind == OPEN:
+                self.exists = True
+            elif op.kind == WRITE and op.flags & F_DSYNC:
                 put(self.durable, op.off, op.data)
             elif op.kind in (WRITE, TRUNC):
                 self.pending.append(i)
@@ -149,10 +187,13 @@ class Disk:
         left: mode "none" (nothing), "all" (everything, as the page cache
         had it) or "random" (each write whole, not at all, or torn into
         sector pieces of which each is there or not). Returns (bytes,
-        info) where info counts what was applied."""
+        info) where info counts what was applied; bytes is None while the
+        file does not exist."""
         buf = bytearray(self.durable)
         info = {"pending": len(self.pending), "whole": 0, "torn": 0,
                 "dropped": 0, "pieces": 0}
+        if not self.exists:
+            return None, info
         for j in self.pending:
             op = self.ops[j]
             if mode == "none":
@@ -177,6 +218,42 @@ class Disk:
                 info["torn"] += 1
                 info["pieces"] += n
         return bytes(buf), info
+
+
+class Disks:
+    """The files of a record, one Disk each: bases is {name: bytes, or None
+    for a file not there at the start}, in the record's file order (the
+    order of IOREC_FILE). An image is {name: bytes} of the files that
+    exist; the files draw from rng in that order, so a seed gives the same
+    images."""
+
+    def __init__(self, bases, ops):
+        self.names = list(bases)
+        self.disks = [Disk(bases[n], ops, i)
+                      for i, n in enumerate(self.names)]
+
+    def advance(self, k):
+        for d in self.disks:
+            d.advance(k)
+
+    def image(self, rng, mode="random", sector=512):
+        """Disk.image for every file: ({name: bytes}, info summed)."""
+        out, info = {}, None
+        for name, d in zip(self.names, self.disks):
+            img, i = d.image(rng, mode, sector)
+            if img is not None:
+                out[name] = img
+            info = i if info is None else {x: info[x] + i[x] for x in info}
+        return out, info
+
+
+def image_key(image):
+    """A digest of an image ({name: bytes}) that tells images apart."""
+    h = hashlib.sha1()
+    for name in sorted(image):
+        h.update(b"%s\0%d\0" % (name.encode(), len(image[name])))
+        h.update(image[name])
+    return h.digest()
 
 
 def pieces(off, size, sector):
@@ -380,44 +457,69 @@ def run_workload(d, conns, rng):
 
 # ------------------------------------------------------------ checking
 
+# The boot id the checking daemon sees (EENPLAN_TEST_BOOT_ID): a power
+# cut means a new boot, so no marker of the recording daemon's is its own.
+CHECK_BOOT_ID = "00000000-0000-4000-8000-00000000c0de"
+
+
+def real_boot_id():
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 class Checker:
     """Opens images with the daemon: `audit verify`, `audit export`, and a
     real start answering GetPlan and ListConsent. Its own data dir, the
-    recording daemon's store key."""
+    recording daemon's store key, and a boot id of its own (CHECK_BOOT_ID),
+    for the daemon and its operator commands alike."""
 
     def __init__(self, recorder):
-        self.d = Daemon("crashcheck")
+        check(real_boot_id() != CHECK_BOOT_ID,
+              "this machine's boot id is the checker's %s" % CHECK_BOOT_ID)
+        self.d = Daemon("crashcheck",
+                        env={"EENPLAN_TEST_BOOT_ID": CHECK_BOOT_ID})
         shutil.copy2(os.path.join(os.path.dirname(recorder.data_dir),
                                   "store.key"),
                      os.path.join(self.d.dir, "store.key"))
         self.d.port = free_port()
         self.d.write_conf()
-        self.path = os.path.join(self.d.data_dir, "data.mdb")
+        self.boot_seen = False
 
     def load(self, image):
+        """Makes the data dir hold image ({name: bytes}) and nothing the
+        last image or start left."""
         # Each image is a disk of its own: the head file the daemon wrote
-        # for the last one (data_dir/audit.head) is not this one's.
-        for name in ("data.mdb", "lock.mdb", "eenpland.pid", "audit.head"):
+        # for the last one (data_dir/audit.head) is not this one's, nor
+        # are the log files the last image had and this one has not.
+        data = self.d.data_dir
+        old = [n for n in os.listdir(data) if n.startswith("wal.")]
+        for name in ["data.mdb", "lock.mdb", "eenpland.pid",
+                     "audit.head"] + old:
             try:
-                os.unlink(os.path.join(self.d.data_dir, name))
+                os.unlink(os.path.join(data, name))
             except FileNotFoundError:
                 pass
         # Nor is the audit index the last start built (derived from the
         # log; the daemon builds it again from the image's).
-        shutil.rmtree(os.path.join(self.d.data_dir, "audit-index"),
-                      ignore_errors=True)
-        with open(self.path, "wb") as f:
-            f.write(image)
+        shutil.rmtree(os.path.join(data, "audit-index"), ignore_errors=True)
+        for name, content in image.items():
+            check(name == os.path.basename(name) and name not in (".", ".."),
+                  "image file name %r" % name)
+            with open(os.path.join(data, name), "wb") as f:
+                f.write(content)
 
     def verify(self):
         """The chain's length, or raises Failure with what the daemon said."""
-        r = self.d.admin("audit", "verify")
+        r = self.d.admin("audit", "verify", env=self.d.env)
         if r.rc != 0 or not r.out.startswith("audit chain OK: "):
             fail("audit verify: %r" % r)
         return int(r.out.split()[3])
 
     def export(self):
-        r = self.d.admin("audit", "export")
+        r = self.d.admin("audit", "export", env=self.d.env)
         if r.rc != 0:
             fail("audit export: %r" % r)
         return [jsonlib.loads(l) for l in r.out.splitlines() if l.strip()]
@@ -435,6 +537,7 @@ class Checker:
             try:
                 with Raw(d, "wmo", timeout=5) as c:
                     if c.call(req_whoami(1)).code == 0:
+                        self.check_boot()
                         return
             except (OSError, Failure):
                 pass
@@ -442,6 +545,22 @@ class Checker:
                 fail("the daemon did not answer on the image:\n%s"
                      % d.log_tail(8))
             time.sleep(0.02)
+
+    def check_boot(self):
+        """Once: the daemon took the checker's boot id (its audit index
+        marker holds it), so the hook is in effect."""
+        if self.boot_seen:
+            return
+        mark = os.path.join(self.d.data_dir, "audit-index",
+                            "unflushed.%d" % self.d.proc.pid)
+        try:
+            with open(mark) as f:
+                got = f.read().strip()
+        except OSError as e:
+            fail("the checking daemon's audit index marker: %s" % e)
+        check(got == CHECK_BOOT_ID, "the checking daemon's marker holds boot "
+              "id %r, not EENPLAN_TEST_BOOT_ID=%s" % (got, CHECK_BOOT_ID))
+        self.boot_seen = True
 
     def plans(self, hhs):
         """{hh: (code, version, note texts, {grant id: revoked})}."""
@@ -509,12 +628,13 @@ def map_requests(rounds, records):
 
 
 class Run:
-    """A recorded run: the base image, the ops, the requests, the final
-    chain. check_* raise Failure naming the crash point and the request."""
+    """A recorded run: the base image (bases as Disks takes them), the
+    ops, the requests, the final chain. check_* raise Failure naming the
+    crash point and the request."""
 
-    def __init__(self, seed, base, ops, conns, final_records, households):
+    def __init__(self, seed, bases, ops, conns, final_records, households):
         self.seed = seed
-        self.base = base
+        self.bases = bases
         self.ops = ops
         self.conns = conns
         self.reqs = [r for c in conns for r in c.reqs]
@@ -564,7 +684,8 @@ class Run:
                                 if t != INF else "(end of run)", head))
 
     def check_image(self, chk, k, image, how):
-        """The deep check of one image; returns the chain's length."""
+        """The deep check of one image ({name: bytes}); returns the
+        chain's length."""
         where = "seed %d, crash %s, image %s" % (self.seed,
                                                  describe_cut(self.ops, k), how)
         chk.load(image)
@@ -663,23 +784,32 @@ def deep_points(rng, ops, n):
 
 
 def check_flush_points(run, chk, deadline=None):
-    """The exhaustive half: for a cut just before each flush (and at the
-    end of the run), the image with nothing pending applied — only what
-    the last flush made durable — opened with `audit verify`, and every
-    request answered before the cut in its chain. Every cut between two
-    flushes leaves the same image and needs no more answers than the cut
-    before the second flush, so this covers every cut of the record with
-    nothing pending. Returns (cuts, distinct images opened)."""
+    """The exhaustive half: for a cut just before each flush of any file
+    and each creating open of a file (and at the end of the run), the
+    image with nothing pending applied — only what each file's last flush
+    made durable — opened with `audit verify`, and every request answered
+    before the cut in its chain. Every cut between two of those leaves the
+    same image and needs no more answers than the cut before the second,
+    so this covers every cut of the record with nothing pending. Returns
+    (cuts, distinct images opened)."""
     ops = run.ops
-    cuts = [i for i, op in enumerate(ops) if op.barrier()] + [len(ops)]
-    disk = Disk(run.base, ops)
+    fresh = set(i for i, n in enumerate(run.bases) if run.bases[n] is None)
+    cuts = []
+    for i, op in enumerate(ops):
+        if op.kind == OPEN and op.file in fresh:
+            fresh.discard(op.file)
+            cuts.append(i)
+        elif op.barrier():
+            cuts.append(i)
+    cuts.append(len(ops))
+    disks = Disks(run.bases, ops)
     heads = {}
     for k in cuts:
         if deadline is not None and time.monotonic() > deadline:
             break
-        disk.advance(k)
-        image, _ = disk.image(None, "none")
-        key = hashlib.sha1(image).digest()
+        disks.advance(k)
+        image, _ = disks.image(None, "none")
+        key = image_key(image)
         if key not in heads:
             chk.load(image)
             try:

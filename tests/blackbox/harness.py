@@ -351,11 +351,14 @@ class Daemon:
         lines = self.log().splitlines()
         return "\n".join("    | " + l for l in lines[-n:])
 
-    def admin(self, *args, timeout=60):
-        """Runs an operator subcommand: eenpland -f CONF ARGS..."""
+    def admin(self, *args, timeout=60, env=None):
+        """Runs an operator subcommand: eenpland -f CONF ARGS... env: more
+        environment for it."""
+        e = _sanitizer_env()
+        e.update(env or {})
         p = subprocess.run([os.path.join(BUILD, "eenpland"), "-f", self.conf]
                            + list(args), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=_sanitizer_env(),
+                           stderr=subprocess.PIPE, env=e,
                            timeout=timeout * SLOW)
         return Result(p.returncode, p.stdout.decode(errors="replace"),
                       p.stderr.decode(errors="replace"), None)

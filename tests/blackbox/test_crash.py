@@ -1,11 +1,12 @@
 """Power cuts (issue 8): an acknowledged write survives a power cut at any
 instant, not only kill -9. The daemon runs with tests/crash/iorec.c
-preloaded, which records every write to data.mdb and every flush; a
-workload of intakes, notes, grants, revokes and reads runs from four
-connections, each answer timed; then crashlib.py builds the images a disk
-could hold after a cut at many points of the record (what the last flush
-made durable, plus any subset of the writes after it, torn at 512 or 4096
-bytes) and opens each with the daemon. See crashlib.py for the method.
+preloaded, which records every write to data.mdb (and to the write-ahead
+log's files, once there are any) and every flush; a workload of intakes,
+notes, grants, revokes and reads runs from four connections, each answer
+timed; then crashlib.py builds the images a disk could hold after a cut at
+many points of the record (per file, what its last flush made durable,
+plus any subset of its writes after it, torn at 512 or 4096 bytes) and
+opens each with the daemon. See crashlib.py for the method.
 
     EENPLAN_CRASH_SEED=N      the seed (default: a fresh one, printed)
     EENPLAN_CRASH_POINTS=N    images opened by a real daemon (default 30)
@@ -17,15 +18,23 @@ point and the acknowledged request that is missing; the run's directory
 """
 import os
 import random
+import subprocess
+import sys
 import time
 
 from harness import (test, Daemon, Raw, Failure, check, eq, fail, skip,
                      req_create, created_household, SLOW, VALGRIND)
 import harness
 import crashlib
-from crashlib import (Disk, Op, WRITE, FLUSH, read_log, Checker,
-                      make_conns, run_workload, map_requests, Run,
-                      check_flush_points, deep_points, cut_time)
+from crashlib import (Disk, Disks, Op, OPEN, WRITE, FLUSH, TRUNC, CLOSE,
+                      ALL, F_TRUNC, read_log, Checker, make_conns,
+                      run_workload, map_requests, Run, check_flush_points,
+                      deep_points, cut_time)
+
+# The files recorded, in IOREC_FILE's order: the store, and the
+# write-ahead log's segments, checkpoint and marker (absent until the
+# daemon has one; then recorded and modelled from their creation).
+FILES = ("data.mdb", "wal.0", "wal.1", "wal.ckpt", "wal.mark")
 
 
 def env_int(name, default):
@@ -54,13 +63,14 @@ def record(seed, per_conn, rounds=3, env=None):
             hhs.append(created_household(c.call(req_create(
                 i + 1, ref="TOESTEMMING-CRASH-BASE-%d" % i))))
     d.stop()
-    data = os.path.join(d.data_dir, "data.mdb")
-    with open(data, "rb") as f:
-        base = f.read()
+    paths = [os.path.join(d.data_dir, n) for n in FILES]
+    bases = {n: read_file(p) for n, p in zip(FILES, paths)}
+    check(bases["data.mdb"] is not None, "no data.mdb after the set-up")
     log = os.path.join(d.dir, "iorec.log")
     asan = os.environ.get("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:"
                           "detect_stack_use_after_return=0")
-    d.env.update({"LD_PRELOAD": lib, "IOREC_FILE": data, "IOREC_LOG": log,
+    d.env.update({"LD_PRELOAD": lib, "IOREC_FILE": ":".join(paths),
+                  "IOREC_LOG": log,
                   # The shim comes before the ASan runtime in a sanitizer build.
                   "ASAN_OPTIONS": asan + ":verify_asan_link_order=0"})
     rng = random.Random(seed)
@@ -73,25 +83,51 @@ def record(seed, per_conn, rounds=3, env=None):
         all_conns.append(conns)
         hhs = hhs + [r.hh for c in conns for r in c.reqs
                      if r.kind == "create" and r.ok]
-    ops = read_log(log)
-    check(ops and ops[0].kind == crashlib.OPEN and ops[0].off == len(base),
-          "iorec: the record does not begin with the data file's open at "
-          "its base size (%d bytes)" % len(base))
-    # The record is complete: replayed onto the base it gives the file.
-    disk = Disk(base, ops)
-    disk.advance(len(ops))
-    final, _ = disk.image(None, "all")
-    with open(data, "rb") as f:
-        real = f.read()
-    check(final == real, "iorec: replaying the record onto the base gives "
-          "%d bytes, but the data file has %d (differing): a write was "
-          "not recorded" % (len(final), len(real)))
+    ops = read_log(log, FILES)
+    check(any(op.file == 0 for op in ops), "iorec: nothing of data.mdb "
+          "recorded")
+    final = replayed(bases, ops, d.data_dir)
     chk = Checker(d)
     chk.load(final)
     records = chk.export()
     map_requests(all_conns, records)
     conns = [c for cs in all_conns for c in cs]
-    return Run(seed, base, ops, conns, records, hhs), chk
+    return Run(seed, bases, ops, conns, records, hhs), chk
+
+
+def replayed(bases, ops, data_dir):
+    """Checks that the record is complete: each file's begins with its
+    open at its base size, and replayed onto the bases it gives the files
+    in data_dir now. Returns that image ({name: bytes})."""
+    for i, name in enumerate(FILES):
+        first = next((op for op in ops if op.file == i), None)
+        size = len(bases[name] or b"")
+        check(first is None or (first.kind == OPEN and
+                                (first.off == size or first.flags & F_TRUNC)),
+              "iorec: the record of %s does not begin with its open at its "
+              "base size (%d bytes): %r" % (name, size, first))
+    disks = Disks(bases, ops)
+    disks.advance(len(ops))
+    final, _ = disks.image(None, "all")
+    real = {n: read_file(os.path.join(data_dir, n)) for n in FILES}
+    real = {n: b for n, b in real.items() if b is not None}
+    eq(sorted(final), sorted(real), "iorec: the files the record ends "
+       "with and the files there (a file renamed or removed?)")
+    for name in real:
+        check(final[name] == real[name], "iorec: replaying the "
+              "record onto the base gives %d bytes of %s, but the file has "
+              "%d (differing): a write was not recorded"
+              % (len(final[name]), name, len(real[name])))
+    return final
+
+
+def read_file(path):
+    """Its bytes, or None when there is no such file."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
 
 
 def seed_from_env():
@@ -138,6 +174,151 @@ def image_builder():
     eq(d.pending, [], "pending after the flush")
     eq(bytes(d.durable), every, "durable after the flush")
     eq(cut_time(ops, 2), 5, "cut time")
+    two_files()
+
+
+def two_files():
+    """Each file has its own flushes: an fdatasync of "a" makes nothing of
+    "b" durable, nor the reverse; a syncfs flushes both. "b" did not exist
+    at the start: it is in the images cut after its creating open only,
+    and starts empty."""
+    base = b"A" * 1024
+    ops = [Op(WRITE, 0, 1, 2, 0, 4, 0, b"aaaa", file=0),
+           Op(OPEN, 0, 3, 4, 0, 0, 5, file=1),          # creates b
+           Op(WRITE, 0, 5, 6, 0, 4, 0, b"xxxx", file=1),
+           Op(FLUSH, 0, 7, 8, 0, 0, 1, file=0),         # fdatasync of a
+           Op(WRITE, 0, 9, 10, 4, 4, 0, b"cccc", file=0),
+           Op(FLUSH, 0, 11, 12, 0, 0, 1, file=1),       # fdatasync of b
+           Op(WRITE, 0, 13, 14, 4, 4, 0, b"yyyy", file=1),
+           Op(FLUSH, 0, 15, 16, 0, 0, 3, file=ALL)]     # syncfs
+    bases = {"a": base, "b": None}
+    d = Disks(bases, ops)
+    d.advance(1)        # before b's creation
+    every, _ = d.image(None, "all")
+    eq(sorted(every), ["a"], "files in an image cut before b's creation")
+    eq(every["a"], b"aaaa" + base[4:], "a with everything pending")
+    d.advance(2)        # just after it
+    none, _ = d.image(None, "none")
+    eq(none, {"a": base, "b": b""}, "nothing pending, b just created")
+    d.advance(4)        # after a's flush: b's write still pending
+    eq([x.pending for x in d.disks], [[], [2]], "pending after a's flush")
+    none, _ = d.image(None, "none")
+    eq(none, {"a": b"aaaa" + base[4:], "b": b""},
+       "nothing pending after a's flush")
+    every, _ = d.image(None, "all")
+    eq(every["b"], b"xxxx", "b with everything pending")
+    seen = set(d.image(rng, "random", 512)[0]["b"]
+               for rng in [random.Random(i) for i in range(40)])
+    eq(seen, {b"", b"xxxx"}, "b's pending write there or not")
+    d.advance(6)        # after b's flush: a's second write still pending
+    eq([x.pending for x in d.disks], [[4], []], "pending after b's flush")
+    none, _ = d.image(None, "none")
+    eq(none, {"a": b"aaaa" + base[4:], "b": b"xxxx"},
+       "nothing pending after b's flush")
+    d.advance(8)        # after the syncfs: everything
+    eq([x.pending for x in d.disks], [[], []], "pending after syncfs")
+    none, _ = d.image(None, "none")
+    eq(none, {"a": b"aaaacccc" + base[8:], "b": b"xxxxyyyy"},
+       "nothing pending after syncfs")
+    # The same seed, the same images, file after file.
+    d = Disks(bases, ops)
+    d.advance(7)
+    eq(d.image(random.Random(3))[0], d.image(random.Random(3))[0],
+       "images from one seed")
+    # A single file's Disk passes the other files' ops over.
+    one = Disk(base, ops)
+    one.advance(len(ops))
+    eq(bytes(one.durable), b"aaaacccc" + base[8:], "Disk of file 0 alone")
+
+
+# What recorder_follows_several_files runs under the shim: data.mdb and
+# wal.mark are there at the start, wal.0 is created on the way, "other" is
+# not listed. dup2, not os.dup: that one is fcntl(F_DUPFD_CLOEXEC), which
+# the shim does not follow (the daemon duplicates no fd).
+SHIM_SCRIPT = """
+import os, sys
+d = sys.argv[1]
+data = os.open(d + "/data.mdb", os.O_RDWR)
+os.pwrite(data, b"D" * 10, 0)
+w0 = os.open(d + "/wal.0", os.O_RDWR | os.O_CREAT, 0o600)
+os.pwrite(w0, b"w" * 600, 0)
+os.fdatasync(w0)
+os.pwrite(w0, b"v" * 10, 600)
+mark = os.open(d + "/wal.mark", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(mark, b"new boot\\n")
+os.fsync(mark)
+os.close(mark)
+dup = os.dup2(w0, 100)
+os.pwrite(dup, b"u", 700)
+os.close(dup)
+other = os.open(d + "/other", os.O_WRONLY | os.O_CREAT, 0o600)
+os.write(other, b"not recorded")
+os.fsync(other)
+os.close(other)
+os.fsync(data)
+os.pwrite(w0, b"t", 701)
+os.sync()
+os.close(w0)
+os.close(data)
+"""
+
+
+@test
+def recorder_follows_several_files():
+    """The shim (no daemon: a small Python program under it) records each
+    listed file with its index, a file created after the start from its
+    creating open, an open with O_TRUNC as a truncate, a flush for its
+    own file and sync for all; the record replays to the files."""
+    lib = shim()
+    d = os.path.join(harness.RUN_DIR, "iorec-files")
+    os.makedirs(d)
+    with open(os.path.join(d, "data.mdb"), "wb") as f:
+        f.write(b"d" * 4096)
+    with open(os.path.join(d, "wal.mark"), "wb") as f:
+        f.write(b"old boot\n")
+    bases = {n: read_file(os.path.join(d, n)) for n in FILES}
+    log = os.path.join(d, "iorec.log")
+    env = dict(os.environ, LD_PRELOAD=lib, IOREC_LOG=log,
+               IOREC_FILE=":".join(os.path.join(d, n) for n in FILES))
+    p = subprocess.run([sys.executable, "-c", SHIM_SCRIPT, d], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=60)
+    check(p.returncode == 0, "the program under the shim: %r" % p.stdout)
+    ops = read_log(log, FILES)
+    got = [(op.kind, op.name, op.aux if op.kind == FLUSH else op.off)
+           for op in ops if op.kind != CLOSE]
+    eq(got, [(OPEN, "data.mdb", 4096), (WRITE, "data.mdb", 0),
+             (OPEN, "wal.0", 0), (WRITE, "wal.0", 0), (FLUSH, "wal.0", 1),
+             (WRITE, "wal.0", 600), (OPEN, "wal.mark", 0),
+             (TRUNC, "wal.mark", 0), (WRITE, "wal.mark", 0),
+             (FLUSH, "wal.mark", 2), (WRITE, "wal.0", 700),
+             (FLUSH, "data.mdb", 2), (WRITE, "wal.0", 701),
+             (FLUSH, None, 3)], "the record")
+    eq([op.file for op in ops if op.kind == FLUSH], [1, 4, 0, ALL],
+       "the files of the flushes")
+    check([op for op in ops if op.kind == OPEN and op.name == "wal.mark"][0]
+          .flags & F_TRUNC, "the open with O_TRUNC is not marked")
+    final = replayed(bases, ops, d)
+    eq(sorted(final), ["data.mdb", "wal.0", "wal.mark"], "files at the end")
+    # Cut before wal.0's creating open: no wal.0; before its fdatasync:
+    # there, empty; just after: its first write durable, data.mdb's not.
+    k = next(i for i, op in enumerate(ops) if op.name == "wal.0")
+    disks = Disks(bases, ops)
+    disks.advance(k)
+    check("wal.0" not in disks.image(None, "all")[0],
+          "wal.0 in an image before its creation")
+    k = next(i for i, op in enumerate(ops) if op.kind == FLUSH)
+    disks.advance(k)
+    eq(disks.image(None, "none")[0]["wal.0"], b"", "wal.0 before its flush")
+    disks.advance(k + 1)
+    none = disks.image(None, "none")[0]
+    eq(none["wal.0"], b"w" * 600, "wal.0 after its flush")
+    eq(none["data.mdb"], b"d" * 4096, "data.mdb after wal.0's flush")
+    # The marker's truncate and rewrite are pending until its fsync.
+    disks.advance(next(i for i, op in enumerate(ops) if op.kind == FLUSH and
+                       op.name == "wal.mark"))
+    eq(disks.image(None, "none")[0]["wal.mark"], b"old boot\n",
+       "wal.mark before its fsync")
 
 
 @test
@@ -155,13 +336,13 @@ def power_cut_keeps_acknowledged_writes():
     cuts, opened = check_flush_points(run, chk)
     t_flush = time.monotonic() - t1
     rng = random.Random(seed)
-    disk = Disk(run.base, run.ops)
+    disks = Disks(run.bases, run.ops)
     later = torn = applied = 0
     t2 = time.monotonic()
     pts = deep_points(rng, run.ops, points)
     for k, mode, sector in pts:
-        disk.advance(k)
-        image, info = disk.image(rng, mode, sector)
+        disks.advance(k)
+        image, info = disks.image(rng, mode, sector)
         how = "%s, %d B sectors: %d pending writes, %d whole, %d torn " \
               "(%d pieces), %d dropped" % (mode, sector, info["pending"],
                                            info["whole"], info["torn"],
@@ -169,7 +350,7 @@ def power_cut_keeps_acknowledged_writes():
         head = run.check_image(chk, k, image, how)
         if info["whole"] or info["pieces"]:
             applied += 1
-            chk.load(disk.image(None, "none")[0])
+            chk.load(disks.image(None, "none")[0])
             if head > chk.verify():
                 later += 1
         torn += 1 if info["pieces"] else 0

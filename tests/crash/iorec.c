@@ -1,19 +1,27 @@
 /*
  * iorec: an LD_PRELOAD shim for the crash-consistency test. It records, in
- * order, every write to one file (the store's data.mdb) and every flush of
- * it, with CLOCK_MONOTONIC times, so that tests/blackbox/crashlib.py can
- * build the images a disk could hold after a power cut at any point.
+ * order, every write to a few files (the store's data.mdb, the write-ahead
+ * log's files beside it) and every flush of them, with CLOCK_MONOTONIC
+ * times, so that tests/blackbox/crashlib.py can build the images a disk
+ * could hold after a power cut at any point.
  *
- *   IOREC_FILE=/path/to/data.mdb IOREC_LOG=/path/to/log LD_PRELOAD=libiorec.so
+ *   IOREC_FILE=/d/data.mdb:/d/wal.0:... IOREC_LOG=/path/to/log \
+ *   LD_PRELOAD=libiorec.so
  *
- * Without both variables it does nothing but pass calls through. The file
- * is told by device and inode at open, so every fd on it counts (LMDB opens
- * a second one with O_DSYNC for its meta page unless MDB_NOMETASYNC);
- * close forgets the fd. One mutex is held across the real call and its
- * record, so the log's order is the order the kernel saw, across threads.
+ * Without both variables it does nothing but pass calls through. IOREC_FILE
+ * lists up to IOREC_MAXFILES paths, ':' between them; a record names its
+ * file by its place in that list. A file is told by device and inode at
+ * each open, against every listed path as it is then, so a file the
+ * process creates later counts from its creating open, and every fd on a
+ * file counts (LMDB opens a second one with O_DSYNC for its meta page
+ * unless MDB_NOMETASYNC); close forgets the fd. Only open and openat are
+ * followed: a file made under another name and renamed onto a listed one,
+ * or removed, is not seen. One mutex is held across the real call and its
+ * record, so the log's order is the order the kernel saw, across threads
+ * and files.
  *
  * The log: records of struct iorec_hdr, a write followed by its bytes.
- * A writable shared mapping of the file cannot be followed (its stores are
+ * A writable shared mapping of a file cannot be followed (its stores are
  * not calls): it is logged as IOREC_UNSUPPORTED and the test refuses the
  * log. Test code only: never built into the daemon.
  */
@@ -37,20 +45,28 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Kept in step with crashlib.py (struct "<IIQQQQQ"). */
+/* Kept in step with crashlib.py (struct "<HHIQQQQQ"). */
 enum {
-	IOREC_OPEN = 1,		/* off: the file's size; aux: fd; flags: DSYNC */
+	IOREC_OPEN = 1,		/* off: the size after it; aux: fd; flags */
 	IOREC_WRITE = 2,	/* off, len, then len bytes; flags: DSYNC */
-	IOREC_FLUSH = 3,	/* aux: 1 fdatasync, 2 fsync, 3 syncfs/sync */
+	IOREC_FLUSH = 3,	/* aux: 1 fdatasync, 2 fsync, 3 syncfs/sync
+				   (ih_file IOREC_ALL) */
 	IOREC_TRUNC = 4,	/* off: the new size */
 	IOREC_CLOSE = 5,	/* aux: fd */
 	IOREC_UNSUPPORTED = 6	/* aux: what (1 writable shared mmap) */
 };
 #define IOREC_F_DSYNC	1u	/* the write was durable when it returned */
 #define IOREC_F_FAILED	2u	/* the flush failed: no barrier */
+#define IOREC_F_TRUNC	4u	/* an open with O_TRUNC: an IOREC_TRUNC to 0
+				   follows, its size before is unknown */
 
+/*
+ * ih_type and ih_file were one uint32_t ih_type when there was one file:
+ * on a little-endian machine an old log reads as all of file 0.
+ */
 struct iorec_hdr {
-	uint32_t	ih_type;
+	uint16_t	ih_type;
+	uint16_t	ih_file;	/* its index in IOREC_FILE; IOREC_ALL */
 	uint32_t	ih_flags;
 	uint64_t	ih_t0;		/* ns, CLOCK_MONOTONIC, before the call */
 	uint64_t	ih_t1;		/* ns, after it returned */
@@ -60,12 +76,20 @@ struct iorec_hdr {
 };
 
 #define IOREC_MAXFD	65536
+#define IOREC_MAXFILES	8
+#define IOREC_ALL	0xffffu		/* ih_file: every file */
+
+/* ir_fds[fd]: 0, or IOREC_FD_ON with the file's index and IOREC_FD_DSYNC. */
+#define IOREC_FD_ON	0x80u
+#define IOREC_FD_DSYNC	0x40u
+#define IOREC_FD_FILE	0x0fu
 
 static pthread_mutex_t	 ir_mtx = PTHREAD_MUTEX_INITIALIZER;
 static int		 ir_on;		/* both variables set and the log open */
 static int		 ir_log = -1;
-static char		 ir_path[4096];
-static unsigned char	 ir_fds[IOREC_MAXFD];	/* 1: the file; 3: O_DSYNC */
+static char		 ir_paths[IOREC_MAXFILES][4096];
+static int		 ir_nfiles;
+static unsigned char	 ir_fds[IOREC_MAXFD];
 
 static int	(*real_open)(const char *, int, ...);
 static int	(*real_openat)(int, const char *, int, ...);
@@ -125,13 +149,14 @@ iorec_put(const void *p, size_t n)
 }
 
 static void
-iorec_rec(uint32_t type, uint32_t flags, uint64_t t0, uint64_t t1,
-    uint64_t off, uint64_t len, uint64_t aux)
+iorec_rec(uint16_t type, uint16_t file, uint32_t flags, uint64_t t0,
+    uint64_t t1, uint64_t off, uint64_t len, uint64_t aux)
 {
 	struct iorec_hdr h;
 
 	memset(&h, 0, sizeof(h));
 	h.ih_type = type;
+	h.ih_file = file;
 	h.ih_flags = flags;
 	h.ih_t0 = t0;
 	h.ih_t1 = t1;
@@ -183,6 +208,30 @@ iorec_syms(void)
 
 #define REAL(f)	(real_##f != NULL ? real_##f : (iorec_syms(), real_##f))
 
+/* IOREC_FILE's paths into ir_paths; a list we cannot follow stops. */
+static void
+iorec_files(const char *list)
+{
+	const char *p = list, *end;
+	size_t n;
+
+	for (;;) {
+		end = strchr(p, ':');
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (n == 0 || n >= sizeof(ir_paths[0]) ||
+		    ir_nfiles == IOREC_MAXFILES) {
+			fprintf(stderr, "iorec: IOREC_FILE: an empty or too long "
+			    "path, or more than %d\n", IOREC_MAXFILES);
+			abort();
+		}
+		memcpy(ir_paths[ir_nfiles], p, n);
+		ir_paths[ir_nfiles++][n] = '\0';
+		if (end == NULL)
+			return;
+		p = end + 1;
+	}
+}
+
 __attribute__((constructor)) static void
 iorec_init(void)
 {
@@ -190,9 +239,9 @@ iorec_init(void)
 	int fd;
 
 	iorec_syms();
-	if (file == NULL || log == NULL || strlen(file) >= sizeof(ir_path))
+	if (file == NULL || log == NULL)
 		return;
-	strcpy(ir_path, file);
+	iorec_files(file);
 	if ((fd = REAL(open)(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 	    0600)) == -1) {
 		fprintf(stderr, "iorec: %s: %s\n", log, strerror(errno));
@@ -212,21 +261,47 @@ iorec_tracked(int fd)
 	return ir_on && fd >= 0 && fd < IOREC_MAXFD && ir_fds[fd] != 0;
 }
 
-/* After a successful open: is fd the recorded file? Under ir_mtx. */
+static uint16_t
+iorec_file(int fd)
+{
+	return ir_fds[fd] & IOREC_FD_FILE;
+}
+
+/*
+ * After a successful open: is fd on a recorded file, and which? Under
+ * ir_mtx. Each listed path is looked at now, not at start: the file may
+ * have been created since, by this very open.
+ */
 static void
 iorec_opened(int fd, int flags, uint64_t t0, uint64_t t1)
 {
 	struct stat a, b;
+	uint32_t fl = 0;
+	int i;
 
 	if (fd < 0 || fd >= IOREC_MAXFD)
 		return;
 	ir_fds[fd] = 0;
-	if (fstat(fd, &a) == -1 || stat(ir_path, &b) == -1 ||
-	    a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+	if (fstat(fd, &a) == -1 || !S_ISREG(a.st_mode))
 		return;
-	ir_fds[fd] = (flags & O_DSYNC) == O_DSYNC ? 3 : 1;
-	iorec_rec(IOREC_OPEN, ir_fds[fd] == 3 ? IOREC_F_DSYNC : 0, t0, t1,
-	    (uint64_t)a.st_size, 0, (uint64_t)fd);
+	for (i = 0; i < ir_nfiles; i++)
+		if (stat(ir_paths[i], &b) == 0 && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino)
+			break;
+	if (i == ir_nfiles)
+		return;
+	ir_fds[fd] = IOREC_FD_ON | (unsigned char)i;
+	if ((flags & O_DSYNC) == O_DSYNC) {
+		ir_fds[fd] |= IOREC_FD_DSYNC;
+		fl |= IOREC_F_DSYNC;
+	}
+	if ((flags & O_TRUNC) != 0)
+		fl |= IOREC_F_TRUNC;
+	iorec_rec(IOREC_OPEN, (uint16_t)i, fl, t0, t1, (uint64_t)a.st_size, 0,
+	    (uint64_t)fd);
+	/* Like ftruncate(fd, 0): on disk only once a flush says so. */
+	if ((fl & IOREC_F_TRUNC) != 0)
+		iorec_rec(IOREC_TRUNC, (uint16_t)i, 0, t0, t1, 0, 0, 0);
 }
 
 static int
@@ -315,8 +390,9 @@ close(int fd)
 	pthread_mutex_lock(&ir_mtx);
 	t0 = iorec_now();
 	rc = REAL(close)(fd);
+	iorec_rec(IOREC_CLOSE, iorec_file(fd), 0, t0, iorec_now(), 0, 0,
+	    (uint64_t)fd);
 	ir_fds[fd] = 0;
-	iorec_rec(IOREC_CLOSE, 0, t0, iorec_now(), 0, 0, (uint64_t)fd);
 	pthread_mutex_unlock(&ir_mtx);
 	return rc;
 }
@@ -380,7 +456,7 @@ iorec_pos(int fd)
 static uint32_t
 iorec_wflags(int fd)
 {
-	return ir_fds[fd] == 3 ? IOREC_F_DSYNC : 0;
+	return (ir_fds[fd] & IOREC_FD_DSYNC) != 0 ? IOREC_F_DSYNC : 0;
 }
 
 ssize_t
@@ -396,8 +472,8 @@ pwrite(int fd, const void *buf, size_t n, off_t off)
 	w = REAL(pwrite)(fd, buf, n, off);
 	t1 = iorec_now();
 	if (w > 0) {
-		iorec_rec(IOREC_WRITE, iorec_wflags(fd), t0, t1, (uint64_t)off,
-		    (uint64_t)w, 0);
+		iorec_rec(IOREC_WRITE, iorec_file(fd), iorec_wflags(fd), t0,
+		    t1, (uint64_t)off, (uint64_t)w, 0);
 		iorec_put(buf, (size_t)w);
 	}
 	pthread_mutex_unlock(&ir_mtx);
@@ -425,8 +501,8 @@ write(int fd, const void *buf, size_t n)
 	w = REAL(write)(fd, buf, n);
 	t1 = iorec_now();
 	if (w > 0 && off >= 0) {
-		iorec_rec(IOREC_WRITE, iorec_wflags(fd), t0, t1, (uint64_t)off,
-		    (uint64_t)w, 0);
+		iorec_rec(IOREC_WRITE, iorec_file(fd), iorec_wflags(fd), t0,
+		    t1, (uint64_t)off, (uint64_t)w, 0);
 		iorec_put(buf, (size_t)w);
 	}
 	pthread_mutex_unlock(&ir_mtx);
@@ -446,8 +522,8 @@ iorec_do_writev(int fd, const struct iovec *iov, int cnt, off_t at, int pos)
 	w = pos ? REAL(pwritev)(fd, iov, cnt, at) : REAL(writev)(fd, iov, cnt);
 	t1 = iorec_now();
 	if (w > 0 && off >= 0) {
-		iorec_rec(IOREC_WRITE, iorec_wflags(fd), t0, t1, (uint64_t)off,
-		    (uint64_t)w, 0);
+		iorec_rec(IOREC_WRITE, iorec_file(fd), iorec_wflags(fd), t0,
+		    t1, (uint64_t)off, (uint64_t)w, 0);
 		iorec_put_iov(iov, cnt, (size_t)w);
 	}
 	pthread_mutex_unlock(&ir_mtx);
@@ -486,8 +562,9 @@ iorec_do_flush(int fd, int kind)
 	t0 = iorec_now();
 	rc = kind == 1 ? REAL(fdatasync)(fd) : kind == 2 ? REAL(fsync)(fd) :
 	    REAL(syncfs)(fd);
-	iorec_rec(IOREC_FLUSH, rc == 0 ? 0 : IOREC_F_FAILED, t0, iorec_now(),
-	    0, 0, (uint64_t)kind);
+	iorec_rec(IOREC_FLUSH, kind == 3 ? IOREC_ALL : iorec_file(fd),
+	    rc == 0 ? 0 : IOREC_F_FAILED, t0, iorec_now(), 0, 0,
+	    (uint64_t)kind);
 	pthread_mutex_unlock(&ir_mtx);
 	return rc;
 }
@@ -508,7 +585,10 @@ fsync(int fd)
 	return iorec_do_flush(fd, 2);
 }
 
-/* Any fd on the same file system flushes ours too; count it for any fd. */
+/*
+ * Any fd on the same file system flushes ours too; count it for any fd,
+ * and for every file.
+ */
 int
 syncfs(int fd)
 {
@@ -529,7 +609,7 @@ sync(void)
 	pthread_mutex_lock(&ir_mtx);
 	t0 = iorec_now();
 	REAL(sync)();
-	iorec_rec(IOREC_FLUSH, 0, t0, iorec_now(), 0, 0, 3);
+	iorec_rec(IOREC_FLUSH, IOREC_ALL, 0, t0, iorec_now(), 0, 0, 3);
 	pthread_mutex_unlock(&ir_mtx);
 }
 
@@ -545,7 +625,8 @@ ftruncate(int fd, off_t len)
 	t0 = iorec_now();
 	rc = REAL(ftruncate)(fd, len);
 	if (rc == 0)
-		iorec_rec(IOREC_TRUNC, 0, t0, iorec_now(), (uint64_t)len, 0, 0);
+		iorec_rec(IOREC_TRUNC, iorec_file(fd), 0, t0, iorec_now(),
+		    (uint64_t)len, 0, 0);
 	pthread_mutex_unlock(&ir_mtx);
 	return rc;
 }
@@ -565,8 +646,8 @@ mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	    (flags & MAP_SHARED) != 0) {
 		pthread_mutex_lock(&ir_mtx);
 		t0 = iorec_now();
-		iorec_rec(IOREC_UNSUPPORTED, 0, t0, t0, (uint64_t)off,
-		    (uint64_t)len, 1);
+		iorec_rec(IOREC_UNSUPPORTED, iorec_file(fd), 0, t0, t0,
+		    (uint64_t)off, (uint64_t)len, 1);
 		pthread_mutex_unlock(&ir_mtx);
 	}
 	return REAL(mmap)(addr, len, prot, flags, fd, off);
