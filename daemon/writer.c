@@ -591,6 +591,12 @@ writer_durable(struct writer *w, struct wjob *batch, int rc, int flushed)
 	int waiting, src;
 
 	w->w_pending = NULL;
+	/* With the log, a commit that returned is durable (wal.h). */
+	if (rc == STORE_OK && store_wal_on(w->w_store)) {
+		writer_post_all(prev);
+		writer_post_all(batch);
+		return;
+	}
 	if (rc != STORE_OK) {
 		/* A failed commit flushed nothing: the previous one needs its own. */
 		if (prev != NULL) {
@@ -688,7 +694,10 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 			flushed = txn != 0 && after != 0 && after != txn;
 			if (rc == STORE_OK) {
 				/* Its flush made every commit before durable. */
-				if (flushed)
+				if (store_wal_on(w->w_store))
+					writer_set_durable(w,
+					    w->w_ahead.ah_seq);
+				else if (flushed)
 					writer_set_durable(w, w->w_commit_seq);
 				w->w_commit_seq = w->w_ahead.ah_seq;
 			}
@@ -811,6 +820,9 @@ writer_start(struct store *st, char *err, size_t errlen)
 		    "leave before they are durable (a test of the crash test; "
 		    "never in production)");
 	}
+	if (getenv("EENPLAN_WAL") != NULL &&
+	    store_wal_start(st, err, errlen) == -1)
+		goto fail;
 	if ((rd = store_reader_new(st)) == NULL) {
 		snprintf(err, errlen, "writer: out of memory");
 		goto fail;
