@@ -143,7 +143,7 @@ int	store_txn_error(const struct stxn *);	/* the sticky error, STORE_OK if none 
  */
 int	store_sync(struct store *) __attribute__((warn_unused_result));
 /* The write-ahead log (wal.h): started by the daemon's writer. */
-int	store_wal_start(struct store *, char *, size_t);
+int	store_wal_start(struct store *, unsigned, char *, size_t);
 int	store_wal_on(const struct store *);
 /*
  * The id of the last write txn committed to the environment (by any

@@ -1283,12 +1283,20 @@ store_wal_recover(struct store *st, char *err, size_t errlen)
 	uint64_t n = 0;
 	int state = WAL_NONE;
 
-	if (!st->st_readonly) {
-		boot_id(boot, sizeof(boot));
-		if (wal_prepare(st->st_dir, boot, &state, &ck, err, errlen) ==
-		    -1)
-			return -1;
+	boot_id(boot, sizeof(boot));
+	/*
+	 * A read-only opener cannot restore the checkpoint, and the file
+	 * may name pages that never reached the disk.
+	 */
+	if (st->st_readonly && wal_state(st->st_dir, boot) == WAL_RECOVER) {
+		snprintf(err, errlen, "%s: the machine stopped while the "
+		    "daemon ran: the store is opened from its log by the next "
+		    "read-write open (start the daemon) first", st->st_dir);
+		return -1;
 	}
+	if (!st->st_readonly && wal_prepare(st->st_dir, boot, &state, &ck, err,
+	    errlen) == -1)
+		return -1;
 	if (store_env_start(st, err, errlen) == -1)
 		return -1;
 	if (state == WAL_RECOVER) {
@@ -1335,15 +1343,15 @@ store_wal_beside(struct store *st)
 }
 
 int
-store_wal_start(struct store *st, char *err, size_t errlen)
+store_wal_start(struct store *st, unsigned ckpt_ms, char *err, size_t errlen)
 {
 	char boot[64];
 
 	if (st->st_readonly || st->st_wal != NULL)
 		return 0;
 	boot_id(boot, sizeof(boot));
-	return wal_start(&st->st_wal, st->st_dir, st->st_env, boot, err,
-	    errlen);
+	return wal_start(&st->st_wal, st->st_dir, st->st_env, boot, ckpt_ms,
+	    err, errlen);
 }
 
 int

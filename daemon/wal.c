@@ -59,8 +59,7 @@
 #define WAL_CK_MAGIC	0x4b435745u	/* "EWCK" */
 #define WAL_SLOT	512
 #define WAL_OP_HDR	12
-/* A checkpoint every this many microseconds, or log bytes, of commits. */
-#define WAL_CKPT_US	(2 * 1000000)
+/* A checkpoint after this many log bytes too. */
 #define WAL_CKPT_BYTES	(32u * 1024 * 1024)
 /*
  * Each log file is written with zeros to this size once: an append then
@@ -101,6 +100,7 @@ struct wal {
 	uint64_t	 w_off;
 	uint64_t	 w_last;	/* the last txn logged or checkpointed */
 	int64_t		 w_ckpt_at;	/* us, the last checkpoint begun */
+	int64_t		 w_ckpt_us;	/* a checkpoint this often */
 	/* The checkpoint thread's. */
 	pthread_t	 w_thread;
 	int		 w_started;
@@ -116,17 +116,6 @@ struct wal {
 	uint8_t		 w_next_meta[WAL_META_LEN];
 	struct wal_stats w_stats;	/* under w_mtx */
 };
-
-static int64_t
-wal_ckpt_us(void)
-{
-	static int64_t v;
-
-	if (v == 0)
-		v = getenv("EENPLAN_WAL_CKPT_MS") != NULL ?
-		    atoll(getenv("EENPLAN_WAL_CKPT_MS")) * 1000 : WAL_CKPT_US;
-	return v;
-}
 
 static int64_t
 wal_now_us(void)
@@ -446,8 +435,8 @@ wal_clear(const char *dir)
 }
 
 /* WAL_NONE, WAL_LIVE, WAL_STALE or WAL_RECOVER for dir's marker. */
-static int
-wal_mark_class(const char *dir, const char *boot)
+int
+wal_state(const char *dir, const char *boot)
 {
 	char buf[160], *sp;
 	uint64_t pid;
@@ -485,7 +474,7 @@ wal_prepare(const char *dir, const char *boot, int *state,
 	unsigned psize;
 	int fd, datafd, i;
 
-	*state = wal_mark_class(dir, boot);
+	*state = wal_state(dir, boot);
 	if (*state != WAL_RECOVER)
 		return 0;
 	if ((fd = wal_open_file(dir, WAL_CKPT, O_RDONLY)) == -1 ||
@@ -688,7 +677,7 @@ wal_external_commit(const char *dir, MDB_env *env, const char *boot)
 	MDB_stat ms;
 	int fd, datafd, rc = -1;
 
-	if (wal_mark_class(dir, boot) != WAL_LIVE)
+	if (wal_state(dir, boot) != WAL_LIVE)
 		return 0;
 	if (mdb_env_sync(env, 1) != 0 || mdb_env_info(env, &info) != 0 ||
 	    mdb_env_stat(env, &ms) != 0 ||
@@ -850,7 +839,7 @@ wal_commit(struct wal *w, uint64_t txnid, const struct walbuf *wb)
 	w->w_stats.ws_bytes += (uint64_t)want;
 	(void)t0;
 	pthread_mutex_unlock(&w->w_mtx);
-	if (!busy && (wal_now_us() - w->w_ckpt_at >= wal_ckpt_us() ||
+	if (!busy && (wal_now_us() - w->w_ckpt_at >= w->w_ckpt_us ||
 	    w->w_off >= WAL_CKPT_BYTES))
 		return wal_checkpoint_begin(w, txnid);
 	return 0;
@@ -944,7 +933,7 @@ wal_free(struct wal *w)
 
 int
 wal_start(struct wal **out, const char *dir, MDB_env *env, const char *boot,
-    char *err, size_t errlen)
+    unsigned ckpt_ms, char *err, size_t errlen)
 {
 	struct wal_ckpt cur, ck;
 	MDB_envinfo info;
@@ -960,6 +949,7 @@ wal_start(struct wal **out, const char *dir, MDB_env *env, const char *boot,
 		return -1;
 	}
 	w->w_env = env;
+	w->w_ckpt_us = (int64_t)ckpt_ms * 1000;
 	w->w_fd[0] = w->w_fd[1] = w->w_ckfd = -1;
 	pthread_mutex_init(&w->w_mtx, NULL);
 	pthread_cond_init(&w->w_cond, NULL);

@@ -27,6 +27,7 @@
 #define WAL_LOG0	"wal.0"
 #define WAL_LOG1	"wal.1"
 #define WAL_META_LEN	256	/* of a meta page: LMDB's header and meta */
+#define WAL_CKPT_MS	250	/* default [store] checkpoint_ms */
 
 /* What a walbuf records. */
 #define WAL_PUT		1	/* key, value */
@@ -66,6 +67,7 @@ struct wal_ckpt {
 				   cache holds every commit; flush, clear */
 #define WAL_RECOVER	3	/* another boot's: metas restored, replay */
 
+int	wal_state(const char *, const char *);
 int	wal_prepare(const char *, const char *, int *, struct wal_ckpt *,
 	    char *, size_t);
 int	wal_replay(const char *, MDB_env *, const struct wal_ckpt *,
@@ -82,7 +84,7 @@ struct wal_stats {
 };
 
 int	wal_start(struct wal **, const char *, MDB_env *, const char *,
-	    char *, size_t);
+	    unsigned, char *, size_t);
 int	wal_commit(struct wal *, uint64_t, const struct walbuf *);
 uint64_t wal_last_txn(struct wal *);
 int	wal_foreign(struct wal *, uint64_t);

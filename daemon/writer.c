@@ -820,9 +820,6 @@ writer_start(struct store *st, char *err, size_t errlen)
 		    "leave before they are durable (a test of the crash test; "
 		    "never in production)");
 	}
-	if (getenv("EENPLAN_WAL") != NULL &&
-	    store_wal_start(st, err, errlen) == -1)
-		goto fail;
 	if ((rd = store_reader_new(st)) == NULL) {
 		snprintf(err, errlen, "writer: out of memory");
 		goto fail;

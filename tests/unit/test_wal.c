@@ -138,11 +138,12 @@ killed_writer(struct env *e)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		if (env_open(e) != 0 ||
-		    wal_start(&w, e->dir, e->env, "boot-A", err, sizeof(err)))
+		    wal_start(&w, e->dir, e->env, "boot-A", 300, err,
+		    sizeof(err)))
 			_exit(2);
 		/*
 		 * Checkpoints begin at the first commit after each pause
-		 * (EENPLAN_WAL_CKPT_MS below): at i = 6, 16 and 26, so the
+		 * (every 300 ms): at i = 6, 16 and 26, so the
 		 * last 13 transactions are only in the log.
 		 */
 		for (i = 0; i < TXNS; i++) {
@@ -422,6 +423,5 @@ main(void)
 		cmocka_unit_test(test_stale_same_boot),
 	};
 
-	setenv("EENPLAN_WAL_CKPT_MS", "300", 1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
