@@ -52,6 +52,7 @@
 #include <zlib.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 #include "wal.h"
 
@@ -114,7 +115,6 @@ struct wal {
 	uint64_t	 w_next_txnid;
 	uint64_t	 w_next_epoch;
 	uint8_t		 w_next_meta[WAL_META_LEN];
-	struct wal_stats w_stats;	/* under w_mtx */
 };
 
 static int64_t
@@ -726,8 +726,7 @@ wal_thread(void *arg)
 		if (ok) {
 			w->w_pin = w->w_next_pin;
 			w->w_next_pin = NULL;
-			w->w_stats.ws_checkpoints++;
-			w->w_stats.ws_flush_us += (uint64_t)(wal_now_us() - t0);
+			metrics_wal_checkpoint((uint64_t)(wal_now_us() - t0));
 		} else
 			w->w_failed = 1;
 		w->w_busy = 0;
@@ -794,7 +793,6 @@ wal_commit(struct wal *w, uint64_t txnid, const struct walbuf *wb)
 	struct wal_rec r;
 	struct iovec iov[2];
 	ssize_t want;
-	int64_t t0;
 	int fd, busy, failed;
 
 	pthread_mutex_lock(&w->w_mtx);
@@ -819,7 +817,6 @@ wal_commit(struct wal *w, uint64_t txnid, const struct walbuf *wb)
 	iov[1].iov_len = wb->wb_len;
 	want = (ssize_t)(sizeof(r) + wb->wb_len);
 	fd = w->w_fd[w->w_epoch & 1];
-	t0 = wal_now_us();
 	if (pwritev(fd, iov, wb->wb_len > 0 ? 2 : 1, (off_t)w->w_off) != want ||
 	    fdatasync(fd) == -1) {
 		int e = errno;
@@ -834,11 +831,7 @@ wal_commit(struct wal *w, uint64_t txnid, const struct walbuf *wb)
 	}
 	w->w_off += (uint64_t)want;
 	w->w_last = txnid;
-	pthread_mutex_lock(&w->w_mtx);
-	w->w_stats.ws_records++;
-	w->w_stats.ws_bytes += (uint64_t)want;
-	(void)t0;
-	pthread_mutex_unlock(&w->w_mtx);
+	metrics_wal_append((uint64_t)want);
 	if (!busy && (wal_now_us() - w->w_ckpt_at >= w->w_ckpt_us ||
 	    w->w_off >= WAL_CKPT_BYTES))
 		return wal_checkpoint_begin(w, txnid);
@@ -1042,12 +1035,4 @@ wal_stop(struct wal *w)
 		    "replays the log", w->w_dir);
 	wal_free(w);
 	return rc;
-}
-
-void
-wal_stats(struct wal *w, struct wal_stats *s)
-{
-	pthread_mutex_lock(&w->w_mtx);
-	*s = w->w_stats;
-	pthread_mutex_unlock(&w->w_mtx);
 }

@@ -76,12 +76,6 @@ int	wal_clear(const char *);
 int	wal_external_commit(const char *, MDB_env *, const char *);
 
 struct wal;
-struct wal_stats {
-	uint64_t	 ws_records;
-	uint64_t	 ws_bytes;
-	uint64_t	 ws_checkpoints;
-	uint64_t	 ws_flush_us;
-};
 
 int	wal_start(struct wal **, const char *, MDB_env *, const char *,
 	    unsigned, char *, size_t);
@@ -89,6 +83,5 @@ int	wal_commit(struct wal *, uint64_t, const struct walbuf *);
 uint64_t wal_last_txn(struct wal *);
 int	wal_foreign(struct wal *, uint64_t);
 int	wal_stop(struct wal *);
-void	wal_stats(struct wal *, struct wal_stats *);
 
 #endif
