@@ -861,7 +861,9 @@ wal_foreign(struct wal *w, uint64_t last)
 	log_info("wal: txn %llu..%llu committed by another process: "
 	    "checkpointed", (unsigned long long)w->w_last + 1,
 	    (unsigned long long)last);
-	if (mdb_env_sync(w->w_env, 1) != 0 ||
+	/* The checkpoint thread writes wal.ckpt through the same open file
+	   (flock does not keep it out): not at the same time. */
+	if (wal_wait(w) == -1 || mdb_env_sync(w->w_env, 1) != 0 ||
 	    wal_meta_read(w->w_datafd, w->w_psize, last, meta) == -1 ||
 	    flock(w->w_ckfd, LOCK_SH) == -1)
 		return -1;
