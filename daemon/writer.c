@@ -1,6 +1,11 @@
 /*
  * writer: the group-commit thread (see writer.h).
  *
+ * With the write-ahead log (the default, [store] write_ahead_log; wal.c
+ * says why it is safe) a commit that returned is durable: its changes were
+ * appended to the log and the log flushed, and the batch is answered at
+ * once. Without it, LMDB's own order, as follows.
+ *
  * Why an answer never leaves before what it acknowledges survives a power
  * cut at any instant (tested by tests/blackbox/test_crash.py):
  *
