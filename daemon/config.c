@@ -20,6 +20,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "wal.h"
 #include "writer.h"
 #include "util.h"
 #include "wire.h"
@@ -145,6 +146,9 @@ static const struct cfg_key cfg_keys[] = {
 	    100000, 0 },
 	{ SEC_STORE, "audit_index_lag_max", KT_U32, CF(c_audit_index_lag_max),
 	    1, 100000000, 0 },
+	{ SEC_STORE, "write_ahead_log", KT_ONOFF, CF(c_wal), 0, 1, 0 },
+	{ SEC_STORE, "checkpoint_ms", KT_U32, CF(c_checkpoint_ms), 10, 60000,
+	    0 },
 
 	{ SEC_ADMIN, "listen", KT_LISTEN, 0, 0, 0, 0, 0 },
 	{ SEC_ADMIN, "cert_min_days", KT_U32, CF(c_cert_min_days), 0, 36500,
@@ -207,6 +211,8 @@ config_defaults(struct config *cfg)
 	cfg->c_snapshot_versions = 1000;
 	cfg->c_audit_index_lag = WRITER_INDEX_LAG;
 	cfg->c_audit_index_lag_max = WRITER_INDEX_LAG_MAX;
+	cfg->c_wal = 0;
+	cfg->c_checkpoint_ms = WAL_CKPT_MS;
 	cfg->c_snapshot_bytes = 65536;
 	cfg->c_grants_max = 4096;
 	cfg->c_active_grants_max = 64;

@@ -101,6 +101,8 @@ struct config {
 	 * indexes a step itself; at least audit_index_lag.
 	 */
 	uint32_t	c_audit_index_lag_max;
+	int		c_wal;		/* [store] write_ahead_log (wal.h) */
+	uint32_t	c_checkpoint_ms; /* [store] checkpoint_ms */
 	size_t		c_snapshot_bytes;	/* snapshot_bytes = 65536 */
 	uint32_t	c_grants_max;		/* grants_max = 4096 (per household, ever) */
 	uint32_t	c_active_grants_max;	/* active_grants_max = 64 (current) */

@@ -100,6 +100,9 @@ struct metrics {
 	_Atomic int64_t		m_sub_lag;
 	_Atomic uint64_t	m_index_lag;
 	_Atomic uint64_t	m_index_writer_steps;
+	_Atomic uint64_t	m_wal_bytes;
+	_Atomic uint64_t	m_wal_ckpts;
+	_Atomic uint64_t	m_wal_ckpt_us;
 	_Atomic int64_t		m_sub_pending;
 	_Atomic int64_t		m_loop_beat[METRICS_LOOPS];
 };
@@ -219,6 +222,19 @@ void
 metrics_audit_index_writer_step(void)
 {
 	ADD(metrics.m_index_writer_steps, 1);
+}
+
+void
+metrics_wal_append(uint64_t bytes)
+{
+	ADD(metrics.m_wal_bytes, bytes);
+}
+
+void
+metrics_wal_checkpoint(uint64_t us)
+{
+	ADD(metrics.m_wal_ckpts, 1);
+	ADD(metrics.m_wal_ckpt_us, us);
 }
 
 void
@@ -594,6 +610,17 @@ metrics_render(struct metrics_buf *b, const struct metrics_gauges *g,
 	    "steps the writer ran itself because the indexer was more than "
 	    "audit_index_lag_max durable records behind.",
 	    LOAD(metrics.m_index_writer_steps));
+	render_counter(b, "eenplan_wal_bytes_total", "Bytes appended to the "
+	    "write-ahead log (each flushed before its commit is answered).",
+	    LOAD(metrics.m_wal_bytes));
+	render_counter(b, "eenplan_wal_checkpoints_total", "Checkpoints: the "
+	    "data file flushed and its snapshot recorded in wal.ckpt.",
+	    LOAD(metrics.m_wal_ckpts));
+	render_head(b, "eenplan_wal_checkpoint_seconds_total", "counter",
+	    "Time the checkpoints took (the data file's flush, off the "
+	    "answers' path).");
+	metrics_buf_printf(b, "eenplan_wal_checkpoint_seconds_total %.6f\n",
+	    (double)LOAD(metrics.m_wal_ckpt_us) / 1e6);
 	render_gauge(b, "eenplan_feed_subscribers", "Push subscriptions open.",
 	    LOAD(metrics.m_subs));
 	v = LOAD(metrics.m_sub_lag);

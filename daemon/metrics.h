@@ -65,6 +65,8 @@ void	metrics_subscribers(int delta);
 void	metrics_sub_lag(int64_t delta_events);
 void	metrics_audit_index_lag(uint64_t records);
 void	metrics_audit_index_writer_step(void);
+void	metrics_wal_append(uint64_t bytes);
+void	metrics_wal_checkpoint(uint64_t us);
 void	metrics_sub_pending(int64_t delta_bytes);
 
 /* An event loop ran (slot 0: main thread, 1 + i: worker i). */

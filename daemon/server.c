@@ -1045,6 +1045,10 @@ server_new(const struct config *conf)
 	if (anchor_startup(srv->s_store, head_file, conf->c_accept_rollback,
 	    err, sizeof(err)) == -1)
 		fatalx("store %s: %s", conf->c_data_dir, err);
+	/* Commits flushed through the log from here on (wal.h). */
+	if (conf->c_wal && store_wal_start(srv->s_store, conf->c_checkpoint_ms,
+	    err, sizeof(err)) == -1)
+		fatalx("store %s: %s", conf->c_data_dir, err);
 	if ((srv->s_writer = writer_start(srv->s_store, err, sizeof(err))) == NULL)
 		fatalx("writer: %s", err);
 	if ((srv->s_anchor = anchor_start(srv->s_store, head_file, err,

@@ -405,6 +405,9 @@ store_put_frame(struct stxn *tx, int db, const void *key, size_t klen,
 		}
 	} else
 		frame_header(p, frame_crc(kbuf, klen, p + FRAME_HDR, len));
+	if (tx->sx_store->st_wal != NULL && walbuf_add(&tx->sx_wal, WAL_PUT,
+	    (unsigned)db, kbuf, klen, p, total) == -1)
+		return stxn_fail(tx, STORE_ERR);
 	tx->sx_bytes += total + klen;
 	if (stored != NULL)
 		*stored = total + klen;
@@ -658,6 +661,9 @@ store_del_key(struct stxn *tx, int db, const void *key, size_t klen)
 	    MDB_SUCCESS)
 		return mrc == MDB_NOTFOUND ? STORE_NOTFOUND :
 		    stxn_mdb_fail(tx, mrc, "del", db);
+	if (tx->sx_store->st_wal != NULL && walbuf_add(&tx->sx_wal, WAL_DEL,
+	    (unsigned)db, kbuf, klen, NULL, 0) == -1)
+		return stxn_fail(tx, STORE_ERR);
 	return STORE_OK;
 }
 
@@ -1015,6 +1021,10 @@ purge_prefix(struct stxn *tx, int db, const uint8_t hh16[STORE_HHID_LEN])
 	if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND && mrc != EINVAL)
 		rc = stxn_mdb_fail(tx, mrc, "purge", db);
 	mdb_cursor_close(cur);
+	if (rc == STORE_OK && tx->sx_store->st_wal != NULL &&
+	    walbuf_add(&tx->sx_wal, WAL_DEL_PREFIX, (unsigned)db, hh16,
+	    STORE_HHID_LEN, NULL, 0) == -1)
+		rc = stxn_fail(tx, STORE_ERR);
 	return rc;
 }
 

@@ -142,6 +142,9 @@ int	store_txn_error(const struct stxn *);	/* the sticky error, STORE_OK if none 
  * one. The writer answers only then.
  */
 int	store_sync(struct store *) __attribute__((warn_unused_result));
+/* The write-ahead log (wal.h): started by the daemon's writer. */
+int	store_wal_start(struct store *, unsigned, char *, size_t);
+int	store_wal_on(const struct store *);
 /*
  * The id of the last write txn committed to the environment (by any
  * process; 0 if unknown). A commit that changed nothing leaves it as it

@@ -1238,6 +1238,133 @@ mdb_fail:
 	return -1;
 }
 
+/* ------------------------------------------------------------ the log */
+
+/* Replays one logged change (wal_replay). */
+static int
+store_wal_apply(void *arg, MDB_txn *txn, int op, unsigned db, MDB_val *k,
+    MDB_val *v)
+{
+	struct store *st = arg;
+	MDB_cursor *cur;
+	MDB_val ck, cv;
+	int mrc;
+
+	if (db >= DB_COUNT || store_dbs[db].sd_index || st->st_dbi[db] == 0)
+		return EINVAL;
+	switch (op) {
+	case WAL_PUT:
+		return mdb_put(txn, st->st_dbi[db], k, v, 0);
+	case WAL_DEL:
+		return mdb_del(txn, st->st_dbi[db], k, NULL);
+	case WAL_DEL_PREFIX:
+		if ((mrc = mdb_cursor_open(txn, st->st_dbi[db], &cur)) != 0)
+			return mrc;
+		ck = *k;
+		mrc = mdb_cursor_get(cur, &ck, &cv, MDB_SET_RANGE);
+		while (mrc == 0 && ck.mv_size >= k->mv_size &&
+		    memcmp(ck.mv_data, k->mv_data, k->mv_size) == 0) {
+			if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+				break;
+			mrc = mdb_cursor_get(cur, &ck, &cv, MDB_GET_CURRENT);
+		}
+		mdb_cursor_close(cur);
+		return mrc == MDB_NOTFOUND || mrc == EINVAL ? 0 : mrc;
+	}
+	return EINVAL;
+}
+
+/*
+ * Opens the store's environment after what a daemon's log says about it
+ * (wal.h): a machine that stopped under a running daemon has its last
+ * checkpoint restored and the log replayed; a daemon killed on this boot
+ * left every commit in the page cache: flushed. The marker then goes.
+ */
+static int
+store_wal_recover(struct store *st, char *err, size_t errlen)
+{
+	struct wal_ckpt ck;
+	char boot[64];
+	uint64_t n = 0;
+	int state = WAL_NONE;
+
+	boot_id(boot, sizeof(boot));
+	/*
+	 * A read-only opener cannot restore the checkpoint, and the file
+	 * may name pages that never reached the disk.
+	 */
+	if (st->st_readonly && wal_state(st->st_dir, boot) == WAL_RECOVER) {
+		snprintf(err, errlen, "%s: the machine stopped while the "
+		    "daemon ran: the store is opened from its log by the next "
+		    "read-write open (start the daemon) first", st->st_dir);
+		return -1;
+	}
+	if (!st->st_readonly && wal_prepare(st->st_dir, boot, &state, &ck, err,
+	    errlen) == -1)
+		return -1;
+	if (store_env_start(st, err, errlen) == -1)
+		return -1;
+	if (state == WAL_RECOVER) {
+		if (wal_replay(st->st_dir, st->st_env, &ck, store_wal_apply,
+		    st, &n, err, errlen) == -1)
+			return -1;
+		log_warnx("store: %s: the machine stopped while the daemon "
+		    "ran: restored to its checkpoint (txn %llu) and %llu "
+		    "logged transaction(s) replayed", st->st_dir,
+		    (unsigned long long)ck.ck_txnid, (unsigned long long)n);
+	} else if (state == WAL_STALE && store_sync(st) != STORE_OK) {
+		snprintf(err, errlen, "%s: not flushed", st->st_dir);
+		return -1;
+	}
+	if ((state == WAL_RECOVER || state == WAL_STALE) &&
+	    wal_clear(st->st_dir) == -1) {
+		snprintf(err, errlen, "%s/%s: %s", st->st_dir, WAL_MARK,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * After a commit of this process beside a daemon running with its log:
+ * flushed and checkpointed (wal_external_commit) under the write lock.
+ */
+static void
+store_wal_beside(struct store *st)
+{
+	char boot[64];
+	MDB_txn *txn;
+
+	if (st->st_readonly)
+		return;
+	boot_id(boot, sizeof(boot));
+	if (mdb_txn_begin(st->st_env, NULL, 0, &txn) != MDB_SUCCESS)
+		return;
+	if (wal_external_commit(st->st_dir, st->st_env, boot) == -1)
+		log_warnx("store: %s: a commit beside the running daemon "
+		    "could not be checkpointed: %s", st->st_dir,
+		    strerror(errno));
+	mdb_txn_abort(txn);
+}
+
+int
+store_wal_start(struct store *st, unsigned ckpt_ms, char *err, size_t errlen)
+{
+	char boot[64];
+
+	if (st->st_readonly || st->st_wal != NULL)
+		return 0;
+	boot_id(boot, sizeof(boot));
+	return wal_start(&st->st_wal, st->st_dir, st->st_env, boot, ckpt_ms,
+	    err, errlen);
+}
+
+int
+store_wal_on(const struct store *st)
+{
+	return st->st_wal != NULL;
+}
+
 int
 store_open(struct store **out, const struct store_opts *o, char *err,
     size_t errlen)
@@ -1268,6 +1395,7 @@ store_open(struct store **out, const struct store_opts *o, char *err,
 	st->st_max_readers = o->so_max_readers;
 	st->st_kek = *o->so_kek;
 	pthread_mutex_init(&st->st_keys_mtx, NULL);
+	pthread_mutex_init(&st->st_wal_mtx, NULL);
 	atomic_init(&st->st_keys_gen, 0);
 	atomic_init(&st->st_fail_commit, 0);
 	atomic_init(&st->st_fail_child_commit, 0);
@@ -1280,7 +1408,7 @@ store_open(struct store **out, const struct store_opts *o, char *err,
 		snprintf(err, errlen, "%s: %s", o->so_dir, strerror(errno));
 		goto fail;
 	}
-	if (store_env_start(st, err, errlen) == -1 ||
+	if (store_wal_recover(st, err, errlen) == -1 ||
 	    index_open(st, err, errlen) == -1)
 		goto fail;
 	if ((rc = store_audit_index_check(st)) != STORE_OK) {
@@ -1301,6 +1429,7 @@ fail:
 	store_close(st->st_index);
 	if (st->st_env != NULL)
 		mdb_env_close(st->st_env);
+	pthread_mutex_destroy(&st->st_wal_mtx);
 	pthread_mutex_destroy(&st->st_keys_mtx);
 	keyring_free(st->st_keys);
 	seal_key_wipe(&st->st_kek);
@@ -1373,8 +1502,13 @@ store_close(struct store *st)
 			    strerror(errno));
 	}
 	free(st->st_mark);
+	if (st->st_wal != NULL) {
+		(void)wal_stop(st->st_wal);
+		st->st_wal = NULL;
+	}
 	if (st->st_env != NULL)
 		mdb_env_close(st->st_env);
+	pthread_mutex_destroy(&st->st_wal_mtx);
 	pthread_mutex_destroy(&st->st_keys_mtx);
 	keyring_free(st->st_keys);
 	seal_key_wipe(&st->st_kek);
@@ -1482,6 +1616,16 @@ store_reader_free(struct stxn *tx)
 	free(tx);
 }
 
+/* Frees tx (its txn ended): its log buffer, the log's lock. */
+static void
+stxn_release(struct stxn *tx)
+{
+	walbuf_free(&tx->sx_wal);
+	if (tx->sx_wal_locked)
+		pthread_mutex_unlock(&tx->sx_store->st_wal_mtx);
+	free(tx);
+}
+
 static int
 store_txn_new(struct store *st, struct stxn *parent, struct stxn **out)
 {
@@ -1499,13 +1643,26 @@ store_txn_new(struct store *st, struct stxn *parent, struct stxn **out)
 	tx->sx_parent = parent;
 	tx->sx_kind = parent != NULL ? STXN_CHILD : STXN_WRITE;
 	tx->sx_active = 1;
+	if (parent == NULL && st->st_wal != NULL) {
+		pthread_mutex_lock(&st->st_wal_mtx);
+		tx->sx_wal_locked = 1;
+	}
 	if ((mrc = mdb_txn_begin(st->st_env, parent ? parent->sx_txn : NULL,
 	    0, &tx->sx_txn)) != MDB_SUCCESS) {
 		log_warnx("store: %s txn: %s", parent ? "child" : "write",
 		    mdb_strerror(mrc));
-		free(tx);
+		stxn_release(tx);
 		return store_map_rc(mrc) == STORE_NOTFOUND ? STORE_ERR :
 		    store_map_rc(mrc);
+	}
+	/* Commits of another process (rekey) made durable before ours. */
+	if (tx->sx_wal_locked &&
+	    wal_foreign(st->st_wal, mdb_txn_id(tx->sx_txn) - 1) == -1) {
+		log_warnx("store: %s: a commit of another process could not "
+		    "be checkpointed: %s", st->st_dir, strerror(errno));
+		mdb_txn_abort(tx->sx_txn);
+		stxn_release(tx);
+		return STORE_ERR;
 	}
 	/*
 	 * Where the commit's new pages will start (store_commit). Not in
@@ -1513,7 +1670,7 @@ store_txn_new(struct store *st, struct stxn *parent, struct stxn **out)
 	 * pages are still dirty after the commit, and dropping them from
 	 * the cache would send them to the disk at once.
 	 */
-	if (parent == NULL && !st->st_is_index)
+	if (parent == NULL && !st->st_is_index && st->st_wal == NULL)
 		tx->sx_next_pgno = store_next_pgno(st);
 	*out = tx;
 	return STORE_OK;
@@ -1560,8 +1717,9 @@ store_commit(struct stxn *tx)
 {
 	struct stxn *parent;
 	struct store *store;
-	uint64_t bytes, events, ack_gen, next_pgno, now_pgno;
-	int rc, mrc;
+	uint64_t bytes, events, ack_gen, next_pgno, now_pgno, txnid = 0;
+	struct walbuf wb;
+	int rc, mrc, locked;
 
 	if (tx == NULL)
 		return STORE_ERR;
@@ -1572,14 +1730,14 @@ store_commit(struct stxn *tx)
 	if (tx->sx_err != STORE_OK) {
 		rc = tx->sx_err;
 		mdb_txn_abort(tx->sx_txn);
-		free(tx);
+		stxn_release(tx);
 		return rc;
 	}
 	/* Nothing written into a file that shrank under us. */
 	if (tx->sx_kind == STXN_WRITE &&
 	    atomic_load(&tx->sx_store->st_damaged)) {
 		mdb_txn_abort(tx->sx_txn);
-		free(tx);
+		stxn_release(tx);
 		return STORE_CORRUPT;
 	}
 	parent = tx->sx_parent;
@@ -1591,19 +1749,41 @@ store_commit(struct stxn *tx)
 	if (tx->sx_kind == STXN_WRITE &&
 	    (rc = atomic_exchange(&tx->sx_store->st_fail_commit, 0)) != 0) {
 		mdb_txn_abort(tx->sx_txn);
-		free(tx);
+		stxn_release(tx);
 		return rc;
 	}
 	if (tx->sx_kind == STXN_CHILD &&
 	    (rc = atomic_exchange(&tx->sx_store->st_fail_child_commit, 0)) !=
 	    0) {
 		mdb_txn_abort(tx->sx_txn);
-		free(tx);
+		stxn_release(tx);
 		return stxn_fail(parent, rc);
 	}
+	if (tx->sx_kind == STXN_WRITE)
+		txnid = mdb_txn_id(tx->sx_txn);
 	/* A failed commit has freed the txn already, a child's too. */
 	mrc = mdb_txn_commit(tx->sx_txn);
-	free(tx);
+	wb = tx->sx_wal;
+	memset(&tx->sx_wal, 0, sizeof(tx->sx_wal));
+	locked = tx->sx_wal_locked;
+	tx->sx_wal_locked = 0;
+	stxn_release(tx);
+	if (mrc == MDB_SUCCESS && parent != NULL) {
+		if (walbuf_merge(&parent->sx_wal, &wb) == -1)
+			stxn_fail(parent, STORE_ERR);
+	} else if (mrc == MDB_SUCCESS && store->st_wal != NULL &&
+	    store_last_txn(store) == txnid &&
+	    wal_commit(store->st_wal, txnid, &wb) == -1) {
+		/* In LMDB, not durable: nobody may be told it is. */
+		log_warnx("store: txn %llu committed but not logged: %s",
+		    (unsigned long long)txnid, strerror(errno));
+		mrc = EIO;
+	} else if (mrc == MDB_SUCCESS && parent == NULL &&
+	    store->st_wal == NULL && !store->st_is_index)
+		store_wal_beside(store);
+	walbuf_free(&wb);
+	if (locked)
+		pthread_mutex_unlock(&store->st_wal_mtx);
 	if (mrc != MDB_SUCCESS) {
 		log_warnx("store: %s commit: %s", parent != NULL ? "child" :
 		    "write", mdb_strerror(mrc));
@@ -1639,7 +1819,10 @@ store_abort(struct stxn *tx)
 		return;
 	if (tx->sx_txn != NULL)
 		mdb_txn_abort(tx->sx_txn);
-	free(tx);
+	if (tx->sx_kind == STXN_READ)
+		free(tx);
+	else
+		stxn_release(tx);
 }
 
 int

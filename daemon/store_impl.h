@@ -14,6 +14,7 @@
 
 #include "seal.h"
 #include "store.h"
+#include "wal.h"
 
 /*
  * CRC frames: version (1 byte), 3 reserved zero bytes, CRC-32 (big-endian)
@@ -120,6 +121,14 @@ struct store {
 	atomic_uint_fast64_t st_delta_reads;	/* test hook */
 	atomic_int	 st_damaged;	/* the file shrank under us: no more txns */
 	atomic_uint_fast64_t st_child_txns;	/* test hook: children begun */
+	/*
+	 * The write-ahead log of a running daemon (store_wal_start), or
+	 * NULL: LMDB's own flush per commit. st_wal_mtx is held from a
+	 * write txn's begin to its log record's flush, so the log holds the
+	 * commits in their order.
+	 */
+	struct wal	*st_wal;
+	pthread_mutex_t	 st_wal_mtx;
 	/* The last audit record put, by the one write txn at a time. */
 	uint64_t	 st_audit_seq;	/* 0: none known */
 	uint8_t		 st_audit_hash[32];
@@ -143,6 +152,8 @@ struct stxn {
 	uint64_t	 sx_ack_gen;	/* keyring generation acknowledged here */
 	uint64_t	 sx_next_pgno;	/* a write txn's: the first page past the
 					   file's pages when it began */
+	struct walbuf	 sx_wal;	/* its changes, for the log (st_wal) */
+	int		 sx_wal_locked;	/* a write txn's: holds st_wal_mtx */
 };
 
 /* What a prefix scan does with one entry: 0 go on, 1 stop, < 0 a STORE_* error. */

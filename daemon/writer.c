@@ -1,6 +1,11 @@
 /*
  * writer: the group-commit thread (see writer.h).
  *
+ * With the write-ahead log ([store] write_ahead_log = on; wal.c
+ * says why it is safe) a commit that returned is durable: its changes were
+ * appended to the log and the log flushed, and the batch is answered at
+ * once. Without it, LMDB's own order, as follows.
+ *
  * Why an answer never leaves before what it acknowledges survives a power
  * cut at any instant (tested by tests/blackbox/test_crash.py):
  *
@@ -591,6 +596,12 @@ writer_durable(struct writer *w, struct wjob *batch, int rc, int flushed)
 	int waiting, src;
 
 	w->w_pending = NULL;
+	/* With the log, a commit that returned is durable (wal.h). */
+	if (rc == STORE_OK && store_wal_on(w->w_store)) {
+		writer_post_all(prev);
+		writer_post_all(batch);
+		return;
+	}
 	if (rc != STORE_OK) {
 		/* A failed commit flushed nothing: the previous one needs its own. */
 		if (prev != NULL) {
@@ -688,7 +699,10 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 			flushed = txn != 0 && after != 0 && after != txn;
 			if (rc == STORE_OK) {
 				/* Its flush made every commit before durable. */
-				if (flushed)
+				if (store_wal_on(w->w_store))
+					writer_set_durable(w,
+					    w->w_ahead.ah_seq);
+				else if (flushed)
 					writer_set_durable(w, w->w_commit_seq);
 				w->w_commit_seq = w->w_ahead.ah_seq;
 			}
