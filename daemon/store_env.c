@@ -492,6 +492,7 @@ store_daemon_mark(struct store *st)
 	struct stxn *tx;
 	int rc;
 
+	st->st_daemon = 1;
 	if ((rc = store_write_begin(st, &tx)) != STORE_OK)
 		return rc;
 	if ((rc = store_meta_put_u64(tx, "daemon_pid", (uint64_t)getpid())) !=
@@ -993,31 +994,25 @@ boot_id(char *out, size_t len)
 static int
 mark_class(const char *dir, const char *name, const char *boot)
 {
-	char path[PATH_MAX], buf[128];
+	char path[PATH_MAX];
 	uint64_t pid;
-	ssize_t n;
-	int fd;
 
 	if (util_parse_u64(name + strlen(STORE_INDEX_MARK) + 1, INT_MAX,
 	    &pid) == -1 || pid == 0 ||
 	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    sizeof(path) ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	    sizeof(path))
 		return MARK_SUSPECT;
-	n = read(fd, buf, sizeof(buf) - 1);
-	(void)close(fd);
-	if (n <= 0 || boot[0] == '\0')
-		return MARK_SUSPECT;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	if (strcmp(buf, boot) != 0)
-		return MARK_SUSPECT;
-	/* Ours (or a finished process's of the same pid: ours replaces it). */
-	if ((pid_t)pid == getpid())
+	switch (util_mark_class(path, boot, pid)) {
+	case UTIL_MARK_OURS:
+		/* Ours (or a finished process's of the same pid). */
 		return 0;
-	if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
+	case UTIL_MARK_LIVE:
 		return MARK_LIVE;
-	return MARK_STALE;
+	case UTIL_MARK_GONE:
+		return MARK_STALE;
+	default:
+		return MARK_SUSPECT;
+	}
 }
 
 /*
@@ -1335,10 +1330,12 @@ store_wal_beside(struct store *st)
 	char boot[64];
 	MDB_txn *txn;
 
-	if (st->st_readonly)
+	if (st->st_readonly || st->st_daemon)
 		return;
 	boot_id(boot, sizeof(boot));
-	if (mdb_txn_begin(st->st_env, NULL, 0, &txn) != MDB_SUCCESS)
+	/* Checked again under the write lock (wal_external_commit). */
+	if (wal_state(st->st_dir, boot) != WAL_LIVE ||
+	    mdb_txn_begin(st->st_env, NULL, 0, &txn) != MDB_SUCCESS)
 		return;
 	if (wal_external_commit(st->st_dir, st->st_env, boot) == -1)
 		log_warnx("store: %s: a commit beside the running daemon "

@@ -96,6 +96,11 @@ struct store {
 	struct store	*st_index;
 	int		 st_is_index;
 	/*
+	 * The daemon's store (store_daemon_mark): no other daemon runs on
+	 * it, so its commits need no checkpoint beside one (store_wal_beside).
+	 */
+	int		 st_daemon;
+	/*
 	 * The index opened read-write: its commits are not flushed
 	 * (MDB_NOSYNC) and this marker (STORE_INDEX_MARK.<pid>) says so
 	 * until store_close has flushed them (store_env.c, index_marks).

@@ -1,5 +1,7 @@
 /* util: time, ids, hex and text checks (see util.h). */
 #include <ctype.h>
+#include <limits.h>
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -282,4 +284,33 @@ util_text_ok(const char *s, size_t min, size_t max)
 		return 0;
 	n = util_utf8_len(s);
 	return n >= min && n <= max;
+}
+
+int
+util_mark_class(const char *path, const char *boot, uint64_t pid)
+{
+	char buf[160], *sp;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return errno == ENOENT ? UTIL_MARK_ABSENT : UTIL_MARK_SUSPECT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0 || boot[0] == '\0')
+		return UTIL_MARK_SUSPECT;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if ((sp = strchr(buf, ' ')) != NULL)
+		*sp++ = '\0';
+	if (strcmp(buf, boot) != 0)
+		return UTIL_MARK_SUSPECT;
+	if (pid == 0 && (sp == NULL ||
+	    util_parse_u64(sp, INT_MAX, &pid) == -1 || pid == 0))
+		return UTIL_MARK_SUSPECT;
+	if ((pid_t)pid == getpid())
+		return UTIL_MARK_OURS;
+	if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
+		return UTIL_MARK_LIVE;
+	return UTIL_MARK_GONE;
 }

@@ -23,6 +23,21 @@ void	util_deadline_ms(struct timespec *, int64_t ms);
 /* fsync(2) of a file, or of a directory (dir != 0): 0, or -1 and errno. */
 int	util_fsync_path(const char *path, int dir);
 
+/*
+ * A process marker: a file holding "BOOT_ID" or "BOOT_ID PID" (pid 0:
+ * read from the file) written by a process of this boot while it uses a
+ * store. What it says: UTIL_MARK_ABSENT (no such file), _SUSPECT (another
+ * boot's, or unreadable: the machine stopped while its writer ran), _OURS
+ * (this process's pid), _LIVE (that process runs), _GONE (it ended on
+ * this boot: its writes are in the page cache).
+ */
+#define UTIL_MARK_ABSENT	0
+#define UTIL_MARK_SUSPECT	1
+#define UTIL_MARK_OURS		2
+#define UTIL_MARK_LIVE		3
+#define UTIL_MARK_GONE		4
+int	util_mark_class(const char *path, const char *boot, uint64_t pid);
+
 /* 32 hex chars + NUL into out[HOUSEHOLD_ID_LEN + 1]. 0 or -1 (no randomness). */
 int	util_random_id(char out[HOUSEHOLD_ID_LEN + 1])
 	    __attribute__((warn_unused_result));

@@ -41,11 +41,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -117,15 +115,6 @@ struct wal {
 	uint64_t	 w_next_epoch;
 	uint8_t		 w_next_meta[WAL_META_LEN];
 };
-
-static int64_t
-wal_now_us(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void
 put32(uint8_t *p, uint32_t v)
@@ -439,30 +428,21 @@ wal_clear(const char *dir)
 int
 wal_state(const char *dir, const char *boot)
 {
-	char buf[160], *sp;
-	uint64_t pid;
-	ssize_t n;
-	int fd;
+	char path[PATH_MAX];
 
-	if ((fd = wal_open_file(dir, WAL_MARK, O_RDONLY)) == -1)
-		return errno == ENOENT ? WAL_NONE : WAL_RECOVER;
-	n = read(fd, buf, sizeof(buf) - 1);
-	(void)close(fd);
-	if (n <= 0 || boot[0] == '\0')
+	if (wal_path(path, sizeof(path), dir, WAL_MARK) == -1)
 		return WAL_RECOVER;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	if ((sp = strchr(buf, ' ')) == NULL)
-		return WAL_RECOVER;
-	*sp++ = '\0';
-	if (strcmp(buf, boot) != 0)
-		return WAL_RECOVER;
-	if (util_parse_u64(sp, INT_MAX, &pid) == -1 || pid == 0)
-		return WAL_RECOVER;
-	if ((pid_t)pid != getpid() && (kill((pid_t)pid, 0) == 0 ||
-	    errno == EPERM))
+	switch (util_mark_class(path, boot, 0)) {
+	case UTIL_MARK_ABSENT:
+		return WAL_NONE;
+	case UTIL_MARK_LIVE:
 		return WAL_LIVE;
-	return WAL_STALE;
+	case UTIL_MARK_OURS:
+	case UTIL_MARK_GONE:
+		return WAL_STALE;
+	default:
+		return WAL_RECOVER;
+	}
 }
 
 /* ------------------------------------------------------------ recovery */
@@ -713,7 +693,7 @@ wal_thread(void *arg)
 		if (!w->w_busy)
 			break;
 		pthread_mutex_unlock(&w->w_mtx);
-		t0 = wal_now_us();
+		t0 = metrics_now_us();
 		ok = mdb_env_sync(w->w_env, 1) == 0 &&
 		    wal_ckpt_advance(w->w_ckfd, w->w_run, w->w_next_txnid,
 		    w->w_next_meta, w->w_next_epoch) == 0;
@@ -727,7 +707,7 @@ wal_thread(void *arg)
 		if (ok) {
 			w->w_pin = w->w_next_pin;
 			w->w_next_pin = NULL;
-			metrics_wal_checkpoint((uint64_t)(wal_now_us() - t0));
+			metrics_wal_checkpoint((uint64_t)(metrics_now_us() - t0));
 		} else
 			w->w_failed = 1;
 		w->w_busy = 0;
@@ -777,7 +757,7 @@ wal_checkpoint_begin(struct wal *w, uint64_t txnid)
 	}
 	w->w_epoch++;
 	w->w_off = 0;
-	w->w_ckpt_at = wal_now_us();
+	w->w_ckpt_at = metrics_now_us();
 	pthread_mutex_lock(&w->w_mtx);
 	w->w_next_pin = pin;
 	w->w_next_txnid = txnid;
@@ -833,7 +813,7 @@ wal_commit(struct wal *w, uint64_t txnid, const struct walbuf *wb)
 	w->w_off += (uint64_t)want;
 	w->w_last = txnid;
 	metrics_wal_append((uint64_t)want);
-	if (!busy && (wal_now_us() - w->w_ckpt_at >= w->w_ckpt_us ||
+	if (!busy && (metrics_now_us() - w->w_ckpt_at >= w->w_ckpt_us ||
 	    w->w_off >= WAL_CKPT_BYTES))
 		return wal_checkpoint_begin(w, txnid);
 	return 0;
@@ -998,7 +978,7 @@ wal_start(struct wal **out, const char *dir, MDB_env *env, const char *boot,
 	}
 	(void)flock(w->w_ckfd, LOCK_UN);
 	w->w_last = ck.ck_txnid;
-	w->w_ckpt_at = wal_now_us();
+	w->w_ckpt_at = metrics_now_us();
 	for (i = 0; i < 2; i++)
 		if (fdatasync(w->w_fd[i]) == -1)
 			goto ioerr;

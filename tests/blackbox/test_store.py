@@ -155,17 +155,18 @@ def store_key_is_required_and_checked():
     d.stop()
 
 
-@test
-def rekey_while_serving():
-    d = Daemon("rekey").start()
-    hhs = [new_household(d) for _ in range(3)]
-    for hh in hhs:
-        for i in range(5):
-            cli_ok(d, "wmo", "note", "add", hh, "--domain", "financien",
-                   "--text", "notitie %d" % i)
-    before = {hh: cli_ok(d, "henk", "plan", "show", hh, json=True).data
-              for hh in hhs}
-    errors = []
+def plan_notes(d, hh):
+    p = cli_ok(d, "henk", "plan", "show", hh, json=True).data
+    return [n["text"] for n in
+            p.get("get_plan", p).get("plan", {}).get("notes", [])]
+
+
+def rekey_under_traffic(d, hhs, reads, before_stop):
+    """Reads (if reads) and notes on hhs over one connection while
+    `eenpland rekey` runs with a fresh key; before_stop() runs before the
+    traffic stops. Returns the new key's path, the acknowledged notes
+    [(hh, text)] and the failed answers."""
+    acked, errors = [], []
     stop = threading.Event()
 
     def traffic():
@@ -173,12 +174,18 @@ def rekey_while_serving():
         with Raw(d, "wmo") as c:
             while not stop.is_set():
                 hh = hhs[n % len(hhs)]
-                r = c.call(req_get_plan(1, hh))
-                if r.code != 0:
-                    errors.append(r)
-                r = c.call(req_mutate(2, hh, mut_add_note(1, "tijdens rekey %d"
-                                                          % n)))
-                if r.code != 0:
+                text = "tijdens rekey %d" % n
+                try:
+                    if reads:
+                        r = c.call(req_get_plan(1, hh))
+                        if r.code != 0:
+                            errors.append(r)
+                    r = c.call(req_mutate(2, hh, mut_add_note(1, text)))
+                except Exception:
+                    return
+                if r.code == 0:
+                    acked.append((hh, text))
+                else:
                     errors.append(r)
                 n += 1
     t = threading.Thread(target=traffic)
@@ -190,9 +197,23 @@ def rekey_while_serving():
     check(r.returncode == 0, "genkey: %r" % r.stderr)
     r = d.admin("rekey", new)
     check(r.rc == 0 and "rekey done" in r.out, "rekey: %r" % r)
-    time.sleep(0.3)
+    before_stop()
     stop.set()
     t.join(60)
+    return new, acked, errors
+
+
+@test
+def rekey_while_serving():
+    d = Daemon("rekey").start()
+    hhs = [new_household(d) for _ in range(3)]
+    for hh in hhs:
+        for i in range(5):
+            cli_ok(d, "wmo", "note", "add", hh, "--domain", "financien",
+                   "--text", "notitie %d" % i)
+    before = {hh: plan_notes(d, hh) for hh in hhs}
+    new, acked, errors = rekey_under_traffic(d, hhs, True,
+                                             lambda: time.sleep(0.3))
     check(not errors, "%d failed answers during the rekey, first %r"
           % (len(errors), errors[:3]))
     d.stop()
@@ -201,12 +222,10 @@ def rekey_while_serving():
     d.extra_ini = "[store]\nkey = %s\n" % new
     d.start()
     for hh in hhs:
-        p = cli_ok(d, "henk", "plan", "show", hh, json=True).data
-        pb = p.get("get_plan", p).get("plan", {})
-        notes = [n["text"] for n in pb.get("notes", [])]
-        old = before[hh].get("get_plan", before[hh]).get("plan", {})
-        check(all(n["text"] in notes for n in old.get("notes", [])),
-              "notes lost in the rekey")
+        notes = plan_notes(d, hh)
+        check(all(n in notes for n in before[hh]), "notes lost in the rekey")
+        lost = [x for h, x in acked if h == hh and x not in notes]
+        check(not lost, "%s: %d acknowledged notes lost" % (hh, len(lost)))
     d.stop()
     r = d.admin("audit", "verify")
     check(r.rc == 0 and "OK" in r.out, "verify after rekey: %r" % r)
@@ -223,35 +242,11 @@ def rekey_beside_the_log_survives_a_power_cut():
     d = Daemon("rekeycut", extra_ini="[store]\nwrite_ahead_log = on\ncheckpoint_ms = 60000\n")
     d.start()
     hhs = [new_household(d) for _ in range(3)]
-    acked = []
-    stop = threading.Event()
 
-    def traffic():
-        n = 0
-        with Raw(d, "wmo") as c:
-            while not stop.is_set():
-                hh = hhs[n % len(hhs)]
-                text = "tijdens rekey %d" % n
-                try:
-                    r = c.call(req_mutate(2, hh, mut_add_note(1, text)))
-                except Exception:
-                    return
-                if r.code == 0:
-                    acked.append((hh, text))
-                n += 1
-    t = threading.Thread(target=traffic)
-    t.start()
-    time.sleep(0.3)
-    new = os.path.join(d.dir, "new.key")
-    r = subprocess.run([os.path.join(BUILD, "eenpland"), "genkey", new],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    check(r.returncode == 0, "genkey: %r" % r.stderr)
-    r = d.admin("rekey", new)
-    check(r.rc == 0 and "rekey done" in r.out, "rekey: %r" % r)
-    time.sleep(0.5)
-    d.kill9()
-    stop.set()
-    t.join(60)
+    def cut():
+        time.sleep(0.5)
+        d.kill9()
+    new, acked, _ = rekey_under_traffic(d, hhs, False, cut)
     check("committed by another process: checkpointed" in d.log(),
           "the daemon did not checkpoint the rekey's commits before its own:"
           "\n%s" % d.log_tail())
@@ -261,9 +256,7 @@ def rekey_beside_the_log_survives_a_power_cut():
     check("restored to its checkpoint" in d.log_since_start(),
           "no replay after the power cut:\n%s" % d.log_tail())
     for hh in hhs:
-        p = cli_ok(d, "henk", "plan", "show", hh, json=True).data
-        pb = p.get("get_plan", p).get("plan", {})
-        notes = [n["text"] for n in pb.get("notes", [])]
+        notes = plan_notes(d, hh)
         lost = [x for h, x in acked if h == hh and x not in notes]
         check(not lost, "%s: %d acknowledged notes lost, e.g. %r"
               % (hh, len(lost), lost[:3]))
