@@ -149,6 +149,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ SEC_STORE, "write_ahead_log", KT_ONOFF, CF(c_wal), 0, 1, 0 },
 	{ SEC_STORE, "checkpoint_ms", KT_U32, CF(c_checkpoint_ms), 10, 60000,
 	    0 },
+	{ SEC_STORE, "log_file_mb", KT_U32, CF(c_log_file_mb), 1, 4096, 0 },
 
 	{ SEC_ADMIN, "listen", KT_LISTEN, 0, 0, 0, 0, 0 },
 	{ SEC_ADMIN, "cert_min_days", KT_U32, CF(c_cert_min_days), 0, 36500,
@@ -211,8 +212,9 @@ config_defaults(struct config *cfg)
 	cfg->c_snapshot_versions = 1000;
 	cfg->c_audit_index_lag = WRITER_INDEX_LAG;
 	cfg->c_audit_index_lag_max = WRITER_INDEX_LAG_MAX;
-	cfg->c_wal = 0;
+	cfg->c_wal = 1;
 	cfg->c_checkpoint_ms = WAL_CKPT_MS;
+	cfg->c_log_file_mb = WAL_FILE_MB;
 	cfg->c_snapshot_bytes = 65536;
 	cfg->c_grants_max = 4096;
 	cfg->c_active_grants_max = 64;

@@ -103,6 +103,7 @@ struct config {
 	uint32_t	c_audit_index_lag_max;
 	int		c_wal;		/* [store] write_ahead_log (wal.h) */
 	uint32_t	c_checkpoint_ms; /* [store] checkpoint_ms */
+	uint32_t	c_log_file_mb;	/* [store] log_file_mb */
 	size_t		c_snapshot_bytes;	/* snapshot_bytes = 65536 */
 	uint32_t	c_grants_max;		/* grants_max = 4096 (per household, ever) */
 	uint32_t	c_active_grants_max;	/* active_grants_max = 64 (current) */

@@ -2,7 +2,8 @@
  * eenpland: the daemon, and its operator subcommands that open the same
  * store from a second process: audit verify, audit head, audit export,
  * backup (all read-only), rekey (writes beside the running daemon),
- * purge and restore (the daemon stopped), genkey; and -n, the checks.
+ * purge, restore and recover (the daemon stopped), genkey; and -n, the
+ * checks.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -49,6 +50,8 @@ usage(void)
 	    "       eenpland -f CONFIG backup DIR          hot, compacted copy of the store\n"
 	    "       eenpland -f CONFIG restore BACKUP_DIR  a backup into an empty data_dir\n"
 	    "                                              (the daemon stopped)\n"
+	    "       eenpland -f CONFIG recover             restore the store from its log after\n"
+	    "                                              a power cut (the daemon stopped)\n"
 	    "       eenpland -f CONFIG purge --closed-before YYYY-MM-DD\n"
 	    "                (--dry-run | --apply)         the retention purge (--apply:\n"
 	    "                                              the daemon stopped)\n"
@@ -466,6 +469,8 @@ main(int argc, char **argv)
 		return cmd_rekey(&conf, argv[1]);
 	if (argc == 2 && strcmp(argv[0], "restore") == 0)
 		return maint_restore(&conf, argv[1]);
+	if (argc == 1 && strcmp(argv[0], "recover") == 0)
+		return maint_recover(&conf);
 	if (argc >= 1 && strcmp(argv[0], "purge") == 0)
 		return maint_purge(&conf, argc - 1, argv + 1);
 	if (argc != 0)

@@ -22,6 +22,7 @@
 #include "store.h"
 #include "proc.h"
 #include "util.h"
+#include "wal.h"
 
 #define MAINT_COPY_CHUNK	(1024 * 1024)
 
@@ -437,6 +438,44 @@ maint_restore(const struct config *conf, const char *backup)
 		}
 	} else
 		fprintf(stderr, "eenpland: restore: %s\n", err);
+	(void)close(lock);
+	return 0;
+}
+
+/* ----------------------------------------------------------- recover */
+
+int
+maint_recover(const struct config *conf)
+{
+	struct store *st;
+	char err[PATH_MAX + 512];
+	uint64_t n;
+	int lock;
+
+	if ((lock = maint_lock(conf->c_data_dir, "recover")) == -1)
+		return 1;
+	if ((st = maint_open(conf, conf->c_data_dir, 0, err,
+	    sizeof(err))) == NULL) {
+		fprintf(stderr, "eenpland: recover: store %s: %s\n",
+		    conf->c_data_dir, err);
+		(void)close(lock);
+		return 1;
+	}
+	switch (store_wal_found(st, &n)) {
+	case WAL_RECOVER:
+		printf("store %s: the machine had stopped while the daemon "
+		    "ran: restored to its checkpoint, %llu logged "
+		    "transaction(s) replayed\n", conf->c_data_dir,
+		    (unsigned long long)n);
+		break;
+	case WAL_STALE:
+		printf("store %s: its daemon had stopped without closing it: "
+		    "flushed\n", conf->c_data_dir);
+		break;
+	default:
+		printf("store %s: nothing to recover\n", conf->c_data_dir);
+	}
+	store_close(st);
 	(void)close(lock);
 	return 0;
 }

@@ -24,4 +24,12 @@ int	maint_purge(const struct config *, int argc, char **argv);
  */
 int	maint_restore(const struct config *, const char *backup_dir);
 
+/*
+ * eenpland -f CONF recover: with no daemon on it, opens the store
+ * read-write, which restores it after a power cut (its checkpoint and the
+ * write-ahead log's transactions after it) or flushes what a killed
+ * daemon left in the page cache; says which. Exit status.
+ */
+int	maint_recover(const struct config *);
+
 #endif

@@ -1047,7 +1047,7 @@ server_new(const struct config *conf)
 		fatalx("store %s: %s", conf->c_data_dir, err);
 	/* Commits flushed through the log from here on (wal.h). */
 	if (conf->c_wal && store_wal_start(srv->s_store, conf->c_checkpoint_ms,
-	    err, sizeof(err)) == -1)
+	    conf->c_log_file_mb, err, sizeof(err)) == -1)
 		fatalx("store %s: %s", conf->c_data_dir, err);
 	if ((srv->s_writer = writer_start(srv->s_store, err, sizeof(err))) == NULL)
 		fatalx("writer: %s", err);

@@ -143,8 +143,14 @@ int	store_txn_error(const struct stxn *);	/* the sticky error, STORE_OK if none 
  */
 int	store_sync(struct store *) __attribute__((warn_unused_result));
 /* The write-ahead log (wal.h): started by the daemon's writer. */
-int	store_wal_start(struct store *, unsigned, char *, size_t);
+/* checkpoint_ms, log_file_mb */
+int	store_wal_start(struct store *, unsigned, unsigned, char *, size_t);
 int	store_wal_on(const struct store *);
+/*
+ * What the open found of a daemon's log (WAL_NONE, WAL_STALE: flushed,
+ * WAL_RECOVER: the checkpoint restored and *replayed txns replayed).
+ */
+int	store_wal_found(const struct store *, uint64_t *replayed);
 /*
  * The id of the last write txn committed to the environment (by any
  * process; 0 if unknown). A commit that changed nothing leaves it as it

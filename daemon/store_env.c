@@ -1290,8 +1290,8 @@ store_wal_recover(struct store *st, char *err, size_t errlen)
 	 */
 	if (st->st_readonly && wal_state(st->st_dir, boot) == WAL_RECOVER) {
 		snprintf(err, errlen, "%s: the machine stopped while the "
-		    "daemon ran: the store is opened from its log by the next "
-		    "read-write open (start the daemon) first", st->st_dir);
+		    "daemon ran: the store must first be restored from its "
+		    "log (eenpland recover, or start the daemon)", st->st_dir);
 		return -1;
 	}
 	if (!st->st_readonly && wal_prepare(st->st_dir, boot, &state, &ck, err,
@@ -1307,7 +1307,10 @@ store_wal_recover(struct store *st, char *err, size_t errlen)
 		    "ran: restored to its checkpoint (txn %llu) and %llu "
 		    "logged transaction(s) replayed", st->st_dir,
 		    (unsigned long long)ck.ck_txnid, (unsigned long long)n);
-	} else if (state == WAL_STALE && store_sync(st) != STORE_OK) {
+	}
+	st->st_wal_found = state;
+	st->st_wal_replayed = n;
+	if (state == WAL_STALE && store_sync(st) != STORE_OK) {
 		snprintf(err, errlen, "%s: not flushed", st->st_dir);
 		return -1;
 	}
@@ -1345,7 +1348,8 @@ store_wal_beside(struct store *st)
 }
 
 int
-store_wal_start(struct store *st, unsigned ckpt_ms, char *err, size_t errlen)
+store_wal_start(struct store *st, unsigned ckpt_ms, unsigned file_mb,
+    char *err, size_t errlen)
 {
 	char boot[64];
 
@@ -1353,7 +1357,14 @@ store_wal_start(struct store *st, unsigned ckpt_ms, char *err, size_t errlen)
 		return 0;
 	boot_id(boot, sizeof(boot));
 	return wal_start(&st->st_wal, st->st_dir, st->st_env, boot, ckpt_ms,
-	    err, errlen);
+	    file_mb, err, errlen);
+}
+
+int
+store_wal_found(const struct store *st, uint64_t *replayed)
+{
+	*replayed = st->st_wal_replayed;
+	return st->st_wal_found;
 }
 
 int

@@ -100,6 +100,9 @@ struct store {
 	 * it, so its commits need no checkpoint beside one (store_wal_beside).
 	 */
 	int		 st_daemon;
+	/* What the open found (store_wal_recover): WAL_*, txns replayed. */
+	int		 st_wal_found;
+	uint64_t	 st_wal_replayed;
 	/*
 	 * The index opened read-write: its commits are not flushed
 	 * (MDB_NOSYNC) and this marker (STORE_INDEX_MARK.<pid>) says so

@@ -58,17 +58,16 @@
 #define WAL_CK_MAGIC	0x4b435745u	/* "EWCK" */
 #define WAL_SLOT	512
 #define WAL_OP_HDR	12
-/* A checkpoint after this many log bytes too. */
-#define WAL_CKPT_BYTES	(32u * 1024 * 1024)
 /*
- * Each log file is written with zeros to this size once: an append then
- * overwrites blocks the file has, and its flush (fdatasync) writes that
- * data alone. A file that grew would need a journal commit per flush,
- * and ext4 (data=ordered) writes the data file's newly allocated pages
- * before such a commit — every unflushed page of the store, on the
- * answer's path.
+ * Each log file is written with zeros to [store] log_file_mb once
+ * (w_file_bytes): an append then overwrites blocks the file has, and its
+ * flush (fdatasync) writes that data alone. A file that grew would need a
+ * journal commit per flush, and ext4 (data=ordered) writes the data file's
+ * newly allocated pages before such a commit — every unflushed page of the
+ * store, on the answer's path. A checkpoint is begun when an epoch has
+ * filled half of its file (or checkpoint_ms passed), so the other half
+ * takes the commits while it runs; past the end the file grows.
  */
-#define WAL_FILE_BYTES	(64u * 1024 * 1024)
 /* LMDB 0.9's meta page: page header (16), then MDB_meta. */
 #define META_FLAGS_OFF	10
 #define META_MAGIC_OFF	16
@@ -100,6 +99,7 @@ struct wal {
 	uint64_t	 w_last;	/* the last txn logged or checkpointed */
 	int64_t		 w_ckpt_at;	/* us, the last checkpoint begun */
 	int64_t		 w_ckpt_us;	/* a checkpoint this often */
+	uint64_t	 w_file_bytes;	/* each log file's size (see the top) */
 	int		 w_test_noflush; /* test only: see wal_start */
 	/* The checkpoint thread's. */
 	pthread_t	 w_thread;
@@ -814,7 +814,7 @@ wal_commit(struct wal *w, uint64_t txnid, const struct walbuf *wb)
 	w->w_last = txnid;
 	metrics_wal_append((uint64_t)want);
 	if (!busy && (metrics_now_us() - w->w_ckpt_at >= w->w_ckpt_us ||
-	    w->w_off >= WAL_CKPT_BYTES))
+	    w->w_off >= w->w_file_bytes / 2))
 		return wal_checkpoint_begin(w, txnid);
 	return 0;
 }
@@ -859,9 +859,9 @@ wal_foreign(struct wal *w, uint64_t last)
 	return 0;
 }
 
-/* fd written with zeros up to WAL_FILE_BYTES (see there). */
+/* fd written with zeros up to size (see w_file_bytes). */
 static int
-wal_fill(int fd)
+wal_fill(int fd, uint64_t size)
 {
 	static const uint8_t zero[65536];
 	struct stat sb;
@@ -870,10 +870,10 @@ wal_fill(int fd)
 
 	if (fstat(fd, &sb) == -1)
 		return -1;
-	for (off = sb.st_size; off < (off_t)WAL_FILE_BYTES; off += (off_t)n) {
+	for (off = sb.st_size; off < (off_t)size; off += (off_t)n) {
 		n = sizeof(zero);
-		if ((off_t)WAL_FILE_BYTES - off < (off_t)n)
-			n = (size_t)((off_t)WAL_FILE_BYTES - off);
+		if ((off_t)size - off < (off_t)n)
+			n = (size_t)((off_t)size - off);
 		if (pwrite(fd, zero, n, off) != (ssize_t)n)
 			return -1;
 	}
@@ -909,7 +909,7 @@ wal_free(struct wal *w)
 
 int
 wal_start(struct wal **out, const char *dir, MDB_env *env, const char *boot,
-    unsigned ckpt_ms, char *err, size_t errlen)
+    unsigned ckpt_ms, unsigned file_mb, char *err, size_t errlen)
 {
 	struct wal_ckpt cur, ck;
 	MDB_envinfo info;
@@ -926,6 +926,7 @@ wal_start(struct wal **out, const char *dir, MDB_env *env, const char *boot,
 	}
 	w->w_env = env;
 	w->w_ckpt_us = (int64_t)ckpt_ms * 1000;
+	w->w_file_bytes = (uint64_t)file_mb * 1024 * 1024;
 	/*
 	 * Test only (tests/blackbox/test_crash.py proves it can fail): the
 	 * log is not flushed, so commits are answered before they are
@@ -950,7 +951,7 @@ wal_start(struct wal **out, const char *dir, MDB_env *env, const char *boot,
 		goto fail;
 	}
 	for (i = 0; i < 2; i++)
-		if (wal_fill(w->w_fd[i]) == -1)
+		if (wal_fill(w->w_fd[i], w->w_file_bytes) == -1)
 			goto ioerr;
 	/* A new run: its epochs after every record the files hold. */
 	if (RAND_bytes((unsigned char *)&w->w_run, sizeof(w->w_run)) != 1) {

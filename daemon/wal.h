@@ -28,6 +28,7 @@
 #define WAL_LOG1	"wal.1"
 #define WAL_META_LEN	256	/* of a meta page: LMDB's header and meta */
 #define WAL_CKPT_MS	250	/* default [store] checkpoint_ms */
+#define WAL_FILE_MB	64	/* default [store] log_file_mb */
 
 /* What a walbuf records. */
 #define WAL_PUT		1	/* key, value */
@@ -77,8 +78,9 @@ int	wal_external_commit(const char *, MDB_env *, const char *);
 
 struct wal;
 
+/* dir, env, boot id, checkpoint_ms, log_file_mb */
 int	wal_start(struct wal **, const char *, MDB_env *, const char *,
-	    unsigned, char *, size_t);
+	    unsigned, unsigned, char *, size_t);
 int	wal_commit(struct wal *, uint64_t, const struct walbuf *);
 uint64_t wal_last_txn(struct wal *);
 int	wal_foreign(struct wal *, uint64_t);

@@ -21,8 +21,12 @@ its creating open came before the cut: this assumes that its directory
 entry is durable from then on, which holds because the daemon fsyncs the
 directory after creating such a file, before relying on it (its writes
 before that fsync could be in the image with the file missing, which the
-model never builds). A file renamed onto a recorded name, or removed, is
-not modelled (the shim sees neither). The crash happened at ops[k].t0:
+model never builds). A file removed (unlink) is gone from the removal on,
+with its contents, for the same reason (the daemon fsyncs the directory
+right after removing wal.mark; a marker that survived would make the next
+open restore the last checkpoint and replay the flushed log after it, to
+the same state); created again, it starts empty. A file renamed onto a recorded name is not modelled (the
+shim does not see it). The crash happened at ops[k].t0:
 every request whose answer the driver had received before that time must
 be in the image.
 
@@ -41,6 +45,7 @@ import hashlib
 import json as jsonlib
 import os
 import random
+import re
 import shutil
 import signal
 import struct
@@ -57,11 +62,11 @@ from consentlib import req_grant, req_revoke, granted_id
 # ------------------------------------------------------------ the record
 
 HDR = struct.Struct("<HHIQQQQQ")    # struct iorec_hdr in tests/crash/iorec.c
-OPEN, WRITE, FLUSH, TRUNC, CLOSE, UNSUPPORTED = 1, 2, 3, 4, 5, 6
+OPEN, WRITE, FLUSH, TRUNC, CLOSE, UNSUPPORTED, UNLINK = 1, 2, 3, 4, 5, 6, 7
 F_DSYNC, F_FAILED, F_TRUNC = 1, 2, 4
 ALL = 0xffff                        # the file of a syncfs/sync: every one
 NAMES = {OPEN: "open", WRITE: "write", FLUSH: "flush", TRUNC: "truncate",
-         CLOSE: "close", UNSUPPORTED: "unsupported"}
+         CLOSE: "close", UNSUPPORTED: "unsupported", UNLINK: "unlink"}
 INF = float("inf")
 
 
@@ -164,6 +169,12 @@ class Disk:
                 continue
             if op.kind == OPEN:
                 self.exists = True
+            elif op.kind == UNLINK:
+                # Gone, with what it held: a later creating open starts
+                # it empty (see the module's docstring).
+                self.exists = False
+                self.durable = bytearray()
+                self.pending = []
             elif op.kind == WRITE and op.flags & F_DSYNC:
                 put(self.durable, op.off, op.data)
             elif op.kind in (WRITE, TRUNC):
@@ -487,6 +498,7 @@ class Checker:
         self.d.port = free_port()
         self.d.write_conf()
         self.boot_seen = False
+        self.replays = 0        # images whose recover replayed the log
 
     def load(self, image):
         """Makes the data dir hold image ({name: bytes}) and nothing the
@@ -512,7 +524,15 @@ class Checker:
                 f.write(content)
 
     def verify(self):
-        """The chain's length, or raises Failure with what the daemon said."""
+        """The chain's length, or raises Failure with what the daemon said.
+        An image with the log's marker is restored first (`eenpland
+        recover`, as an operator would after a power cut)."""
+        if os.path.exists(os.path.join(self.d.data_dir, "wal.mark")):
+            r = self.d.admin("recover", env=self.d.env)
+            if r.rc != 0:
+                fail("recover: %r" % r)
+            m = re.search(r"(\d+) logged transaction", r.out)
+            self.replays += 1 if m and int(m.group(1)) > 0 else 0
         r = self.d.admin("audit", "verify", env=self.d.env)
         if r.rc != 0 or not r.out.startswith("audit chain OK: "):
             fail("audit verify: %r" % r)
@@ -784,8 +804,9 @@ def deep_points(rng, ops, n):
 
 
 def check_flush_points(run, chk, deadline=None):
-    """The exhaustive half: for a cut just before each flush of any file
-    and each creating open of a file (and at the end of the run), the
+    """The exhaustive half: for a cut just before each flush of any file,
+    each creating open and each removal of a file (and at the end of the
+    run), the
     image with nothing pending applied — only what each file's last flush
     made durable — opened with `audit verify`, and every request answered
     before the cut in its chain. Every cut between two of those leaves the
@@ -793,11 +814,14 @@ def check_flush_points(run, chk, deadline=None):
     so this covers every cut of the record with nothing pending. Returns
     (cuts, distinct images opened)."""
     ops = run.ops
-    fresh = set(i for i, n in enumerate(run.bases) if run.bases[n] is None)
+    absent = set(i for i, n in enumerate(run.bases) if run.bases[n] is None)
     cuts = []
     for i, op in enumerate(ops):
-        if op.kind == OPEN and op.file in fresh:
-            fresh.discard(op.file)
+        if op.kind == OPEN and op.file in absent:
+            absent.discard(op.file)
+            cuts.append(i)
+        elif op.kind == UNLINK:
+            absent.add(op.file)
             cuts.append(i)
         elif op.barrier():
             cuts.append(i)

@@ -49,13 +49,21 @@ def shim():
     return path
 
 
-def record(seed, per_conn, rounds=3, env=None):
+# The write-ahead log on, small (1 MB files: a checkpoint every 512 KB of
+# log) and checkpointing often, so the record holds checkpoints, log
+# files filled past half, and commits between them.
+WAL_ON = ("[store]\nwrite_ahead_log = on\nlog_file_mb = 1\n"
+          "checkpoint_ms = 100\n")
+WAL_OFF = "[store]\nwrite_ahead_log = off\n"
+
+
+def record(seed, per_conn, ini, rounds=3, env=None):
     """Runs the workload on a daemon under the shim, from a store that
     already holds two households: `rounds` rounds, the daemon restarted
     (SIGTERM) between them, so start-up and a fresh daemon's first
     requests are in the record too. Returns (Run, Checker)."""
     lib = shim()
-    d = Daemon("crash", env=env)
+    d = Daemon("crash", env=env, extra_ini=ini)
     d.start()
     hhs = []
     with Raw(d, "wmo") as c:
@@ -321,13 +329,12 @@ def recorder_follows_several_files():
        "wal.mark before its fsync")
 
 
-@test
-def power_cut_keeps_acknowledged_writes():
+def power_cut_run(ini):
     seed = seed_from_env()
     points = env_int("EENPLAN_CRASH_POINTS", 6 if VALGRIND else 30)
     per_conn = env_int("EENPLAN_CRASH_REQUESTS", 12 if VALGRIND else 40)
     t0 = time.monotonic()
-    run, chk = record(seed, per_conn)
+    run, chk = record(seed, per_conn, ini)
     t_rec = time.monotonic() - t0
     acked = sum(1 for r in run.reqs if r.t_ack is not None)
     flushes = sum(1 for op in run.ops if op.barrier())
@@ -362,6 +369,17 @@ def power_cut_keeps_acknowledged_writes():
           "the flushed one, %d with torn writes"
           % (seed, acked, len(run.ops), writes, flushes, t_rec, cuts, opened,
              t_flush, len(pts), t_deep, applied, later, torn), flush=True)
+    if ini == WAL_ON:
+        logged = sum(1 for op in run.ops if op.kind == WRITE and
+                     op.name in ("wal.0", "wal.1") and op.size < 65536)
+        ckpts = sum(1 for op in run.ops if op.kind == WRITE and
+                    op.name == "wal.ckpt")
+        print("# crash: with the log: %d log appends, %d checkpoint writes; "
+              "%d images restored by replaying the log"
+              % (logged, ckpts, chk.replays), flush=True)
+        check(logged > 0 and ckpts > 3 and chk.replays > 0,
+              "seed %d: the log was not exercised (appends %d, checkpoints "
+              "%d, replays %d)" % (seed, logged, ckpts, chk.replays))
     if points >= 20:
         check(applied > 0 and later > 0 and torn > 0,
               "seed %d: the simulator never applied unflushed writes that "
@@ -370,13 +388,20 @@ def power_cut_keeps_acknowledged_writes():
 
 
 @test
-def ack_before_flush_is_caught():
-    """The test can fail: with EENPLAN_TEST_ACK_BEFORE_FLUSH the writer
-    answers a batch as soon as its commit returned, before its meta page
-    is flushed, and the flush-point check finds an acknowledged write a
-    power cut loses."""
+def power_cut_keeps_acknowledged_writes():
+    """With the write-ahead log (the default)."""
+    power_cut_run(WAL_ON)
+
+
+@test
+def power_cut_keeps_acknowledged_writes_without_the_log():
+    """With LMDB's own flushes (write_ahead_log = off)."""
+    power_cut_run(WAL_OFF)
+
+
+def ack_before_flush_run(ini):
     seed = seed_from_env()
-    run, chk = record(seed, 10, rounds=1,
+    run, chk = record(seed, 10, ini, rounds=1,
                       env={"EENPLAN_TEST_ACK_BEFORE_FLUSH": "1"})
     try:
         check_flush_points(run, chk)
@@ -389,3 +414,18 @@ def ack_before_flush_is_caught():
         return
     fail("seed %d: answers before the flush, yet no crash point lost an "
          "acknowledged write" % seed)
+
+
+@test
+def ack_before_flush_is_caught():
+    """The test can fail: with EENPLAN_TEST_ACK_BEFORE_FLUSH and the log on,
+    a batch is answered before its log record is flushed, and the
+    flush-point check finds an acknowledged write a power cut loses."""
+    ack_before_flush_run(WAL_ON)
+
+
+@test
+def ack_before_flush_is_caught_without_the_log():
+    """The same with the log off: answered as soon as the commit returned,
+    before its meta page is flushed."""
+    ack_before_flush_run(WAL_OFF)

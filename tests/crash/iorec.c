@@ -15,8 +15,9 @@
  * process creates later counts from its creating open, and every fd on a
  * file counts (LMDB opens a second one with O_DSYNC for its meta page
  * unless MDB_NOMETASYNC); close forgets the fd. Only open and openat are
- * followed: a file made under another name and renamed onto a listed one,
- * or removed, is not seen. One mutex is held across the real call and its
+ * followed for creation (a file made under another name and renamed onto
+ * a listed one is not seen); unlink and unlinkat of a listed file are
+ * recorded. One mutex is held across the real call and its
  * record, so the log's order is the order the kernel saw, across threads
  * and files.
  *
@@ -53,7 +54,8 @@ enum {
 				   (ih_file IOREC_ALL) */
 	IOREC_TRUNC = 4,	/* off: the new size */
 	IOREC_CLOSE = 5,	/* aux: fd */
-	IOREC_UNSUPPORTED = 6	/* aux: what (1 writable shared mmap) */
+	IOREC_UNSUPPORTED = 6,	/* aux: what (1 writable shared mmap) */
+	IOREC_UNLINK = 7	/* the file's name removed */
 };
 #define IOREC_F_DSYNC	1u	/* the write was durable when it returned */
 #define IOREC_F_FAILED	2u	/* the flush failed: no barrier */
@@ -101,6 +103,8 @@ static ssize_t	(*real_pwritev)(int, const struct iovec *, int, off_t);
 static int	(*real_fdatasync)(int);
 static int	(*real_fsync)(int);
 static int	(*real_ftruncate)(int, off_t);
+static int	(*real_unlink)(const char *);
+static int	(*real_unlinkat)(int, const char *, int);
 static int	(*real_syncfs)(int);
 static void	(*real_sync)(void);
 static int	(*real_dup)(int);
@@ -204,6 +208,8 @@ iorec_syms(void)
 	real_dup2 = iorec_sym("dup2");
 	real_dup3 = iorec_sym("dup3");
 	real_mmap = iorec_sym("mmap");
+	real_unlink = iorec_sym("unlink");
+	real_unlinkat = iorec_sym("unlinkat");
 }
 
 #define REAL(f)	(real_##f != NULL ? real_##f : (iorec_syms(), real_##f))
@@ -377,6 +383,48 @@ openat64(int dirfd, const char *path, int flags, ...)
 	mode = iorec_mode(flags, ap);
 	va_end(ap);
 	return iorec_do_open(dirfd, path, flags, mode, 1);
+}
+
+/*
+ * unlink and unlinkat: when the name is one of a listed file (told by
+ * device and inode before the call, as at open), its removal is recorded.
+ */
+static int
+iorec_do_unlink(int dirfd, const char *path, int flags, int at)
+{
+	struct stat a, b;
+	uint64_t t0;
+	int i, rc, file = -1;
+
+	if (!ir_on)
+		return at ? REAL(unlinkat)(dirfd, path, flags) :
+		    REAL(unlink)(path);
+	pthread_mutex_lock(&ir_mtx);
+	if ((at ? fstatat(dirfd, path, &a, AT_SYMLINK_NOFOLLOW) :
+	    lstat(path, &a)) == 0 && S_ISREG(a.st_mode))
+		for (i = 0; i < ir_nfiles && file == -1; i++)
+			if (stat(ir_paths[i], &b) == 0 &&
+			    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+				file = i;
+	t0 = iorec_now();
+	rc = at ? REAL(unlinkat)(dirfd, path, flags) : REAL(unlink)(path);
+	if (rc == 0 && file != -1)
+		iorec_rec(IOREC_UNLINK, (uint16_t)file, 0, t0, iorec_now(), 0,
+		    0, 0);
+	pthread_mutex_unlock(&ir_mtx);
+	return rc;
+}
+
+int
+unlink(const char *path)
+{
+	return iorec_do_unlink(AT_FDCWD, path, 0, 0);
+}
+
+int
+unlinkat(int dirfd, const char *path, int flags)
+{
+	return iorec_do_unlink(dirfd, path, flags, 1);
 }
 
 int

@@ -170,6 +170,9 @@ test_defaults(void **state)
 	assert_int_equal(cfg->c_active_grants_max, 64);
 	assert_int_equal(cfg->c_audit_index_lag, 128);
 	assert_int_equal(cfg->c_audit_index_lag_max, 16384);
+	assert_int_equal(cfg->c_wal, 1);
+	assert_int_equal(cfg->c_checkpoint_ms, 250);
+	assert_int_equal(cfg->c_log_file_mb, 64);
 	assert_string_equal(cfg->c_store_key, "");
 	assert_int_equal(cfg->c_norgs, 0);
 	assert_string_equal(cfg->c_crl_file, "");
@@ -223,6 +226,9 @@ test_full(void **state)
 	    "migrate_batch = 16\n"
 	    "audit_index_lag = 77\n"
 	    "audit_index_lag_max = 78\n"
+	    "write_ahead_log = off\n"
+	    "checkpoint_ms = 40\n"
+	    "log_file_mb = 3\n"
 	    "[org gemeente]\n"
 	    "name = Gemeente Helmond\n"
 	    "identifier = OIN:99990000000000000001\n"
@@ -274,6 +280,9 @@ test_full(void **state)
 	assert_int_equal(cfg->c_migrate_batch, 16);
 	assert_int_equal(cfg->c_audit_index_lag, 77);
 	assert_int_equal(cfg->c_audit_index_lag_max, 78);
+	assert_int_equal(cfg->c_wal, 0);
+	assert_int_equal(cfg->c_checkpoint_ms, 40);
+	assert_int_equal(cfg->c_log_file_mb, 3);
 
 	assert_int_equal(cfg->c_norgs, 3);
 	assert_string_equal(cfg->c_orgs[0].co_id, "gemeente");
@@ -503,6 +512,16 @@ test_out_of_range(void **state)
 	    "audit_index_lag", "out of range", NULL);
 	expect_fail(BASE "[store]\naudit_index_lag_max = 0\n",
 	    "audit_index_lag_max", "out of range", NULL);
+	expect_fail(BASE "[store]\ncheckpoint_ms = 9\n", "checkpoint_ms",
+	    "out of range", NULL);
+	expect_fail(BASE "[store]\ncheckpoint_ms = 60001\n", "checkpoint_ms",
+	    "out of range", NULL);
+	expect_fail(BASE "[store]\nlog_file_mb = 0\n", "log_file_mb",
+	    "out of range", NULL);
+	expect_fail(BASE "[store]\nlog_file_mb = 4097\n", "log_file_mb",
+	    "out of range", NULL);
+	expect_fail(BASE "[store]\nwrite_ahead_log = maybe\n",
+	    "write_ahead_log", NULL);
 	/* Set below the lag: refused (unset, it follows: config_lag_max). */
 	expect_fail(BASE "[store]\naudit_index_lag = 200\n"
 	    "audit_index_lag_max = 199\n", "audit_index_lag_max (199) must be "

@@ -138,7 +138,7 @@ killed_writer(struct env *e)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		if (env_open(e) != 0 ||
-		    wal_start(&w, e->dir, e->env, "boot-A", 300, err,
+		    wal_start(&w, e->dir, e->env, "boot-A", 300, 1, err,
 		    sizeof(err)))
 			_exit(2);
 		/*
@@ -293,6 +293,54 @@ test_replay_all(void **state)
 	cleanup(&e);
 }
 
+/*
+ * log_file_mb: each file is written to its size, and a checkpoint begins
+ * when an epoch has filled half of one, however long checkpoint_ms is.
+ * 250 transactions of ~3 KB with checkpoint_ms at a minute and 1 MB
+ * files: one checkpoint after ~171 (512 KB), the rest in wal.1, and only
+ * those replayed after a cut.
+ */
+static void
+test_checkpoint_by_size(void **state)
+{
+	struct env e;
+	struct stat sb;
+	struct wal *w;
+	char err[256], path[128];
+	uint64_t n = 0;
+	pid_t pid;
+	int st, i;
+
+	(void)state;
+	fresh(&e);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (env_open(&e) != 0 ||
+		    wal_start(&w, e.dir, e.env, "boot-A", 60000, 1, err,
+		    sizeof(err)))
+			_exit(2);
+		for (i = 0; i < 250; i++)
+			one_txn(&e, w, i);
+		usleep(300000);		/* the checkpoint thread's write */
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/wal.%d", e.dir, i);
+		assert_int_equal(stat(path, &sb), 0);
+		assert_int_equal(sb.st_size, 1024 * 1024);
+	}
+	if (recover(&e, &n, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	if (n < 60 || n > 90)
+		fail_msg("%llu transactions replayed: expected those after a "
+		    "checkpoint at ~512 KB of log (~79)", (unsigned long long)n);
+	assert_int_equal(wal_clear(e.dir), 0);
+	cleanup(&e);
+}
+
 /* The log's last record torn (never flushed, never answered): left out. */
 static void
 test_replay_torn_tail(void **state)
@@ -421,6 +469,7 @@ main(void)
 		cmocka_unit_test(test_replay_torn_tail),
 		cmocka_unit_test(test_replay_gap_refused),
 		cmocka_unit_test(test_stale_same_boot),
+		cmocka_unit_test(test_checkpoint_by_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
