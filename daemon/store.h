@@ -134,6 +134,18 @@ int	store_child_begin(struct stxn *parent, struct stxn **child)
  * neither begin another child nor commit.
  */
 int	store_commit(struct stxn *) __attribute__((warn_unused_result));
+/*
+ * A write txn's commit whose flush is the caller's: with the write-ahead
+ * log, the commit's record is appended but not yet flushed, *lsn says
+ * which it is, and nothing it changed may be acknowledged before
+ * store_wal_sync(lsn) returned STORE_OK (readers see it at once). Without
+ * the log, or for a commit that changed nothing, *lsn is 0 and this is
+ * store_commit.
+ */
+int	store_commit_unflushed(struct stxn *, uint64_t *lsn)
+	    __attribute__((warn_unused_result));
+int	store_wal_sync(struct store *, uint64_t lsn)
+	    __attribute__((warn_unused_result));
 void	store_abort(struct stxn *);
 int	store_txn_error(const struct stxn *);	/* the sticky error, STORE_OK if none */
 /*

@@ -1720,8 +1720,9 @@ store_child_begin(struct stxn *parent, struct stxn **child)
 	return store_txn_new(parent->sx_store, parent, child);
 }
 
-int
-store_commit(struct stxn *tx)
+/* lsn NULL: durable when it returns; else see store_commit_unflushed. */
+static int
+store_commit_lsn(struct stxn *tx, uint64_t *lsn)
 {
 	struct stxn *parent;
 	struct store *store;
@@ -1780,8 +1781,9 @@ store_commit(struct stxn *tx)
 		if (walbuf_merge(&parent->sx_wal, &wb) == -1)
 			stxn_fail(parent, STORE_ERR);
 	} else if (mrc == MDB_SUCCESS && store->st_wal != NULL &&
-	    store_last_txn(store) == txnid &&
-	    wal_commit(store->st_wal, txnid, &wb) == -1) {
+	    store_last_txn(store) == txnid && (lsn != NULL ?
+	    wal_append(store->st_wal, txnid, &wb, lsn) :
+	    wal_commit(store->st_wal, txnid, &wb)) == -1) {
 		/* In LMDB, not durable: nobody may be told it is. */
 		log_warnx("store: txn %llu committed but not logged: %s",
 		    (unsigned long long)txnid, strerror(errno));
@@ -1818,6 +1820,28 @@ store_commit(struct stxn *tx)
 	if (next_pgno > 0 && (now_pgno = store_next_pgno(store)) > next_pgno)
 		store_cache_pages(store, next_pgno, now_pgno - next_pgno);
 	return STORE_OK;
+}
+
+int
+store_commit(struct stxn *tx)
+{
+	return store_commit_lsn(tx, NULL);
+}
+
+int
+store_commit_unflushed(struct stxn *tx, uint64_t *lsn)
+{
+	*lsn = 0;
+	return store_commit_lsn(tx, tx != NULL && tx->sx_kind == STXN_WRITE &&
+	    tx->sx_store->st_wal != NULL ? lsn : NULL);
+}
+
+int
+store_wal_sync(struct store *st, uint64_t lsn)
+{
+	if (st->st_wal == NULL || lsn == 0)
+		return STORE_OK;
+	return wal_sync(st->st_wal, lsn) == 0 ? STORE_OK : STORE_ERR;
 }
 
 void

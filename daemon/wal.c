@@ -75,6 +75,8 @@
 #define LMDB_MAGIC	0xBEEFC0DEu
 #define P_META		0x08
 
+static uint64_t	wal_appended(struct wal *);
+
 struct wal_rec {
 	uint32_t	 wr_magic;
 	uint32_t	 wr_len;	/* payload bytes */
@@ -108,7 +110,19 @@ struct wal {
 	pthread_cond_t	 w_cond;
 	int		 w_busy;	/* under w_mtx: a checkpoint handed over */
 	int		 w_stopping;	/* under w_mtx */
-	int		 w_failed;	/* under w_mtx: a checkpoint failed */
+	int		 w_failed;	/* under w_mtx: a checkpoint or a log
+					   write or flush failed */
+	/*
+	 * Appends and flushes (wal_append, wal_sync): records are numbered
+	 * in the order appended (lsn); w_synced, the last one known on disk.
+	 * Records of an epoch are all flushed before the next epoch's first
+	 * is written (wal_checkpoint_begin), so one flush of the current
+	 * file covers every record appended before it.
+	 */
+	uint64_t	 w_appended;	/* under w_mtx */
+	uint64_t	 w_synced;	/* under w_mtx */
+	int		 w_sync_fd;	/* under w_mtx: the current file */
+	unsigned	 w_sync_file;	/* under w_mtx: its number (0, 1) */
 	MDB_txn		*w_pin;		/* the durable snapshot's reader */
 	MDB_txn		*w_next_pin;
 	uint64_t	 w_next_txnid;
@@ -755,10 +769,17 @@ wal_checkpoint_begin(struct wal *w, uint64_t txnid)
 		mdb_txn_abort(pin);
 		return 0;
 	}
+	/* The epoch's records on disk before the next epoch's first. */
+	if (wal_sync(w, wal_appended(w)) == -1) {
+		mdb_txn_abort(pin);
+		return -1;
+	}
 	w->w_epoch++;
 	w->w_off = 0;
 	w->w_ckpt_at = metrics_now_us();
 	pthread_mutex_lock(&w->w_mtx);
+	w->w_sync_fd = w->w_fd[w->w_epoch & 1];
+	w->w_sync_file = (unsigned)(w->w_epoch & 1);
 	w->w_next_pin = pin;
 	w->w_next_txnid = txnid;
 	w->w_next_epoch = w->w_epoch;
@@ -768,13 +789,37 @@ wal_checkpoint_begin(struct wal *w, uint64_t txnid)
 	return 0;
 }
 
+/* The last record appended (its lsn). */
+static uint64_t
+wal_appended(struct wal *w)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&w->w_mtx);
+	n = w->w_appended;
+	pthread_mutex_unlock(&w->w_mtx);
+	return n;
+}
+
+/* file: which log file (0, 1) failed; its caller's, not w_epoch's. */
+static void
+wal_fail(struct wal *w, unsigned file, int e)
+{
+	log_warnx("wal: %s/wal.%u: %s", w->w_dir, file, strerror(e));
+	pthread_mutex_lock(&w->w_mtx);
+	w->w_failed = 1;
+	pthread_mutex_unlock(&w->w_mtx);
+	errno = e;
+}
+
 int
-wal_commit(struct wal *w, uint64_t txnid, const struct walbuf *wb)
+wal_append(struct wal *w, uint64_t txnid, const struct walbuf *wb,
+    uint64_t *lsn)
 {
 	struct wal_rec r;
 	struct iovec iov[2];
 	ssize_t want;
-	int fd, busy, failed;
+	int busy, failed;
 
 	pthread_mutex_lock(&w->w_mtx);
 	busy = w->w_busy;
@@ -797,26 +842,65 @@ wal_commit(struct wal *w, uint64_t txnid, const struct walbuf *wb)
 	iov[1].iov_base = wb->wb_buf;
 	iov[1].iov_len = wb->wb_len;
 	want = (ssize_t)(sizeof(r) + wb->wb_len);
-	fd = w->w_fd[w->w_epoch & 1];
-	if (pwritev(fd, iov, wb->wb_len > 0 ? 2 : 1, (off_t)w->w_off) != want ||
-	    (!w->w_test_noflush && fdatasync(fd) == -1)) {
-		int e = errno;
-
-		log_warnx("wal: %s/wal.%llu: %s", w->w_dir,
-		    (unsigned long long)(w->w_epoch & 1), strerror(e));
-		pthread_mutex_lock(&w->w_mtx);
-		w->w_failed = 1;
-		pthread_mutex_unlock(&w->w_mtx);
-		errno = e;
+	if (pwritev(w->w_fd[w->w_epoch & 1], iov, wb->wb_len > 0 ? 2 : 1,
+	    (off_t)w->w_off) != want) {
+		wal_fail(w, (unsigned)(w->w_epoch & 1),
+		    errno != 0 ? errno : EIO);
 		return -1;
 	}
 	w->w_off += (uint64_t)want;
 	w->w_last = txnid;
 	metrics_wal_append((uint64_t)want);
+	pthread_mutex_lock(&w->w_mtx);
+	*lsn = ++w->w_appended;
+	pthread_mutex_unlock(&w->w_mtx);
 	if (!busy && (metrics_now_us() - w->w_ckpt_at >= w->w_ckpt_us ||
 	    w->w_off >= w->w_file_bytes / 2))
 		return wal_checkpoint_begin(w, txnid);
 	return 0;
+}
+
+int
+wal_sync(struct wal *w, uint64_t lsn)
+{
+	uint64_t upto;
+	unsigned file;
+	int fd, failed;
+
+	pthread_mutex_lock(&w->w_mtx);
+	failed = w->w_failed;
+	upto = w->w_appended;
+	fd = w->w_sync_fd;
+	file = w->w_sync_file;
+	if (!failed && w->w_synced >= lsn) {
+		pthread_mutex_unlock(&w->w_mtx);
+		return 0;
+	}
+	pthread_mutex_unlock(&w->w_mtx);
+	if (failed) {
+		errno = EIO;
+		return -1;
+	}
+	/* Every record up to upto is in fd, or flushed with its epoch. */
+	if (!w->w_test_noflush && fdatasync(fd) == -1) {
+		wal_fail(w, file, errno);
+		return -1;
+	}
+	pthread_mutex_lock(&w->w_mtx);
+	if (upto > w->w_synced)
+		w->w_synced = upto;
+	pthread_mutex_unlock(&w->w_mtx);
+	return 0;
+}
+
+int
+wal_commit(struct wal *w, uint64_t txnid, const struct walbuf *wb)
+{
+	uint64_t lsn;
+
+	if (wal_append(w, txnid, wb, &lsn) == -1)
+		return -1;
+	return wal_sync(w, lsn);
 }
 
 uint64_t
@@ -968,6 +1052,8 @@ wal_start(struct wal **out, const char *dir, MDB_env *env, const char *boot,
 	ck.ck_seq = have ? cur.ck_seq + 1 : 1;
 	ck.ck_txnid = info.me_last_txnid;
 	ck.ck_epoch = w->w_epoch = 1;
+	w->w_sync_fd = w->w_fd[w->w_epoch & 1];
+	w->w_sync_file = (unsigned)(w->w_epoch & 1);
 	if (wal_meta_read(w->w_datafd, w->w_psize, ck.ck_txnid,
 	    ck.ck_meta) == -1 || mdb_txn_begin(env, NULL, MDB_RDONLY,
 	    &w->w_pin) != 0 || mdb_txn_id(w->w_pin) != ck.ck_txnid ||

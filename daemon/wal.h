@@ -81,6 +81,15 @@ struct wal;
 /* dir, env, boot id, checkpoint_ms, log_file_mb */
 int	wal_start(struct wal **, const char *, MDB_env *, const char *,
 	    unsigned, unsigned, char *, size_t);
+/*
+ * A committed transaction's record (txn id, its changes) into the log:
+ * wal_append writes it and says its place (lsn); wal_sync returns once
+ * every record up to lsn is on disk (one flush covers all appended before
+ * it, so a flusher thread can flush one batch while the next is made);
+ * wal_commit is both. A failure is sticky: every later call fails.
+ */
+int	wal_append(struct wal *, uint64_t, const struct walbuf *, uint64_t *);
+int	wal_sync(struct wal *, uint64_t);
 int	wal_commit(struct wal *, uint64_t, const struct walbuf *);
 uint64_t wal_last_txn(struct wal *);
 int	wal_foreign(struct wal *, uint64_t);

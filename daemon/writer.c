@@ -1,10 +1,20 @@
 /*
  * writer: the group-commit thread (see writer.h).
  *
- * With the write-ahead log ([store] write_ahead_log = on; wal.c
- * says why it is safe) a commit that returned is durable: its changes were
- * appended to the log and the log flushed, and the batch is answered at
- * once. Without it, LMDB's own order, as follows.
+ * With the write-ahead log ([store] write_ahead_log = on, the default;
+ * wal.c says why it is safe) a batch's commit appends its changes to the
+ * log without flushing it (store_commit_unflushed) and hands the batch to
+ * the flusher thread, which flushes the log (one fdatasync covers every
+ * record appended before it) and only then answers the batch: the writer
+ * runs the next batch while the disk works, so a cycle costs the larger of
+ * the two, not their sum. Readers (and the next batch) see a batch before
+ * it is durable, but nothing they learn from it leaves before it is: every
+ * answer goes out through a batch of its own (its audit record), after
+ * that batch's flush, and flushes cover the log in order. The writer waits
+ * while a batch it handed over is not yet taken by the flusher, so at most
+ * one batch is being flushed and one waits; the jobs that arrive meanwhile
+ * make the next batch larger. Without the log, LMDB's own order, as
+ * follows.
  *
  * Why an answer never leaves before what it acknowledges survives a power
  * cut at any instant (tested by tests/blackbox/test_crash.py):
@@ -136,6 +146,20 @@ struct writer {
 						   batch met (for readiness) */
 	uint64_t		 w_seen[WRITER_SEEN];	/* writer thread only:
 							   hashes of people known */
+	uint64_t		 w_batch_lsn;	/* writer thread only: the last
+						   commit's log record */
+	/* The flusher (with the log; see the top). */
+	pthread_t		 w_fl_thread;
+	int			 w_fl_started;
+	pthread_mutex_t		 w_fl_mtx;
+	pthread_cond_t		 w_fl_cond;	/* work handed over, or stop */
+	pthread_cond_t		 w_fl_taken;	/* the handed-over work taken */
+	struct wjob		*w_fl_head;	/* under w_fl_mtx: to answer */
+	struct wjob		*w_fl_tail;
+	uint64_t		 w_fl_lsn;	/* under w_fl_mtx: to flush */
+	uint64_t		 w_fl_seq;	/* under w_fl_mtx: audit seq */
+	int			 w_fl_work;	/* under w_fl_mtx */
+	int			 w_fl_stopping;	/* under w_fl_mtx */
 };
 
 static uint64_t
@@ -222,15 +246,6 @@ writer_set_commit_hook(struct writer *w, writer_commit_fn fn, void *arg)
 	__atomic_store_n(&w->w_commit_hook, fn, __ATOMIC_RELEASE);
 }
 
-static int64_t
-writer_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* audit_append, with a failure counted (the readiness check "audit"). */
 static int
 writer_append(struct writer *w, struct stxn *t, EpAuditRecord *rec)
@@ -287,7 +302,7 @@ writer_index_flush(struct writer *w, int64_t *flushed, int *dirty)
 
 	if ((rc = store_audit_index_flush(w->w_store)) != STORE_OK)
 		log_warnx("writer: audit index flush: %s", store_strerror(rc));
-	*flushed = writer_now();
+	*flushed = metrics_now_us();
 	*dirty = 0;
 }
 
@@ -297,7 +312,7 @@ writer_indexer(void *arg)
 	struct writer *w = arg;
 	struct timespec ts;
 	uint64_t durable, indexed, left;
-	int64_t flushed = writer_now();
+	int64_t flushed = metrics_now_us();
 	int rc, waited = 0, warned = 0, dirty = 0;
 
 	/* Linux: a thread's own nice value (see WRITER_INDEX_NICE). */
@@ -322,7 +337,7 @@ writer_indexer(void *arg)
 				    store_strerror(rc));
 			warned = rc != STORE_OK;
 			dirty |= rc == STORE_OK;
-			if (dirty && writer_now() - flushed >=
+			if (dirty && metrics_now_us() - flushed >=
 			    WRITER_INDEX_FLUSH_US)
 				writer_index_flush(w, &flushed, &dirty);
 			pthread_mutex_lock(&w->w_ix_mtx);
@@ -365,7 +380,7 @@ static void
 writer_run_tick(struct writer *w, struct stxn *parent)
 {
 	struct stxn *child;
-	int64_t now = writer_now();
+	int64_t now = metrics_now_us();
 	int rc;
 
 	if (w->w_tick == NULL || now - w->w_last_tick < WRITER_TICK_US)
@@ -578,6 +593,104 @@ writer_post_all(struct wjob *batch)
 }
 
 /*
+ * With the log: batch (answered once lsn is on disk) and the audit seq it
+ * makes durable go to the flusher. Called by the writer thread after each
+ * commit, and with nothing at its end.
+ */
+static void
+writer_flush_handoff(struct writer *w, struct wjob *batch, uint64_t lsn,
+    uint64_t seq)
+{
+	struct wjob *last;
+
+	if (batch == NULL && lsn == 0)
+		return;
+	pthread_mutex_lock(&w->w_fl_mtx);
+	if (batch != NULL) {
+		for (last = batch; last->wj_next != NULL; last = last->wj_next)
+			;
+		if (w->w_fl_tail != NULL)
+			w->w_fl_tail->wj_next = batch;
+		else
+			w->w_fl_head = batch;
+		w->w_fl_tail = last;
+	}
+	if (lsn > w->w_fl_lsn)
+		w->w_fl_lsn = lsn;
+	if (seq > w->w_fl_seq)
+		w->w_fl_seq = seq;
+	w->w_fl_work = 1;
+	pthread_cond_signal(&w->w_fl_cond);
+	pthread_mutex_unlock(&w->w_fl_mtx);
+}
+
+/* The writer, before its next batch: the last one handed over taken. */
+static void
+writer_flush_wait(struct writer *w)
+{
+	if (!w->w_fl_started)
+		return;
+	pthread_mutex_lock(&w->w_fl_mtx);
+	while (w->w_fl_work)
+		pthread_cond_wait(&w->w_fl_taken, &w->w_fl_mtx);
+	pthread_mutex_unlock(&w->w_fl_mtx);
+}
+
+static void *
+writer_flusher(void *arg)
+{
+	struct writer *w = arg;
+	struct wjob *batch, *job;
+	uint64_t lsn, seq;
+	int64_t t0;
+	int rc;
+
+	pthread_mutex_lock(&w->w_fl_mtx);
+	for (;;) {
+		while (!w->w_fl_work && !w->w_fl_stopping)
+			pthread_cond_wait(&w->w_fl_cond, &w->w_fl_mtx);
+		if (!w->w_fl_work)
+			break;
+		batch = w->w_fl_head;
+		w->w_fl_head = w->w_fl_tail = NULL;
+		lsn = w->w_fl_lsn;
+		seq = w->w_fl_seq;
+		w->w_fl_work = 0;
+		pthread_cond_signal(&w->w_fl_taken);
+		pthread_mutex_unlock(&w->w_fl_mtx);
+		t0 = metrics_now_us();
+		rc = store_wal_sync(w->w_store, lsn);
+		metrics_writer_sync((uint64_t)(metrics_now_us() - t0), rc);
+		/* Committed, but not durable: nobody may be told it is. */
+		for (job = batch; rc != STORE_OK && job != NULL;
+		    job = job->wj_next)
+			if (job->wj_rc == STORE_OK)
+				job->wj_rc = rc;
+		writer_post_all(batch);
+		if (rc == STORE_OK)
+			writer_set_durable(w, seq);
+		pthread_mutex_lock(&w->w_fl_mtx);
+	}
+	pthread_mutex_unlock(&w->w_fl_mtx);
+	seal_thread_done();
+	return NULL;
+}
+
+/* The writer thread's end: what it handed over flushed and answered. */
+static void
+writer_flush_stop(struct writer *w)
+{
+	if (!w->w_fl_started)
+		return;
+	pthread_mutex_lock(&w->w_fl_mtx);
+	w->w_fl_stopping = 1;
+	pthread_cond_signal(&w->w_fl_cond);
+	pthread_mutex_unlock(&w->w_fl_mtx);
+	pthread_join(w->w_fl_thread, NULL);
+	w->w_fl_started = 0;
+}
+
+/*
  * Who may be answered after a commit. A commit flushes its data and then
  * writes its meta page unflushed (MDB_NOMETASYNC); that meta is durable
  * once the next flush ran. So the batch committed before this one is
@@ -596,10 +709,10 @@ writer_durable(struct writer *w, struct wjob *batch, int rc, int flushed)
 	int waiting, src;
 
 	w->w_pending = NULL;
-	/* With the log, a commit that returned is durable (wal.h). */
-	if (rc == STORE_OK && store_wal_on(w->w_store)) {
-		writer_post_all(prev);
-		writer_post_all(batch);
+	/* With the log: answered by the flusher (see the top). */
+	if (w->w_fl_started) {
+		writer_flush_handoff(w, batch, rc == STORE_OK ? w->w_batch_lsn :
+		    0, w->w_commit_seq);
 		return;
 	}
 	if (rc != STORE_OK) {
@@ -693,16 +806,14 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 			 */
 			txn = store_last_txn(w->w_store);
 			t0 = metrics_now_us();
-			rc = store_commit(parent);
+			rc = store_commit_unflushed(parent, &w->w_batch_lsn);
 			commit_us = metrics_now_us() - t0;
 			after = rc == STORE_OK ? store_last_txn(w->w_store) : 0;
 			flushed = txn != 0 && after != 0 && after != txn;
 			if (rc == STORE_OK) {
-				/* Its flush made every commit before durable. */
-				if (store_wal_on(w->w_store))
-					writer_set_durable(w,
-					    w->w_ahead.ah_seq);
-				else if (flushed)
+				/* Its flush made every commit before durable
+				   (with the log: the flusher's). */
+				if (flushed && !w->w_fl_started)
 					writer_set_durable(w, w->w_commit_seq);
 				w->w_commit_seq = w->w_ahead.ah_seq;
 			}
@@ -755,6 +866,8 @@ writer_main(void *arg)
 	int idle;
 
 	for (;;) {
+		/* With the log: one batch flushing, at most one waiting. */
+		writer_flush_wait(w);
 		pthread_mutex_lock(&w->w_mtx);
 		idle = 0;
 		while (w->w_head == NULL && !w->w_stopping) {
@@ -796,6 +909,7 @@ writer_main(void *arg)
 	}
 	/* Stopping: what was committed last is made durable and answered. */
 	writer_durable(w, NULL, STORE_OK, 0);
+	writer_flush_stop(w);
 	seal_thread_done();
 	return NULL;
 }
@@ -865,10 +979,26 @@ writer_start(struct store *st, char *err, size_t errlen)
 		pthread_mutex_destroy(&w->w_ix_mtx);
 		goto fail_cond;
 	}
+	if (pthread_mutex_init(&w->w_fl_mtx, NULL) != 0 ||
+	    util_cond_init(&w->w_fl_cond) != 0 ||
+	    util_cond_init(&w->w_fl_taken) != 0) {
+		snprintf(err, errlen, "writer: flusher condition variables");
+		goto fail_ix;
+	}
+	if (store_wal_on(st)) {
+		if ((rc = pthread_create(&w->w_fl_thread, NULL, writer_flusher,
+		    w)) != 0) {
+			snprintf(err, errlen, "writer: flusher thread: %s",
+			    strerror(rc));
+			goto fail_fl;
+		}
+		w->w_fl_started = 1;
+	}
 	metrics_writer_beat();
 	if ((rc = pthread_create(&w->w_thread, NULL, writer_main, w)) != 0) {
 		snprintf(err, errlen, "writer: thread: %s", strerror(rc));
-		goto fail_ix;
+		writer_flush_stop(w);
+		goto fail_fl;
 	}
 	/* Test only: the indexer never runs (the writer's steps alone). */
 	if (getenv("EENPLAN_TEST_NO_INDEXER") != NULL)
@@ -881,6 +1011,10 @@ writer_start(struct store *st, char *err, size_t errlen)
 	else
 		w->w_ix_started = 1;
 	return w;
+fail_fl:
+	pthread_cond_destroy(&w->w_fl_taken);
+	pthread_cond_destroy(&w->w_fl_cond);
+	pthread_mutex_destroy(&w->w_fl_mtx);
 fail_ix:
 	pthread_mutex_destroy(&w->w_ix_step);
 	pthread_cond_destroy(&w->w_ix_cond);
@@ -944,6 +1078,9 @@ writer_free(struct writer *w)
 	if (w == NULL)
 		return;
 	writer_stop(w);
+	pthread_cond_destroy(&w->w_fl_taken);
+	pthread_cond_destroy(&w->w_fl_cond);
+	pthread_mutex_destroy(&w->w_fl_mtx);
 	pthread_mutex_destroy(&w->w_ix_step);
 	pthread_cond_destroy(&w->w_ix_cond);
 	pthread_mutex_destroy(&w->w_ix_mtx);

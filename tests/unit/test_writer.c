@@ -59,6 +59,8 @@ struct fx {
 	struct writer	*w;
 };
 
+/* The second run: the daemon's default, the write-ahead log and flusher. */
+static int		t_wal;
 static pthread_mutex_t	t_mtx = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	t_cond = PTHREAD_COND_INITIALIZER;
 static uint64_t		t_posted;
@@ -81,6 +83,11 @@ fx_open(struct fx *f)
 	if (testkey_open(&f->st, f->env, f->map, 0, 0, f->key, err,
 	    sizeof(err)) == -1) {
 		print_error("store_open: %s\n", err);
+		return -1;
+	}
+	if (t_wal && (store_wal_start(f->st, 100, 1, err, sizeof(err)) == -1 ||
+	    !store_wal_on(f->st))) {
+		print_error("store_wal_start: %s\n", err);
 		return -1;
 	}
 	if ((f->w = writer_start(f->st, err, sizeof(err))) == NULL) {
@@ -1262,5 +1269,11 @@ main(void)
 	/* TEST_FILTER=test_name (a glob) runs only those. */
 	if (getenv("TEST_FILTER") != NULL)
 		cmocka_set_test_filter(getenv("TEST_FILTER"));
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (cmocka_run_group_tests_name("writer, log off", tests, NULL,
+	    NULL) != 0)
+		return 1;
+	/* Again with the log: commits answered by the flusher thread. */
+	t_wal = 1;
+	return cmocka_run_group_tests_name("writer, log on", tests, NULL,
+	    NULL);
 }
