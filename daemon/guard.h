@@ -7,6 +7,9 @@
  * and exit status 1. A read that faults before that check comes round is
  * caught by a SIGBUS handler for the mapped region, which says the same
  * in one line and exits 1 at once. A SIGBUS elsewhere is left as it was.
+ * The same thread stops the daemon, exit status 1, once a write or flush
+ * of the write-ahead log or a checkpoint failed (store_log_failed): every
+ * write is refused from then on, and the next start recovers from the log.
  */
 #ifndef EENPLAN_GUARD_H
 #define EENPLAN_GUARD_H
@@ -14,7 +17,8 @@
 #include "store.h"
 
 #define GUARD_INTERVAL_MS	200
-#define GUARD_EXIT		1	/* exit status after a damaged file */
+#define GUARD_EXIT		1	/* exit status after a damaged file
+					   or a failed log */
 
 struct guard;
 

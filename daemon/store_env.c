@@ -122,6 +122,12 @@ store_damaged(struct store *st)
 	return atomic_load(&st->st_damaged);
 }
 
+int
+store_log_failed(struct store *st)
+{
+	return st->st_wal != NULL && wal_failed(st->st_wal);
+}
+
 /*
  * LMDB does not say where it mapped the file (mdb_env_info's me_mapaddr is
  * the fixed address asked for, NULL without MDB_FIXEDMAP): the mapping of
@@ -1303,9 +1309,10 @@ store_wal_recover(struct store *st, char *err, size_t errlen)
 		if (wal_replay(st->st_dir, st->st_env, &ck, store_wal_apply,
 		    st, &n, err, errlen) == -1)
 			return -1;
-		log_warnx("store: %s: the machine stopped while the daemon "
-		    "ran: restored to its checkpoint (txn %llu) and %llu "
-		    "logged transaction(s) replayed", st->st_dir,
+		log_warnx("store: %s: the machine stopped, or a write or "
+		    "flush of the store failed, while the daemon ran: restored "
+		    "to its checkpoint (txn %llu) and %llu logged "
+		    "transaction(s) replayed", st->st_dir,
 		    (unsigned long long)ck.ck_txnid, (unsigned long long)n);
 	}
 	st->st_wal_found = state;
@@ -1767,6 +1774,13 @@ store_commit_lsn(struct stxn *tx, uint64_t *lsn)
 		mdb_txn_abort(tx->sx_txn);
 		stxn_release(tx);
 		return stxn_fail(parent, rc);
+	}
+	/* The log failed: nothing more is committed (the daemon stops). */
+	if (tx->sx_kind == STXN_WRITE && store->st_wal != NULL &&
+	    wal_failed(store->st_wal)) {
+		mdb_txn_abort(tx->sx_txn);
+		stxn_release(tx);
+		return STORE_ERR;
 	}
 	if (tx->sx_kind == STXN_WRITE)
 		txnid = mdb_txn_id(tx->sx_txn);

@@ -22,7 +22,11 @@
  *   transactions after C in txn id order, each exactly once, stopping at
  *   the first record that is not whole (torn or never flushed: never
  *   answered). A marker of this boot whose process is gone (kill -9) needs
- *   no replay: the page cache kept every commit; the file is flushed.
+ *   no replay: the page cache kept every commit; the file is flushed. A
+ *   log write or flush, or a checkpoint, that failed rewrites the marker
+ *   (wal_set_failed) so that the next start recovers as after a power cut
+ *   rather than trust a page cache that may have dropped what it could not
+ *   write; the daemon refuses every write from then on and stops.
  * - A process beside the daemon that commits (rekey) flushes the file and
  *   writes a checkpoint at its commit (wal_external_commit), and the
  *   daemon, finding a commit not its own before its next one (wal_foreign),
@@ -57,6 +61,7 @@
 #define WAL_REC_MAGIC	0x4c415745u	/* "EWAL" */
 #define WAL_CK_MAGIC	0x4b435745u	/* "EWCK" */
 #define WAL_SLOT	512
+#define WAL_MARK_FAILED	"failed"	/* wal.mark after a failure: recover */
 #define WAL_OP_HDR	12
 /*
  * Each log file is written with zeros to [store] log_file_mb once
@@ -76,6 +81,7 @@
 #define P_META		0x08
 
 static uint64_t	wal_appended(struct wal *);
+static void	wal_set_failed(struct wal *);
 
 struct wal_rec {
 	uint32_t	 wr_magic;
@@ -112,6 +118,7 @@ struct wal {
 	int		 w_stopping;	/* under w_mtx */
 	int		 w_failed;	/* under w_mtx: a checkpoint or a log
 					   write or flush failed */
+	int		 w_marked;	/* under w_mtx: wal.mark says so */
 	/*
 	 * Appends and flushes (wal_append, wal_sync): records are numbered
 	 * in the order appended (lsn); w_synced, the last one known on disk.
@@ -717,13 +724,14 @@ wal_thread(void *arg)
 			    (unsigned long long)w->w_next_txnid,
 			    strerror(errno));
 		old = w->w_pin;
+		if (!ok)
+			wal_set_failed(w);
 		pthread_mutex_lock(&w->w_mtx);
 		if (ok) {
 			w->w_pin = w->w_next_pin;
 			w->w_next_pin = NULL;
 			metrics_wal_checkpoint((uint64_t)(metrics_now_us() - t0));
-		} else
-			w->w_failed = 1;
+		}
 		w->w_busy = 0;
 		pthread_cond_broadcast(&w->w_cond);
 		pthread_mutex_unlock(&w->w_mtx);
@@ -801,14 +809,48 @@ wal_appended(struct wal *w)
 	return n;
 }
 
+/*
+ * A log write or flush, or a checkpoint, failed: sticky (every later
+ * append and flush fails), and wal.mark no longer says "this boot". After
+ * a failed flush Linux may have marked the pages it could not write clean,
+ * so a daemon started again on this boot must not take the page cache for
+ * the disk (WAL_STALE): the marker makes it restore the last checkpoint
+ * and replay the log, as after a power cut. Written through the page
+ * cache, which the next start on this boot reads, even if the disk does
+ * not take it; another boot recovers anyway. The daemon stops (guard.c).
+ */
+static void
+wal_set_failed(struct wal *w)
+{
+	int mark;
+
+	pthread_mutex_lock(&w->w_mtx);
+	w->w_failed = 1;
+	mark = !w->w_marked;
+	w->w_marked = 1;
+	pthread_mutex_unlock(&w->w_mtx);
+	if (mark && wal_mark_write(w->w_dir, WAL_MARK_FAILED) == -1)
+		log_warnx("wal: %s/%s: %s (written as far as it went)",
+		    w->w_dir, WAL_MARK, strerror(errno));
+}
+
+int
+wal_failed(struct wal *w)
+{
+	int failed;
+
+	pthread_mutex_lock(&w->w_mtx);
+	failed = w->w_failed;
+	pthread_mutex_unlock(&w->w_mtx);
+	return failed;
+}
+
 /* file: which log file (0, 1) failed; its caller's, not w_epoch's. */
 static void
 wal_fail(struct wal *w, unsigned file, int e)
 {
 	log_warnx("wal: %s/wal.%u: %s", w->w_dir, file, strerror(e));
-	pthread_mutex_lock(&w->w_mtx);
-	w->w_failed = 1;
-	pthread_mutex_unlock(&w->w_mtx);
+	wal_set_failed(w);
 	errno = e;
 }
 

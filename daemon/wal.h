@@ -92,6 +92,8 @@ int	wal_append(struct wal *, uint64_t, const struct walbuf *, uint64_t *);
 int	wal_sync(struct wal *, uint64_t);
 int	wal_commit(struct wal *, uint64_t, const struct walbuf *);
 uint64_t wal_last_txn(struct wal *);
+/* 1 once a log write or flush, or a checkpoint, failed (sticky). */
+int	wal_failed(struct wal *);
 int	wal_foreign(struct wal *, uint64_t);
 int	wal_stop(struct wal *);
 

@@ -1,17 +1,18 @@
 #!/bin/sh
-# tests/bench/getplan_ab.sh ROUNDS RATE EENPLAND[=POPDIR]...
+# tests/bench/getplan_ab.sh ROUNDS RATE EENPLAND[=POPDIR][+INI]...
 #
 # A/B of eenpland builds on the cached 100,000-household bench population
 # (build/bench/pop-100000, made by `make bench`; EENPLAND=POPDIR gives a
 # build a population of its own, e.g. one made by an older build, whose
-# store layout it reads): for each round and each
+# store layout it reads; +INI adds that file's settings to its
+# configuration, e.g. [store] write_ahead_log = off): for each round and each
 # binary, a fresh copy of the store, a 3 s warm-up, then closed-loop GetPlan
 # (50 connections, 5 s: the peak), open-loop GetPlan at RATE/s (8 s: the p99
 # at a fixed load) and closed-loop MutatePlan (5 s). Interleaved, so drift
 # of the machine falls on every binary alike. Port 7630 on 127.0.0.1.
 # Used for the audit index step (daemon/writer.c, WRITER_INDEX_*).
 set -eu
-[ $# -ge 3 ] || { echo "usage: $0 ROUNDS RATE EENPLAND[=POPDIR]..." >&2; exit 2; }
+[ $# -ge 3 ] || { echo "usage: $0 ROUNDS RATE EENPLAND[=POPDIR][+INI]..." >&2; exit 2; }
 R=$1; RATE=$2; shift 2
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 P=$ROOT/certs/demo
@@ -21,15 +22,19 @@ trap 'rm -rf "$TMP"' EXIT
 printf '[limits]\nmap_max = 68719476736\nmax_connections = 4096\nwrite_rate = 1073741824\nwrite_burst = 17179869184\n' > "$TMP/extra.ini"
 for r in $(seq 1 "$R"); do
 	for arg in "$@"; do
+		ini=
+		case $arg in *+*) ini=${arg#*+}; arg=${arg%%+*} ;; esac
 		bin=${arg%%=*}
 		POP=$POP0
 		[ "$bin" = "$arg" ] || POP=${arg#*=}
+		cp "$TMP/extra.ini" "$TMP/run.ini"
+		[ -z "$ini" ] || cat "$ini" >> "$TMP/run.ini"
 		[ -f "$POP/data/data.mdb" ] || { echo "no population in $POP: run make bench first" >&2; exit 2; }
 		B="$ROOT/build/eenplan-bench --server 127.0.0.1:7630 --cert $P/people/wmo.crt --key $P/people/wmo.key --ca $P/ca/root.crt --households $POP/households.txt -q"
 		rm -rf "$TMP/data"
 		cp -r "$POP/data" "$TMP/data"
 		cp "$POP/store.key" "$TMP/store.key"
-		"$ROOT/deploy/mkconf.sh" "$P" "$TMP/data" 7630 "$TMP/extra.ini" > "$TMP/conf"
+		"$ROOT/deploy/mkconf.sh" "$P" "$TMP/data" 7630 "$TMP/run.ini" > "$TMP/conf"
 		"$bin" -f "$TMP/conf" 2> "$TMP/log" &
 		pid=$!
 		sleep 2
@@ -37,7 +42,7 @@ for r in $(seq 1 "$R"); do
 		peak=$($B --mix get=1 --duration 5 2>&1 | awk '$1=="get" {print $2, "p50", $8, "p99", $12}')
 		open=$($B --mix get=1 --duration 8 --rate "$RATE" 2>&1 | awk '$1=="get" {print $2, "p50", $8, "p99", $12, "p999", $14}')
 		mut=$($B --mix mutate=1 --duration 5 2>&1 | awk '$1=="mutate" {print $2, "p50", $8, "p99", $12}')
-		echo "$bin | peak $peak | open@$RATE $open | mutate $mut"
+		echo "$bin${ini:+ +$ini} | peak $peak | open@$RATE $open | mutate $mut"
 		kill "$pid"
 		wait "$pid" 2> /dev/null || true
 		sleep 1

@@ -1,10 +1,13 @@
 """Storage faults under a running daemon, made without root: a full disk
 (the LD_PRELOAD shim in tests/faults makes writes to data.mdb fail with
-ENOSPC while a flag file exists) and a data file truncated under it. A full
-disk is answered RESOURCE_EXHAUSTED naming the disk, writes resume by
-themselves when space returns, and the chain verifies; a truncated file is
-never a crash without a word: DATA_LOSS, a clear log line and exit status 1,
-never SIGBUS."""
+ENOSPC while a flag file exists), a data file truncated under it, and a
+flush that fails (EIO: the shim again) of the write-ahead log or of a
+checkpoint. A full disk is answered RESOURCE_EXHAUSTED naming the disk,
+writes resume by themselves when space returns, and the chain verifies; a
+truncated file is never a crash without a word: DATA_LOSS, a clear log line
+and exit status 1, never SIGBUS; a failed flush stops the daemon (exit 1)
+after no unflushed write was acknowledged, and the next start recovers
+from the log."""
 import os
 import signal
 import ssl
@@ -154,3 +157,91 @@ def truncated_under_reads_never_sigbus():
 @test
 def truncated_while_idle_stops_with_a_word():
     truncated("trunc-idle", False)
+
+
+def flush_fails(name, files, ini):
+    """A flush of the store's disk fails (EIO) under a running daemon with
+    its write-ahead log: no answer after it says OK to a write that is not
+    durable, the daemon stops with a word and exit status 1, wal.mark says
+    the next start must not trust the page cache, and that start restores
+    the last checkpoint and replays the log: every acknowledged write is
+    there, and the audit chain verifies."""
+    flag = os.path.join(harness.RUN_DIR, name + ".flag")
+    d = Daemon(name, extra_ini=ini)
+    data = os.path.realpath(d.data_dir)
+    d.env = preload_env({"EENPLAN_FAULT_EIO": flag,
+                         "EENPLAN_FAULT_EIO_FILES": files % {"data": data}})
+    d.start()
+    hh = new_household(d)
+    acked = []
+    with Raw(d, "wmo") as c:
+        for i in range(5):
+            text = "voor %d" % i
+            r = c.call(req_mutate(i + 1, hh, mut_add_note(1, text)))
+            eq(r.code, 0, "a change before the fault: %r" % r)
+            acked.append(text)
+    with open(flag, "w"):
+        pass
+    refused = []
+    try:
+        # Until the daemon stops: what is answered OK must survive.
+        try:
+            with Raw(d, "wmo") as c:
+                for i in range(200):
+                    text = "tijdens %d" % i
+                    c.send_frame(req_mutate(100 + i, hh,
+                                            mut_add_note(1, text)))
+                    r = c.recv_frame(10)
+                    if r is None:
+                        break
+                    if r.code == 0:
+                        check(not refused, "OK after a refusal: %r" % r)
+                        acked.append(text)
+                    else:
+                        refused.append(r.code_name)
+                    time.sleep(0.02)
+        except (ssl.SSLError, OSError):
+            pass    # the daemon stopped under the connection
+        rc = wait_exit(d)
+    finally:
+        os.unlink(flag)
+    log = d.log_since_start()
+    eq(rc, 1, "exit status after the failed flush; log:\n%s" % d.log_tail())
+    check("a write or flush of the store failed: stopping" in log,
+          "no clear line in the log:\n%s" % d.log_tail())
+    check(refused, "no write was refused before the daemon stopped")
+    for a in refused:
+        check(a in ("INTERNAL", "UNAVAILABLE"), "refusal %s" % a)
+    d.check_log()
+    with open(os.path.join(d.data_dir, "wal.mark")) as f:
+        mark = f.read()
+    check(mark.startswith("failed "), "wal.mark after the failure: %r" % mark)
+    # Started again on this boot, the flush working: recovered from the
+    # log, not from the page cache.
+    d.env = {}
+    d.start()
+    check("restored to its checkpoint" in d.log_since_start(),
+          "the restart did not recover from the log:\n%s" % d.log_tail())
+    notes = [n.get("text") for n in plan_json(d, "wmo", hh).get("notes", [])]
+    eq(notes[:len(acked)], acked, "acknowledged notes after the restart")
+    d.stop()
+    r = d.admin("audit", "verify")
+    eq(r.rc, 0, "audit chain after the failed flush: %r" % (r,))
+    return acked
+
+
+@test
+def failed_log_flush_stops_and_recovers():
+    acked = flush_fails("eio-log", "wal.0,wal.1",
+                        "[store]\nwrite_ahead_log = on\n")
+    eq(len(acked), 5, "a write answered OK though its log flush failed")
+
+
+@test
+def failed_checkpoint_stops_and_recovers():
+    """The checkpoint's flush of the data file fails: the writes logged
+    and flushed meanwhile were answered, and come back by replay."""
+    acked = flush_fails("eio-ckpt", "%(data)s/data.mdb",
+                        "[store]\nwrite_ahead_log = on\ncheckpoint_ms = 50\n")
+    check(len(acked) > 5, "no write answered between the failed checkpoint "
+          "and the stop: the test shows nothing (%d)" % len(acked))

@@ -6,6 +6,12 @@
  *                               data.mdb fail with ENOSPC (the disk is full),
  *                               except to its two meta pages: on a real disk
  *                               an overwrite of blocks it has needs no space.
+ *   EENPLAN_FAULT_EIO=PATH      while PATH exists, fdatasync and fsync of
+ *                               a file named in EENPLAN_FAULT_EIO_FILES
+ *                               (comma-separated: names, or whole paths
+ *                               when they begin with '/'; default
+ *                               "wal.0,wal.1") fail with EIO: a disk that
+ *                               could not write back what it was given.
  *   EENPLAN_FAULT_TIME_OFFSET=S the wall clock (CLOCK_REALTIME, time(),
  *                               gettimeofday()) runs S seconds ahead (S < 0:
  *                               behind); monotonic clocks are left alone.
@@ -125,6 +131,66 @@ write(int fd, const void *buf, size_t n)
 		return -1;
 	}
 	return real(fd, buf, n);
+}
+
+/* ------------------------------------------------------------- flush */
+
+/* 1 when a flush of fd is to fail now (EENPLAN_FAULT_EIO). */
+static int
+broken(int fd)
+{
+	const char *flag = getenv("EENPLAN_FAULT_EIO");
+	const char *names = getenv("EENPLAN_FAULT_EIO_FILES");
+	char link[64], path[PATH_MAX];
+	const char *base, *p;
+	size_t blen, nlen;
+	ssize_t n;
+
+	if (flag == NULL || access(flag, F_OK) != 0)
+		return 0;
+	if (names == NULL || names[0] == '\0')
+		names = "wal.0,wal.1";
+	(void)snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if ((n = readlink(link, path, sizeof(path) - 1)) <= 0)
+		return 0;
+	path[n] = '\0';
+	base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
+	blen = strlen(base);
+	for (p = names; *p != '\0'; p += nlen + (p[nlen] == ',')) {
+		nlen = strcspn(p, ",");
+		if (p[0] == '/' ? nlen == (size_t)n && strncmp(p, path,
+		    nlen) == 0 : nlen == blen && strncmp(p, base, nlen) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+fdatasync(int fd)
+{
+	static int (*real)(int);
+
+	if (real == NULL)
+		real = next("fdatasync");
+	if (broken(fd)) {
+		errno = EIO;
+		return -1;
+	}
+	return real(fd);
+}
+
+int
+fsync(int fd)
+{
+	static int (*real)(int);
+
+	if (real == NULL)
+		real = next("fsync");
+	if (broken(fd)) {
+		errno = EIO;
+		return -1;
+	}
+	return real(fd);
 }
 
 /* ------------------------------------------------------------- clock */
