@@ -914,7 +914,11 @@ wal_sync(struct wal *w, uint64_t lsn)
 	upto = w->w_appended;
 	fd = w->w_sync_fd;
 	file = w->w_sync_file;
-	if (!failed && w->w_synced >= lsn) {
+	/*
+	 * Flushed before any failure: on disk, and replayed after one (the
+	 * failure leaves the log and the last checkpoint as they were).
+	 */
+	if (w->w_synced >= lsn) {
 		pthread_mutex_unlock(&w->w_mtx);
 		return 0;
 	}

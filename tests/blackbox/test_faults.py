@@ -159,7 +159,7 @@ def truncated_while_idle_stops_with_a_word():
     truncated("trunc-idle", False)
 
 
-def flush_fails(name, files, ini):
+def flush_fails(name, files, ini, must_refuse):
     """A flush of the store's disk fails (EIO) under a running daemon with
     its write-ahead log: no answer after it says OK to a write that is not
     durable, the daemon stops with a word and exit status 1, wal.mark says
@@ -180,6 +180,9 @@ def flush_fails(name, files, ini):
             r = c.call(req_mutate(i + 1, hh, mut_add_note(1, text)))
             eq(r.code, 0, "a change before the fault: %r" % r)
             acked.append(text)
+    # No checkpoint in flight when the fault begins: the next write begins
+    # one (checkpoint_ms is short), its log record flushed first.
+    time.sleep(0.5)
     with open(flag, "w"):
         pass
     refused = []
@@ -209,7 +212,10 @@ def flush_fails(name, files, ini):
     eq(rc, 1, "exit status after the failed flush; log:\n%s" % d.log_tail())
     check("a write or flush of the store failed: stopping" in log,
           "no clear line in the log:\n%s" % d.log_tail())
-    check(refused, "no write was refused before the daemon stopped")
+    # A failed log flush refuses the write it was for; after a failed
+    # checkpoint the daemon may stop before the next write comes.
+    check(refused or not must_refuse,
+          "no write was refused before the daemon stopped")
     for a in refused:
         check(a in ("INTERNAL", "UNAVAILABLE"), "refusal %s" % a)
     d.check_log()
@@ -233,7 +239,7 @@ def flush_fails(name, files, ini):
 @test
 def failed_log_flush_stops_and_recovers():
     acked = flush_fails("eio-log", "wal.0,wal.1",
-                        "[store]\nwrite_ahead_log = on\n")
+                        "[store]\nwrite_ahead_log = on\n", True)
     eq(len(acked), 5, "a write answered OK though its log flush failed")
 
 
@@ -242,6 +248,7 @@ def failed_checkpoint_stops_and_recovers():
     """The checkpoint's flush of the data file fails: the writes logged
     and flushed meanwhile were answered, and come back by replay."""
     acked = flush_fails("eio-ckpt", "%(data)s/data.mdb",
-                        "[store]\nwrite_ahead_log = on\ncheckpoint_ms = 50\n")
+                        "[store]\nwrite_ahead_log = on\ncheckpoint_ms = 50\n",
+                        False)
     check(len(acked) > 5, "no write answered between the failed checkpoint "
           "and the stop: the test shows nothing (%d)" % len(acked))
