@@ -126,7 +126,7 @@ unit: deps $(UNIT_BIN) $(O)/tests/fuzz_request_replay
 
 # Black-box tests: the real daemon, real TLS, the demo PKI, the real client.
 blackbox: deps all faults $(O)/tests/libiorec.so
-	@tests/blackbox/run.sh $(O)
+	@EENPLAN_SANITIZED=$(SAN) tests/blackbox/run.sh $(O)
 
 # The same against a daemon under valgrind (definite leaks and memory errors
 # fail), in BB_SHARDS shards side by side (default: one per CPU; valgrind runs

@@ -31,6 +31,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 VALGRIND = os.environ.get("EENPLAN_VALGRIND", "") not in ("", "0")
 SLOW = 8.0 if VALGRIND else 1.0      # timeouts are multiplied by this
+# The ASan+UBSan build (make check sets it): heavy tests may run smaller.
+SANITIZED = os.environ.get("EENPLAN_SANITIZED", "") not in ("", "0")
 # One test, wall clock; EENPLAN_BB_TEST_TIMEOUT=S for long runs (make crash).
 TEST_TIMEOUT = int(int(os.environ.get("EENPLAN_BB_TEST_TIMEOUT", "120")) * SLOW)
 
