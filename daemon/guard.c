@@ -110,24 +110,20 @@ guard_main(void *arg)
 		pthread_mutex_unlock(&g->g_mtx);
 		rc = store_check_file(g->g_store, err, sizeof(err));
 		pthread_mutex_lock(&g->g_mtx);
-		if (rc != STORE_CORRUPT && store_log_failed(g->g_store)) {
-			/* Every write is refused from now on (wal.c). */
-			atomic_store(&guard_trip, 1);
+		/* Every write (or transaction) fails from now on: say why. */
+		if (rc == STORE_CORRUPT)
+			log_kv(LOGL_ERROR, "data file damaged under the running "
+			    "daemon: stopping", "error=%s action=\"restore the "
+			    "store from a backup\" exit=%d", log_q(err),
+			    GUARD_EXIT);
+		else if (store_log_failed(g->g_store))
 			log_kv(LOGL_ERROR, "a write or flush of the store "
 			    "failed: stopping", "action=\"check the disk; the "
 			    "next start restores the last checkpoint and replays "
 			    "the write-ahead log\" exit=%d", GUARD_EXIT);
-			if (g->g_stop != NULL)
-				g->g_stop(g->g_arg);
-			break;
-		}
-		if (rc != STORE_CORRUPT)
+		else
 			continue;
-		/* Every transaction fails from now on: stop, and say why. */
 		atomic_store(&guard_trip, 1);
-		log_kv(LOGL_ERROR, "data file damaged under the running daemon: "
-		    "stopping", "error=%s action=\"restore the store from a "
-		    "backup\" exit=%d", log_q(err), GUARD_EXIT);
 		if (g->g_stop != NULL)
 			g->g_stop(g->g_arg);
 		break;

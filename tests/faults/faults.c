@@ -34,22 +34,31 @@
 
 #define META_BYTES	(2 * 4096)
 
+/* fd's path into path (PATH_MAX bytes); its length, or 0. */
+static size_t
+fd_path(int fd, char *path)
+{
+	char link[64];
+	ssize_t n;
+
+	(void)snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if ((n = readlink(link, path, PATH_MAX - 1)) <= 0)
+		return 0;
+	path[n] = '\0';
+	return (size_t)n;
+}
+
 /* 1 when fd is a file named data.mdb and the disk is "full" now. */
 static int
 full(int fd)
 {
 	const char *flag = getenv("EENPLAN_FAULT_ENOSPC");
-	char link[64], path[PATH_MAX];
-	ssize_t n;
+	char path[PATH_MAX];
 	size_t len;
 
 	if (flag == NULL || access(flag, F_OK) != 0)
 		return 0;
-	(void)snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	if ((n = readlink(link, path, sizeof(path) - 1)) <= 0)
-		return 0;
-	path[n] = '\0';
-	len = (size_t)n;
+	len = fd_path(fd, path);
 	return len >= 9 && strcmp(path + len - 9, "/data.mdb") == 0;
 }
 
@@ -141,28 +150,37 @@ broken(int fd)
 {
 	const char *flag = getenv("EENPLAN_FAULT_EIO");
 	const char *names = getenv("EENPLAN_FAULT_EIO_FILES");
-	char link[64], path[PATH_MAX];
+	char path[PATH_MAX];
 	const char *base, *p;
-	size_t blen, nlen;
-	ssize_t n;
+	size_t len, blen, nlen;
 
-	if (flag == NULL || access(flag, F_OK) != 0)
+	if (flag == NULL || access(flag, F_OK) != 0 ||
+	    (len = fd_path(fd, path)) == 0)
 		return 0;
 	if (names == NULL || names[0] == '\0')
 		names = "wal.0,wal.1";
-	(void)snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	if ((n = readlink(link, path, sizeof(path) - 1)) <= 0)
-		return 0;
-	path[n] = '\0';
 	base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
 	blen = strlen(base);
 	for (p = names; *p != '\0'; p += nlen + (p[nlen] == ',')) {
 		nlen = strcspn(p, ",");
-		if (p[0] == '/' ? nlen == (size_t)n && strncmp(p, path,
-		    nlen) == 0 : nlen == blen && strncmp(p, base, nlen) == 0)
+		if (p[0] == '/' ? nlen == len && strncmp(p, path, nlen) == 0 :
+		    nlen == blen && strncmp(p, base, nlen) == 0)
 			return 1;
 	}
 	return 0;
+}
+
+/* fdatasync and fsync: EIO while broken, else the real one (*real). */
+static int
+flush(int fd, int (**real)(int), const char *name)
+{
+	if (*real == NULL)
+		*real = next(name);
+	if (broken(fd)) {
+		errno = EIO;
+		return -1;
+	}
+	return (*real)(fd);
 }
 
 int
@@ -170,13 +188,7 @@ fdatasync(int fd)
 {
 	static int (*real)(int);
 
-	if (real == NULL)
-		real = next("fdatasync");
-	if (broken(fd)) {
-		errno = EIO;
-		return -1;
-	}
-	return real(fd);
+	return flush(fd, &real, "fdatasync");
 }
 
 int
@@ -184,13 +196,7 @@ fsync(int fd)
 {
 	static int (*real)(int);
 
-	if (real == NULL)
-		real = next("fsync");
-	if (broken(fd)) {
-		errno = EIO;
-		return -1;
-	}
-	return real(fd);
+	return flush(fd, &real, "fsync");
 }
 
 /* ------------------------------------------------------------- clock */
