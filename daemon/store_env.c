@@ -2112,6 +2112,14 @@ rekey_step(struct store *st, int db, uint8_t *pos, size_t *poslen,
 		free(pt);
 		pt = NULL;
 		v.mv_data = nv;
+		/*
+		 * The key from our copy, not from the page: a value in
+		 * overflow pages is replaced by deleting its node and adding
+		 * it again, and on a leaf this txn already changed, deleting
+		 * the node moves the bytes k pointed at (the neighbour's key
+		 * would be written in its place).
+		 */
+		k.mv_data = pos;
 		mrc = mdb_cursor_put(cur_c, &k, &v, MDB_CURRENT);
 		free(nv);
 		if (mrc != MDB_SUCCESS) {

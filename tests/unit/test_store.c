@@ -3999,6 +3999,60 @@ test_rekey(void **state)
 }
 
 /*
+ * Values in overflow pages, many to a leaf, re-sealed in one txn: LMDB
+ * replaces such a value by deleting its node and adding it again, which on
+ * a leaf the txn already changed moves the bytes of the key a cursor
+ * returned. Every body must come back under its own household id (the
+ * rekey once wrote a neighbour's key in its place: one body gone, another
+ * twice).
+ */
+static void
+test_rekey_big_values(void **state)
+{
+	enum { N = 24 };
+	struct fx *f = *state;
+	struct tplan p;
+	struct stxn *tx, *rd;
+	struct seal_key k1;
+	char hh[N][33], text[64], err[512];
+	uint8_t *buf;
+	size_t i, len, total, want[N];
+	uint32_t new_dek;
+
+	tx = wbegin(f);
+	for (i = 0; i < N; i++) {
+		snprintf(hh[i], sizeof(hh[i]), "%032zx", 0xa0 + i * 7);
+		snprintf(text, sizeof(text), "big body %zu ", i);
+		tplan_init(&p, hh[i], 1, text, 2500 + i * 3);
+		want[i] = p.len;
+		assert_int_equal(store_body_put(tx, hh[i], p.packed, p.len),
+		    STORE_OK);
+		tplan_free(&p);
+	}
+	wcommit(tx);
+	testkey(&k1, 1);
+	assert_int_equal(store_rekey(f->st, &k1, 0, NULL, NULL, err,
+	    sizeof(err)), 0);
+	new_dek = keyring_current(store_keyring(f->st))->sk_id;
+	rd = rbegin(f);
+	for (i = 0; i < N; i++) {
+		if (store_body_open(rd, hh[i], 0, 0, &buf, &len) != STORE_OK)
+			fail_msg("body of %s gone after the rekey", hh[i]);
+		assert_int_equal(len, want[i]);
+		snprintf(text, sizeof(text), "big body %zu ", i);
+		assert_non_null(memmem(buf, len, text, strlen(text)));
+		free(buf);
+	}
+	rdone(rd);
+	fx_close(f);
+	/* Each once, all under the new data key. */
+	assert_int_equal(raw_not_under(f->env, new_dek, &total), 0);
+	assert_int_equal(total, N);
+	f->key = 1;
+	assert_int_equal(fx_open(f), 0);
+}
+
+/*
  * Another process (eenpland rekey) rotates the key while this one (the
  * daemon) has the store open with the old key file.
  */
@@ -4502,6 +4556,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_keys_many_pages,
 		    setup_big_world, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rekey_big_values, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_rekey_while_serving,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey_waits_for_daemon,
