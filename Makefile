@@ -124,14 +124,16 @@ unit: deps $(UNIT_BIN) $(O)/tests/fuzz_request_replay
 	    $(O)/tests/fuzz_request_replay tests/fuzz/corpus/request || fail=1; \
 	    test $$fail -eq 0
 
-# Black-box tests: the real daemon, real TLS, the demo PKI, the real client.
+# Black-box tests: the real daemon, real TLS, the demo PKI, the real client;
+# in BB_SHARDS shards side by side (default: one per CPU; BB_SHARDS=1 runs
+# them one after another), each shard's output printed when all are done.
+BB_SHARDS ?= $(shell nproc 2>/dev/null || echo 2)
 blackbox: deps all faults $(O)/tests/libiorec.so
-	@EENPLAN_SANITIZED=$(SAN) tests/blackbox/run.sh $(O)
+	@EENPLAN_SANITIZED=$(SAN) tests/blackbox/run-sharded.sh $(BB_SHARDS) $(O)
 
 # The same against a daemon under valgrind (definite leaks and memory errors
-# fail), in BB_SHARDS shards side by side (default: one per CPU; valgrind runs
-# a daemon's threads one at a time).
-BB_SHARDS ?= $(shell nproc 2>/dev/null || echo 2)
+# fail), also in BB_SHARDS shards (valgrind runs a daemon's threads one at a
+# time).
 blackbox-valgrind: deps all faults $(O)/tests/libiorec.so
 	@EENPLAN_VALGRIND=1 tests/blackbox/run-sharded.sh $(BB_SHARDS) $(O)
 
