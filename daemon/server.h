@@ -64,6 +64,7 @@ struct worker {
 	/* Memory: connections waiting for room, and the cutting tick. */
 	struct event		*w_mem_ev;	/* room again, or over: look */
 	struct event		*w_mem_timer;	/* while over memory_max */
+	struct event		*w_trim_ev;	/* after a burst: give back (main) */
 	TAILQ_HEAD(, conn)	 w_waiters;
 	uint32_t		 w_nwaiters;	/* atomic */
 	int			 w_wake_pending; /* atomic */
