@@ -99,7 +99,7 @@ guard_main(void *arg)
 	struct guard *g = arg;
 	struct timespec ts;
 	char err[512];
-	int rc;
+	int rc, failed;
 
 	pthread_mutex_lock(&g->g_mtx);
 	while (!g->g_stopping) {
@@ -116,11 +116,13 @@ guard_main(void *arg)
 			    "daemon: stopping", "error=%s action=\"restore the "
 			    "store from a backup\" exit=%d", log_q(err),
 			    GUARD_EXIT);
-		else if (store_log_failed(g->g_store))
+		else if ((failed = store_flush_failed(g->g_store)) != 0)
 			log_kv(LOGL_ERROR, "a write or flush of the store "
-			    "failed: stopping", "action=\"check the disk; the "
-			    "next start restores the last checkpoint and replays "
-			    "the write-ahead log\" exit=%d", GUARD_EXIT);
+			    "failed: stopping", "action=\"check the disk; %s\" "
+			    "exit=%d", failed == 2 ? "the next start restores "
+			    "the last checkpoint and replays the write-ahead log" :
+			    "the next start reads the store as the disk holds "
+			    "it", GUARD_EXIT);
 		else
 			continue;
 		atomic_store(&guard_trip, 1);

@@ -8,8 +8,10 @@
  * caught by a SIGBUS handler for the mapped region, which says the same
  * in one line and exits 1 at once. A SIGBUS elsewhere is left as it was.
  * The same thread stops the daemon, exit status 1, once a write or flush
- * of the write-ahead log or a checkpoint failed (store_log_failed): every
- * write is refused from then on, and the next start recovers from the log.
+ * of the write-ahead log or a checkpoint failed, or without the log a
+ * flush of the data file (store_flush_failed): every write is refused from
+ * then on, and the next start recovers from the log, or without it reads
+ * the store as the disk holds it.
  */
 #ifndef EENPLAN_GUARD_H
 #define EENPLAN_GUARD_H

@@ -442,8 +442,12 @@ int	store_check_file(struct store *, char *err, size_t errlen)
 	    __attribute__((warn_unused_result));
 /* 1 once store_check_file found the file damaged. */
 int	store_damaged(struct store *);
-/* 1 once the write-ahead log or a checkpoint failed: the daemon stops. */
-int	store_log_failed(struct store *);
+/*
+ * Once a flush failed, the daemon stops: 1 without the write-ahead log (a
+ * commit's or a sync's flush of the data file), 2 with it (a write or
+ * flush of the log, or a checkpoint's flush); else 0.
+ */
+int	store_flush_failed(struct store *);
 /* The mapped region, so a SIGBUS handler can tell a fault in the map. */
 void	store_map_range(struct store *, void **addr, size_t *len);
 

@@ -123,9 +123,32 @@ store_damaged(struct store *st)
 }
 
 int
-store_log_failed(struct store *st)
+store_flush_failed(struct store *st)
 {
-	return st->st_wal != NULL && wal_failed(st->st_wal);
+	if (atomic_load(&st->st_flush_failed))
+		return 1;
+	return st->st_wal != NULL && wal_failed(st->st_wal) ? 2 : 0;
+}
+
+/*
+ * Without the log: a flush of the data file failed (EIO). Linux may have
+ * marked the pages it could not write clean, and tells a failed writeback
+ * once: a later fdatasync can return 0 with them still not on the disk —
+ * a commit's meta page among them, written unflushed (MDB_NOMETASYNC),
+ * whose batch is answered only after the next flush. So the failure is
+ * final: nothing more is committed, no sync is trusted, the batches
+ * waiting for a flush are refused, and the guard stops the daemon; the
+ * next start drops the file's cached pages (store_cache_reset) and opens
+ * what the disk holds, every answered commit in it.
+ */
+static void
+store_set_flush_failed(struct store *st, const char *what, int err)
+{
+	if (st->st_wal != NULL || st->st_is_index || err != EIO ||
+	    atomic_exchange(&st->st_flush_failed, 1) != 0)
+		return;
+	log_warnx("store: %s: a flush of the data file failed in a %s (%s): "
+	    "nothing more is committed", st->st_dir, what, strerror(err));
 }
 
 /*
@@ -1418,6 +1441,7 @@ store_open(struct store **out, const struct store_opts *o, char *err,
 	atomic_init(&st->st_delta_reads, 0);
 	atomic_init(&st->st_keys_acked, 0);
 	atomic_init(&st->st_damaged, 0);
+	atomic_init(&st->st_flush_failed, 0);
 	if (!st->st_readonly && mkdir(o->so_dir, 0700) == -1 &&
 	    errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", o->so_dir, strerror(errno));
@@ -1775,9 +1799,8 @@ store_commit_lsn(struct stxn *tx, uint64_t *lsn)
 		stxn_release(tx);
 		return stxn_fail(parent, rc);
 	}
-	/* The log failed: nothing more is committed (the daemon stops). */
-	if (tx->sx_kind == STXN_WRITE && store->st_wal != NULL &&
-	    wal_failed(store->st_wal)) {
+	/* A flush failed: nothing more is committed (the daemon stops). */
+	if (tx->sx_kind == STXN_WRITE && store_flush_failed(store)) {
 		mdb_txn_abort(tx->sx_txn);
 		stxn_release(tx);
 		return STORE_ERR;
@@ -1811,6 +1834,8 @@ store_commit_lsn(struct stxn *tx, uint64_t *lsn)
 	if (mrc != MDB_SUCCESS) {
 		log_warnx("store: %s commit: %s", parent != NULL ? "child" :
 		    "write", mdb_strerror(mrc));
+		if (parent == NULL)
+			store_set_flush_failed(store, "commit", mrc);
 		if ((rc = store_map_rc(mrc)) == STORE_NOTFOUND)
 			rc = STORE_ERR;
 		/*
@@ -1876,8 +1901,12 @@ store_sync(struct store *st)
 {
 	int mrc;
 
+	/* After a failed flush a sync that succeeds proves nothing. */
+	if (atomic_load(&st->st_flush_failed))
+		return STORE_ERR;
 	if ((mrc = mdb_env_sync(st->st_env, 1)) != MDB_SUCCESS) {
 		log_warnx("store: sync: %s", mdb_strerror(mrc));
+		store_set_flush_failed(st, "sync", mrc);
 		return store_map_rc(mrc) == STORE_NOTFOUND ? STORE_ERR :
 		    store_map_rc(mrc);
 	}

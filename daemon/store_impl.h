@@ -128,6 +128,8 @@ struct store {
 	atomic_uint_fast64_t st_body_reads;	/* test hook */
 	atomic_uint_fast64_t st_delta_reads;	/* test hook */
 	atomic_int	 st_damaged;	/* the file shrank under us: no more txns */
+	atomic_int	 st_flush_failed; /* no log: a flush failed (EIO): no more
+				    commits, nothing it covered answered */
 	atomic_uint_fast64_t st_child_txns;	/* test hook: children begun */
 	/*
 	 * The write-ahead log of a running daemon (store_wal_start), or

@@ -12,6 +12,11 @@
  *                               when they begin with '/'; default
  *                               "wal.0,wal.1") fail with EIO: a disk that
  *                               could not write back what it was given.
+ *                               With EENPLAN_FAULT_EIO_ONCE=1 the first
+ *                               such flush removes PATH: the next one
+ *                               succeeds, as Linux reports a failed
+ *                               writeback once (the pages it could not
+ *                               write may be marked clean and dropped).
  *   EENPLAN_FAULT_TIME_OFFSET=S the wall clock (CLOCK_REALTIME, time(),
  *                               gettimeofday()) runs S seconds ahead (S < 0:
  *                               behind); monotonic clocks are left alone.
@@ -174,9 +179,13 @@ broken(int fd)
 static int
 flush(int fd, int (**real)(int), const char *name)
 {
+	const char *once = getenv("EENPLAN_FAULT_EIO_ONCE");
+
 	if (*real == NULL)
 		*real = next(name);
 	if (broken(fd)) {
+		if (once != NULL && strcmp(once, "1") == 0)
+			(void)unlink(getenv("EENPLAN_FAULT_EIO"));
 		errno = EIO;
 		return -1;
 	}
