@@ -460,9 +460,7 @@ server_trim_cb(evutil_socket_t fd, short what, void *arg)
 	    conns <= srv->s_trim_peak_conns / 2 + srv->s_trim_peak_conns / 4) ||
 	    srv->s_trim_peak_mem >= mem + 16u * 1024 * 1024))
 		return;
-#ifdef __GLIBC__
-	(void)malloc_trim(0);
-#endif
+	/* Each worker tidies its own heap, then trims them all (malloc_trim). */
 	for (i = 0; i < srv->s_nworkers; i++)
 		event_active(srv->s_workers[i].w_trim_ev, EV_READ, 0);
 	log_debug("memory: given back after %u connections and %zu bytes "
@@ -474,10 +472,10 @@ server_trim_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * In each worker, after server_trim_cb's malloc_trim, which gives back the
- * free pages inside each arena's chunks but leaves two things behind in a
- * worker's arena after 10,000 connections came and went (~1.2 MB resident
- * in each, tests by hand with malloc_info and smaps):
+ * In each worker, when server_trim_cb saw a burst go: malloc_trim, which
+ * gives back the free pages inside every arena's chunks, left two things
+ * behind in a worker's arena after 10,000 connections came and went
+ * (~1.2 MB resident in each, found by hand with malloc_info and smaps):
  * - the thread's tcache: up to 7 freed chunks of each small size, the
  *   last ones the closing connections freed, scattered over the arena,
  *   each pinning its page. Taken out (the 7 first mallocs of a size come
@@ -504,7 +502,6 @@ worker_trim_cb(evutil_socket_t fd, short what, void *arg)
 	char *p;
 	int c, i;
 
-	memset(held, 0, sizeof(held));
 	for (c = 0; c < TRIM_SIZES; c++)
 		for (i = 0; i < 2 * TRIM_PER_SIZE; i++)
 			held[c][i] = malloc(24 + 16 * (size_t)c);
@@ -1002,7 +999,7 @@ server_mem_init(struct server *srv)
 	 * +13 %, mutations +10-15 % without, tests/bench/getplan_ab.sh).
 	 * Fixed, not glibc's moving threshold, so it stays put; what a burst
 	 * of large answers leaves in the heaps is given back by
-	 * server_trim_cb (malloc_trim), not by the threshold.
+	 * worker_trim_cb (malloc_trim), not by the threshold.
 	 */
 	(void)mallopt(M_MMAP_THRESHOLD, SERVER_MMAP_THRESHOLD);
 	(void)mallopt(M_TRIM_THRESHOLD, SERVER_MMAP_THRESHOLD);

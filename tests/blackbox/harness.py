@@ -265,16 +265,28 @@ class Daemon:
         self.expected_dead = False
         _daemons.append(self)
         if wait:
-            self.wait_ready()
+            try:
+                self.wait_ready()
+            except Failure:
+                # free_port's port taken meanwhile (by a test of another
+                # shard): once more on a new one.
+                self.port_retries = getattr(self, "port_retries", 0) + 1
+                if (same_port or self.proc is not None or
+                        self.port_retries > 3 or
+                        "Address already in use" not in
+                        self.log_since_start()):
+                    raise
+                return self.start(wait, same_port)
         return self
 
     def wait_ready(self, timeout=20):
         end = time.monotonic() + timeout * SLOW
         while True:
-            if self.proc.poll() is not None:
-                self.proc_done()
+            rc = self.proc.poll()
+            if rc is not None:
+                self.proc_done()    # clears self.proc
                 fail("daemon %s exited with status %s while starting; log:\n%s"
-                     % (self.name, self.proc.returncode, self.log_tail()))
+                     % (self.name, rc, self.log_tail()))
             if self.ready():
                 return
             if time.monotonic() > end:

@@ -179,12 +179,13 @@ broken(int fd)
 static int
 flush(int fd, int (**real)(int), const char *name)
 {
-	const char *once = getenv("EENPLAN_FAULT_EIO_ONCE");
+	const char *once;
 
 	if (*real == NULL)
 		*real = next(name);
 	if (broken(fd)) {
-		if (once != NULL && strcmp(once, "1") == 0)
+		if ((once = getenv("EENPLAN_FAULT_EIO_ONCE")) != NULL &&
+		    strcmp(once, "1") == 0)
 			(void)unlink(getenv("EENPLAN_FAULT_EIO"));
 		errno = EIO;
 		return -1;
