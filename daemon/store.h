@@ -451,6 +451,30 @@ int	store_flush_failed(struct store *);
 /* The mapped region, so a SIGBUS handler can tell a fault in the map. */
 void	store_map_range(struct store *, void **addr, size_t *len);
 
+/*
+ * eenpland store verify: every value of the store read on the reader's
+ * snapshot (not the audit index, which is derived), in key order — keys
+ * in order and each once, each value opening under its own key — and what
+ * each household's standing record counts checked against what is kept:
+ * its body, a delta per version, its newest snapshot, its grants and
+ * signals there; nothing kept of a household without a standing record,
+ * nothing past what the record counts. Each problem is logged as the
+ * daemon logs damage and counted in sv_problems; the walk goes on after
+ * it. STORE_OK when the walk finished (problems or not); STORE_ERR for a
+ * store of an older schema (the daemon's start migrates it).
+ */
+#define STORE_VERIFY_DBS	32
+struct store_verify {
+	uint64_t	 sv_values[STORE_VERIFY_DBS];	/* per database */
+	unsigned	 sv_dbs;		/* databases walked */
+	uint64_t	 sv_households;
+	uint64_t	 sv_problems;
+};
+int	store_verify(struct stxn *, struct store_verify *)
+	    __attribute__((warn_unused_result));
+/* A database's name (store_verify's sv_values index), NULL past the last. */
+const char *store_db_name(int db);
+
 /* ------------------------------------------------------------ operations */
 
 /*

@@ -538,6 +538,13 @@ class Checker:
             fail("audit verify: %r" % r)
         return int(r.out.split()[3])
 
+    def store_verify(self):
+        """Every value of the image opens under its key and every count
+        of every household holds (`eenpland store verify`)."""
+        r = self.d.admin("store", "verify", env=self.d.env)
+        if r.rc != 0 or "\nstore OK: " not in "\n" + r.out:
+            fail("store verify: %r" % r)
+
     def export(self):
         r = self.d.admin("audit", "export", env=self.d.env)
         if r.rc != 0:
@@ -712,6 +719,7 @@ class Run:
         try:
             head = chk.verify()
             records = chk.export()
+            chk.store_verify()
         except Failure as e:
             fail("%s: %s" % (where, e))
         seqs = [int(r["seq"]) for r in records]

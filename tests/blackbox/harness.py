@@ -905,12 +905,17 @@ def run_one(name, fn):
 
 def final_shared_stop():
     """Last check of the run: every shared daemon stops cleanly (exit 0, no
-    sanitizer report: a leak in the daemon fails here)."""
+    sanitizer report: a leak in the daemon fails here), and the store the
+    tests that shared it built passes `eenpland store verify` (every value
+    opens under its key, every household's counts hold)."""
     problems = []
     for key in sorted(_shared):
         d = _shared.pop(key)
         try:
             d.stop()
+            r = d.admin("store", "verify")
+            if r.rc != 0 or "\nstore OK: " not in "\n" + r.out:
+                problems.append("store verify of shared-%s: %r" % (key, r))
         except Failure as e:
             problems.append(str(e))
     if problems:

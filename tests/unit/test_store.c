@@ -549,6 +549,9 @@ world_put(struct fx *f)
 			    STORE_OK);
 		}
 		thh_init(&h, W_HH[i], W_VERSIONS, "Jansen", "burger-1");
+		h.h.grants_total = W_GRANTS;
+		h.h.signals_total = W_SIGNALS;
+		h.h.snapshot_version = W_SNAPS[1];
 		assert_int_equal(store_hh_put(tx, &h.h), STORE_OK);
 		/* HH_HI's body is big: it lives in overflow pages. */
 		tplan_init(&p, W_HH[i], W_VERSIONS, "body ",
@@ -3998,6 +4001,29 @@ test_rekey(void **state)
 	free(before.d_p);
 }
 
+/* store_verify's problems; its counts in *sv. */
+static uint64_t
+verify_problems(struct fx *f, struct store_verify *sv)
+{
+	struct stxn *rd = rbegin(f);
+
+	assert_int_equal(store_verify(rd, sv), STORE_OK);
+	rdone(rd);
+	return sv->sv_problems;
+}
+
+static uint64_t
+verify_values(const struct store_verify *sv, const char *db)
+{
+	int i;
+
+	for (i = 0; store_db_name(i) != NULL; i++)
+		if (strcmp(store_db_name(i), db) == 0)
+			return sv->sv_values[i];
+	fail_msg("no database %s", db);
+	return 0;
+}
+
 /*
  * Values in overflow pages, many to a leaf, re-sealed in one txn: LMDB
  * replaces such a value by deleting its node and adding it again, which on
@@ -4011,6 +4037,9 @@ test_rekey_big_values(void **state)
 {
 	enum { N = 24 };
 	struct fx *f = *state;
+	struct store_verify sv;
+	struct thh h;
+	struct tdelta d;
 	struct tplan p;
 	struct stxn *tx, *rd;
 	struct seal_key k1;
@@ -4023,9 +4052,18 @@ test_rekey_big_values(void **state)
 	for (i = 0; i < N; i++) {
 		snprintf(hh[i], sizeof(hh[i]), "%032zx", 0xa0 + i * 7);
 		snprintf(text, sizeof(text), "big body %zu ", i);
+		thh_init(&h, hh[i], 1, "Jansen", "burger-1");
+		h.h.grants_total = 0;
+		h.h.n_grants = 0;
+		assert_int_equal(store_hh_put(tx, &h.h), STORE_OK);
 		tplan_init(&p, hh[i], 1, text, 2500 + i * 3);
 		want[i] = p.len;
 		assert_int_equal(store_body_put(tx, hh[i], p.packed, p.len),
+		    STORE_OK);
+		assert_int_equal(store_snap_put(tx, hh[i], 1, p.packed, p.len),
+		    STORE_OK);
+		tdelta_init(&d, 1, "intake");
+		assert_int_equal(store_delta_put(tx, hh[i], &d.d, NULL),
 		    STORE_OK);
 		tplan_free(&p);
 	}
@@ -4034,6 +4072,11 @@ test_rekey_big_values(void **state)
 	assert_int_equal(store_rekey(f->st, &k1, 0, NULL, NULL, err,
 	    sizeof(err)), 0);
 	new_dek = keyring_current(store_keyring(f->st))->sk_id;
+	/* store verify finds every body once, in order, under its own key. */
+	if (verify_problems(f, &sv) != 0)
+		fail_msg("store verify: %llu problems after the rekey",
+		    (unsigned long long)sv.sv_problems);
+	assert_int_equal(verify_values(&sv, "body"), N);
 	rd = rbegin(f);
 	for (i = 0; i < N; i++) {
 		if (store_body_open(rd, hh[i], 0, 0, &buf, &len) != STORE_OK)
@@ -4045,11 +4088,76 @@ test_rekey_big_values(void **state)
 	}
 	rdone(rd);
 	fx_close(f);
-	/* Each once, all under the new data key. */
+	/* Each once, all under the new data key (bodies, snapshots, standing
+	   records, deltas). */
 	assert_int_equal(raw_not_under(f->env, new_dek, &total), 0);
-	assert_int_equal(total, N);
+	assert_int_equal(total, 4 * N);
 	f->key = 1;
 	assert_int_equal(fx_open(f), 0);
+}
+
+/*
+ * eenpland store verify: a whole store passes with every value counted;
+ * each kind of damage is one problem more, and the walk goes on past it.
+ */
+static void
+test_verify_names_every_problem(void **state)
+{
+	struct fx *f = *state;
+	struct store_verify sv;
+	struct stxn *tx;
+	struct tdelta d;
+	EpGrant g;
+	uint8_t key[STORE_HHID_LEN + 8], k2[STORE_HHID_LEN];
+	uint8_t *buf;
+	size_t len;
+
+	world_put(f);
+	assert_int_equal(verify_problems(f, &sv), 0);
+	assert_int_equal(sv.sv_households, 3);
+	assert_int_equal(verify_values(&sv, "hh"), 3);
+	assert_int_equal(verify_values(&sv, "body"), 3);
+	assert_int_equal(verify_values(&sv, "delta"), 3 * W_VERSIONS);
+	assert_int_equal(verify_values(&sv, "snap"), 3 * 2);
+	assert_int_equal(verify_values(&sv, "grants"), 3 * W_GRANTS);
+	assert_int_equal(verify_values(&sv, "signals"), 3 * W_SIGNALS);
+	assert_int_equal(verify_values(&sv, "cstate"), 3 * W_CSTATES);
+	assert_int_equal(verify_values(&sv, "log"), W_AUDIT);
+	assert_int_equal(verify_values(&sv, "feed"), W_FEED);
+
+	tx = wbegin(f);
+	/* A body gone (what the old rekey did), a signal gone. */
+	hh16(HH_MID, k2);
+	assert_int_equal(store_raw_del(tx, "body", k2, sizeof(k2)), STORE_OK);
+	key_hh_n(key, HH_LO, 2);
+	assert_int_equal(store_raw_del(tx, "signals", key, sizeof(key)),
+	    STORE_OK);
+	/* A delta past the version, sealed right under its key. */
+	tdelta_init(&d, 9, "na de versie");
+	buf = msg_pack(&d.d.base, &len);
+	key_hh_n(key, HH_LO, 9);
+	assert_int_equal(store_raw_put(tx, "delta", key, sizeof(key), buf,
+	    len), STORE_OK);
+	free(buf);
+	/* A grant of a household without a standing record. */
+	tgrant_init(&g, 1, "wees");
+	buf = msg_pack(&g.base, &len);
+	key_hh_n(key, HH_NEW, 1);
+	assert_int_equal(store_raw_put(tx, "grants", key, sizeof(key), buf,
+	    len), STORE_OK);
+	free(buf);
+	wcommit(tx);
+	assert_int_equal(verify_problems(f, &sv), 4);
+	/* A body moved to another key: it does not open, and it is nobody's. */
+	fx_close(f);
+	hh16(HH_NEW2, k2);
+	hh16(HH_HI, key);
+	copy_value(f, "body", key, STORE_HHID_LEN, "body", k2, sizeof(k2));
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(verify_problems(f, &sv), 6);
+	assert_int_equal(sv.sv_households, 3);
+	assert_int_equal(verify_values(&sv, "body"), 3);
+	assert_int_equal(verify_values(&sv, "delta"), 3 * W_VERSIONS + 1);
 }
 
 /*
@@ -4556,6 +4664,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_keys_many_pages,
 		    setup_big_world, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_names_every_problem,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey_big_values, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_rekey_while_serving,
