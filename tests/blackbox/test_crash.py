@@ -335,7 +335,7 @@ def power_cut_run(ini):
     # Under valgrind and ASan a smaller record, every flush cut of it still
     # checked: the normal build covers the full size.
     points = env_int("EENPLAN_CRASH_POINTS",
-                     6 if VALGRIND else 15 if SANITIZED else 30)
+                     3 if VALGRIND else 15 if SANITIZED else 30)
     per_conn = env_int("EENPLAN_CRASH_REQUESTS",
                        12 if VALGRIND else 20 if SANITIZED else 40)
     t0 = time.monotonic()
