@@ -263,7 +263,14 @@ class Bench:
             args += ["--households", households]
         if pid:
             args += ["--watch-pid", str(pid)]
-        return self.client(label, args + list(extra))
+        before = faults(pid)
+        res = self.client(label, args + list(extra))
+        after = faults(pid)
+        if before and after and isinstance(res, dict):
+            # The daemon's page faults over the run (warm-up included).
+            res["daemon_minflt"] = after[0] - before[0]
+            res["daemon_majflt"] = after[1] - before[1]
+        return res
 
     def handshakes(self, label, server, target, mode, pid=None):
         args = ["--server", server, "--target", target, "--mode", mode,
@@ -646,6 +653,25 @@ def store_bytes(data, du=False):
         st = os.stat(f)
         t += st.st_blocks * 512 if du else st.st_size
     return t
+
+
+def faults(pid):
+    """(minor, major) page faults of process pid so far, or None."""
+    if not pid:
+        return None
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return None
+    fields = st[st.rindex(")") + 2:].split()
+    return int(fields[7]), int(fields[9])
+
+
+def med_s(xs):
+    """The median of numbers given as text (\"-\" left out), as text."""
+    v = [float(x) for x in xs if x != "-"]
+    return "%.2f" % med(v) if v else "-"
 
 
 def store_fingerprint():
@@ -1183,6 +1209,17 @@ def population_bench(b):
         print("%-28s %12s %12s %8s" % ("reads/s round %d" % (i + 1),
                                        fmt(rs[i], "/s"), fmt(rb[i], "/s"),
                                        fmt_ratio(rb[i], rs[i])))
+
+    def per_read(x):
+        ok = x.get("ok_total") or x.get("ok") or 0     # warm-up included
+        return "%.2f" % (x["daemon_minflt"] / ok) \
+            if ok and "daemon_minflt" in x else "-"
+    if warm:
+        print("%-28s %12s %12s" % ("daemon faults/read warm-up",
+                                   per_read(warm[small]), per_read(warm[big])))
+    print("%-28s %12s %12s" % ("daemon faults/read rounds",
+                               med_s([per_read(x) for x in runs[small]]),
+                               med_s([per_read(x) for x in runs[big]])))
     print("%-28s %12s %12s %8s" % ("reads/s median", fmt(med(rs), "/s"),
                                    fmt(med(rb), "/s"), fmt_ratio(med(rb), med(rs))))
     bs = res["bytes_per_household"]
