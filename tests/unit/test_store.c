@@ -201,6 +201,21 @@ msg_pack(const ProtobufCMessage *m, size_t *len)
 	return b;
 }
 
+/* m packed and put as it is (sealed right) in db under hhid | n. */
+static void
+raw_put_msg(struct stxn *tx, const char *db, const char *hhid, uint64_t n,
+    const ProtobufCMessage *m)
+{
+	uint8_t key[STORE_HHID_LEN + 8], *buf;
+	size_t len;
+
+	buf = msg_pack(m, &len);
+	key_hh_n(key, hhid, n);
+	assert_int_equal(store_raw_put(tx, db, key, sizeof(key), buf, len),
+	    STORE_OK);
+	free(buf);
+}
+
 /* Equal messages pack to equal bytes (protobuf-c packs in field order). */
 static void
 assert_msg_equal(const ProtobufCMessage *a, const ProtobufCMessage *b)
@@ -1015,8 +1030,7 @@ test_delta_snap_roundtrip(void **state)
 	struct stxn *tx, *rd;
 	EpsDelta *got;
 	EpPlan *sp;
-	uint8_t key[STORE_HHID_LEN + 8], *buf;
-	size_t stored, len;
+	size_t stored;
 	uint64_t v, before;
 
 	tx = wbegin(f);
@@ -1040,11 +1054,7 @@ test_delta_snap_roundtrip(void **state)
 	    STORE_ERR);
 	/* A delta stored under another version's key is damage. */
 	tdelta_init(&d, 3, "x");
-	buf = msg_pack(&d.d.base, &len);
-	key_hh_n(key, HH_LO, 7);
-	assert_int_equal(store_raw_put(tx, "delta", key, sizeof(key), buf,
-	    len), STORE_OK);
-	free(buf);
+	raw_put_msg(tx, "delta", HH_LO, 7, &d.d.base);
 	wcommit(tx);
 
 	rd = rbegin(f);
@@ -4109,8 +4119,6 @@ test_verify_names_every_problem(void **state)
 	struct tdelta d;
 	EpGrant g;
 	uint8_t key[STORE_HHID_LEN + 8], k2[STORE_HHID_LEN];
-	uint8_t *buf;
-	size_t len;
 
 	world_put(f);
 	assert_int_equal(verify_problems(f, &sv), 0);
@@ -4134,18 +4142,10 @@ test_verify_names_every_problem(void **state)
 	    STORE_OK);
 	/* A delta past the version, sealed right under its key. */
 	tdelta_init(&d, 9, "na de versie");
-	buf = msg_pack(&d.d.base, &len);
-	key_hh_n(key, HH_LO, 9);
-	assert_int_equal(store_raw_put(tx, "delta", key, sizeof(key), buf,
-	    len), STORE_OK);
-	free(buf);
+	raw_put_msg(tx, "delta", HH_LO, 9, &d.d.base);
 	/* A grant of a household without a standing record. */
 	tgrant_init(&g, 1, "wees");
-	buf = msg_pack(&g.base, &len);
-	key_hh_n(key, HH_NEW, 1);
-	assert_int_equal(store_raw_put(tx, "grants", key, sizeof(key), buf,
-	    len), STORE_OK);
-	free(buf);
+	raw_put_msg(tx, "grants", HH_NEW, 1, &g.base);
 	wcommit(tx);
 	assert_int_equal(verify_problems(f, &sv), 4);
 	/* A body moved to another key: it does not open, and it is nobody's. */
