@@ -19,8 +19,9 @@
  *   log       seq                   -> sealed AuditEntry (an AuditRecord
  *                                      without seq, prev_hash; its actor
  *                                      a number), appended
- *   log_hh    hh16                  => seq | CRC, DUPSORT (records naming
- *                                      the household; in the audit index's
+ *   log_hh    bucket | hh16         => seq | CRC, DUPSORT (records naming
+ *                                      the household, bucket: seq >> 16 as
+ *                                      32 bits big-endian; in the audit index's
  *                                      own environment, built off the hot
  *                                      path up to its meta "audit_indexed")
  *   log_org   org \0                => seq | CRC, DUPSORT (records by the

@@ -42,6 +42,20 @@ typedef Eenplan__Store__Actor		EpsActor;
 #define AUDIT_HASH		32
 #define AUDIT_ID_MAX		128	/* org in a log_org key */
 #define AUDIT_INDEX_CHUNK	4096	/* records per store_audit_index call */
+/*
+ * log_hh keys: the record's bucket (seq >> AUDIT_BUCKET_SHIFT, 32 bits
+ * big-endian), then the household. The entries an index step adds land in
+ * the newest bucket's few pages, not on one page per household across the
+ * whole index: with 1,000,000 households the latter was a scattered page
+ * write per audited read (tests/bench/population_io.sh). A household's
+ * query reads one range per bucket from the one its `after` falls in.
+ * AUDIT_INDEX_FORMAT in the index's meta names this layout; an index
+ * without it (keyed by the household alone) is built again at open.
+ */
+#define AUDIT_BUCKET_SHIFT	16
+#define AUDIT_HH_KEY_LEN	(4 + STORE_HHID_LEN)
+#define AUDIT_INDEX_FORMAT_META	"audit_index_format"
+#define AUDIT_INDEX_FORMAT	2
 #define ACTOR_CACHE		8
 
 /* ------------------------------------------------------------- helpers */
@@ -530,7 +544,21 @@ struct audit_scan {
 	struct actor_cache as_cache;
 	int		(*as_cb)(const EpAuditRecord *, void *);
 	void		 *as_arg;
+	int		  as_stopped;	/* the callback asked to stop */
 };
+
+/* The log_hh key of household hh16's records in seq's bucket. */
+static void
+hh_key(uint8_t out[AUDIT_HH_KEY_LEN], uint64_t seq, const uint8_t *hh16)
+{
+	uint64_t b = seq >> AUDIT_BUCKET_SHIFT;
+
+	out[0] = (uint8_t)(b >> 24);
+	out[1] = (uint8_t)(b >> 16);
+	out[2] = (uint8_t)(b >> 8);
+	out[3] = (uint8_t)b;
+	memcpy(out + 4, hh16, STORE_HHID_LEN);
+}
 
 static int
 names_household(const EpAuditRecord *r, const char *hhid)
@@ -706,6 +734,7 @@ scan_index(struct audit_scan *as, struct stxn *ix, int db, const void *keyb,
 		rc = scan_emit(as, seq, e, db);
 		entry_free(e);
 		if (rc != 0) {
+			as->as_stopped = rc > 0;
 			rc = rc > 0 ? STORE_OK : stxn_fail(tx, rc);
 			goto out;
 		}
@@ -715,6 +744,28 @@ scan_index(struct audit_scan *as, struct stxn *ix, int db, const void *keyb,
 		rc = stxn_fail(tx, stxn_mdb_fail(ix, mrc, "cursor get", db));
 out:
 	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* A household's records with after < seq <= upto: bucket by bucket. */
+static int
+scan_index_hh(struct audit_scan *as, struct stxn *ix, const uint8_t *hh16,
+    uint64_t after, uint64_t upto)
+{
+	uint8_t key[AUDIT_HH_KEY_LEN];
+	uint64_t b, first, last;
+	int rc = STORE_OK;
+
+	if (after >= upto)
+		return STORE_OK;
+	first = (after + 1) >> AUDIT_BUCKET_SHIFT;
+	last = upto >> AUDIT_BUCKET_SHIFT;
+	for (b = first; b <= last && rc == STORE_OK && !as->as_stopped;
+	    b++) {
+		hh_key(key, b << AUDIT_BUCKET_SHIFT, hh16);
+		rc = scan_index(as, ix, DB_LOG_HH, key, sizeof(key), after,
+		    upto);
+	}
 	return rc;
 }
 
@@ -787,8 +838,7 @@ store_audit_scan(struct stxn *tx, const char *hhid, const char *org,
 		if (indexed > last)
 			indexed = last;
 		if (hhid != NULL)
-			rc = scan_index(&as, ix, DB_LOG_HH, key,
-			    STORE_HHID_LEN, after, indexed);
+			rc = scan_index_hh(&as, ix, key, after, indexed);
 		else {
 			n = org_key(key, org);
 			rc = scan_index(&as, ix, DB_LOG_ORG, key, n, after,
@@ -858,7 +908,7 @@ index_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 {
 	struct index_arg *ia = arg;
 	struct stxn *tx = ia->ia_tx, *ix = ia->ia_ix;
-	uint8_t hh[STORE_HHID_LEN], ok[AUDIT_ID_MAX + 1];
+	uint8_t hh[STORE_HHID_LEN], ok[AUDIT_ID_MAX + 1], hk[AUDIT_HH_KEY_LEN];
 	EpsActor *a, *owned;
 	EpsAuditEntry *e;
 	uint64_t seq;
@@ -875,15 +925,17 @@ index_one(const MDB_val *key, const uint8_t *p, size_t len, void *arg)
 	    &eenplan__store__audit_entry__descriptor, p, len,
 	    (ProtobufCMessage **)&e)) != STORE_OK)
 		return rc;
-	if (e->household.len == STORE_HHID_LEN)
-		rc = index_put(ix, DB_LOG_HH, e->household.data,
-		    STORE_HHID_LEN, seq);
+	if (e->household.len == STORE_HHID_LEN) {
+		hh_key(hk, seq, e->household.data);
+		rc = index_put(ix, DB_LOG_HH, hk, sizeof(hk), seq);
+	}
 	for (i = 0; rc == STORE_OK && i < e->n_listed_households; i++) {
 		if (store_hhid(e->listed_households[i], hh) != 0 ||
 		    (e->household.len == STORE_HHID_LEN &&
 		    memcmp(hh, e->household.data, STORE_HHID_LEN) == 0))
 			continue;
-		rc = index_put(ix, DB_LOG_HH, hh, sizeof(hh), seq);
+		hh_key(hk, seq, hh);
+		rc = index_put(ix, DB_LOG_HH, hk, sizeof(hk), seq);
 	}
 	if (rc == STORE_OK && e->actor != 0 &&
 	    (rc = actor_find(tx, &ia->ia_cache, e->actor, &a, &owned)) ==
@@ -1013,6 +1065,9 @@ store_audit_index_reset(struct store *st)
 		rc = stxn_mdb_fail(ix, mrc, "drop", DB_LOG_HH);
 	if (rc == STORE_OK)
 		rc = store_meta_put_u64(ix, AUDIT_INDEXED_META, 0);
+	if (rc == STORE_OK)
+		rc = store_meta_put_u64(ix, AUDIT_INDEX_FORMAT_META,
+		    AUDIT_INDEX_FORMAT);
 	if (rc == STORE_OK && (rc = store_del_key(ix, DB_META,
 	    AUDIT_INDEXED_HASH_META, strlen(AUDIT_INDEXED_HASH_META))) ==
 	    STORE_NOTFOUND)
@@ -1032,10 +1087,10 @@ store_audit_index_check(struct store *st)
 	uint8_t hash[AUDIT_HASH];
 	struct stxn *rd = NULL, *ix = NULL;
 	EpsAuditEntry *e = NULL;
-	uint64_t indexed, last;
+	uint64_t indexed, last, format = 0;
 	size_t hlen = 0;
 	const char *why = NULL;
-	int rc;
+	int rc, quiet = 0;
 
 	if (st->st_index == NULL)
 		return STORE_OK;
@@ -1059,7 +1114,25 @@ store_audit_index_check(struct store *st)
 		rc = STORE_OK;
 		goto out;
 	}
-	if (rc != STORE_OK || indexed == 0)
+	if (rc != STORE_OK)
+		goto out;
+	if ((rc = store_meta_get_u64(ix, AUDIT_INDEX_FORMAT_META, &format)) ==
+	    STORE_NOTFOUND || (rc == STORE_OK && format !=
+	    AUDIT_INDEX_FORMAT)) {
+		/* Empty: only its format to record, nothing to say of it. */
+		if (indexed != 0)
+			why = "";	/* said below */
+		else
+			quiet = 1;
+		rc = STORE_OK;
+		goto out;
+	} else if (rc == STORE_CORRUPT) {
+		why = "its record of its format is damaged";
+		rc = STORE_OK;
+		goto out;
+	} else if (rc != STORE_OK)
+		goto out;
+	if (indexed == 0)
 		goto out;
 	rc = store_meta_get(ix, AUDIT_INDEXED_HASH_META, hash, sizeof(hash),
 	    &hlen);
@@ -1104,8 +1177,21 @@ out:
 	store_reader_free(rd);
 	if (rc != STORE_OK)
 		return rc;
+	if (quiet && !st->st_readonly)
+		return store_audit_index_reset(st);	/* records the format */
 	if (why == NULL)
 		return STORE_OK;
+	if (*why == '\0') {
+		log_warnx("store: the audit index is of an earlier format "
+		    "(keyed by household alone): %s", st->st_readonly ?
+		    "not used (audit queries read the log)" :
+		    "built again from the log");
+		if (!st->st_readonly)
+			return store_audit_index_reset(st);
+		store_close(st->st_index);
+		st->st_index = NULL;
+		return STORE_OK;
+	}
 	if (st->st_readonly) {
 		/* Not ours to change: gone without it, reading the log. */
 		log_warnx("store: the audit index does not belong to this log "

@@ -34,6 +34,7 @@ struct fx {
 	struct store		*st;
 	struct audit_head	 head;
 	int			 index;	/* append_n builds the indexes too */
+	size_t			 map;	/* 0: 16 MB */
 };
 
 static int
@@ -50,8 +51,8 @@ fx_open(struct fx *f)
 {
 	char err[512];
 
-	if (testkey_open(&f->st, f->env, 16u << 20, 0, 0, 0, err,
-	    sizeof(err)) == -1) {
+	if (testkey_open(&f->st, f->env, f->map ? f->map : 16u << 20, 0, 0,
+	    0, err, sizeof(err)) == -1) {
 		print_error("store_open: %s\n", err);
 		return -1;
 	}
@@ -1139,6 +1140,40 @@ test_scan_unindexed_tail(void **state)
 }
 
 /*
+ * The per-household index is kept in buckets of 65,536 records (its keys
+ * begin with seq >> 16): a scan that starts in one bucket and ends in the
+ * next, or starts right at a boundary, sees every record once, in order —
+ * indexed, and with the index ending inside the second bucket.
+ */
+static void
+test_scan_across_buckets(void **state)
+{
+	struct fx *f = *state;
+	uint64_t pending;
+	int from;
+
+	store_close(f->st);
+	f->map = (size_t)256 << 20;
+	assert_int_equal(fx_open(f), 0);
+	f->index = 0;
+	for (from = 1; from <= 65736; from += 8192)
+		append_n(f, from, from + 8191 > 65736 ? 65736 : from + 8191);
+	assert_int_equal(store_audit_index(f->st, 65540, 0, &pending),
+	    STORE_OK);
+	while (store_audit_indexed(f->st) < 65540)
+		assert_int_equal(store_audit_index(f->st, 65540, 0, &pending),
+		    STORE_OK);
+	expect_counts(f, 65500);	/* index ends in bucket 1, then log */
+	index_all(f->st);
+	assert_int_equal(store_audit_indexed(f->st), 65736);
+	expect_counts(f, 65500);	/* across the boundary */
+	expect_counts(f, 65535);	/* from the last of bucket 0 */
+	expect_counts(f, 65536);	/* from the first of bucket 1 */
+	expect_counts(f, 65000);
+	expect_counts(f, 0);		/* all of it */
+}
+
+/*
  * The indexer takes a bounded number of records per step (max), so that
  * it never holds its environment long; the rest waits its turn, pending
  * says how many, and scans still see every record.
@@ -1487,6 +1522,53 @@ rm_tree(const char *dir)
 }
 
 /*
+ * An index of the earlier format (log_hh keyed by the household alone, no
+ * audit_index_format in its meta) is built again at a read-write open:
+ * scans are right before and after, and the next open keeps the new one.
+ */
+static void
+test_index_earlier_format(void **state)
+{
+	struct fx *f = *state;
+	MDB_env *e;
+	MDB_txn *t;
+	MDB_dbi d;
+	MDB_val k;
+	uint8_t hh[16];
+	char dir[400];
+
+	f->index = 1;
+	append_n(f, 1, 4 * NREC);
+	assert_int_equal(store_audit_indexed(f->st), 4 * NREC);
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(dir, sizeof(dir), "%s/audit-index", f->env);
+	assert_int_equal(testkey_raw_begin(dir, 0, &e, &t), 0);
+	assert_int_equal(mdb_dbi_open(t, "meta", 0, &d), 0);
+	k.mv_data = "audit_index_format";
+	k.mv_size = strlen(k.mv_data);
+	assert_int_equal(mdb_del(t, d, &k, NULL), 0);
+	assert_int_equal(mdb_dbi_open(t, "log_hh", 0, &d), 0);
+	assert_int_equal(mdb_drop(t, d, 0), 0);
+	assert_int_equal(store_hhid(HH_A, hh), 0);
+	raw_legacy_put(t, d, hh, sizeof(hh), 4 * NREC);
+	assert_int_equal(mdb_txn_commit(t), 0);
+	mdb_env_close(e);
+
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(store_audit_indexed(f->st), 0);	/* reset */
+	expect_counts(f, 0);
+	index_all(f->st);
+	assert_int_equal(store_audit_indexed(f->st), 4 * NREC);
+	expect_counts(f, 0);
+	expect_counts(f, NREC);
+	store_close(f->st);
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(store_audit_indexed(f->st), 4 * NREC);	/* kept */
+	expect_counts(f, 0);
+}
+
+/*
  * A store made before the index had its own environment: log_hh, log_org
  * and meta audit_indexed in the store's own environment, no audit-index
  * directory. A read-write open drops them there; the index is built in its
@@ -1667,6 +1749,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_export, setup_chain,
 		    teardown),
 		cmocka_unit_test(test_filter_match),
+		cmocka_unit_test_setup_teardown(test_scan_across_buckets,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_unindexed_tail, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_index_step_bounded, setup,
@@ -1681,6 +1765,8 @@ main(void)
 		    setup_chain, teardown),
 		cmocka_unit_test_setup_teardown(test_index_meta_damaged,
 		    setup_chain, teardown),
+		cmocka_unit_test_setup_teardown(test_index_earlier_format,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_legacy_store, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_scan_readonly_no_index,

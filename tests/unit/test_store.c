@@ -3044,9 +3044,14 @@ target_key(struct fx *f, struct target *t)
 		util_be64_put(k, t->t_n);
 		t->t_klen = 8;
 	} else if (strcmp(t->t_db, "log_hh") == 0) {
-		/* DUPSORT: the household's key; its records are duplicates. */
-		hh16(t->t_hh, k);
-		t->t_klen = STORE_HHID_LEN;
+		/* DUPSORT: the record's bucket (seq >> 16, 32 bits), the
+		   household; its records in the bucket are duplicates. */
+		k[0] = (uint8_t)(t->t_n >> 40);
+		k[1] = (uint8_t)(t->t_n >> 32);
+		k[2] = (uint8_t)(t->t_n >> 24);
+		k[3] = (uint8_t)(t->t_n >> 16);
+		hh16(t->t_hh, k + 4);
+		t->t_klen = 4 + STORE_HHID_LEN;
 	} else if (strcmp(t->t_db, "log_org") == 0) {
 		n = strlen(t->t_org);
 		memcpy(k, t->t_org, n);
@@ -3503,8 +3508,8 @@ big_describe(struct big_target *bt, const char *db)
 		t->t_n = util_be64_get(k + STORE_HHID_LEN);
 	} else if (strcmp(db, "log_hh") == 0) {
 		/* One record each (w_hh): its seq is the id's last digits. */
-		assert_int_equal(t->t_klen, STORE_HHID_LEN);
-		util_hex(k, STORE_HHID_LEN, bt->bt_hh);
+		assert_int_equal(t->t_klen, 4 + STORE_HHID_LEN);
+		util_hex(k + 4, STORE_HHID_LEN, bt->bt_hh);
 		t->t_hh = bt->bt_hh;
 		t->t_n = strtoull(bt->bt_hh + 8, NULL, 16);
 		assert_string_equal(w_hh(t->t_n), bt->bt_hh);
