@@ -1090,7 +1090,7 @@ store_audit_index_check(struct store *st)
 	uint64_t indexed, last, format = 0;
 	size_t hlen = 0;
 	const char *why = NULL;
-	int rc, quiet = 0;
+	int rc, quiet = 0, old_format = 0;
 
 	if (st->st_index == NULL)
 		return STORE_OK;
@@ -1121,7 +1121,7 @@ store_audit_index_check(struct store *st)
 	    AUDIT_INDEX_FORMAT)) {
 		/* Empty: only its format to record, nothing to say of it. */
 		if (indexed != 0)
-			why = "";	/* said below */
+			old_format = 1;
 		else
 			quiet = 1;
 		rc = STORE_OK;
@@ -1179,9 +1179,7 @@ out:
 		return rc;
 	if (quiet && !st->st_readonly)
 		return store_audit_index_reset(st);	/* records the format */
-	if (why == NULL)
-		return STORE_OK;
-	if (*why == '\0') {
+	if (old_format) {
 		log_warnx("store: the audit index is of an earlier format "
 		    "(keyed by household alone): %s", st->st_readonly ?
 		    "not used (audit queries read the log)" :
@@ -1192,6 +1190,8 @@ out:
 		st->st_index = NULL;
 		return STORE_OK;
 	}
+	if (why == NULL)
+		return STORE_OK;
 	if (st->st_readonly) {
 		/* Not ours to change: gone without it, reading the log. */
 		log_warnx("store: the audit index does not belong to this log "

@@ -8,7 +8,9 @@ set -eu
 BIN=$1; POP=$2; INI=${3:-}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd); P=$ROOT/certs/demo
 TMP=$(mktemp -d /tmp/population-io.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+pid=
+# The daemon stopped before its copy of the store goes, on any exit.
+trap '[ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$TMP"' EXIT
 printf '[limits]\nmap_max = 68719476736\nmax_connections = 4096\nwrite_rate = 1073741824\nwrite_burst = 17179869184\n' > $TMP/run.ini
 [ -z "$INI" ] || cat "$INI" >> $TMP/run.ini
 cp -r "$POP/data" $TMP/data; cp "$POP/store.key" $TMP/store.key; sync
@@ -22,6 +24,7 @@ snap > $TMP/a
 $B --mix get=1 --duration 10 --warmup 0 2>&1 | awk '$1=="get" {print "run", $2, "p50", $8, "p99", $12}' | tee $TMP/run
 snap > $TMP/b
 kill $pid; wait $pid 2>/dev/null || true
+pid=
 python3 - $TMP/a $TMP/b $TMP/run <<'PY'
 import sys
 def rd(p):
