@@ -359,8 +359,21 @@ def storage_full_refuses_reads_too():
     check(mark not in r.out and r.out.strip() == "",
           "plan show on a full store printed: %r" % r.out[:300])
     # A write: refused. Pages the log's checkpoint held come free when the
-    # next one is taken, so a small note may still fit: each that does is
-    # counted, and the writes must end in a refusal.
+    # next one is taken, so small notes may still fit: each that does is
+    # counted, and the writes must end in a refusal. First over one
+    # connection until the store refuses (each note takes room for good, so
+    # this ends), then through the command line, which must say so.
+    with Raw(d, "wmo") as c:
+        for i in range(5000):
+            r = c.call(req_mutate(rid + 1 + i, hh, mut_add_note(
+                1, "klein %d" % i)))
+            if r.code != 0:
+                break
+            writes += 1
+        eq(r.code_name, "RESOURCE_EXHAUSTED", "a small write on a full "
+           "store (after %d)" % writes)
+        check(r.body_field is None and mark.encode() not in r.raw,
+              "the refused write carries plan data: %r" % r)
     for i in range(50):
         r = cli(d, "wmo", "note", "add", hh, "--domain", "financien",
                 "--text", "nog een %d" % i)
