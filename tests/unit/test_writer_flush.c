@@ -35,6 +35,33 @@
 
 static atomic_uint	t_flushes;	/* fdatasync calls returned */
 
+static pthread_mutex_t	t_mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	t_cond = PTHREAD_COND_INITIALIZER;
+/*
+ * test_flushers_overlap: the next flush of a log file (wal.0, wal.1) waits,
+ * before it flushes anything, until t_log_release.
+ */
+static int	t_log_gate;	/* under t_mtx */
+static int	t_log_held;	/* under t_mtx: a log flush is waiting */
+static int	t_log_release;	/* under t_mtx */
+static unsigned	t_post_order;	/* under t_mtx: answers so far */
+
+static int
+is_log_fd(int fd)
+{
+	char link[64], path[512];
+	ssize_t n;
+	const char *b;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if ((n = readlink(link, path, sizeof(path) - 1)) <= 0)
+		return 0;
+	path[n] = '\0';
+	b = strrchr(path, '/');
+	b = b != NULL ? b + 1 : path;
+	return strcmp(b, "wal.0") == 0 || strcmp(b, "wal.1") == 0;
+}
+
 int
 fdatasync(int fd)
 {
@@ -43,13 +70,20 @@ fdatasync(int fd)
 
 	if (real == NULL)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+	pthread_mutex_lock(&t_mtx);
+	if (t_log_gate && is_log_fd(fd)) {
+		t_log_gate = 0;
+		t_log_held = 1;
+		pthread_cond_broadcast(&t_cond);
+		while (!t_log_release)
+			pthread_cond_wait(&t_cond, &t_mtx);
+		t_log_held = 0;
+	}
+	pthread_mutex_unlock(&t_mtx);
 	rc = real(fd);
 	atomic_fetch_add(&t_flushes, 1);
 	return rc;
 }
-
-static pthread_mutex_t	t_mtx = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t	t_cond = PTHREAD_COND_INITIALIZER;
 
 struct fjob {
 	struct wjob	 fj_job;	/* first: the writer hands this back */
@@ -57,6 +91,7 @@ struct fjob {
 	int		 fj_gate;	/* wait in exec until t_open */
 	int		 fj_entered;
 	int		 fj_posted;
+	unsigned	 fj_order;	/* its place among the answers */
 	unsigned	 fj_flushes_exec;	/* flushes done when exec ran */
 	unsigned	 fj_flushes_post;	/* ... when posted */
 };
@@ -71,6 +106,7 @@ fj_post(struct wjob *j)
 	pthread_mutex_lock(&t_mtx);
 	fj->fj_flushes_post = atomic_load(&t_flushes);
 	fj->fj_posted = 1;
+	fj->fj_order = ++t_post_order;
 	pthread_cond_broadcast(&t_cond);
 	pthread_mutex_unlock(&t_mtx);
 }
@@ -154,7 +190,7 @@ struct fx {
 };
 
 static int
-setup(void **state)
+setup_log(void **state, int with_log)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	const char *t = getenv("TMPDIR");
@@ -168,21 +204,40 @@ setup(void **state)
 		return -1;
 	snprintf(env, sizeof(env), "%s/db", f->dir);
 	if (testkey_open(&f->st, env, 16u << 20, 0, 0, 1, err,
-	    sizeof(err)) == -1 ||
+	    sizeof(err)) == -1 || (with_log && store_wal_start(f->st, 60000,
+	    1, err, sizeof(err)) == -1) ||
 	    (f->w = writer_start(f->st, err, sizeof(err))) == NULL) {
 		print_error("%s\n", err);
 		return -1;
 	}
 	who_init();
 	t_open = 0;
+	t_log_gate = t_log_held = t_log_release = 0;
 	*state = f;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_log(state, 0);
+}
+
+static int
+setup_wal(void **state)
+{
+	return setup_log(state, 1);
 }
 
 static int
 teardown(void **state)
 {
 	struct fx *f = *state;
+
+	pthread_mutex_lock(&t_mtx);
+	t_log_release = 1;
+	pthread_cond_broadcast(&t_cond);
+	pthread_mutex_unlock(&t_mtx);
 
 	writer_free(f->w);
 	audit_record_free(f->a.fj_job.wj_audit);
@@ -258,11 +313,47 @@ test_next_batch(void **state)
 	assert_true(b.fj_flushes_post >= b.fj_flushes_exec + 2);
 }
 
+/*
+ * With the log: while one flusher's flush of batch a has not returned, the
+ * other takes batch b and flushes it; that flush began after a's record
+ * was written, so it answers a, then b — before a's own flush returns.
+ * With one flusher (or answers tied to their own flush) b would wait.
+ */
+static void
+test_flushers_overlap(void **state)
+{
+	struct fx *f = *state;
+	static struct fjob b;	/* answered after a failed wait too */
+	int held;
+
+	pthread_mutex_lock(&t_mtx);
+	t_log_gate = 1;
+	pthread_mutex_unlock(&t_mtx);
+	fj_init(&f->a, 1, 0, 6);
+	writer_submit(f->w, &f->a.fj_job);
+	WAIT_UNTIL(t_log_held);
+	fj_init(&b, 1, 0, 7);
+	writer_submit(f->w, &b.fj_job);
+	WAIT_UNTIL(f->a.fj_posted && b.fj_posted);
+	pthread_mutex_lock(&t_mtx);
+	held = t_log_held;
+	pthread_mutex_unlock(&t_mtx);
+	audit_record_free(b.fj_job.wj_audit);
+	assert_true(held);	/* a's own flush still waits */
+	assert_int_equal(f->a.fj_job.wj_rc, STORE_OK);
+	assert_int_equal(b.fj_job.wj_rc, STORE_OK);
+	assert_true(f->a.fj_order < b.fj_order);
+	/* b's flush, after both records were written: one at least. */
+	assert_true(f->a.fj_flushes_post > f->a.fj_flushes_exec);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flushers_overlap,
+		    setup_wal, teardown),
 		cmocka_unit_test_setup_teardown(test_next_batch, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_empty_batch_after_a_change,
