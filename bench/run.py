@@ -331,8 +331,16 @@ class Bench:
     def stop_daemon(self, p):
         rc = self.stop(p, timeout=120)
         if rc != 0:
+            # The temporary directory goes at exit: keep the daemon's log
+            # beside the run's other logs.
+            kept = os.path.join(self.logdir, os.path.basename(
+                os.path.dirname(p.log)) + "-eenpland.log")
+            try:
+                shutil.copy(p.log, kept)
+            except OSError:
+                kept = p.log
             raise RuntimeError("eenpland exited with status %s; see %s"
-                               % (rc, p.log))
+                               % (rc, kept))
 
     # --- populations, cached in BUILD/bench/pop-N
 
