@@ -8,14 +8,15 @@
  * record appended before it began) and only then answers the batch — and
  * any batch before it still waiting for a flush of its own, oldest first
  * (WRITER_FLUSHERS): the writer runs the next batch while the disk works,
- * so a cycle costs the larger of the two, not their sum. Readers (and the next batch) see a batch before
- * it is durable, but nothing they learn from it leaves before it is: every
- * answer goes out through a batch of its own (its audit record), after
- * that batch's flush, and flushes cover the log in order. The writer waits
+ * so a cycle costs the larger of the two, not their sum. Readers (and the
+ * next batch) see a batch before it is durable, but nothing they learn
+ * from it leaves before it is: every answer goes out through a batch of
+ * its own (its audit record), after that batch's flush, and flushes cover
+ * the log in order. The writer waits
  * while a batch it handed over is not yet taken by a flusher, so at most
  * WRITER_FLUSHERS batches are being flushed and one waits; the jobs that
- * arrive meanwhile make the next batch larger. Without the log, LMDB's own order, as
- * follows.
+ * arrive meanwhile make the next batch larger. Without the log, LMDB's own
+ * order, as follows.
  *
  * Why an answer never leaves before what it acknowledges survives a power
  * cut at any instant (tested by tests/blackbox/test_crash.py):
@@ -750,10 +751,10 @@ writer_flusher(void *arg)
 static void
 writer_flush_stop(struct writer *w)
 {
-	if (!w->w_fl_started)
-		return;
 	int i;
 
+	if (!w->w_fl_started)
+		return;
 	pthread_mutex_lock(&w->w_fl_mtx);
 	w->w_fl_stopping = 1;
 	pthread_cond_broadcast(&w->w_fl_cond);
