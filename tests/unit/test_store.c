@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include <lmdb.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "log.h"
 #include "util.h"
@@ -2857,6 +2859,106 @@ test_seal_value(void **state)
 	    out), 0);
 }
 
+/* The nonce of a sealed frame. */
+static void
+frame_nonce(const uint8_t *frame, uint8_t nonce[SEAL_NONCE_LEN])
+{
+	memcpy(nonce, frame + 5, SEAL_NONCE_LEN);
+}
+
+/*
+ * Nonces come from draws of many (seal.c, SEAL_NONCE_BATCH): no two frames
+ * share one across several draws, and a child of a fork draws afresh
+ * rather than hand out the nonce its parent hands out next.
+ */
+static void
+test_seal_nonces(void **state)
+{
+	enum { N = 1000 };
+	static uint8_t seen[N][SEAL_NONCE_LEN];
+	static const char pt[] = "x";
+	uint8_t frame[sizeof(pt) + SEAL_OVERHEAD], mine[SEAL_NONCE_LEN];
+	uint8_t theirs[SEAL_NONCE_LEN], zero[SEAL_NONCE_LEN] = { 0 };
+	struct seal_key k;
+	size_t i, j;
+	int fds[2], st;
+	pid_t pid;
+
+	(void)state;
+	testkey(&k, 0);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(seal_value(&k, NULL, 0, pt, sizeof(pt), frame),
+		    0);
+		frame_nonce(frame, seen[i]);
+		assert_memory_not_equal(seen[i], zero, SEAL_NONCE_LEN);
+		for (j = 0; j < i; j++)
+			assert_memory_not_equal(seen[i], seen[j],
+			    SEAL_NONCE_LEN);
+	}
+	/* Mid-draw: the child must not take what the parent takes next. */
+	assert_int_equal(pipe(fds), 0);
+	assert_true((pid = fork()) >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (seal_value(&k, NULL, 0, pt, sizeof(pt), frame) != 0)
+			_exit(1);
+		frame_nonce(frame, mine);
+		_exit(write(fds[1], mine, sizeof(mine)) == sizeof(mine) ? 0 : 1);
+	}
+	close(fds[1]);
+	assert_int_equal(seal_value(&k, NULL, 0, pt, sizeof(pt), frame), 0);
+	frame_nonce(frame, mine);
+	assert_int_equal(read(fds[0], theirs, sizeof(theirs)), sizeof(theirs));
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_memory_not_equal(mine, theirs, SEAL_NONCE_LEN);
+}
+
+/*
+ * The index hash is HMAC-SHA-256 (org, NUL, subject) under the index key,
+ * its first SEAL_INDEX_LEN bytes, whichever key the thread's context was
+ * keyed with last (seal.c keeps one keyed context per thread).
+ */
+static void
+test_seal_index_hash(void **state)
+{
+	static const char *names[][2] = {
+		{ "lev", "CN=a.devries" }, { "gemeente", "CN=b" },
+		{ "", "" }, { "lev", "CN=a.devries" },
+	};
+	uint8_t got[SEAL_INDEX_LEN], md[EVP_MAX_MD_SIZE], msg[64];
+	struct seal_key keys[2];
+	unsigned int mdlen;
+	size_t i, r, ol, sl;
+
+	(void)state;
+	testkey(&keys[0], 0);
+	testkey(&keys[1], 1);
+	for (r = 0; r < 3; r++) {
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			/* The same key twice running, then the other. */
+			const struct seal_key *k = &keys[(i + r) / 2 % 2];
+
+			ol = strlen(names[i][0]);
+			sl = strlen(names[i][1]);
+			memcpy(msg, names[i][0], ol);
+			msg[ol] = '\0';
+			memcpy(msg + ol + 1, names[i][1], sl);
+			assert_non_null(HMAC(EVP_sha256(), k->sk_key,
+			    SEAL_KEY_LEN, msg, ol + sl + 1, md, &mdlen));
+			assert_int_equal(seal_index_hash(k, names[i][0],
+			    names[i][1], got), 0);
+			assert_memory_equal(got, md, SEAL_INDEX_LEN);
+		}
+	}
+	/* Different keys, different hashes. */
+	assert_int_equal(seal_index_hash(&keys[0], "lev", "CN=x", got), 0);
+	assert_int_equal(seal_index_hash(&keys[1], "lev", "CN=x", md), 0);
+	assert_memory_not_equal(got, md, SEAL_INDEX_LEN);
+	seal_thread_done();
+}
+
 /* --------------------------------------------- damage: keys and values */
 
 struct target {
@@ -4658,6 +4760,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_key_file, setup, teardown),
 		cmocka_unit_test(test_seal_value),
+		cmocka_unit_test(test_seal_nonces),
+		cmocka_unit_test(test_seal_index_hash),
 		cmocka_unit_test_setup_teardown(test_damage_probes_intact,
 		    setup_world, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_keys, setup_world,
