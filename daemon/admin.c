@@ -423,6 +423,7 @@ admin_start(struct admin *a)
 		fatal("admin: read transaction");
 	if (pthread_create(&a->a_thread, NULL, admin_main, a) != 0)
 		fatalx("admin: cannot start its thread");
+	util_thread_name(a->a_thread, "admin");
 	a->a_running = 1;
 }
 

@@ -318,6 +318,9 @@ struct anchor {
 	struct audit_head	 an_latest;	/* committed (under an_mtx) */
 	struct audit_head	 an_written;	/* in the file (anchor thread) */
 	int			 an_stopping;	/* under an_mtx */
+	int			 an_idle;	/* under an_mtx: waiting for a new
+						   head (only then is it woken) */
+	uint64_t		 an_wakeups;	/* under an_mtx: for tests */
 	int			 an_failed;	/* the last write failed: said once */
 };
 
@@ -389,21 +392,29 @@ anchor_main(void *arg)
 
 	pthread_mutex_lock(&an->an_mtx);
 	for (;;) {
+		an->an_idle = 1;
 		while (!an->an_stopping && an->an_latest.ah_seq ==
-		    an->an_written.ah_seq)
+		    an->an_written.ah_seq) {
 			pthread_cond_wait(&an->an_cond, &an->an_mtx);
+			an->an_wakeups++;
+		}
+		an->an_idle = 0;
 		h = an->an_latest;
 		stopping = an->an_stopping;
 		pthread_mutex_unlock(&an->an_mtx);
 		anchor_flush(an, &h, stopping);
 		if (stopping)
 			break;
-		/* At most one write a second, however many batches commit. */
+		/*
+		 * At most one write a second, however many batches commit;
+		 * and no wake-up per commit meanwhile (anchor_committed
+		 * signals only an idle thread): only a stop ends the wait.
+		 */
 		util_deadline_ms(&ts, ANCHOR_INTERVAL_US / 1000);
 		pthread_mutex_lock(&an->an_mtx);
 		while (!an->an_stopping && pthread_cond_timedwait(&an->an_cond,
 		    &an->an_mtx, &ts) == 0)
-			;
+			an->an_wakeups++;
 	}
 	return NULL;
 }
@@ -448,6 +459,7 @@ anchor_start(struct store *st, const char *path, char *err, size_t errlen)
 		free(an);
 		return NULL;
 	}
+	util_thread_name(an->an_thread, "anchor");
 	return an;
 }
 
@@ -461,9 +473,25 @@ anchor_committed(const struct audit_head *h, void *arg)
 	pthread_mutex_lock(&an->an_mtx);
 	if (h->ah_seq != an->an_latest.ah_seq) {
 		an->an_latest = *h;
-		pthread_cond_signal(&an->an_cond);
+		/*
+		 * Busy, or in its interval: it takes the latest head when
+		 * it comes back, and the writer pays no wake-up for it.
+		 */
+		if (an->an_idle)
+			pthread_cond_signal(&an->an_cond);
 	}
 	pthread_mutex_unlock(&an->an_mtx);
+}
+
+uint64_t
+anchor_wakeups(struct anchor *an)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&an->an_mtx);
+	n = an->an_wakeups;
+	pthread_mutex_unlock(&an->an_mtx);
+	return n;
 }
 
 /* After the writer has stopped: the last head is written and logged. */

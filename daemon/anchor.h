@@ -83,5 +83,7 @@ struct anchor *anchor_start(struct store *, const char *path,
 	    char *err, size_t errlen);
 void	anchor_committed(const struct audit_head *, void *anchor);
 void	anchor_stop(struct anchor *);
+/* Times the thread woke from a wait (for tests: not one per commit). */
+uint64_t anchor_wakeups(struct anchor *);
 
 #endif

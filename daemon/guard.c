@@ -166,6 +166,7 @@ guard_start(struct store *st, void (*stop)(void *), void *arg, char *err,
 		free(g);
 		return NULL;
 	}
+	util_thread_name(g->g_thread, "guard");
 	return g;
 }
 

@@ -386,8 +386,10 @@ log_start(void)
 		}
 		log_conds_monotonic = 1;
 	}
-	if (pthread_create(&log_thread, NULL, log_thread_main, NULL) == 0)
+	if (pthread_create(&log_thread, NULL, log_thread_main, NULL) == 0) {
+		util_thread_name(log_thread, "log");
 		log_running = 1;
+	}
 	pthread_mutex_unlock(&log_mtx);
 }
 

@@ -1155,6 +1155,9 @@ server_run(struct server *srv)
 		if (pthread_create(&srv->s_workers[i].w_thread, NULL,
 		    worker_main, &srv->s_workers[i]) != 0)
 			fatalx("cannot start worker %d", i);
+		else
+			util_thread_name(srv->s_workers[i].w_thread,
+			    "worker%d", i);
 	{
 		struct timeval trim = { SERVER_TRIM_TICK_S, 0 };
 

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,6 +22,19 @@ util_now_us(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+util_thread_name(pthread_t t, const char *fmt, ...)
+{
+	char name[16];	/* Linux: 15 characters and the NUL */
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof(name), fmt, ap);
+	va_end(ap);
+	/* Only a name: a failure changes nothing else. */
+	(void)pthread_setname_np(t, name);
 }
 
 int

@@ -12,6 +12,9 @@
 
 /* Microseconds since the epoch, UTC (CLOCK_REALTIME). */
 int64_t	util_now_us(void);
+/* Names a thread for top -H, perf and /proc (15 characters kept). */
+void	util_thread_name(pthread_t, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 /*
  * Timed waits: a condition variable whose pthread_cond_timedwait deadlines
  * are on CLOCK_MONOTONIC (a wall clock set back by NTP or an operator

@@ -1121,6 +1121,7 @@ wal_start(struct wal **out, const char *dir, MDB_env *env, const char *boot,
 		snprintf(err, errlen, "wal: no checkpoint thread");
 		goto fail_mark;
 	}
+	util_thread_name(w->w_thread, "checkpoint");
 	w->w_started = 1;
 	if (mdb_env_set_flags(env, MDB_NOSYNC, 1) != 0) {
 		snprintf(err, errlen, "wal: MDB_NOSYNC refused");

@@ -1068,6 +1068,8 @@ writer_start(struct store *st, char *err, size_t errlen)
 			writer_flush_stop(w);
 			goto fail_fl;
 		}
+		util_thread_name(w->w_fl_thread[w->w_fl_started], "flusher%d",
+		    w->w_fl_started);
 		w->w_fl_started++;
 	}
 	metrics_writer_beat();
@@ -1076,6 +1078,7 @@ writer_start(struct store *st, char *err, size_t errlen)
 		writer_flush_stop(w);
 		goto fail_fl;
 	}
+	util_thread_name(w->w_thread, "writer");
 	/* Test only: the indexer never runs (the writer's steps alone). */
 	if (getenv("EENPLAN_TEST_NO_INDEXER") != NULL)
 		log_warnx("writer: EENPLAN_TEST_NO_INDEXER is set: no indexer "
@@ -1084,8 +1087,10 @@ writer_start(struct store *st, char *err, size_t errlen)
 	    w)) != 0)
 		log_warnx("writer: indexer thread: %s (queries read the log "
 		    "past the audit index)", strerror(rc));
-	else
+	else {
+		util_thread_name(w->w_ix_thread, "indexer");
 		w->w_ix_started = 1;
+	}
 	return w;
 fail_fl:
 	pthread_cond_destroy(&w->w_fl_taken);

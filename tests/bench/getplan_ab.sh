@@ -20,6 +20,12 @@ POP0=$ROOT/build/bench/pop-100000
 TMP=$(mktemp -d /tmp/getplan-ab.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 printf '[limits]\nmap_max = 68719476736\nmax_connections = 4096\nwrite_rate = 1073741824\nwrite_burst = 17179869184\n' > "$TMP/extra.ini"
+# The op's line (rate and latencies), then the daemon's CPU per request in
+# the window (eenplan-bench --watch-pid): less at the mercy of the disk's
+# drift than the rate, though the batch sizes it depends on are not.
+CPU='$1==op { split(p, f, " "); line=$2; for (i = 1; i in f; i += 2) { n = substr(f[i+1], 2) + 0; line = line " " f[i] " " $n }; rate=$2+0 }
+/server CPU/ { for (i = 1; i <= NF; i++) if ($i == "server") cpu = $(i+2) + 0 }
+END { printf "%s cpu %.0f us/req\n", line, (rate > 0 ? cpu * 1e6 / rate : 0) }'
 for r in $(seq 1 "$R"); do
 	for arg in "$@"; do
 		ini=
@@ -39,9 +45,9 @@ for r in $(seq 1 "$R"); do
 		pid=$!
 		sleep 2
 		$B --mix get=1 --duration 3 --warmup 1 > /dev/null 2>&1
-		peak=$($B --mix get=1 --duration 5 2>&1 | awk '$1=="get" {print $2, "p50", $8, "p99", $12}')
-		open=$($B --mix get=1 --duration 8 --rate "$RATE" 2>&1 | awk '$1=="get" {print $2, "p50", $8, "p99", $12, "p999", $14}')
-		mut=$($B --mix mutate=1 --duration 5 2>&1 | awk '$1=="mutate" {print $2, "p50", $8, "p99", $12}')
+		peak=$($B --mix get=1 --duration 5 --watch-pid $pid 2>&1 | awk -v op=get -v p='p50 $8 p99 $12' "$CPU")
+		open=$($B --mix get=1 --duration 8 --rate "$RATE" --watch-pid $pid 2>&1 | awk -v op=get -v p='p50 $8 p99 $12 p999 $14' "$CPU")
+		mut=$($B --mix mutate=1 --duration 5 --watch-pid $pid 2>&1 | awk -v op=mutate -v p='p50 $8 p99 $12' "$CPU")
 		echo "$bin${ini:+ +$ini} | peak $peak | open@$RATE $open | mutate $mut"
 		kill "$pid"
 		wait "$pid" 2> /dev/null || true

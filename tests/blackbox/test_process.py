@@ -299,3 +299,23 @@ def other_user_cannot_switch():
            "files in data_dir after the refusal")
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+@test
+def threads_are_named():
+    """Every thread says what it is (top -H, perf, /proc/PID/task/*/comm):
+    the workers, the writer and its flushers, the indexer, the checkpoint,
+    the anchor, the guard, the log."""
+    d = harness.shared()
+    names = set()
+    task = "/proc/%d/task" % d.proc.pid
+    for tid in os.listdir(task):
+        try:
+            with open(os.path.join(task, tid, "comm")) as f:
+                names.add(f.read().strip())
+        except FileNotFoundError:
+            pass                # a thread that ended meanwhile
+    want = {"worker0", "writer", "flusher0", "flusher1", "indexer",
+            "checkpoint", "anchor", "guard", "log"}
+    check(want <= names, "threads not named: %s (names: %s)"
+          % (sorted(want - names), sorted(names)))

@@ -951,6 +951,55 @@ test_anchor_thread(void **state)
 	assert_memory_equal(got.ah_hash, f->head.ah_hash, AUDIT_HASH_LEN);
 }
 
+/*
+ * Commits in the anchor's interval wake it no more (each used to, and the
+ * writer paid a wake-up per commit): the head after the interval is the
+ * latest one all the same.
+ */
+static void
+test_anchor_interval_quiet(void **state)
+{
+	struct fx *f = *state;
+	struct audit_head got;
+	struct anchor *an;
+	char path[400], err[512];
+	uint64_t woke;
+	int present, i;
+
+	snprintf(path, sizeof(path), "%s/audit.head", f->dir);
+	assert_int_equal(anchor_startup(f->st, path, 0, err, sizeof(err)), 0);
+	assert_non_null(an = anchor_start(f->st, path, err, sizeof(err)));
+	rec_add(f, NOW, NULL);
+	anchor_committed(&f->head, an);
+	/* The first head is written at once, then the interval begins. */
+	for (i = 0; i < 500; i++) {
+		assert_int_equal(anchor_read(path, &got, &present, err,
+		    sizeof(err)), 1);
+		if (got.ah_seq == 1)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(got.ah_seq, 1);
+	woke = anchor_wakeups(an);
+	for (i = 0; i < 40; i++) {
+		rec_add(f, NOW, NULL);
+		anchor_committed(&f->head, an);
+		usleep(1000);
+	}
+	/* 40 commits in (at most) the interval: not one wake-up. */
+	assert_int_equal(anchor_wakeups(an), woke);
+	for (i = 0; i < 500; i++) {
+		assert_int_equal(anchor_read(path, &got, &present, err,
+		    sizeof(err)), 1);
+		if (got.ah_seq == 41)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(got.ah_seq, 41);
+	assert_memory_equal(got.ah_hash, f->head.ah_hash, AUDIT_HASH_LEN);
+	anchor_stop(an);
+}
+
 int
 main(void)
 {
@@ -972,6 +1021,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test(test_anchor_text),
 		cmocka_unit_test_setup_teardown(test_anchor_file_and_compare,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anchor_interval_quiet,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_anchor_thread, setup,
 		    teardown),
