@@ -81,6 +81,14 @@ struct call_check {
 	int		cc_op;		/* enum consent_op */
 	int		cc_access;
 	uint32_t	cc_scope;
+	/*
+	 * The stored standing record the decision was made on (unset: the
+	 * writer decides again in full), the moment it was made for, and
+	 * until when its grants stay as they were (consent_decision).
+	 */
+	struct store_stamp cc_stamp;
+	int64_t		cc_at;
+	int64_t		cc_until;
 };
 
 struct call {
@@ -155,12 +163,18 @@ int	call_check_hhid(struct call *, const char *hhid);
 /* Starts the audit record for this call (action = operation name). */
 void	call_audit_begin(struct call *, const char *action, const char *hhid);
 /*
- * The answer reveals household hhid under decision d for op: the writer
- * decides again in the commit's transaction, and a decision that no longer
- * allows it drops the answer (PERMISSION_DENIED, so recorded). 0 or -1.
+ * The answer reveals household h (loaded by household_load) under its
+ * decision h_dec for op: the writer decides again in the commit's
+ * transaction, and a decision that no longer allows it drops the answer
+ * (PERMISSION_DENIED, so recorded). 0 or -1.
  */
-int	call_check(struct call *, const char *hhid, int op,
-	    const struct consent_decision *d);
+int	call_check(struct call *, const struct household *h, int op);
+/*
+ * How many such decisions the writer made again in full (opening the
+ * record) since start, rather than finding the decided-on record unchanged
+ * and no grant begun or ended since: for tests.
+ */
+uint64_t call_rechecks_in_full(void);
 
 /* The read txn of the calling worker, begun; NULL (with status set) on error. */
 struct stxn *call_reader(struct call *);

@@ -225,9 +225,20 @@ consent_evaluate(const struct consent_conf *conf, const struct principal *pr,
 	if (out == NULL)
 		return;
 	memset(out, 0, sizeof(*out));
+	out->cd_until = INT64_MAX;
 	if (conf == NULL || pr == NULL)
 		return;
 	out->cd_no_regisseur = 1;
+	for (i = 0; grants != NULL && i < ngrants; i++) {
+		if (grants[i]->revoked_at != 0)
+			continue;
+		if (grants[i]->valid_from > now &&
+		    grants[i]->valid_from < out->cd_until)
+			out->cd_until = grants[i]->valid_from;
+		if (grants[i]->valid_until > now &&
+		    grants[i]->valid_until < out->cd_until)
+			out->cd_until = grants[i]->valid_until;
+	}
 	for (i = 0; grants != NULL && i < ngrants; i++) {
 		if (grants[i]->access == EENPLAN__V1__ACCESS__ACCESS_MANAGE &&
 		    !grants[i]->break_glass && consent_grant_active(grants[i], now))

@@ -82,6 +82,9 @@ struct consent_decision {
 					   ceilings (who may RENOUNCE) */
 	int		cd_no_regisseur; /* no active manage grant: the household
 					   dismissed its regisseur */
+	int64_t		cd_until;	/* the first moment after now a grant
+					   begins or ends (INT64_MAX: none): the
+					   same grants decide the same until then */
 };
 
 /* What the policy reads of a household besides its grants. */

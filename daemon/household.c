@@ -51,6 +51,8 @@ household_decide(const struct household_conf *hc, struct household *h,
 	size_t i;
 
 	memset(&h->h_dec, 0, sizeof(h->h_dec));
+	memset(&h->h_stamp, 0, sizeof(h->h_stamp));
+	h->h_now = now;
 	free(h->h_purpose);
 	h->h_purpose = NULL;
 	if (h->h_rec == NULL)
@@ -74,15 +76,19 @@ household_load(struct stxn *t, const struct household_conf *hc,
     const struct principal *who, const char *hhid, int64_t now,
     struct household *h)
 {
+	struct store_stamp stamp;
 	int rc;
 
 	memset(h, 0, sizeof(*h));
 	snprintf(h->h_id, sizeof(h->h_id), "%s", hhid != NULL ? hhid : "");
-	if ((rc = store_hh_get(t, hhid, &h->h_rec)) != STORE_OK)
+	if ((rc = store_hh_get_stamped(t, hhid, &h->h_rec, &stamp)) !=
+	    STORE_OK)
 		return rc;
 	h->h_gen0 = h->h_gen_saved = h->h_gen_evented =
 	    h->h_rec->consent_gen;
-	return household_decide(hc, h, who, now);
+	if ((rc = household_decide(hc, h, who, now)) == STORE_OK)
+		h->h_stamp = stamp;	/* decided on exactly those bytes */
+	return rc;
 }
 
 void

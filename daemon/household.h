@@ -49,6 +49,10 @@ struct household {
 	uint64_t		 h_gen0;	/* consent generation as loaded */
 	uint64_t		 h_gen_saved;	/* the last one with its state stored */
 	uint64_t		 h_gen_evented;	/* the last one an event named */
+	struct store_stamp	 h_stamp;	/* of the stored record h_dec was
+						   decided on; unset once decided
+						   again (the record may differ) */
+	int64_t			 h_now;		/* the moment h_dec is for */
 };
 
 /* What an event says besides its kind (household_event). */

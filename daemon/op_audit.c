@@ -218,7 +218,7 @@ aq_household(struct call *ca, struct stxn *t, struct household *h,
 		    "or its regisseur reads the household's access log");
 		return -1;
 	}
-	if (call_check(ca, hhid, CONSENT_OP_READ_AUDIT, &h->h_dec) != 0) {
+	if (call_check(ca, h, CONSENT_OP_READ_AUDIT) != 0) {
 		call_status(ca, CODE(INTERNAL), "out of memory");
 		return -1;
 	}

@@ -488,7 +488,7 @@ op_list_consent(struct call *ca)
 			goto oom;
 		r->n_grants++;
 	}
-	if (call_check(ca, h.h_id, CONSENT_OP_LIST_CONSENT, &h.h_dec) != 0)
+	if (call_check(ca, &h, CONSENT_OP_LIST_CONSENT) != 0)
 		goto oom;
 	audit_record_set(ca->ca_audit, CODE(OK), h.h_purpose,
 	    "%zu grant(s)%s", r->n_grants,

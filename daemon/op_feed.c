@@ -272,7 +272,7 @@ ls_household(struct call *ca, struct stxn *t, struct household *h,
 			return rc;
 		r->signals[r->n_signals++] = sg;
 	}
-	return call_check(ca, h->h_id, CONSENT_OP_LIST_CONSENT, &h->h_dec) ==
+	return call_check(ca, h, CONSENT_OP_LIST_CONSENT) ==
 	    0 ? STORE_OK : STORE_ERR;
 }
 

@@ -423,7 +423,7 @@ op_get_plan(struct call *ca)
 	}
 	call_frame(ca, buf, off, len);
 	buf = NULL;
-	if (call_check(ca, h.h_id, CONSENT_OP_READ, d) != 0) {
+	if (call_check(ca, &h, CONSENT_OP_READ) != 0) {
 		call_status(ca, CODE(INTERNAL), "out of memory");
 		goto out;
 	}
@@ -707,7 +707,7 @@ op_get_history(struct call *ca)
 		r->more = 1;
 		r->next_after_version = v - 1;
 	}
-	if (call_check(ca, h.h_id, CONSENT_OP_READ, d) != 0)
+	if (call_check(ca, &h, CONSENT_OP_READ) != 0)
 		goto oom;
 	/* What the reader was shown, not what was loaded for it. */
 	audit_record_set(ca->ca_audit, CODE(OK), h.h_purpose,
@@ -862,7 +862,7 @@ list_one(struct call *ca, struct stxn *t, const char *hhid,
 		r->households[r->n_households] = summary_new(&h);
 		if (r->households[r->n_households] == NULL ||
 		    audit_record_reveal(ca->ca_audit, hhid) != 0 ||
-		    call_check(ca, hhid, CONSENT_OP_READ, &h.h_dec) != 0) {
+		    call_check(ca, &h, CONSENT_OP_READ) != 0) {
 			call_status(ca, CODE(INTERNAL), "out of memory");
 			ret = -1;
 		} else

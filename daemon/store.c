@@ -796,20 +796,92 @@ store_delta_free(EpsDelta *d)
 		protobuf_c_message_free_unpacked(&d->base, NULL);
 }
 
+static void
+hh_stamp_of(const MDB_val *v, struct store_stamp *s)
+{
+	const uint8_t *p = v->mv_data;
+	uint32_t n = (uint32_t)v->mv_size;
+
+	memset(s, 0, sizeof(*s));
+	if (!store_dbs[DB_HH].sd_sealed || v->mv_size < SEAL_OVERHEAD ||
+	    v->mv_size > UINT32_MAX)
+		return;
+	s->ss_b[0] = (uint8_t)(n >> 24);
+	s->ss_b[1] = (uint8_t)(n >> 16);
+	s->ss_b[2] = (uint8_t)(n >> 8);
+	s->ss_b[3] = (uint8_t)n;
+	memcpy(s->ss_b + 4, p, SEAL_HDR_LEN);
+	memcpy(s->ss_b + 4 + SEAL_HDR_LEN, p + v->mv_size - SEAL_TAG_LEN,
+	    SEAL_TAG_LEN);
+	s->ss_set = 1;
+}
+
+int
+store_stamp_equal(const struct store_stamp *a, const struct store_stamp *b)
+{
+	return a->ss_set && b->ss_set &&
+	    CRYPTO_memcmp(a->ss_b, b->ss_b, sizeof(a->ss_b)) == 0;
+}
+
+int
+store_hh_stamp(struct stxn *tx, const char *hhid, struct store_stamp *s)
+{
+	uint8_t key[STORE_HHID_LEN];
+	MDB_val k, v;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if ((rc = stxn_readable(tx)) != STORE_OK)
+		return rc;
+	if (store_hhid(hhid, key) != 0)
+		return STORE_NOTFOUND;
+	k.mv_data = key;
+	k.mv_size = sizeof(key);
+	if ((rc = store_lookup(tx, DB_HH, &k, &v, 0)) != STORE_OK)
+		return rc;
+	hh_stamp_of(&v, s);
+	return STORE_OK;
+}
+
 int
 store_hh_get(struct stxn *tx, const char *hhid, EpsHousehold **out)
 {
+	return store_hh_get_stamped(tx, hhid, out, NULL);
+}
+
+int
+store_hh_get_stamped(struct stxn *tx, const char *hhid, EpsHousehold **out,
+    struct store_stamp *stamp)
+{
 	uint8_t key[STORE_HHID_LEN];
 	ProtobufCMessage *m;
+	const uint8_t *p;
+	uint8_t *owned;
+	MDB_val k, v;
+	size_t len;
 	int rc;
 
 	*out = NULL;
+	if (stamp != NULL)
+		memset(stamp, 0, sizeof(*stamp));
 	if (store_hhid(hhid, key) != 0)
 		return STORE_NOTFOUND;
-	rc = store_get_msg(tx, DB_HH, key, sizeof(key), 0,
-	    &eenplan__store__household__descriptor, &m);
+	if ((rc = stxn_readable(tx)) != STORE_OK)
+		return rc;
+	k.mv_data = key;
+	k.mv_size = sizeof(key);
+	if ((rc = store_lookup(tx, DB_HH, &k, &v, 1)) != STORE_OK)
+		return rc;
+	if ((rc = stxn_fail(tx, frame_open(tx, DB_HH, &k, &v, 0, 0, &p, &len,
+	    &owned))) != STORE_OK)
+		return rc;
+	rc = store_unpack(tx, DB_HH, key, sizeof(key),
+	    &eenplan__store__household__descriptor, p, len, &m);
+	owned_free(owned, len);
 	if (rc != STORE_OK)
 		return rc;
+	if (stamp != NULL)
+		hh_stamp_of(&v, stamp);
 	*out = (EpsHousehold *)m;
 	if ((*out)->household_id == NULL ||
 	    strcmp((*out)->household_id, hhid) != 0) {

@@ -183,6 +183,29 @@ int	store_hhid(const char *hex, uint8_t out[STORE_HHID_LEN]);
 /* The standing record; STORE_NOTFOUND when there is none. */
 int	store_hh_get(struct stxn *, const char *hhid, EpsHousehold **out)
 	    __attribute__((warn_unused_result));
+/*
+ * What tells one stored standing record from any other without opening it:
+ * its length and its sealed frame's header (version, key id and the nonce,
+ * drawn afresh for every seal and never twice) and tag. Two equal stamps are
+ * the same stored bytes. ss_set 0: none taken (an unsealed database).
+ */
+#define STORE_STAMP_LEN	(4 + SEAL_HDR_LEN + SEAL_TAG_LEN)
+struct store_stamp {
+	uint8_t		ss_b[STORE_STAMP_LEN];
+	int		ss_set;
+};
+/* store_hh_get, and the stamp of the bytes it opened (stamp may be NULL). */
+int	store_hh_get_stamped(struct stxn *, const char *hhid,
+	    EpsHousehold **out, struct store_stamp *)
+	    __attribute__((warn_unused_result));
+/*
+ * The stamp of household hhid's standing record as t has it, the record
+ * neither opened nor checked: STORE_OK, STORE_NOTFOUND, or an error.
+ */
+int	store_hh_stamp(struct stxn *, const char *hhid, struct store_stamp *)
+	    __attribute__((warn_unused_result));
+/* Both taken and equal. */
+int	store_stamp_equal(const struct store_stamp *, const struct store_stamp *);
 int	store_hh_put(struct stxn *, const EpsHousehold *)
 	    __attribute__((warn_unused_result));
 void	store_hh_free(EpsHousehold *);

@@ -946,6 +946,98 @@ test_validity_edges(void **state)
 	assert_false(consent_grant_active(NULL, NOW));
 }
 
+static unsigned
+lcg(unsigned *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return *s >> 16;
+}
+
+/* The decision's fields, cd_until aside. */
+static int
+decision_same(const struct consent_decision *a,
+    const struct consent_decision *b)
+{
+	return a->cd_access == b->cd_access && a->cd_scope == b->cd_scope &&
+	    a->cd_member == b->cd_member &&
+	    a->cd_regisseur == b->cd_regisseur &&
+	    a->cd_break_glass == b->cd_break_glass &&
+	    a->cd_grant_id == b->cd_grant_id &&
+	    a->cd_write_scope == b->cd_write_scope &&
+	    a->cd_matching == b->cd_matching &&
+	    a->cd_no_regisseur == b->cd_no_regisseur;
+}
+
+/*
+ * cd_until, on which the writer relies to keep a read's decision without
+ * deciding again (call_check): over random sets of grants beginning,
+ * ending and revoked around now, the decision is the same at every moment
+ * from now up to cd_until (it may end sooner than the decision changes: a
+ * window that never opens counts too), and cd_until is a moment a grant
+ * not revoked begins or ends. One grant open now: its end.
+ */
+static void
+test_decided_until(void **state)
+{
+	struct principal pros[2];
+	struct household hh;
+	struct consent_decision d, e;
+	EpGrant g[4], *gl[4];
+	unsigned seed = 20261203;
+	int round, i, changed;
+	int64_t t;
+
+	(void)state;
+	pros[0] = who("lev", "s.bakker", ROLE_PRO);
+	pros[1] = who("gemeente", "regie-1", ROLE_PRO);
+	household_init(&hh, "gemeente", "regie-1", ROLE_PRO);
+	for (round = 0; round < 5000; round++) {
+		const struct principal *pr = &pros[lcg(&seed) % 2];
+		size_t n = 1 + lcg(&seed) % 4;
+
+		for (i = 0; i < (int)n; i++) {
+			grant_init(&g[i], (uint64_t)i + 1,
+			    lcg(&seed) % 2 ? "lev" : "gemeente",
+			    lcg(&seed) % 3 == 0 ? "regie-1" : "",
+			    (int)(1 + lcg(&seed) % 3));
+			if (lcg(&seed) % 2)
+				g[i].valid_from = NOW - 20 +
+				    (int64_t)(lcg(&seed) % 60);
+			if (lcg(&seed) % 2)
+				g[i].valid_until = NOW - 20 +
+				    (int64_t)(lcg(&seed) % 60);
+			if (lcg(&seed) % 5 == 0)
+				g[i].revoked_at = NOW - 30;
+			gl[i] = &g[i];
+		}
+		consent_evaluate(&conf_on, pr, NULL, gl, n, NOW, &d);
+		assert_true(d.cd_until > NOW);
+		for (t = NOW; t < d.cd_until && t < NOW + 100; t++) {
+			consent_evaluate(&conf_on, pr, NULL, gl, n, t, &e);
+			assert_true(decision_same(&d, &e));
+		}
+		if (d.cd_until == INT64_MAX) {
+			for (i = 0; i < (int)n; i++)
+				assert_int_equal(consent_grant_active(&g[i],
+				    NOW), consent_grant_active(&g[i],
+				    NOW + 1000000));
+			continue;
+		}
+		/* A moment a grant not revoked begins or ends, at the least. */
+		for (i = 0, changed = 0; i < (int)n; i++)
+			changed |= g[i].revoked_at == 0 &&
+			    (g[i].valid_from == d.cd_until ||
+			    g[i].valid_until == d.cd_until);
+		assert_true(changed);
+	}
+	grant_init(&g[0], 1, "lev", "", A_READ);
+	g[0].valid_from = NOW - 10;
+	g[0].valid_until = NOW + 10;
+	consent_evaluate(&conf_on, &pros[0], NULL, gl, 1, NOW, &d);
+	assert_int_equal(d.cd_access, A_READ);
+	assert_true(d.cd_until == NOW + 10);
+}
+
 static void
 test_expired_at_now(void **state)
 {
@@ -1600,6 +1692,7 @@ main(void)
 		cmocka_unit_test(test_manage_ceilings),
 		cmocka_unit_test(test_manage_holder),
 		cmocka_unit_test(test_validity_edges),
+		cmocka_unit_test(test_decided_until),
 		cmocka_unit_test(test_expired_at_now),
 		cmocka_unit_test(test_members),
 		cmocka_unit_test(test_allows_defends),

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "call.h"
 #include "config.h"
 #include "dispatch.h"
@@ -783,6 +784,255 @@ test_revoked_while_waiting(void **state)
 	free(hh);
 }
 
+/* ------------------------------------- a read's decision, again at commit */
+
+/* A job that holds the writer until released: what lies behind it waits. */
+struct gate {
+	struct wjob	g_job;
+	pthread_mutex_t	g_mtx;
+	pthread_cond_t	g_cond;
+	int		g_in;		/* the writer is inside */
+	int		g_open;
+};
+
+static int
+gate_exec(struct wjob *j, struct stxn *t)
+{
+	struct gate *g = (struct gate *)j;
+
+	(void)t;
+	pthread_mutex_lock(&g->g_mtx);
+	g->g_in = 1;
+	pthread_cond_broadcast(&g->g_cond);
+	while (!g->g_open)
+		pthread_cond_wait(&g->g_cond, &g->g_mtx);
+	pthread_mutex_unlock(&g->g_mtx);
+	return 0;
+}
+
+static void
+gate_post(struct wjob *j)
+{
+	fx_post(F, j);
+}
+
+static void
+gate_done(struct wjob *j)
+{
+	(void)j;
+}
+
+static void
+gate_shut(struct fx *f, struct gate *g, const struct principal *who)
+{
+	memset(g, 0, sizeof(*g));
+	pthread_mutex_init(&g->g_mtx, NULL);
+	pthread_cond_init(&g->g_cond, NULL);
+	g->g_job.wj_exec = gate_exec;
+	g->g_job.wj_readonly = 1;
+	g->g_job.wj_post = gate_post;
+	g->g_job.wj_done = gate_done;
+	g->g_job.wj_arg = f;
+	g->g_job.wj_audit = audit_record_new(who, "Gate", NULL, NOW);
+	assert_non_null(g->g_job.wj_audit);
+	writer_submit(f->w, &g->g_job);
+	pthread_mutex_lock(&g->g_mtx);
+	while (!g->g_in)
+		pthread_cond_wait(&g->g_cond, &g->g_mtx);
+	pthread_mutex_unlock(&g->g_mtx);
+}
+
+static void
+gate_open(struct gate *g)
+{
+	pthread_mutex_lock(&g->g_mtx);
+	g->g_open = 1;
+	pthread_cond_broadcast(&g->g_cond);
+	pthread_mutex_unlock(&g->g_mtx);
+}
+
+static void
+gate_free(struct gate *g)
+{
+	audit_record_free(g->g_job.wj_audit);
+	pthread_mutex_destroy(&g->g_mtx);
+	pthread_cond_destroy(&g->g_cond);
+}
+
+/* Dispatches rq as who without waiting for its answer (calls_finish). */
+static void
+call_start(struct fx *f, const struct principal *who, EpRequest *rq)
+{
+	struct call_sink sink;
+	struct call *ca;
+	EpRequest *copy;
+	size_t len;
+	uint8_t *buf;
+
+	memset(&sink, 0, sizeof(sink));
+	sink.cs_send = fx_send;
+	sink.cs_live = fx_live;
+	sink.cs_arg = f;
+	sink.cs_max_frame = f->conf.c_max_frame;
+	assert_non_null(ca = call_new(&f->env_, &sink, who, 1u << 24));
+	len = eenplan__v1__request__get_packed_size(rq);
+	assert_non_null(buf = malloc(len + 1));
+	eenplan__v1__request__pack(rq, buf);
+	copy = eenplan__v1__request__unpack(&ca->ca_budget.wb_alloc, len, buf);
+	free(buf);
+	assert_non_null(copy);
+	dispatch_request(ca, copy);
+}
+
+/*
+ * Completes posted jobs until n answers came; out[k] is the answer whose
+ * request id is k + 1 (ids 1..n).
+ */
+static void
+calls_finish(struct fx *f, size_t n, EpResponse **out)
+{
+	struct wjob *j;
+	size_t got = 0;
+	EpResponse *r;
+
+	memset(out, 0, n * sizeof(*out));
+	while (got < n) {
+		pthread_mutex_lock(&f->mtx);
+		while (f->done == NULL)
+			pthread_cond_wait(&f->cond, &f->mtx);
+		j = f->done;
+		f->done = j->wj_next;
+		pthread_mutex_unlock(&f->mtx);
+		free(f->frame);
+		f->frame = NULL;
+		f->frame_len = 0;
+		j->wj_done(j);
+		if (f->frame == NULL)
+			continue;
+		assert_true(f->frame_len > 4);
+		r = eenplan__v1__response__unpack(NULL, f->frame_len - 4,
+		    f->frame + 4);
+		assert_non_null(r);
+		assert_true(r->id >= 1 && r->id <= n && out[r->id - 1] == NULL);
+		out[r->id - 1] = r;
+		got++;
+	}
+}
+
+static uint64_t
+grant_to(struct fx *f, const struct principal *who, const char *hh,
+    const char *org, int64_t until)
+{
+	EpRequest rq = EENPLAN__V1__REQUEST__INIT;
+	Eenplan__V1__GrantConsentRequest gc =
+	    EENPLAN__V1__GRANT_CONSENT_REQUEST__INIT;
+	EpGrant g = EENPLAN__V1__GRANT__INIT;
+	EpResponse *r;
+	uint64_t id;
+
+	g.grantee_org = (char *)(uintptr_t)org;
+	g.access = EENPLAN__V1__ACCESS__ACCESS_READ;
+	g.purpose = "wijkverpleging";
+	g.form_reference = "FORM-2";
+	g.valid_until = until;
+	gc.household_id = (char *)(uintptr_t)hh;
+	gc.grant = &g;
+	rq.id = 3;
+	rq.body_case = EENPLAN__V1__REQUEST__BODY_GRANT_CONSENT;
+	rq.grant_consent = &gc;
+	r = call_as(f, who, &rq);
+	assert_int_equal(code_of(r), 0);
+	assert_non_null(r->grant_consent->grant);
+	id = r->grant_consent->grant->id;
+	eenplan__v1__response__free_unpacked(r, NULL);
+	return id;
+}
+
+static void
+get_plan_rq(EpRequest *rq, Eenplan__V1__GetPlanRequest *gp, const char *hh,
+    uint64_t id)
+{
+	eenplan__v1__request__init(rq);
+	eenplan__v1__get_plan_request__init(gp);
+	gp->household_id = (char *)(uintptr_t)hh;
+	rq->id = id;
+	rq->body_case = EENPLAN__V1__REQUEST__BODY_GET_PLAN;
+	rq->get_plan = gp;
+}
+
+/*
+ * A read is decided on the worker's snapshot and again in the writer's
+ * commit. The writer skips opening the standing record when it holds the
+ * bytes the read was decided on and no grant began or ended since: an
+ * unchanged household is served without a second decision in full; a
+ * revoke committed between the worker's decision and the commit (queued
+ * ahead of the read in the writer) and a grant that ran out in between
+ * each make the writer decide in full, and refuse.
+ */
+static void
+test_read_decided_again_at_commit(void **state)
+{
+	struct fx *f = *state;
+	struct principal wmo, nurse;
+	Eenplan__V1__RevokeConsentRequest rv =
+	    EENPLAN__V1__REVOKE_CONSENT_REQUEST__INIT;
+	Eenplan__V1__GetPlanRequest gp;
+	EpRequest rq, rrq = EENPLAN__V1__REQUEST__INIT;
+	EpResponse *r, *two[2];
+	struct gate g;
+	uint64_t full, gid;
+	char *hh;
+
+	principal_set(&wmo, "gemeente", "a.devries", 4);
+	principal_set(&nurse, "savant", "n.jansen", 4);
+	hh = create_household(f, &wmo);
+	gid = grant_to(f, &wmo, hh, "savant", 0);
+
+	/* Unchanged: served, and the writer did not decide in full. */
+	full = call_rechecks_in_full();
+	get_plan_rq(&rq, &gp, hh, 1);
+	r = call_as(f, &nurse, &rq);
+	assert_int_equal(code_of(r), 0);
+	eenplan__v1__response__free_unpacked(r, NULL);
+	assert_int_equal(call_rechecks_in_full(), full);
+
+	/* A revoke ahead of the read in the writer, after its decision. */
+	gate_shut(f, &g, &wmo);
+	rv.household_id = hh;
+	rv.grant_id = gid;
+	rv.form_reference = "FORM-3";
+	rrq.id = 1;
+	rrq.body_case = EENPLAN__V1__REQUEST__BODY_REVOKE_CONSENT;
+	rrq.revoke_consent = &rv;
+	call_start(f, &wmo, &rrq);
+	get_plan_rq(&rq, &gp, hh, 2);
+	call_start(f, &nurse, &rq);	/* decided here: the grant holds */
+	gate_open(&g);
+	calls_finish(f, 2, two);
+	gate_free(&g);
+	assert_int_equal(code_of(two[0]), 0);
+	assert_int_equal(code_of(two[1]), EENPLAN__V1__CODE__PERMISSION_DENIED);
+	assert_null(two[1]->get_plan);
+	assert_int_equal(call_rechecks_in_full(), full + 1);
+	eenplan__v1__response__free_unpacked(two[0], NULL);
+	eenplan__v1__response__free_unpacked(two[1], NULL);
+
+	/* A grant that runs out while the read waits in the writer. */
+	gid = grant_to(f, &wmo, hh, "savant", util_now_us() + 300000);
+	gate_shut(f, &g, &wmo);
+	get_plan_rq(&rq, &gp, hh, 1);
+	call_start(f, &nurse, &rq);	/* decided here: the grant holds */
+	usleep(400000);
+	gate_open(&g);
+	calls_finish(f, 1, two);
+	gate_free(&g);
+	assert_int_equal(code_of(two[0]), EENPLAN__V1__CODE__PERMISSION_DENIED);
+	assert_null(two[0]->get_plan);
+	assert_int_equal(call_rechecks_in_full(), full + 2);
+	eenplan__v1__response__free_unpacked(two[0], NULL);
+	free(hh);
+}
+
 /*
  * A scoped reader's last version at or before an old one: right for every
  * version and scope, and found reading no more deltas than lie between two
@@ -858,6 +1108,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scoped_walk_is_bounded,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_read_decided_again_at_commit, setup, teardown),
 	};
 
 	log_init(0, "test_household");

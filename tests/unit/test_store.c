@@ -906,6 +906,54 @@ test_hh_roundtrip(void **state)
 	rdone(rd);
 }
 
+/*
+ * A standing record's stamp (call_check): the one store_hh_get_stamped took
+ * of the bytes it opened equals the one store_hh_stamp takes unopened, in
+ * the same txn and in a later one; the same record put again (sealed
+ * afresh) has another; another household's differs; none for a miss.
+ */
+static void
+test_hh_stamp(void **state)
+{
+	struct fx *f = *state;
+	struct store_stamp s1, s2, s3, sb;
+	struct thh a, b;
+	struct stxn *tx, *rd;
+	EpsHousehold *h;
+
+	thh_init(&a, HH_MID, 7, "Jansen", "burger-1");
+	thh_init(&b, HH_LO, 2, "de Vries", "burger-9");
+	tx = wbegin(f);
+	assert_int_equal(store_hh_put(tx, &a.h), STORE_OK);
+	assert_int_equal(store_hh_put(tx, &b.h), STORE_OK);
+	assert_int_equal(store_hh_get_stamped(tx, HH_MID, &h, &s1), STORE_OK);
+	assert_msg_equal(&h->base, &a.h.base);
+	store_hh_free(h);
+	assert_true(s1.ss_set);
+	assert_int_equal(store_hh_stamp(tx, HH_MID, &s2), STORE_OK);
+	assert_true(store_stamp_equal(&s1, &s2));
+	assert_int_equal(store_hh_stamp(tx, HH_LO, &sb), STORE_OK);
+	assert_false(store_stamp_equal(&s1, &sb));
+	wcommit(tx);
+
+	rd = rbegin(f);
+	assert_int_equal(store_hh_stamp(rd, HH_MID, &s2), STORE_OK);
+	assert_true(store_stamp_equal(&s1, &s2));
+	assert_int_equal(store_hh_stamp(rd, HH_NONE, &s3), STORE_NOTFOUND);
+	assert_false(s3.ss_set);
+	assert_false(store_stamp_equal(&s3, &s3));	/* unset: never equal */
+	rdone(rd);
+
+	tx = wbegin(f);
+	assert_int_equal(store_hh_put(tx, &a.h), STORE_OK);	/* the same */
+	assert_int_equal(store_hh_stamp(tx, HH_MID, &s2), STORE_OK);
+	assert_false(store_stamp_equal(&s1, &s2));
+	assert_int_equal(store_hh_get_stamped(tx, HH_MID, &h, &s3), STORE_OK);
+	store_hh_free(h);
+	assert_true(store_stamp_equal(&s2, &s3));
+	wcommit(tx);
+}
+
 /* A record stored (well sealed) under another household's key is damage. */
 static void
 test_hh_names_other_household(void **state)
@@ -4688,6 +4736,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_open_needs_the_key,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hh_roundtrip, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_hh_stamp, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_hh_names_other_household,
 		    setup, teardown),
