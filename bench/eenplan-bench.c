@@ -253,9 +253,14 @@ proc_cpu_ticks(long pid)
 	return total;
 }
 
-/* Busy and total jiffies of the whole machine (first line of /proc/stat). */
+/*
+ * Busy, total and stolen jiffies of the whole machine (first line of
+ * /proc/stat). Steal — time the hypervisor ran something else while a
+ * virtual CPU of ours had work — counts as busy: it is time our processes
+ * wanted and did not get, and it varies from hour to hour on a shared host.
+ */
 static int
-proc_machine_ticks(long long *busy, long long *total)
+proc_machine_ticks(long long *busy, long long *total, long long *steal)
 {
 	long long v[8] = { 0 };
 	FILE *f;
@@ -271,6 +276,7 @@ proc_machine_ticks(long long *busy, long long *total)
 	/* user nice system idle iowait irq softirq steal */
 	*total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
 	*busy = *total - v[3] - v[4];
+	*steal = v[7];
 	return 0;
 }
 
@@ -675,6 +681,7 @@ struct window {
 	double		 w_cpu;		/* client CPU seconds in the window */
 	double		 w_server_cpu;	/* server CPU seconds, -1 unknown */
 	double		 w_machine_cpu;	/* the whole machine's, -1 unknown */
+	double		 w_steal;	/* of it, stolen by the host (CPU s) */
 };
 
 static void
@@ -703,7 +710,7 @@ bench_start_load(struct bench *b)
 static void
 bench_measure(struct bench *b, struct window *w)
 {
-	long long t0 = -1, t1, mb0 = 0, mt0 = 0, mb1, mt1;
+	long long t0 = -1, t1, mb0 = 0, mt0 = 0, ms0 = 0, mb1, mt1, ms1;
 	double c0;
 	int i, m0;
 
@@ -713,7 +720,7 @@ bench_measure(struct bench *b, struct window *w)
 	b->b_phase = PH_MEASURE;
 	b->b_t_measure = bench_now();
 	c0 = cpu_seconds();
-	m0 = proc_machine_ticks(&mb0, &mt0);
+	m0 = proc_machine_ticks(&mb0, &mt0, &ms0);
 	if (b->b_o.o_watch_pid > 0)
 		t0 = proc_cpu_ticks(b->b_o.o_watch_pid);
 	loop_until(b, b->b_t_measure + (int64_t)(b->b_o.o_duration * 1e9), NULL);
@@ -725,9 +732,14 @@ bench_measure(struct bench *b, struct window *w)
 	if (t0 >= 0 && (t1 = proc_cpu_ticks(b->b_o.o_watch_pid)) >= 0)
 		w->w_server_cpu = (double)(t1 - t0) / (double)sysconf(_SC_CLK_TCK);
 	w->w_machine_cpu = -1;
-	if (m0 == 0 && proc_machine_ticks(&mb1, &mt1) == 0 && mt1 > mt0)
+	w->w_steal = 0;
+	if (m0 == 0 && proc_machine_ticks(&mb1, &mt1, &ms1) == 0 &&
+	    mt1 > mt0) {
 		w->w_machine_cpu = (double)(mb1 - mb0) / (double)(mt1 - mt0) *
 		    (double)sysconf(_SC_NPROCESSORS_ONLN) * w->w_seconds;
+		w->w_steal = (double)(ms1 - ms0) / (double)(mt1 - mt0) *
+		    (double)sysconf(_SC_NPROCESSORS_ONLN) * w->w_seconds;
+	}
 	loop_until(b, bench_now() + (int64_t)(BENCH_DRAIN_SECONDS * 1e9),
 	    done_drained);
 	for (i = 0; i < b->b_o.o_conns; i++)
@@ -912,8 +924,9 @@ report_load(struct bench *b, const struct window *w)
 	if (w->w_server_cpu >= 0)
 		printf(", server CPU %.2f cores", w->w_server_cpu / w->w_seconds);
 	if (w->w_machine_cpu >= 0)
-		printf(", whole machine %.2f of %ld cores", w->w_machine_cpu /
-		    w->w_seconds, sysconf(_SC_NPROCESSORS_ONLN));
+		printf(", whole machine %.2f of %ld cores (%.2f stolen by "
+		    "the host)", w->w_machine_cpu / w->w_seconds,
+		    sysconf(_SC_NPROCESSORS_ONLN), w->w_steal / w->w_seconds);
 	printf("; non-OK answers %llu (whole run %llu), unanswered %llu, "
 	    "connections failed %d, lost %d\n", (unsigned long long)err,
 	    (unsigned long long)b->b_err_total,
@@ -939,9 +952,12 @@ report_load(struct bench *b, const struct window *w)
 	if (w->w_server_cpu >= 0)
 		json_object_set_new(j, "server_cpu_cores",
 		    json_real(w->w_server_cpu / w->w_seconds));
-	if (w->w_machine_cpu >= 0)
+	if (w->w_machine_cpu >= 0) {
 		json_object_set_new(j, "machine_cpu_cores",
 		    json_real(w->w_machine_cpu / w->w_seconds));
+		json_object_set_new(j, "steal_cpu_cores",
+		    json_real(w->w_steal / w->w_seconds));
+	}
 	if (o->o_rate > 0) {
 		json_object_set_new(j, "rate", json_real(o->o_rate));
 		json_object_set_new(j, "backlog_max",

@@ -720,6 +720,8 @@ def summary(label, r):
         s += " server %.2f" % r["server_cpu_cores"]
     if "machine_cpu_cores" in r:
         s += " machine %.2f" % r["machine_cpu_cores"]
+    if "steal_cpu_cores" in r:
+        s += " (stolen %.2f)" % r["steal_cpu_cores"]
     bad = r.get("non_ok_total", 0) + r.get("unanswered", 0)
     s += "  non-OK %d" % bad
     if r.get("connect_failures") or r.get("connections_lost"):
@@ -746,8 +748,18 @@ def other_load(runs):
     if not xs:
         return None
     worst = max(xs)
-    return {"median": statistics.median(x for x, _ in xs), "max": worst[0],
-            "max_run": worst[1]}
+    res = {"median": statistics.median(x for x, _ in xs), "max": worst[0],
+           "max_run": worst[1]}
+    # Of it, what the host took from our virtual CPUs (steal): shared
+    # hosts vary by the hour, and a round with much of it is slower for
+    # every program alike.
+    st = [(r["steal_cpu_cores"], "%s %d" % (key, i + 1))
+          for key, lst in runs.items() for i, r in enumerate(lst)
+          if r and "steal_cpu_cores" in r]
+    if st:
+        res["steal_median"] = statistics.median(x for x, _ in st)
+        res["steal_max"], res["steal_max_run"] = max(st)
+    return res
 
 
 def run_errors(r):
@@ -1008,6 +1020,11 @@ def markdown(result):
         notes.append("Other processes used a median %.2f (max %.2f) of the "
                      "%d cores while we measured." % (o["median"], o["max"],
                                                       m["cores"]))
+        if "steal_median" in o:
+            notes.append("Of that, the host took (steal) a median %.2f "
+                         "(max %.2f, %s) of our cores." % (
+                             o["steal_median"], o["steal_max"],
+                             o["steal_max_run"]))
     if result.get("problems"):
         notes.append("Not clean: " + "; ".join(result["problems"]))
     else:
@@ -1239,6 +1256,10 @@ def population_bench(b):
     if o:
         print("other load on the machine while measuring: median %.2f, max "
               "%.2f cores (%s)" % (o["median"], o["max"], o["max_run"]))
+        if "steal_median" in o:
+            print("of it stolen by the host: median %.2f, max %.2f cores "
+                  "(%s)" % (o["steal_median"], o["steal_max"],
+                            o["steal_max_run"]))
         res["other_load"] = o
         with open(os.path.join(b.outdir, "population.json"), "w") as f:
             json.dump(res, f, indent=1)

@@ -22,10 +22,11 @@ trap 'rm -rf "$TMP"' EXIT
 printf '[limits]\nmap_max = 68719476736\nmax_connections = 4096\nwrite_rate = 1073741824\nwrite_burst = 17179869184\n' > "$TMP/extra.ini"
 # The op's line (rate and latencies), then the daemon's CPU per request in
 # the window (eenplan-bench --watch-pid): less at the mercy of the disk's
-# drift than the rate, though the batch sizes it depends on are not.
+# drift than the rate, though the batch sizes it depends on are not; and
+# the cores the host took from the machine (steal) in that window.
 CPU='$1==op { split(p, f, " "); line=$2; for (i = 1; i in f; i += 2) { n = substr(f[i+1], 2) + 0; line = line " " f[i] " " $n }; rate=$2+0 }
-/server CPU/ { for (i = 1; i <= NF; i++) if ($i == "server") cpu = $(i+2) + 0 }
-END { printf "%s cpu %.0f us/req\n", line, (rate > 0 ? cpu * 1e6 / rate : 0) }'
+/server CPU/ { for (i = 1; i <= NF; i++) { if ($i == "server") cpu = $(i+2) + 0; if ($i == "stolen") { st = $(i-1); sub(/\(/, "", st) } } }
+END { printf "%s cpu %.0f us/req stolen %.2f\n", line, (rate > 0 ? cpu * 1e6 / rate : 0), st + 0 }'
 for r in $(seq 1 "$R"); do
 	for arg in "$@"; do
 		ini=
