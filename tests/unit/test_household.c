@@ -215,6 +215,8 @@ teardown(void **state)
 	return 0;
 }
 
+static void call_start(struct fx *, const struct principal *, EpRequest *);
+
 /*
  * Runs one request as who, as a worker would: dispatch, then wait for the
  * writer and complete the call here. Returns the answer (free with
@@ -223,30 +225,12 @@ teardown(void **state)
 static EpResponse *
 call_as(struct fx *f, const struct principal *who, EpRequest *rq)
 {
-	struct call_sink sink;
-	struct call *ca;
-	EpRequest *copy;
 	struct wjob *j;
-	size_t len;
-	uint8_t *buf;
 
-	memset(&sink, 0, sizeof(sink));
-	sink.cs_send = fx_send;
-	sink.cs_live = fx_live;
-	sink.cs_arg = f;
-	sink.cs_max_frame = f->conf.c_max_frame;
-	assert_non_null(ca = call_new(&f->env_, &sink, who, 1u << 24));
-	/* The request as the connection would decode it: within the budget. */
-	len = eenplan__v1__request__get_packed_size(rq);
-	assert_non_null(buf = malloc(len + 1));
-	eenplan__v1__request__pack(rq, buf);
-	copy = eenplan__v1__request__unpack(&ca->ca_budget.wb_alloc, len, buf);
-	free(buf);
-	assert_non_null(copy);
 	free(f->frame);
 	f->frame = NULL;
 	f->frame_len = 0;
-	dispatch_request(ca, copy);
+	call_start(f, who, rq);
 	while (f->frame == NULL) {
 		pthread_mutex_lock(&f->mtx);
 		while (f->done == NULL)
@@ -859,7 +843,11 @@ gate_free(struct gate *g)
 	pthread_cond_destroy(&g->g_cond);
 }
 
-/* Dispatches rq as who without waiting for its answer (calls_finish). */
+/*
+ * Dispatches rq as who, as a worker would, without waiting for its answer
+ * (call_as waits for it; calls_finish for several). The request as the
+ * connection would decode it: within the call's budget.
+ */
 static void
 call_start(struct fx *f, const struct principal *who, EpRequest *rq)
 {
