@@ -714,6 +714,36 @@ worker_fd_slots(struct worker *w, int nfds)
 	event_set_log_callback(NULL);
 }
 
+/*
+ * A worker's event base. With epoll's change list, the changes to what a
+ * descriptor is watched for are kept until the next epoll_wait and then
+ * made at once, so a change undone in the same turn costs no system call.
+ * That is every answer: the TLS bufferevent starts watching for writability
+ * when the answer enters its output buffer, writes it at once, and stops
+ * watching once the buffer is empty — two epoll_ctl calls per answer
+ * without the list (strace at the peak: 1.8 per GetPlan), none with it.
+ * libevent warns that the list misbehaves with descriptors duplicated by
+ * dup(): the daemon duplicates none (sockets come from accept, the
+ * mailboxes are libevent's own).
+ */
+static struct event_base *
+worker_base_new(void)
+{
+	struct event_config *cfg;
+	struct event_base *b;
+
+	if ((cfg = event_config_new()) == NULL)
+		return NULL;
+	if (event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST)
+	    != 0) {
+		event_config_free(cfg);
+		return NULL;
+	}
+	b = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return b;
+}
+
 static void
 worker_init(struct server *srv, struct worker *w, int id)
 {
@@ -723,7 +753,7 @@ worker_init(struct server *srv, struct worker *w, int id)
 	STAILQ_INIT(&w->w_fdq);
 	pthread_mutex_init(&w->w_fdq_mtx, NULL);
 	pthread_mutex_init(&w->w_mailbox.mb_mtx, NULL);
-	if ((w->w_base = event_base_new()) == NULL)
+	if ((w->w_base = worker_base_new()) == NULL)
 		fatalx("worker %d: event_base_new failed", id);
 	w->w_mailbox.mb_ev = event_new(w->w_base, -1, 0, mailbox_cb,
 	    &w->w_mailbox);
