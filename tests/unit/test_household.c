@@ -217,6 +217,21 @@ teardown(void **state)
 
 static void call_start(struct fx *, const struct principal *, EpRequest *);
 
+/* The next job the writer posted back (waits for one). */
+static struct wjob *
+next_done(struct fx *f)
+{
+	struct wjob *j;
+
+	pthread_mutex_lock(&f->mtx);
+	while (f->done == NULL)
+		pthread_cond_wait(&f->cond, &f->mtx);
+	j = f->done;
+	f->done = j->wj_next;
+	pthread_mutex_unlock(&f->mtx);
+	return j;
+}
+
 /*
  * Runs one request as who, as a worker would: dispatch, then wait for the
  * writer and complete the call here. Returns the answer (free with
@@ -232,12 +247,7 @@ call_as(struct fx *f, const struct principal *who, EpRequest *rq)
 	f->frame_len = 0;
 	call_start(f, who, rq);
 	while (f->frame == NULL) {
-		pthread_mutex_lock(&f->mtx);
-		while (f->done == NULL)
-			pthread_cond_wait(&f->cond, &f->mtx);
-		j = f->done;
-		f->done = j->wj_next;
-		pthread_mutex_unlock(&f->mtx);
+		j = next_done(f);
 		j->wj_done(j);
 	}
 	assert_true(f->frame_len > 4);
@@ -885,12 +895,7 @@ calls_finish(struct fx *f, size_t n, EpResponse **out)
 
 	memset(out, 0, n * sizeof(*out));
 	while (got < n) {
-		pthread_mutex_lock(&f->mtx);
-		while (f->done == NULL)
-			pthread_cond_wait(&f->cond, &f->mtx);
-		j = f->done;
-		f->done = j->wj_next;
-		pthread_mutex_unlock(&f->mtx);
+		j = next_done(f);
 		free(f->frame);
 		f->frame = NULL;
 		f->frame_len = 0;
