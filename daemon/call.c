@@ -395,6 +395,14 @@ call_outcome_to_audit(struct call *ca)
 		    ca->ca_msg);
 }
 
+static _Atomic uint64_t call_reopened;	/* decisions the writer made in full */
+
+uint64_t
+call_rechecks_in_full(void)
+{
+	return atomic_load(&call_reopened);
+}
+
 /*
  * Whether the decision c was made on still stands unopened: the commit's
  * transaction holds the very bytes it was decided on (the stamp), and no
@@ -404,14 +412,6 @@ call_outcome_to_audit(struct call *ca)
  * decryption and decoding, a fifth of the writer's time per read) would
  * only repeat it. 1: it stands; 0: decide in full; < 0: a store error.
  */
-static _Atomic uint64_t call_reopened;	/* decisions the writer made in full */
-
-uint64_t
-call_rechecks_in_full(void)
-{
-	return atomic_load(&call_reopened);
-}
-
 static int
 call_check_stands(struct stxn *t, const struct call_check *c, int64_t now)
 {

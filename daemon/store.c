@@ -473,13 +473,30 @@ out:
  * Finds key and opens its value (see frame_open). must_exist: a miss is
  * damage (STORE_CORRUPT) — the caller asks for what a count says is there.
  */
+static int
+store_get_frame_raw(struct stxn *tx, int db, const void *key, size_t klen,
+    int must_exist, size_t head, size_t tail, const uint8_t **payload,
+    size_t *len, uint8_t **owned, MDB_val *raw);
+
 int
 store_get_frame(struct stxn *tx, int db, const void *key, size_t klen,
     int must_exist, size_t head, size_t tail, const uint8_t **payload,
     size_t *len, uint8_t **owned)
 {
+	MDB_val v;
+
+	return store_get_frame_raw(tx, db, key, klen, must_exist, head, tail,
+	    payload, len, owned, &v);
+}
+
+/* store_get_frame, and the stored value as LMDB holds it (*raw). */
+static int
+store_get_frame_raw(struct stxn *tx, int db, const void *key, size_t klen,
+    int must_exist, size_t head, size_t tail, const uint8_t **payload,
+    size_t *len, uint8_t **owned, MDB_val *raw)
+{
 	uint8_t kbuf[STORE_KEY_MAX];
-	MDB_val k, v;
+	MDB_val k;
 	int rc;
 
 	*owned = NULL;
@@ -490,14 +507,14 @@ store_get_frame(struct stxn *tx, int db, const void *key, size_t klen,
 	memcpy(kbuf, key, klen);
 	k.mv_data = kbuf;
 	k.mv_size = klen;
-	rc = store_lookup(tx, db, &k, &v, !must_exist);
+	rc = store_lookup(tx, db, &k, raw, !must_exist);
 	if (rc == STORE_NOTFOUND && must_exist) {
 		store_log_corrupt(db, &k, "missing, though counted");
 		return stxn_fail(tx, STORE_CORRUPT);
 	}
 	if (rc != STORE_OK)
 		return rc;
-	return stxn_fail(tx, frame_open(tx, db, &k, &v, head, tail, payload,
+	return stxn_fail(tx, frame_open(tx, db, &k, raw, head, tail, payload,
 	    len, owned));
 }
 
@@ -857,7 +874,7 @@ store_hh_get_stamped(struct stxn *tx, const char *hhid, EpsHousehold **out,
 	ProtobufCMessage *m;
 	const uint8_t *p;
 	uint8_t *owned;
-	MDB_val k, v;
+	MDB_val v;
 	size_t len;
 	int rc;
 
@@ -866,14 +883,8 @@ store_hh_get_stamped(struct stxn *tx, const char *hhid, EpsHousehold **out,
 		memset(stamp, 0, sizeof(*stamp));
 	if (store_hhid(hhid, key) != 0)
 		return STORE_NOTFOUND;
-	if ((rc = stxn_readable(tx)) != STORE_OK)
-		return rc;
-	k.mv_data = key;
-	k.mv_size = sizeof(key);
-	if ((rc = store_lookup(tx, DB_HH, &k, &v, 1)) != STORE_OK)
-		return rc;
-	if ((rc = stxn_fail(tx, frame_open(tx, DB_HH, &k, &v, 0, 0, &p, &len,
-	    &owned))) != STORE_OK)
+	if ((rc = store_get_frame_raw(tx, DB_HH, key, sizeof(key), 0, 0, 0, &p,
+	    &len, &owned, &v)) != STORE_OK)
 		return rc;
 	rc = store_unpack(tx, DB_HH, key, sizeof(key),
 	    &eenplan__store__household__descriptor, p, len, &m);

@@ -13,7 +13,8 @@ set -eu
 [ $# -ge 2 ] || { echo "usage: $0 EENPLAND SECONDS [bench options]" >&2; exit 2; }
 BIN=$1; DUR=$2; shift 2
 ROOT=$(cd "$(dirname "$0")/../.." && pwd); P=$ROOT/certs/demo; POP=$ROOT/build/bench/pop-100000
-TMP=$(mktemp -d /tmp/peak.XXXXXX); pid=
+TMP=$(mktemp -d /tmp/peak.XXXXXX)
+pid=	# the daemon's, once started (the trap stops it)
 trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true; sleep 0.5; rm -rf "$TMP"' EXIT
 printf '[limits]\nmap_max = 68719476736\nmax_connections = 4096\nwrite_rate = 1073741824\nwrite_burst = 17179869184\n[admin]\nlisten = 127.0.0.1:7631\n' > "$TMP/run.ini"
 [ -f "$POP/data/data.mdb" ] || { echo "no population in $POP: run make bench first" >&2; exit 2; }
