@@ -372,6 +372,15 @@ ep_answer(struct slot *s, const uint8_t *body, size_t len)
 		bench_slot_fail(s, "undecodable answer");
 		return;
 	}
+	if (a.ea_id == 0 && a.ea_code != 0) {
+		/* The daemon's refusal of the connection itself (id 0), e.g.
+		   max_connections_per_principal: named, not taken for a stray
+		   answer. */
+		ep_err_text(&a, "connection refused by the daemon", err,
+		    sizeof(err));
+		bench_slot_fail(s, err);
+		return;
+	}
 	if ((f = flight_by_id(s, a.ea_id)) == NULL) {
 		bench_slot_fail(s, "answer to no request in flight");
 		return;
