@@ -145,6 +145,9 @@ def writes_then_kill9(d, hh, tag="w"):
     return list(acked)
 
 
+# How many logged transactions a replay finds is not asserted: a checkpoint
+# may come at any time in the run (a slow build made 5 of 529 writes), so
+# the replay is shown by its message and judged by the writes it keeps.
 @test
 def recover_restores_the_store_without_serving():
     """eenpland recover: refused while the daemon runs; after kill -9 on
@@ -173,8 +176,9 @@ def recover_restores_the_store_without_serving():
           "recover, got %r" % r)
     r = d.admin("recover", env=boot)
     m = re.search(r"restored to its checkpoint, (\d+) logged", r.out)
-    check(r.rc == 0 and m and int(m.group(1)) > 10,
-          "recover after a power cut: %r" % r)
+    check(r.rc == 0 and m,
+          "recover after a power cut (%d writes acknowledged): %r"
+          % (len(snapshot), r))
     r = d.admin("audit", "verify", env=boot)
     check(r.rc == 0 and "OK" in r.out, "audit verify after recover: %r" % r)
     r = d.admin("recover", env=boot)
@@ -218,8 +222,9 @@ def power_cut_replays_the_write_ahead_log():
         log = d.log_since_start()
         m = re.search(r"restored to its checkpoint \(txn (\d+)\) and (\d+) "
                       r"logged transaction", log)
-        check(m and int(m.group(2)) > 10, "the start did not replay the log:"
-              "\n%s" % d.log_tail())
+        check(m,
+              "the start did not replay the log (%d writes acknowledged):"
+              "\n%s" % (len(snapshot), d.log_tail()))
         with Raw(d, "wmo") as c:
             v, n, texts = plan_summary(c.call(req_get_plan(1, hh)))
         missing = [t for t in snapshot if t not in texts]
