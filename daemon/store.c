@@ -472,24 +472,8 @@ out:
 /*
  * Finds key and opens its value (see frame_open). must_exist: a miss is
  * damage (STORE_CORRUPT) — the caller asks for what a count says is there.
+ * Also hands back the stored value as LMDB holds it (*raw).
  */
-static int
-store_get_frame_raw(struct stxn *tx, int db, const void *key, size_t klen,
-    int must_exist, size_t head, size_t tail, const uint8_t **payload,
-    size_t *len, uint8_t **owned, MDB_val *raw);
-
-int
-store_get_frame(struct stxn *tx, int db, const void *key, size_t klen,
-    int must_exist, size_t head, size_t tail, const uint8_t **payload,
-    size_t *len, uint8_t **owned)
-{
-	MDB_val v;
-
-	return store_get_frame_raw(tx, db, key, klen, must_exist, head, tail,
-	    payload, len, owned, &v);
-}
-
-/* store_get_frame, and the stored value as LMDB holds it (*raw). */
 static int
 store_get_frame_raw(struct stxn *tx, int db, const void *key, size_t klen,
     int must_exist, size_t head, size_t tail, const uint8_t **payload,
@@ -516,6 +500,17 @@ store_get_frame_raw(struct stxn *tx, int db, const void *key, size_t klen,
 		return rc;
 	return stxn_fail(tx, frame_open(tx, db, &k, raw, head, tail, payload,
 	    len, owned));
+}
+
+int
+store_get_frame(struct stxn *tx, int db, const void *key, size_t klen,
+    int must_exist, size_t head, size_t tail, const uint8_t **payload,
+    size_t *len, uint8_t **owned)
+{
+	MDB_val v;
+
+	return store_get_frame_raw(tx, db, key, klen, must_exist, head, tail,
+	    payload, len, owned, &v);
 }
 
 int
