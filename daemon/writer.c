@@ -389,7 +389,26 @@ writer_indexer(void *arg)
 		waited = pthread_cond_timedwait(&w->w_ix_cond, &w->w_ix_mtx,
 		    &ts) == ETIMEDOUT;
 	}
+	/*
+	 * A clean stop: the writer has stopped, what it committed is
+	 * durable; the index catches up with all of it (at most
+	 * audit_index_lag_max records behind), so the next start finds an
+	 * index that ends where the log does, and one copied beside another
+	 * store's log names the record it ended on.
+	 */
+	durable = w->w_durable;
 	pthread_mutex_unlock(&w->w_ix_mtx);
+	rc = STORE_OK;
+	while (rc == STORE_OK &&
+	    durable > store_audit_indexed(w->w_store)) {
+		pthread_mutex_lock(&w->w_ix_step);
+		rc = store_audit_index(w->w_store, durable, WRITER_INDEX_STEP,
+		    &left);
+		pthread_mutex_unlock(&w->w_ix_step);
+		if (rc != STORE_OK)
+			log_warnx("writer: audit index at stop: %s (the next "
+			    "start indexes the rest)", store_strerror(rc));
+	}
 	seal_thread_done();
 	return NULL;
 }

@@ -1000,6 +1000,33 @@ test_stop_drains_then_refuses(void **state)
 	tj_fini(&late);
 }
 
+/*
+ * A clean stop leaves the audit index where the log ends: the indexer,
+ * left waiting for audit_index_lag records that never came, indexes the
+ * durable rest before it stops.
+ */
+static void
+test_stop_catches_up_the_index(void **state)
+{
+	struct fx *f = *state;
+	struct tjob jobs[5];
+	int i;
+
+	writer_set_index_lag(f->w, 1000);
+	for (i = 0; i < 5; i++) {
+		tj_init(&jobs[i], TJ_OK, 5, i + 1, 1);
+		submit(f, &jobs[i]);
+	}
+	WAIT_UNTIL(jobs[4].tj_posted == 1);
+	writer_stop(f->w);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(jobs[i].tj_job.wj_rc, STORE_OK);
+	assert_int_equal(store_audit_indexed(f->st),
+	    jobs[4].tj_job.wj_audit->seq);
+	for (i = 0; i < 5; i++)
+		tj_fini(&jobs[i]);
+}
+
 static void
 test_restart_continues_chain(void **state)
 {
@@ -1246,6 +1273,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failed_batch, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_stop_drains_then_refuses,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_catches_up_the_index,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_continues_chain,
 		    setup, teardown),
