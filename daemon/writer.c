@@ -105,7 +105,7 @@
 #define WRITER_INDEX_STEP	4096
 #define WRITER_INDEX_NICE	19
 #define WRITER_VALVE_STEP	1024
-#define WRITER_INDEX_FLUSH_US	(5 * 1000000)
+#define WRITER_INDEX_FLUSH_US	(1 * 1000000)
 
 /*
  * Log flushes in flight at once. One flush covers every record appended
@@ -326,7 +326,13 @@ writer_set_durable(struct writer *w, uint64_t seq)
  * the disk while the daemon is busy with the requests that caused them,
  * not half a minute later (the kernel's dirty_expire_centisecs) beside
  * whatever runs then; a page changed by many steps in between is still
- * written once.
+ * written once. Once a second, not less often: every flush's page writes
+ * sit in the disk's queue ahead of the log flushes the answers wait for,
+ * so five seconds' worth at once was a ~40 ms stall of every answer
+ * (tests/bench/getplan_ab.sh 3 7250, 100,000 households, open-loop
+ * GetPlan at 7,250/s, p99 of the rounds: 5 s 36.7-45.4 ms, 1 s
+ * 20.8-33.0 ms, 0.25 s 20.3-61.9 ms; closed-loop MutatePlan 6.1k-6.5k vs
+ * 6.9k-7.4k vs 5.8k-7.1k/s, GetPlan's peak alike).
  */
 static void
 writer_index_flush(struct writer *w, int64_t *flushed, int *dirty)

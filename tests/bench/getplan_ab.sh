@@ -14,12 +14,8 @@
 set -eu
 [ $# -ge 3 ] || { echo "usage: $0 ROUNDS RATE EENPLAND[=POPDIR][+INI]..." >&2; exit 2; }
 R=$1; RATE=$2; shift 2
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-P=$ROOT/certs/demo
-POP0=$ROOT/build/bench/pop-100000
-TMP=$(mktemp -d /tmp/getplan-ab.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-printf '[limits]\nmap_max = 68719476736\nmax_connections = 4096\nwrite_rate = 1073741824\nwrite_burst = 17179869184\n' > "$TMP/extra.ini"
+. "$(dirname "$0")/lib.sh"
+bench_setup getplan-ab
 # The op's line (rate and latencies), then the daemon's CPU per request in
 # the window (eenplan-bench --watch-pid): less at the mercy of the disk's
 # drift than the rate, though the batch sizes it depends on are not; and
@@ -32,26 +28,16 @@ for r in $(seq 1 "$R"); do
 		ini=
 		case $arg in *+*) ini=${arg#*+}; arg=${arg%%+*} ;; esac
 		bin=${arg%%=*}
-		POP=$POP0
-		[ "$bin" = "$arg" ] || POP=${arg#*=}
-		cp "$TMP/extra.ini" "$TMP/run.ini"
-		[ -z "$ini" ] || cat "$ini" >> "$TMP/run.ini"
-		[ -f "$POP/data/data.mdb" ] || { echo "no population in $POP: run make bench first" >&2; exit 2; }
-		B="$ROOT/build/eenplan-bench --server 127.0.0.1:7630 --cert $P/people/wmo.crt --key $P/people/wmo.key --ca $P/ca/root.crt --households $POP/households.txt -q"
-		rm -rf "$TMP/data"
-		cp -r "$POP/data" "$TMP/data"
-		cp "$POP/store.key" "$TMP/store.key"
-		"$ROOT/deploy/mkconf.sh" "$P" "$TMP/data" 7630 "$TMP/run.ini" > "$TMP/conf"
-		"$bin" -f "$TMP/conf" 2> "$TMP/log" &
-		pid=$!
-		sleep 2
+		pop=
+		[ "$bin" = "$arg" ] || pop=${arg#*=}
+		bench_daemon "$bin" "$pop" "$ini"
+		B=$BENCH
 		$B --mix get=1 --duration 3 --warmup 1 > /dev/null 2>&1
 		peak=$($B --mix get=1 --duration 5 --watch-pid $pid 2>&1 | awk -v op=get -v p='p50 $8 p99 $12' "$CPU")
 		open=$($B --mix get=1 --duration 8 --rate "$RATE" --watch-pid $pid 2>&1 | awk -v op=get -v p='p50 $8 p99 $12 p999 $14' "$CPU")
 		mut=$($B --mix mutate=1 --duration 5 --watch-pid $pid 2>&1 | awk -v op=mutate -v p='p50 $8 p99 $12' "$CPU")
 		echo "$bin${ini:+ +$ini} | peak $peak | open@$RATE $open | mutate $mut"
-		kill "$pid"
-		wait "$pid" 2> /dev/null || true
+		bench_stop
 		sleep 1
 	done
 done

@@ -13,17 +13,10 @@
 set -eu
 [ $# -ge 4 ] || { echo "usage: $0 EENPLAND MIX SECONDS CONNxK..." >&2; exit 2; }
 BIN=$1; MIX=$2; DUR=$3; shift 3
-ROOT=$(cd "$(dirname "$0")/../.." && pwd); P=$ROOT/certs/demo; POP=$ROOT/build/bench/pop-100000
-[ -f "$POP/data/data.mdb" ] || { echo "no population in $POP: run make bench first" >&2; exit 2; }
-TMP=$(mktemp -d /tmp/inflight.XXXXXX)
-pid=	# the daemon's, once started (the trap stops it)
-trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true; sleep 0.5; rm -rf "$TMP"' EXIT
-printf '[limits]\nmap_max = 68719476736\nmax_connections = 4096\nwrite_rate = 1073741824\nwrite_burst = 17179869184\n' > "$TMP/run.ini"
-cp -r "$POP/data" "$TMP/data"; cp "$POP/store.key" "$TMP/store.key"
-"$ROOT/deploy/mkconf.sh" "$P" "$TMP/data" 7630 "$TMP/run.ini" > "$TMP/conf"
-"$BIN" -f "$TMP/conf" 2> "$TMP/log" & pid=$!
-sleep 2
-B="$ROOT/build/eenplan-bench --server 127.0.0.1:7630 --cert $P/people/wmo.crt --key $P/people/wmo.key --ca $P/ca/root.crt --households $POP/households.txt -q --watch-pid $pid"
+. "$(dirname "$0")/lib.sh"
+bench_setup inflight
+bench_daemon "$BIN"
+B="$BENCH --watch-pid $pid"
 $B --mix "$MIX=1" --duration 2 --warmup 1 > /dev/null 2>&1
 for shape in "$@"; do
 	c=${shape%x*}; k=${shape#*x}
