@@ -101,6 +101,11 @@ struct config {
 	 * indexes a step itself; at least audit_index_lag.
 	 */
 	uint32_t	c_audit_index_lag_max;
+	/*
+	 * audit_index_stop_ms = 3000: how long a clean stop lets the indexer
+	 * index what still waits (the next start does any rest); 0: none.
+	 */
+	uint32_t	c_audit_index_stop_ms;
 	int		c_wal;		/* [store] write_ahead_log (wal.h) */
 	uint32_t	c_checkpoint_ms; /* [store] checkpoint_ms */
 	uint32_t	c_log_file_mb;	/* [store] log_file_mb */

@@ -1160,6 +1160,8 @@ server_new(const struct config *conf)
 	writer_set_index_lag(srv->s_writer, srv->s_conf->c_audit_index_lag);
 	writer_set_index_lag_max(srv->s_writer,
 	    srv->s_conf->c_audit_index_lag_max);
+	writer_set_index_stop_ms(srv->s_writer,
+	    srv->s_conf->c_audit_index_stop_ms);
 	if ((srv->s_stop_ev = event_new(srv->s_base, -1, 0, server_stop_cb,
 	    srv)) == NULL)
 		fatalx("event_new failed");

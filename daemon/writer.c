@@ -146,6 +146,7 @@ struct writer {
 	struct audit_head	 w_ahead;	/* writer thread only */
 	uint32_t		 w_index_lag;	/* records before indexing */
 	uint32_t		 w_index_lag_max; /* ... before the writer does */
+	int64_t			 w_index_stop_us; /* catching up at a stop */
 	pthread_mutex_t		 w_ix_step;	/* held for an index step */
 	uint64_t		 w_commit_seq;	/* writer thread only: the last
 						   audit seq, as of the last
@@ -263,6 +264,14 @@ writer_set_index_lag_max(struct writer *w, uint32_t max)
 }
 
 void
+writer_set_index_stop_ms(struct writer *w, uint32_t ms)
+{
+	pthread_mutex_lock(&w->w_ix_mtx);
+	w->w_index_stop_us = (int64_t)ms * 1000;
+	pthread_mutex_unlock(&w->w_ix_mtx);
+}
+
+void
 writer_set_hooks(struct writer *w, writer_tick_fn tick, writer_notify_fn notify,
     void *arg)
 {
@@ -351,7 +360,7 @@ writer_indexer(void *arg)
 	struct writer *w = arg;
 	struct timespec ts;
 	uint64_t durable, indexed, left;
-	int64_t flushed = metrics_now_us();
+	int64_t flushed = metrics_now_us(), t0, stop_us;
 	int rc, waited = 0, warned = 0, dirty = 0;
 
 	/* Linux: a thread's own nice value (see WRITER_INDEX_NICE). */
@@ -397,16 +406,26 @@ writer_indexer(void *arg)
 	}
 	/*
 	 * A clean stop: the writer has stopped, what it committed is
-	 * durable; the index catches up with all of it (at most
+	 * durable; the index catches up with it (at most
 	 * audit_index_lag_max records behind), so the next start finds an
 	 * index that ends where the log does, and one copied beside another
-	 * store's log names the record it ended on.
+	 * store's log names the record it ended on. For at most
+	 * audit_index_stop_ms: a stop is not held up by a lag_max set high;
+	 * the next start's indexer does the rest.
 	 */
 	durable = w->w_durable;
+	stop_us = w->w_index_stop_us;
 	pthread_mutex_unlock(&w->w_ix_mtx);
 	rc = STORE_OK;
+	t0 = metrics_now_us();
 	while (rc == STORE_OK &&
-	    durable > store_audit_indexed(w->w_store)) {
+	    durable > (indexed = store_audit_indexed(w->w_store))) {
+		if (metrics_now_us() - t0 >= stop_us) {
+			log_info("writer: audit index: %llu durable records "
+			    "left for the next start to index",
+			    (unsigned long long)(durable - indexed));
+			break;
+		}
 		pthread_mutex_lock(&w->w_ix_step);
 		rc = store_audit_index(w->w_store, durable, WRITER_INDEX_STEP,
 		    &left);
@@ -1027,6 +1046,7 @@ writer_start(struct store *st, char *err, size_t errlen)
 	w->w_store = st;
 	w->w_index_lag = WRITER_INDEX_LAG;
 	w->w_index_lag_max = WRITER_INDEX_LAG_MAX;
+	w->w_index_stop_us = (int64_t)WRITER_INDEX_STOP_MS * 1000;
 	/*
 	 * Test only (tests/blackbox/test_crash.py proves it can fail):
 	 * answers each batch as soon as its commit returned, before its meta

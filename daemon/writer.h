@@ -100,6 +100,14 @@ void	writer_set_index_lag(struct writer *, uint32_t);
  */
 #define WRITER_INDEX_LAG_MAX	16384
 void	writer_set_index_lag_max(struct writer *, uint32_t);
+/*
+ * A clean stop (writer_stop) lets the indexer index the durable records
+ * that still wait for at most this long, so that the index ends where the
+ * log does; the next start's indexer does any rest. 0: not at all
+ * (default WRITER_INDEX_STOP_MS).
+ */
+#define WRITER_INDEX_STOP_MS	3000
+void	writer_set_index_stop_ms(struct writer *, uint32_t);
 void	writer_set_hooks(struct writer *, writer_tick_fn, writer_notify_fn,
 	    void *arg);
 

@@ -1027,6 +1027,34 @@ test_stop_catches_up_the_index(void **state)
 		tj_fini(&jobs[i]);
 }
 
+/*
+ * audit_index_stop_ms = 0: a stop does not wait for the index; what waits
+ * stays for the next start's indexer.
+ */
+static void
+test_stop_index_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct tjob jobs[5];
+	int i;
+
+	writer_set_index_lag(f->w, 1000);
+	writer_set_index_stop_ms(f->w, 0);
+	for (i = 0; i < 5; i++) {
+		tj_init(&jobs[i], TJ_OK, 5, i + 1, 1);
+		submit(f, &jobs[i]);
+	}
+	WAIT_UNTIL(jobs[4].tj_posted == 1);
+	/* The indexer waits for 1000 records, or an idle second. */
+	assert_true(store_audit_indexed(f->st) <
+	    jobs[4].tj_job.wj_audit->seq);
+	writer_stop(f->w);
+	assert_true(store_audit_indexed(f->st) <
+	    jobs[4].tj_job.wj_audit->seq);
+	for (i = 0; i < 5; i++)
+		tj_fini(&jobs[i]);
+}
+
 static void
 test_restart_continues_chain(void **state)
 {
@@ -1276,6 +1304,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_catches_up_the_index,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_index_bounded, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_restart_continues_chain,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_refuses_broken_head,
