@@ -354,6 +354,18 @@ writer_index_flush(struct writer *w, int64_t *flushed, int *dirty)
 	*dirty = 0;
 }
 
+/* One indexer step up to durable, under w_ix_step (see writer_set_durable). */
+static int
+writer_index_step(struct writer *w, uint64_t durable, uint64_t *left)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->w_ix_step);
+	rc = store_audit_index(w->w_store, durable, WRITER_INDEX_STEP, left);
+	pthread_mutex_unlock(&w->w_ix_step);
+	return rc;
+}
+
 static void *
 writer_indexer(void *arg)
 {
@@ -375,10 +387,7 @@ writer_indexer(void *arg)
 		    (durable - indexed >= w->w_index_lag || waited)) {
 			pthread_mutex_unlock(&w->w_ix_mtx);
 			metrics_audit_index_lag(durable - indexed);
-			pthread_mutex_lock(&w->w_ix_step);
-			rc = store_audit_index(w->w_store, durable,
-			    WRITER_INDEX_STEP, &left);
-			pthread_mutex_unlock(&w->w_ix_step);
+			rc = writer_index_step(w, durable, &left);
 			if (rc != STORE_OK && !warned)
 				log_warnx("writer: audit index: %s (queries read "
 				    "the log past it directly)",
@@ -426,11 +435,7 @@ writer_indexer(void *arg)
 			    (unsigned long long)(durable - indexed));
 			break;
 		}
-		pthread_mutex_lock(&w->w_ix_step);
-		rc = store_audit_index(w->w_store, durable, WRITER_INDEX_STEP,
-		    &left);
-		pthread_mutex_unlock(&w->w_ix_step);
-		if (rc != STORE_OK)
+		if ((rc = writer_index_step(w, durable, &left)) != STORE_OK)
 			log_warnx("writer: audit index at stop: %s (the next "
 			    "start indexes the rest)", store_strerror(rc));
 	}

@@ -13,7 +13,9 @@ BIN=$1; DUR=$2; shift 2
 . "$(dirname "$0")/lib.sh"
 bench_setup disk-writes
 bench_daemon "$BIN"
-dev=$(df --output=source "$TMP" | tail -1); dev=${dev##*/}
+# The kernel's name for it, as /proc/diskstats has it (dm-0, not mapper/x).
+dev=$(lsblk -no KNAME "$(df --output=source "$TMP" | tail -1)" | head -1)
+grep -q " $dev " /proc/diskstats || { echo "no /proc/diskstats line for $dev" >&2; exit 2; }
 $BENCH --mix get=1 --duration 3 --warmup 1 > /dev/null 2>&1
 for rate in "$@"; do
 	opt=; [ "$rate" = 0 ] || opt="--rate $rate"

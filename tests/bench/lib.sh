@@ -30,7 +30,7 @@ bench_stop() {
 }
 
 bench_setup() {
-	TMP=$(mktemp -d "/tmp/$1.XXXXXX")
+	TMP=$(mktemp -d -t "$1.XXXXXX")	# in $TMPDIR, else /tmp
 	trap 'bench_stop; rm -rf "$TMP"' EXIT
 	printf '%s\n%s\n' "$BENCH_INI" "${2:-}" > "$TMP/base.ini"
 }

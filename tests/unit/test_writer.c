@@ -1001,6 +1001,25 @@ test_stop_drains_then_refuses(void **state)
 }
 
 /*
+ * Five jobs committed and durable, which the indexer leaves waiting: it
+ * waits for 1000 records, or an idle second.
+ */
+static void
+submit_unindexed(struct fx *f, struct tjob jobs[5])
+{
+	int i;
+
+	writer_set_index_lag(f->w, 1000);
+	for (i = 0; i < 5; i++) {
+		tj_init(&jobs[i], TJ_OK, 5, i + 1, 1);
+		submit(f, &jobs[i]);
+	}
+	WAIT_UNTIL(jobs[4].tj_posted == 1);
+	assert_true(store_audit_indexed(f->st) <
+	    jobs[4].tj_job.wj_audit->seq);
+}
+
+/*
  * A clean stop leaves the audit index where the log ends: the indexer,
  * left waiting for audit_index_lag records that never came, indexes the
  * durable rest before it stops.
@@ -1012,12 +1031,7 @@ test_stop_catches_up_the_index(void **state)
 	struct tjob jobs[5];
 	int i;
 
-	writer_set_index_lag(f->w, 1000);
-	for (i = 0; i < 5; i++) {
-		tj_init(&jobs[i], TJ_OK, 5, i + 1, 1);
-		submit(f, &jobs[i]);
-	}
-	WAIT_UNTIL(jobs[4].tj_posted == 1);
+	submit_unindexed(f, jobs);
 	writer_stop(f->w);
 	for (i = 0; i < 5; i++)
 		assert_int_equal(jobs[i].tj_job.wj_rc, STORE_OK);
@@ -1038,16 +1052,8 @@ test_stop_index_bounded(void **state)
 	struct tjob jobs[5];
 	int i;
 
-	writer_set_index_lag(f->w, 1000);
 	writer_set_index_stop_ms(f->w, 0);
-	for (i = 0; i < 5; i++) {
-		tj_init(&jobs[i], TJ_OK, 5, i + 1, 1);
-		submit(f, &jobs[i]);
-	}
-	WAIT_UNTIL(jobs[4].tj_posted == 1);
-	/* The indexer waits for 1000 records, or an idle second. */
-	assert_true(store_audit_indexed(f->st) <
-	    jobs[4].tj_job.wj_audit->seq);
+	submit_unindexed(f, jobs);
 	writer_stop(f->w);
 	assert_true(store_audit_indexed(f->st) <
 	    jobs[4].tj_job.wj_audit->seq);
