@@ -148,6 +148,8 @@ static const struct cfg_key cfg_keys[] = {
 	    1, 100000000, 0 },
 	{ SEC_STORE, "audit_index_stop_ms", KT_U32, CF(c_audit_index_stop_ms),
 	    0, 600000, 0 },
+	{ SEC_STORE, "audit_commit_ms", KT_U32, CF(c_audit_commit_ms), 0, 1000,
+	    0 },
 	{ SEC_STORE, "write_ahead_log", KT_ONOFF, CF(c_wal), 0, 1, 0 },
 	{ SEC_STORE, "checkpoint_ms", KT_U32, CF(c_checkpoint_ms), 10, 60000,
 	    0 },
@@ -215,6 +217,7 @@ config_defaults(struct config *cfg)
 	cfg->c_audit_index_lag = WRITER_INDEX_LAG;
 	cfg->c_audit_index_lag_max = WRITER_INDEX_LAG_MAX;
 	cfg->c_audit_index_stop_ms = WRITER_INDEX_STOP_MS;
+	cfg->c_audit_commit_ms = WRITER_AUDIT_COMMIT_MS;
 	cfg->c_wal = 1;
 	cfg->c_checkpoint_ms = WAL_CKPT_MS;
 	cfg->c_log_file_mb = WAL_FILE_MB;

@@ -106,6 +106,12 @@ struct config {
 	 * index what still waits (the next start does any rest); 0: none.
 	 */
 	uint32_t	c_audit_index_stop_ms;
+	/*
+	 * audit_commit_ms = 100: how long the writer keeps one LMDB txn open
+	 * for batches of audit records alone, each logged and answered (see
+	 * writer.h); 0: every batch is committed.
+	 */
+	uint32_t	c_audit_commit_ms;
 	int		c_wal;		/* [store] write_ahead_log (wal.h) */
 	uint32_t	c_checkpoint_ms; /* [store] checkpoint_ms */
 	uint32_t	c_log_file_mb;	/* [store] log_file_mb */

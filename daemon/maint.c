@@ -469,8 +469,14 @@ maint_recover(const struct config *conf)
 		    (unsigned long long)n);
 		break;
 	case WAL_STALE:
-		printf("store %s: its daemon had stopped without closing it: "
-		    "flushed\n", conf->c_data_dir);
+		if (n > 0)
+			printf("store %s: its daemon had stopped without "
+			    "closing it: the logged part of its open "
+			    "transaction replayed, flushed\n",
+			    conf->c_data_dir);
+		else
+			printf("store %s: its daemon had stopped without "
+			    "closing it: flushed\n", conf->c_data_dir);
 		break;
 	default:
 		printf("store %s: nothing to recover\n", conf->c_data_dir);

@@ -258,6 +258,8 @@ op_query_audit(struct call *ca)
 		call_audit_reply(ca);
 		return;
 	}
+	/* Every record answered before this query, committed (writer.h). */
+	writer_audit_barrier(ca->ca_env->ce_writer);
 	if ((t = call_reader(ca)) == NULL) {
 		call_audit_reply(ca);
 		return;

@@ -1162,6 +1162,8 @@ server_new(const struct config *conf)
 	    srv->s_conf->c_audit_index_lag_max);
 	writer_set_index_stop_ms(srv->s_writer,
 	    srv->s_conf->c_audit_index_stop_ms);
+	writer_set_audit_commit_ms(srv->s_writer,
+	    srv->s_conf->c_audit_commit_ms);
 	if ((srv->s_stop_ev = event_new(srv->s_base, -1, 0, server_stop_cb,
 	    srv)) == NULL)
 		fatalx("event_new failed");

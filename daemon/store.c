@@ -61,6 +61,22 @@ const struct store_dbinfo store_dbs[DB_COUNT] = {
 
 /* ------------------------------------------------------------ helpers */
 
+/*
+ * A change to anything but the audit log and its head ("audit_head" in
+ * meta): the writer may keep a txn open across batches only while it
+ * holds nothing else (writer.c), since readers see what is committed.
+ */
+static void
+stxn_note_change(struct stxn *tx, int db, const void *key, size_t klen)
+{
+	static const char head[] = "audit_head";
+
+	if (db == DB_LOG || (db == DB_META && klen == sizeof(head) - 1 &&
+	    memcmp(key, head, klen) == 0))
+		return;
+	tx->sx_other = 1;
+}
+
 static uint32_t
 frame_crc(const void *key, size_t klen, const void *payload, size_t len)
 {
@@ -408,6 +424,7 @@ store_put_frame(struct stxn *tx, int db, const void *key, size_t klen,
 	if (tx->sx_store->st_wal != NULL && walbuf_add(&tx->sx_wal, WAL_PUT,
 	    (unsigned)db, kbuf, klen, p, total) == -1)
 		return stxn_fail(tx, STORE_ERR);
+	stxn_note_change(tx, db, kbuf, klen);
 	tx->sx_bytes += total + klen;
 	if (stored != NULL)
 		*stored = total + klen;
@@ -676,6 +693,7 @@ store_del_key(struct stxn *tx, int db, const void *key, size_t klen)
 	if (tx->sx_store->st_wal != NULL && walbuf_add(&tx->sx_wal, WAL_DEL,
 	    (unsigned)db, kbuf, klen, NULL, 0) == -1)
 		return stxn_fail(tx, STORE_ERR);
+	stxn_note_change(tx, db, kbuf, klen);
 	return STORE_OK;
 }
 
@@ -1099,6 +1117,7 @@ purge_prefix(struct stxn *tx, int db, const uint8_t hh16[STORE_HHID_LEN])
 	if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND && mrc != EINVAL)
 		rc = stxn_mdb_fail(tx, mrc, "purge", db);
 	mdb_cursor_close(cur);
+	tx->sx_other = 1;
 	if (rc == STORE_OK && tx->sx_store->st_wal != NULL &&
 	    walbuf_add(&tx->sx_wal, WAL_DEL_PREFIX, (unsigned)db, hh16,
 	    STORE_HHID_LEN, NULL, 0) == -1)

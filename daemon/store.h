@@ -147,6 +147,19 @@ int	store_commit_unflushed(struct stxn *, uint64_t *lsn)
 	    __attribute__((warn_unused_result));
 int	store_wal_sync(struct store *, uint64_t lsn)
 	    __attribute__((warn_unused_result));
+/*
+ * With the log: 1 while the write txn changed nothing but the audit log
+ * and its head; store_commit_part then logs its changes so far (durable
+ * after store_wal_sync(*lsn)) and keeps it open for more; see
+ * store_env.c. store_fail_open_txn: one with answered parts could not be
+ * committed (final; the next start replays them).
+ */
+int	store_txn_only_audit(const struct stxn *);
+/* 1 if the map and the file system both have min_bytes free. */
+int	store_room_ok(struct store *, uint64_t min_bytes);
+int	store_commit_part(struct stxn *, uint64_t *lsn)
+	    __attribute__((warn_unused_result));
+void	store_fail_open_txn(struct store *);
 void	store_abort(struct stxn *);
 int	store_txn_error(const struct stxn *);	/* the sticky error, STORE_OK if none */
 /*

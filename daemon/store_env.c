@@ -3,6 +3,7 @@
  * schema, transactions, the keyring in meta, backup and rekey (see store.h).
  */
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 
 #include <dirent.h>
@@ -1338,6 +1339,21 @@ store_wal_recover(struct store *st, char *err, size_t errlen)
 		    "transaction(s) replayed", st->st_dir,
 		    (unsigned long long)ck.ck_txnid, (unsigned long long)n);
 	}
+	/*
+	 * Killed on this boot: the page cache holds every commit, and the
+	 * log may hold answered parts of a txn the writer had not committed
+	 * yet (audit records of reads; writer.c): applied after the last.
+	 */
+	if (state == WAL_STALE && ck.ck_run != 0) {
+		if (wal_replay_from(st->st_dir, st->st_env, &ck,
+		    store_last_txn(st), store_wal_apply, st, &n, err,
+		    errlen) == -1)
+			return -1;
+		if (n > 0)
+			log_warnx("store: %s: the daemon was killed with a "
+			    "transaction open: its logged part replayed",
+			    st->st_dir);
+	}
 	st->st_wal_found = state;
 	st->st_wal_replayed = n;
 	if (state == WAL_STALE && store_sync(st) != STORE_OK) {
@@ -1759,7 +1775,7 @@ store_commit_lsn(struct stxn *tx, uint64_t *lsn)
 	struct store *store;
 	uint64_t bytes, events, ack_gen, next_pgno, now_pgno, txnid = 0;
 	struct walbuf wb;
-	int rc, mrc, locked;
+	int rc, mrc, locked, other;
 
 	if (tx == NULL)
 		return STORE_ERR;
@@ -1784,6 +1800,7 @@ store_commit_lsn(struct stxn *tx, uint64_t *lsn)
 	next_pgno = tx->sx_next_pgno;
 	bytes = tx->sx_bytes;
 	events = tx->sx_events;
+	other = tx->sx_other;
 	ack_gen = tx->sx_ack_gen;
 	store = tx->sx_store;
 	if (tx->sx_kind == STXN_WRITE &&
@@ -1851,6 +1868,7 @@ store_commit_lsn(struct stxn *tx, uint64_t *lsn)
 	if (parent != NULL) {
 		parent->sx_bytes += bytes;
 		parent->sx_events += events;
+		parent->sx_other |= other;
 		return STORE_OK;
 	}
 	if (ack_gen > atomic_load(&store->st_keys_acked))
@@ -1873,6 +1891,79 @@ store_commit_unflushed(struct stxn *tx, uint64_t *lsn)
 	*lsn = 0;
 	return store_commit_lsn(tx, tx != NULL && tx->sx_kind == STXN_WRITE &&
 	    tx->sx_store->st_wal != NULL ? lsn : NULL);
+}
+
+int
+store_room_ok(struct store *st, uint64_t min_bytes)
+{
+	struct statvfs sv;
+	MDB_envinfo info;
+	MDB_stat ms;
+	uint64_t used, map;
+
+	if (mdb_env_info(st->st_env, &info) != MDB_SUCCESS ||
+	    mdb_env_stat(st->st_env, &ms) != MDB_SUCCESS)
+		return 0;
+	map = (uint64_t)info.me_mapsize;
+	used = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+	if (used > map || map - used < min_bytes)
+		return 0;
+	if (statvfs(st->st_dir, &sv) == -1)
+		return 0;
+	return (uint64_t)sv.f_bavail * sv.f_frsize >= min_bytes;
+}
+
+int
+store_txn_only_audit(const struct stxn *tx)
+{
+	return tx != NULL && tx->sx_kind == STXN_WRITE && !tx->sx_other &&
+	    tx->sx_err == STORE_OK && tx->sx_store->st_wal != NULL;
+}
+
+/*
+ * Logs what the write txn tx changed since its last part, and keeps it
+ * open: for a txn that holds only audit records (store_txn_only_audit).
+ * The part is durable once store_wal_sync(lsn) returned; a later part or
+ * the commit (store_commit_unflushed) logs the rest. A failure is final:
+ * the log refuses everything after it and the daemon stops (parts before
+ * it may have been answered: the next start replays them).
+ */
+int
+store_commit_part(struct stxn *tx, uint64_t *lsn)
+{
+	struct store *st;
+
+	*lsn = 0;
+	if (!store_txn_only_audit(tx))
+		return STORE_ERR;
+	st = tx->sx_store;
+	if (atomic_load(&st->st_damaged))
+		return STORE_CORRUPT;
+	if (store_flush_failed(st))
+		return STORE_ERR;
+	if (tx->sx_wal.wb_len == 0)
+		return STORE_OK;
+	if (wal_append_part(st->st_wal, mdb_txn_id(tx->sx_txn), &tx->sx_wal,
+	    lsn) == -1) {
+		log_warnx("store: txn %llu: its part not logged: %s",
+		    (unsigned long long)mdb_txn_id(tx->sx_txn),
+		    strerror(errno));
+		return STORE_ERR;
+	}
+	tx->sx_wal.wb_len = 0;
+	return STORE_OK;
+}
+
+/*
+ * The writer could not commit a txn whose logged parts were answered:
+ * final, as a failed log write is (the next start replays them).
+ */
+void
+store_fail_open_txn(struct store *st)
+{
+	if (st->st_wal != NULL)
+		wal_fail_final(st->st_wal, "a transaction with answered parts "
+		    "was not committed");
 }
 
 int

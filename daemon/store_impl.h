@@ -164,6 +164,8 @@ struct stxn {
 					   file's pages when it began */
 	struct walbuf	 sx_wal;	/* its changes, for the log (st_wal) */
 	int		 sx_wal_locked;	/* a write txn's: holds st_wal_mtx */
+	int		 sx_other;	/* changed more than the audit log and
+					   its head (store_txn_only_audit) */
 };
 
 /* What a prefix scan does with one entry: 0 go on, 1 stop, < 0 a STORE_* error. */

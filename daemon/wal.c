@@ -27,6 +27,16 @@
  *   (wal_set_failed) so that the next start recovers as after a power cut
  *   rather than trust a page cache that may have dropped what it could not
  *   write; the daemon refuses every write from then on and stops.
+ * - A txn the writer keeps open across batches of reads (writer.c) is
+ *   logged in parts (WAL_REC_PART in the record's header) before it is
+ *   committed, each flushed before its batch is answered; its last record
+ *   follows its commit. A replay applies a txn's records in one LMDB txn
+ *   and commits it at its last record — or at the log's end, when only
+ *   parts of it were logged: those were answered. Parts never begin a
+ *   checkpoint (wal_append_part), so they stay in the epochs a replay
+ *   from the last checkpoint reads. After kill -9 on this boot the page
+ *   cache holds every commit but not the open txn: wal_replay_from applies
+ *   the records after LMDB's last commit (its parts), nothing before.
  * - A process beside the daemon that commits (rekey) flushes the file and
  *   writes a checkpoint at its commit (wal_external_commit), and the
  *   daemon, finding a commit not its own before its next one (wal_foreign),
@@ -63,6 +73,7 @@
 #define WAL_SLOT	512
 #define WAL_MARK_FAILED	"failed"	/* wal.mark after a failure: recover */
 #define WAL_OP_HDR	12
+#define WAL_REC_PART	1u	/* wr_pad: a part of a txn; more follow */
 /*
  * Each log file is written with zeros to [store] log_file_mb once
  * (w_file_bytes): an append then overwrites blocks the file has, and its
@@ -477,6 +488,17 @@ wal_prepare(const char *dir, const char *boot, int *state,
 	int fd, datafd, i;
 
 	*state = wal_state(dir, boot);
+	memset(ck, 0, sizeof(*ck));
+	/* Killed on this boot: the checkpoint says where the log to read
+	   for the open txn's parts begins (ck_run 0: none readable). */
+	if (*state == WAL_STALE) {
+		if ((fd = wal_open_file(dir, WAL_CKPT, O_RDONLY)) != -1) {
+			if (wal_ckpt_read(fd, ck) == -1)
+				memset(ck, 0, sizeof(*ck));
+			(void)close(fd);
+		}
+		return 0;
+	}
 	if (*state != WAL_RECOVER)
 		return 0;
 	if ((fd = wal_open_file(dir, WAL_CKPT, O_RDONLY)) == -1 ||
@@ -564,14 +586,53 @@ wal_rec_read(int fd, uint64_t off, uint64_t run, uint64_t epoch,
 	return 0;
 }
 
+/* Commits the replayed txn (its last record read). 0, or -1 with err. */
+static int
+wal_replay_commit(MDB_txn **txn, uint64_t id, uint64_t *prev,
+    uint64_t *replayed, char *err, size_t errlen)
+{
+	int mrc;
+
+	if (*txn == NULL)
+		return 0;
+	mrc = mdb_txn_commit(*txn);
+	*txn = NULL;
+	if (mrc != 0) {
+		snprintf(err, errlen, "replay of txn %llu: %s",
+		    (unsigned long long)id, mdb_strerror(mrc));
+		return -1;
+	}
+	*prev = id;
+	(*replayed)++;
+	return 0;
+}
+
 int
 wal_replay(const char *dir, MDB_env *env, const struct wal_ckpt *ck,
     wal_apply_fn fn, void *arg, uint64_t *replayed, char *err,
     size_t errlen)
 {
-	MDB_txn *pin = NULL, *txn;
+	return wal_replay_from(dir, env, ck, ck->ck_txnid, fn, arg, replayed,
+	    err, errlen);
+}
+
+/*
+ * from: the txn the store opened at — the checkpoint's after a power cut,
+ * LMDB's last commit after kill -9 (the page cache kept every commit; the
+ * log may hold parts of the next one, answered, never committed). A
+ * transaction's records are its parts (WAL_REC_PART) and its last one;
+ * they are applied in one LMDB txn, committed at its last record, or at
+ * the log's end when only parts of it were written (each was flushed
+ * before the batch it holds was answered).
+ */
+int
+wal_replay_from(const char *dir, MDB_env *env, const struct wal_ckpt *ck,
+    uint64_t from, wal_apply_fn fn, void *arg, uint64_t *replayed,
+    char *err, size_t errlen)
+{
+	MDB_txn *pin = NULL, *txn = NULL;
 	struct wal_rec r;
-	uint64_t epoch = ck->ck_epoch, off = 0, prev = ck->ck_txnid;
+	uint64_t epoch = ck->ck_epoch, off = 0, prev = from, open_id = 0;
 	uint8_t *buf;
 	int fd[2] = { -1, -1 }, rc = -1, mrc, i, moved = 1;
 
@@ -579,11 +640,11 @@ wal_replay(const char *dir, MDB_env *env, const struct wal_ckpt *ck,
 	/* The checkpoint's pages stay as they are until the end: a cut
 	   during the replay finds them again. */
 	if ((mrc = mdb_txn_begin(env, NULL, MDB_RDONLY, &pin)) != 0 ||
-	    mdb_txn_id(pin) != ck->ck_txnid) {
+	    mdb_txn_id(pin) != from) {
 		snprintf(err, errlen, "replay: the store opened at txn %llu, "
-		    "not the checkpoint's %llu", pin != NULL ?
+		    "not %llu", pin != NULL ?
 		    (unsigned long long)mdb_txn_id(pin) : 0ULL,
-		    (unsigned long long)ck->ck_txnid);
+		    (unsigned long long)from);
 		goto out;
 	}
 	if ((fd[0] = wal_open_file(dir, WAL_LOG0, O_RDONLY)) == -1 &&
@@ -607,29 +668,41 @@ wal_replay(const char *dir, MDB_env *env, const struct wal_ckpt *ck,
 		}
 		moved = 1;
 		off += sizeof(r) + r.wr_len;
-		if (r.wr_txnid <= prev && prev == ck->ck_txnid &&
-		    r.wr_txnid <= ck->ck_txnid) {
-			free(buf);	/* in the checkpoint already */
+		if (txn == NULL && r.wr_txnid <= prev && prev == from &&
+		    r.wr_txnid <= from) {
+			free(buf);	/* in the store already */
 			continue;
 		}
-		if (r.wr_txnid != prev + 1) {
-			snprintf(err, errlen, "replay: the log goes from txn "
-			    "%llu to %llu (epoch %llu): a transaction is "
-			    "missing; refusing to open a store without it",
-			    (unsigned long long)prev,
-			    (unsigned long long)r.wr_txnid,
-			    (unsigned long long)epoch);
-			free(buf);
-			goto out;
-		}
-		if ((mrc = mdb_txn_begin(env, NULL, 0, &txn)) != 0) {
-			free(buf);
-			snprintf(err, errlen, "replay: %s", mdb_strerror(mrc));
-			goto out;
+		if (txn == NULL || r.wr_txnid != open_id) {
+			/* A txn left with parts only, then another: the
+			   parts were its whole (its commit never logged). */
+			if (wal_replay_commit(&txn, open_id, &prev, replayed,
+			    err, errlen) == -1) {
+				free(buf);
+				goto out;
+			}
+			if (r.wr_txnid != prev + 1) {
+				snprintf(err, errlen, "replay: the log goes "
+				    "from txn %llu to %llu (epoch %llu): a "
+				    "transaction is missing; refusing to open "
+				    "a store without it",
+				    (unsigned long long)prev,
+				    (unsigned long long)r.wr_txnid,
+				    (unsigned long long)epoch);
+				free(buf);
+				goto out;
+			}
+			if ((mrc = mdb_txn_begin(env, NULL, 0, &txn)) != 0) {
+				txn = NULL;
+				free(buf);
+				snprintf(err, errlen, "replay: %s",
+				    mdb_strerror(mrc));
+				goto out;
+			}
+			open_id = r.wr_txnid;
 		}
 		if ((mrc = walbuf_each(buf, r.wr_len, txn, fn, arg)) != 0 ||
 		    mdb_txn_id(txn) != r.wr_txnid) {
-			mdb_txn_abort(txn);
 			free(buf);
 			snprintf(err, errlen, "replay of txn %llu: %s",
 			    (unsigned long long)r.wr_txnid, mrc != 0 ?
@@ -637,14 +710,13 @@ wal_replay(const char *dir, MDB_env *env, const struct wal_ckpt *ck,
 			goto out;
 		}
 		free(buf);
-		if ((mrc = mdb_txn_commit(txn)) != 0) {
-			snprintf(err, errlen, "replay of txn %llu: %s",
-			    (unsigned long long)r.wr_txnid, mdb_strerror(mrc));
+		if (!(r.wr_pad & WAL_REC_PART) && wal_replay_commit(&txn,
+		    open_id, &prev, replayed, err, errlen) == -1)
 			goto out;
-		}
-		prev = r.wr_txnid;
-		(*replayed)++;
 	}
+	if (wal_replay_commit(&txn, open_id, &prev, replayed, err,
+	    errlen) == -1)
+		goto out;
 	if ((mrc = mdb_env_sync(env, 1)) != 0) {
 		snprintf(err, errlen, "replay: sync: %s", mdb_strerror(mrc));
 		goto out;
@@ -654,6 +726,8 @@ wal_replay(const char *dir, MDB_env *env, const struct wal_ckpt *ck,
 ioerr:
 	snprintf(err, errlen, "replay: %s: %s", dir, strerror(errno));
 out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
 	(void)mdb_env_set_flags(env, MDB_NOSYNC, 0);
 	if (pin != NULL)
 		mdb_txn_abort(pin);
@@ -834,6 +908,14 @@ wal_set_failed(struct wal *w)
 		    w->w_dir, WAL_MARK, strerror(errno));
 }
 
+void
+wal_fail_final(struct wal *w, const char *why)
+{
+	log_warnx("wal: %s: %s; writes are refused from now on", w->w_dir,
+	    why);
+	wal_set_failed(w);
+}
+
 int
 wal_failed(struct wal *w)
 {
@@ -854,9 +936,9 @@ wal_fail(struct wal *w, unsigned file, int e)
 	errno = e;
 }
 
-int
-wal_append(struct wal *w, uint64_t txnid, const struct walbuf *wb,
-    uint64_t *lsn)
+static int
+wal_write_rec(struct wal *w, uint64_t txnid, const struct walbuf *wb,
+    uint32_t flags, uint64_t *lsn, int *busy_out)
 {
 	struct wal_rec r;
 	struct iovec iov[2];
@@ -877,6 +959,7 @@ wal_append(struct wal *w, uint64_t txnid, const struct walbuf *wb,
 	r.wr_run = w->w_run;
 	r.wr_epoch = w->w_epoch;
 	r.wr_txnid = txnid;
+	r.wr_pad = flags;
 	r.wr_crc = (uint32_t)crc32(0L, (const uint8_t *)&r, sizeof(r));
 	r.wr_crc = (uint32_t)crc32(r.wr_crc, wb->wb_buf, (uInt)wb->wb_len);
 	iov[0].iov_base = &r;
@@ -896,10 +979,37 @@ wal_append(struct wal *w, uint64_t txnid, const struct walbuf *wb,
 	pthread_mutex_lock(&w->w_mtx);
 	*lsn = ++w->w_appended;
 	pthread_mutex_unlock(&w->w_mtx);
+	*busy_out = busy;
+	return 0;
+}
+
+int
+wal_append(struct wal *w, uint64_t txnid, const struct walbuf *wb,
+    uint64_t *lsn)
+{
+	int busy;
+
+	if (wal_write_rec(w, txnid, wb, 0, lsn, &busy) == -1)
+		return -1;
 	if (!busy && (metrics_now_us() - w->w_ckpt_at >= w->w_ckpt_us ||
 	    w->w_off >= w->w_file_bytes / 2))
 		return wal_checkpoint_begin(w, txnid);
 	return 0;
+}
+
+/*
+ * A part of the open txn txnid (not committed into LMDB yet): more of it,
+ * and its last record, follow. Never begins a checkpoint: a checkpoint
+ * names a committed snapshot and a new epoch, and the txn's parts must
+ * stay in the epochs a replay after that snapshot reads.
+ */
+int
+wal_append_part(struct wal *w, uint64_t txnid, const struct walbuf *wb,
+    uint64_t *lsn)
+{
+	int busy;
+
+	return wal_write_rec(w, txnid, wb, WAL_REC_PART, lsn, &busy);
 }
 
 int
@@ -1088,6 +1198,8 @@ wal_start(struct wal **out, const char *dir, MDB_env *env, const char *boot,
 		snprintf(err, errlen, "wal: no random run id");
 		goto fail;
 	}
+	if (w->w_run == 0)	/* 0 is "no checkpoint" (wal_prepare) */
+		w->w_run = 1;
 	if (flock(w->w_ckfd, LOCK_EX) == -1) {
 		snprintf(err, errlen, "wal: %s: %s", WAL_CKPT, strerror(errno));
 		goto fail;

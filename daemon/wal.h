@@ -73,6 +73,8 @@ int	wal_prepare(const char *, const char *, int *, struct wal_ckpt *,
 	    char *, size_t);
 int	wal_replay(const char *, MDB_env *, const struct wal_ckpt *,
 	    wal_apply_fn, void *, uint64_t *, char *, size_t);
+int	wal_replay_from(const char *, MDB_env *, const struct wal_ckpt *,
+	    uint64_t, wal_apply_fn, void *, uint64_t *, char *, size_t);
 int	wal_clear(const char *);
 int	wal_external_commit(const char *, MDB_env *, const char *);
 
@@ -89,11 +91,21 @@ int	wal_start(struct wal **, const char *, MDB_env *, const char *,
  * wal_commit is both. A failure is sticky: every later call fails.
  */
 int	wal_append(struct wal *, uint64_t, const struct walbuf *, uint64_t *);
+/*
+ * A part of a txn still open in LMDB (the writer keeps appending audit
+ * records to it across batches): flushed (wal_sync) before the batch it
+ * holds is answered; replayed with the txn's other records, also when the
+ * txn's commit never came (kill -9, power cut).
+ */
+int	wal_append_part(struct wal *, uint64_t, const struct walbuf *,
+	    uint64_t *);
 int	wal_sync(struct wal *, uint64_t);
 int	wal_commit(struct wal *, uint64_t, const struct walbuf *);
 uint64_t wal_last_txn(struct wal *);
 /* 1 once a log write or flush, or a checkpoint, failed (sticky). */
 int	wal_failed(struct wal *);
+/* Makes the log failed (as a failed write does), saying why. */
+void	wal_fail_final(struct wal *, const char *);
 int	wal_foreign(struct wal *, uint64_t);
 int	wal_stop(struct wal *);
 

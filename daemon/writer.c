@@ -15,8 +15,28 @@
  * the log in order. The writer waits
  * while a batch it handed over is not yet taken by a flusher, so at most
  * WRITER_FLUSHERS batches are being flushed and one waits; the jobs that
- * arrive meanwhile make the next batch larger. Without the log, LMDB's own
- * order, as follows.
+ * arrive meanwhile make the next batch larger.
+ *
+ * Batches of reads (they write only their audit records and the head) are
+ * not committed into LMDB one by one: the writer keeps the txn open and
+ * logs each such batch as a part of it (store_commit_part, wal_append_part)
+ * — answered, like a commit, once the flush covering it returned. Parts
+ * are replayed with the txn's other records, and committed even when its
+ * commit never came (a power cut, or kill -9: wal_replay_from), so an
+ * answered read's record survives as an answered write does. What no
+ * reader may miss is committed before it is read: any batch that changes
+ * more than the audit log commits the txn with it (so a change is never
+ * answered while readers cannot see it), and a reader of the log
+ * (QueryAudit) has it committed first (writer_audit_barrier). Otherwise
+ * it is committed when no batch came for WRITER_OPEN_IDLE_US, when it is
+ * audit_commit_ms old, or at a stop. A failure to log a part, or to
+ * commit a txn with logged parts, is final (store_fail_open_txn): the
+ * daemon stops and the next start replays them. Why: a commit copies the
+ * pages it touches (the log's last leaf, branch pages, the free list, the
+ * meta database), which at a few reads per batch was most of what a read
+ * cost the disk and much of the writer's time (A/B in writer.h).
+ *
+ * Without the log, LMDB's own order, as follows.
  *
  * Why an answer never leaves before what it acknowledges survives a power
  * cut at any instant (tested by tests/blackbox/test_crash.py):
@@ -106,6 +126,8 @@
 #define WRITER_INDEX_NICE	19
 #define WRITER_VALVE_STEP	1024
 #define WRITER_INDEX_FLUSH_US	(1 * 1000000)
+/* Free space (map and file system) below which no txn is kept open. */
+#define WRITER_OPEN_ROOM	((uint64_t)32 << 20)
 
 /*
  * Log flushes in flight at once. One flush covers every record appended
@@ -194,6 +216,25 @@ struct writer {
 	uint64_t		 w_fl_seq;	/* under w_fl_mtx: audit seq */
 	int			 w_fl_work;	/* under w_fl_mtx */
 	int			 w_fl_stopping;	/* under w_fl_mtx */
+	/* The txn kept open across audit-only batches (see writer.h). */
+	struct stxn		*w_open;	/* writer thread only */
+	int64_t			 w_open_at;	/* writer thread only: us, its
+						   first part */
+	int64_t			 w_open_us;	/* audit_commit_ms, in us */
+	int64_t			 w_open_idle_us; /* WRITER_OPEN_IDLE_US */
+	int			 w_space_trouble; /* writer thread: a batch met a
+						   full map or disk since the
+						   last good commit */
+	int			 w_room_ok;	/* writer thread: store_room_ok,
+						   as last looked at */
+	int64_t			 w_room_at;	/* writer thread: then, us */
+	int			 w_open_parts;	/* under w_mtx: it holds parts
+						   that are, or will be,
+						   answered */
+	uint64_t		 w_closed;	/* under w_mtx: open txns ended */
+	int			 w_barrier;	/* under w_mtx: a reader waits */
+	int			 w_done;	/* under w_mtx: the thread ended */
+	pthread_cond_t		 w_closed_cond;	/* w_closed moved, or w_done */
 };
 
 static uint64_t
@@ -269,6 +310,87 @@ writer_set_index_stop_ms(struct writer *w, uint32_t ms)
 	pthread_mutex_lock(&w->w_ix_mtx);
 	w->w_index_stop_us = (int64_t)ms * 1000;
 	pthread_mutex_unlock(&w->w_ix_mtx);
+}
+
+void
+writer_set_audit_commit_ms(struct writer *w, uint32_t ms)
+{
+	w->w_open_us = (int64_t)ms * 1000;
+}
+
+void
+writer_set_open_idle_us(struct writer *w, uint32_t us)
+{
+	w->w_open_idle_us = us;
+}
+
+void
+writer_audit_barrier(struct writer *w)
+{
+	uint64_t closed;
+
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->w_mtx);
+	if (w->w_open_parts) {
+		closed = w->w_closed;
+		w->w_barrier = 1;
+		pthread_cond_signal(&w->w_cond);
+		while (w->w_closed == closed && !w->w_done)
+			pthread_cond_wait(&w->w_closed_cond, &w->w_mtx);
+	}
+	pthread_mutex_unlock(&w->w_mtx);
+}
+
+/* The open txn ended (committed, or failed): readers waiting go on. */
+static void
+writer_open_closed(struct writer *w)
+{
+	pthread_mutex_lock(&w->w_mtx);
+	if (w->w_open_parts) {
+		w->w_open_parts = 0;
+		w->w_closed++;
+		pthread_cond_broadcast(&w->w_closed_cond);
+	}
+	w->w_barrier = 0;
+	pthread_mutex_unlock(&w->w_mtx);
+}
+
+/*
+ * Whether the batch just run in parent is logged as a part of it, the txn
+ * kept open (see writer.h): only with the log and flushers, for a txn that
+ * holds audit records alone, while it is young and no reader of the log
+ * waits.
+ */
+static int
+writer_keep_open(struct writer *w, struct stxn *parent, struct wjob *batch,
+    int cont)
+{
+	int no;
+
+	int64_t now;
+
+	if (batch == NULL || w->w_open_us <= 0 || !w->w_fl_started ||
+	    w->w_test_ack_early || !store_txn_only_audit(parent) ||
+	    w->w_space_trouble || w->w_batch_err != STORE_OK)
+		return 0;
+	now = metrics_now_us();
+	if (cont && now - w->w_open_at >= w->w_open_us)
+		return 0;
+	/*
+	 * A txn with answered parts that cannot be committed is final: none
+	 * is begun near a full map or disk (looked at every 100 ms).
+	 */
+	if (now - w->w_room_at >= 100000 || w->w_room_at == 0) {
+		w->w_room_ok = store_room_ok(w->w_store, WRITER_OPEN_ROOM);
+		w->w_room_at = now;
+	}
+	if (!w->w_room_ok)
+		return 0;
+	pthread_mutex_lock(&w->w_mtx);
+	no = w->w_barrier || w->w_stopping;
+	pthread_mutex_unlock(&w->w_mtx);
+	return !no;
 }
 
 void
@@ -886,75 +1008,125 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 	uint64_t n = 0, events = 0, records = 0, audits = 0, txn, after;
 	int64_t t0, commit_us = 0;
 	writer_commit_fn hook;
-	int rc, flushed = 0;
+	int rc, flushed = 0, cont = 0, part = 0;
 
 	for (job = batch; job != NULL; job = job->wj_next) {
 		n++;
 		if (job->wj_audit != NULL)
 			records++;
 	}
+	/*
+	 * A batch with a change commits the reads' open txn alone first: a
+	 * failure of the change (a full map or disk) then costs that batch
+	 * only, not answered parts.
+	 */
+	for (job = batch; w->w_open != NULL && job != NULL; job = job->wj_next)
+		if (!job->wj_readonly) {
+			writer_run_batch(w, NULL);
+			break;
+		}
 	w->w_batch_err = STORE_OK;
-	if ((rc = store_write_begin(w->w_store, &parent)) == STORE_OK) {
+	/* The txn kept open by the batches before (only audit records). */
+	if ((parent = w->w_open) != NULL) {
+		w->w_open = NULL;
+		cont = 1;
+		rc = STORE_OK;
+	} else if ((rc = store_write_begin(w->w_store, &parent)) == STORE_OK) {
 		if (w->w_reload && (rc = writer_head_reload(w, parent)) !=
 		    STORE_OK)
 			store_abort(parent);
 		else if ((rc = store_keyring_ack_txn(parent)) != STORE_OK)
 			store_abort(parent);
-		else {
-			saved = w->w_ahead;
-			writer_run_tick(w, parent);
-			for (job = batch; job != NULL; job = next) {
-				struct wjob *g;
-
-				if (job->wj_readonly)
-					next = writer_run_group(w, parent, job);
-				else {
-					job->wj_rc = writer_run_job(w, parent,
-					    job);
-					next = job->wj_next;
-				}
-				for (g = job; g != next; g = g->wj_next)
-					if (g->wj_rc != STORE_OK &&
-					    w->w_batch_err == STORE_OK)
-						w->w_batch_err = g->wj_rc;
-			}
-			events = store_txn_events(parent);
-			audits = w->w_ahead.ah_seq - saved.ah_seq;
-			/*
-			 * One fsync for the whole batch — if it changed
-			 * anything: only then does the id of the last commit
-			 * move. (We hold the write lock up to our commit; a
-			 * commit of another process (rekey) right after it
-			 * moves the id too, and flushed the file as well.)
-			 */
-			txn = store_last_txn(w->w_store);
-			t0 = metrics_now_us();
-			rc = store_commit_unflushed(parent, &w->w_batch_lsn);
-			commit_us = metrics_now_us() - t0;
-			after = rc == STORE_OK ? store_last_txn(w->w_store) : 0;
-			flushed = txn != 0 && after != 0 && after != txn;
-			if (rc == STORE_OK) {
-				/* Its flush made every commit before durable
-				   (with the log: the flusher's). */
-				if (flushed && !w->w_fl_started)
-					writer_set_durable(w, w->w_commit_seq);
-				w->w_commit_seq = w->w_ahead.ah_seq;
-			}
-			if (rc == STORE_OK && events > 0 && w->w_notify != NULL)
-				w->w_notify(w->w_hook_arg);
-			if (rc == STORE_OK && (hook = __atomic_load_n(
-			    &w->w_commit_hook, __ATOMIC_ACQUIRE)) != NULL)
-				hook(&w->w_ahead, __atomic_load_n(
-				    &w->w_commit_arg, __ATOMIC_RELAXED));
-		}
 	}
+	if (rc == STORE_OK) {
+		saved = w->w_ahead;
+		/* Housekeeping writes: only in a fresh txn (it comes due). */
+		if (!cont)
+			writer_run_tick(w, parent);
+		for (job = batch; job != NULL; job = next) {
+			struct wjob *g;
+
+			if (job->wj_readonly)
+				next = writer_run_group(w, parent, job);
+			else {
+				job->wj_rc = writer_run_job(w, parent,
+				    job);
+				next = job->wj_next;
+			}
+			for (g = job; g != next; g = g->wj_next)
+				if (g->wj_rc != STORE_OK &&
+				    w->w_batch_err == STORE_OK)
+					w->w_batch_err = g->wj_rc;
+		}
+		events = store_txn_events(parent);
+		audits = w->w_ahead.ah_seq - saved.ah_seq;
+		if (writer_keep_open(w, parent, batch, cont)) {
+			t0 = metrics_now_us();
+			rc = store_commit_part(parent,
+			    &w->w_batch_lsn);
+			commit_us = metrics_now_us() - t0;
+			if (rc == STORE_OK) {
+				if (!cont)
+					w->w_open_at = t0;
+				w->w_open = parent;
+				part = 1;
+				/* Before any of it is answered. */
+				pthread_mutex_lock(&w->w_mtx);
+				w->w_open_parts = 1;
+				pthread_mutex_unlock(&w->w_mtx);
+			} else {
+				store_abort(parent);
+				store_fail_open_txn(w->w_store);
+				writer_open_closed(w);
+			}
+			goto logged;
+		}
+		/*
+		 * One fsync for the whole batch — if it changed
+		 * anything: only then does the id of the last commit
+		 * move. (We hold the write lock up to our commit; a
+		 * commit of another process (rekey) right after it
+		 * moves the id too, and flushed the file as well.)
+		 */
+		txn = store_last_txn(w->w_store);
+		t0 = metrics_now_us();
+		rc = store_commit_unflushed(parent, &w->w_batch_lsn);
+		commit_us = metrics_now_us() - t0;
+		after = rc == STORE_OK ? store_last_txn(w->w_store) : 0;
+		flushed = txn != 0 && after != 0 && after != txn;
+		if (rc == STORE_OK) {
+			/* Its flush made every commit before durable
+			   (with the log: the flusher's). */
+			if (flushed && !w->w_fl_started)
+				writer_set_durable(w, w->w_commit_seq);
+			w->w_commit_seq = w->w_ahead.ah_seq;
+		}
+		if (rc == STORE_OK && events > 0 && w->w_notify != NULL)
+			w->w_notify(w->w_hook_arg);
+		if (rc == STORE_OK && (hook = __atomic_load_n(
+		    &w->w_commit_hook, __ATOMIC_ACQUIRE)) != NULL)
+			hook(&w->w_ahead, __atomic_load_n(
+			    &w->w_commit_arg, __ATOMIC_RELAXED));
+		/* Answered parts not committed: final. */
+		if (rc != STORE_OK && cont)
+			store_fail_open_txn(w->w_store);
+		writer_open_closed(w);
+		if (rc == STORE_FULL || rc == STORE_DISK_FULL ||
+		    w->w_batch_err == STORE_FULL ||
+		    w->w_batch_err == STORE_DISK_FULL)
+			w->w_space_trouble = 1;
+		else if (rc == STORE_OK && batch != NULL &&
+		    w->w_batch_err == STORE_OK)
+			w->w_space_trouble = 0;
+	}
+logged:
 	if (rc != STORE_OK) {
 		/* Nothing of the batch was written: every job fails. */
 		log_warnx("writer: batch of %llu not committed: %s",
 		    (unsigned long long)n, store_strerror(rc));
 		w->w_ahead = saved;
 		/* Only a full map is sure to have left the disk as it was. */
-		if (rc != STORE_FULL && rc != STORE_DISK_FULL)
+		if ((rc != STORE_FULL && rc != STORE_DISK_FULL) || cont)
 			w->w_reload = 1;
 		for (job = batch; job != NULL; job = job->wj_next)
 			job->wj_rc = rc;
@@ -974,8 +1146,25 @@ writer_run_batch(struct writer *w, struct wjob *batch)
 		w->w_stats.ws_max_batch = n;
 	if (rc != STORE_OK)
 		w->w_stats.ws_failed_commits++;
+	else if (part)
+		w->w_stats.ws_parts++;
+	else
+		w->w_stats.ws_commits++;
 	pthread_mutex_unlock(&w->w_mtx);
 	writer_durable(w, batch, rc, flushed);
+}
+
+/* ts: now + us on the writer's condition clock (CLOCK_MONOTONIC). */
+static void
+writer_deadline_us(struct timespec *ts, int64_t us)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_nsec += (long)(us % 1000000) * 1000L;
+	ts->tv_sec += (time_t)(us / 1000000);
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
 }
 
 static void *
@@ -994,6 +1183,25 @@ writer_main(void *arg)
 		pthread_mutex_lock(&w->w_mtx);
 		idle = 0;
 		while (w->w_head == NULL && !w->w_stopping) {
+			/*
+			 * A txn kept open is committed once no batch came
+			 * for WRITER_OPEN_IDLE_US, or a reader of the log
+			 * waits for it (the empty batch commits it).
+			 */
+			if (w->w_open != NULL) {
+				if (w->w_barrier) {
+					idle = 1;
+					break;
+				}
+				writer_deadline_us(&ts, w->w_open_idle_us);
+				if (pthread_cond_timedwait(&w->w_cond,
+				    &w->w_mtx, &ts) == ETIMEDOUT &&
+				    w->w_head == NULL && !w->w_stopping) {
+					idle = 1;
+					break;
+				}
+				continue;
+			}
 			util_deadline_ms(&ts, WRITER_IDLE_S * 1000);
 			if (pthread_cond_timedwait(&w->w_cond, &w->w_mtx, &ts) ==
 			    ETIMEDOUT && w->w_head == NULL && !w->w_stopping) {
@@ -1030,9 +1238,15 @@ writer_main(void *arg)
 		writer_run_batch(w, batch);
 		metrics_writer_beat();
 	}
-	/* Stopping: what was committed last is made durable and answered. */
+	/* Stopping: the open txn committed; made durable and answered. */
+	if (w->w_open != NULL)
+		writer_run_batch(w, NULL);
 	writer_durable(w, NULL, STORE_OK, 0);
 	writer_flush_stop(w);
+	pthread_mutex_lock(&w->w_mtx);
+	w->w_done = 1;
+	pthread_cond_broadcast(&w->w_closed_cond);
+	pthread_mutex_unlock(&w->w_mtx);
 	seal_thread_done();
 	return NULL;
 }
@@ -1052,6 +1266,8 @@ writer_start(struct store *st, char *err, size_t errlen)
 	w->w_index_lag = WRITER_INDEX_LAG;
 	w->w_index_lag_max = WRITER_INDEX_LAG_MAX;
 	w->w_index_stop_us = (int64_t)WRITER_INDEX_STOP_MS * 1000;
+	w->w_open_us = (int64_t)WRITER_AUDIT_COMMIT_MS * 1000;
+	w->w_open_idle_us = WRITER_OPEN_IDLE_US;
 	/*
 	 * Test only (tests/blackbox/test_crash.py proves it can fail):
 	 * answers each batch as soon as its commit returned, before its meta
@@ -1083,6 +1299,12 @@ writer_start(struct store *st, char *err, size_t errlen)
 	}
 	if (util_cond_init(&w->w_cond) != 0) {
 		snprintf(err, errlen, "writer: condition variable");
+		pthread_mutex_destroy(&w->w_mtx);
+		goto fail;
+	}
+	if (util_cond_init(&w->w_closed_cond) != 0) {
+		snprintf(err, errlen, "writer: condition variable");
+		pthread_cond_destroy(&w->w_cond);
 		pthread_mutex_destroy(&w->w_mtx);
 		goto fail;
 	}
@@ -1152,6 +1374,7 @@ fail_ix:
 	pthread_cond_destroy(&w->w_ix_cond);
 	pthread_mutex_destroy(&w->w_ix_mtx);
 fail_cond:
+	pthread_cond_destroy(&w->w_closed_cond);
 	pthread_cond_destroy(&w->w_cond);
 	pthread_mutex_destroy(&w->w_mtx);
 fail:
@@ -1217,6 +1440,7 @@ writer_free(struct writer *w)
 	pthread_mutex_destroy(&w->w_ix_step);
 	pthread_cond_destroy(&w->w_ix_cond);
 	pthread_mutex_destroy(&w->w_ix_mtx);
+	pthread_cond_destroy(&w->w_closed_cond);
 	pthread_cond_destroy(&w->w_cond);
 	pthread_mutex_destroy(&w->w_mtx);
 	free(w);

@@ -7,6 +7,7 @@ import subprocess
 import re
 import shutil
 import struct
+import threading
 import zlib
 
 from harness import (test, shared, Daemon, Raw, cli, cli_ok, cli_refused,
@@ -684,3 +685,45 @@ def audit_index_writer_steps_in_past_lag_max():
     eq(steps, 0, "writer steps below audit_index_lag_max")
     eq(entries, 0, "index entries with no indexer and no writer steps")
     eq(len(recs2), len(recs), "the same records, read from the log")
+
+
+@test
+def audit_query_sees_reads_answered_under_load():
+    """Under a steady read load the writer keeps one transaction open for
+    the reads' audit records (audit_commit_ms, here 1000 ms), answering
+    each batch once it is logged: a QueryAudit right after a GetPlan still
+    sees it (the query has the open transaction committed first)."""
+    d = Daemon("audit-barrier", extra_ini="[store]\naudit_commit_ms = 1000\n")
+    d.start()
+    busy, hh = new_household(d), new_household(d)
+    stop = threading.Event()
+    answered = []
+
+    def reader():
+        with Raw(d, "wmo", timeout=30) as c:
+            i = 0
+            while not stop.is_set():
+                i += 1
+                c.send_frame(req_get_plan(i, busy))
+                r = c.recv_frame(timeout=30)
+                check(r is not None and r.code == 0,
+                      "a GetPlan of the load failed: %r" % (r,))
+                answered.append(i)
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(5):
+            cli_ok(d, "wmo", "plan", "show", hh)
+            recs = [r for r in audit_records(d, "wmo", hh)
+                    if r["action"] == "GetPlan"]
+            eq(len(recs), i + 1, "GetPlan records of %s after %d reads "
+               "(%d reads of the load answered)" % (hh, i + 1,
+                                                    len(answered)))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    check(len(answered) > 20, "the load made only %d reads" % len(answered))
+    d.stop()

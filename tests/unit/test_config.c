@@ -171,6 +171,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg->c_audit_index_lag, 128);
 	assert_int_equal(cfg->c_audit_index_lag_max, 16384);
 	assert_int_equal(cfg->c_audit_index_stop_ms, 3000);
+	assert_int_equal(cfg->c_audit_commit_ms, 100);
 	assert_int_equal(cfg->c_wal, 1);
 	assert_int_equal(cfg->c_checkpoint_ms, 250);
 	assert_int_equal(cfg->c_log_file_mb, 64);
@@ -228,6 +229,7 @@ test_full(void **state)
 	    "audit_index_lag = 77\n"
 	    "audit_index_lag_max = 78\n"
 	    "audit_index_stop_ms = 0\n"
+	    "audit_commit_ms = 7\n"
 	    "write_ahead_log = off\n"
 	    "checkpoint_ms = 40\n"
 	    "log_file_mb = 3\n"
@@ -283,6 +285,7 @@ test_full(void **state)
 	assert_int_equal(cfg->c_audit_index_lag, 77);
 	assert_int_equal(cfg->c_audit_index_lag_max, 78);
 	assert_int_equal(cfg->c_audit_index_stop_ms, 0);
+	assert_int_equal(cfg->c_audit_commit_ms, 7);
 	assert_int_equal(cfg->c_wal, 0);
 	assert_int_equal(cfg->c_checkpoint_ms, 40);
 	assert_int_equal(cfg->c_log_file_mb, 3);
@@ -517,6 +520,8 @@ test_out_of_range(void **state)
 	    "audit_index_lag_max", "out of range", NULL);
 	expect_fail(BASE "[store]\naudit_index_stop_ms = 600001\n",
 	    "audit_index_stop_ms", "out of range", NULL);
+	expect_fail(BASE "[store]\naudit_commit_ms = 1001\n",
+	    "audit_commit_ms", "out of range", NULL);
 	expect_fail(BASE "[store]\ncheckpoint_ms = 9\n", "checkpoint_ms",
 	    "out of range", NULL);
 	expect_fail(BASE "[store]\ncheckpoint_ms = 60001\n", "checkpoint_ms",

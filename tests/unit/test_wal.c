@@ -459,6 +459,167 @@ test_stale_same_boot(void **state)
 	cleanup(&e);
 }
 
+/*
+ * A child commits 10 transactions (keys 7..9 left), then keeps one open
+ * and logs it in 5 parts (keys 10..14), each flushed — as the writer does
+ * for batches of audit records, answering each part after its flush.
+ * closed: then puts key 15 and commits it, its last record logged; else
+ * it dies with the txn open, never committed into LMDB.
+ */
+static void
+parts_writer(struct env *e, int closed)
+{
+	struct walbuf wb;
+	struct wal *w;
+	MDB_txn *txn;
+	MDB_val k, v;
+	char err[256], key[16], val[100];
+	uint64_t id, lsn;
+	pid_t pid;
+	int st, i;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (env_open(e) != 0 ||
+		    wal_start(&w, e->dir, e->env, "boot-A", 60000, 1, err,
+		    sizeof(err)))
+			_exit(2);
+		for (i = 0; i < 10; i++)
+			one_txn(e, w, i);
+		memset(&wb, 0, sizeof(wb));
+		if (mdb_txn_begin(e->env, NULL, 0, &txn) != 0)
+			_exit(3);
+		id = mdb_txn_id(txn);
+		for (i = 10; i < (closed ? 16 : 15); i++) {
+			snprintf(key, sizeof(key), "k%04d", i);
+			memset(val, 'a' + i % 26, sizeof(val));
+			k.mv_data = key;
+			k.mv_size = strlen(key);
+			v.mv_data = val;
+			v.mv_size = sizeof(val);
+			if (mdb_put(txn, e->dbi[i % NDB], &k, &v, 0) != 0 ||
+			    walbuf_add(&wb, WAL_PUT, (unsigned)(i % NDB), key,
+			    k.mv_size, val, sizeof(val)) != 0)
+				_exit(4);
+			if (i == 15)
+				break;
+			if (wal_append_part(w, id, &wb, &lsn) != 0 ||
+			    wal_sync(w, lsn) != 0)
+				_exit(5);
+			wb.wb_len = 0;
+		}
+		if (closed && (mdb_txn_commit(txn) != 0 ||
+		    wal_commit(w, id, &wb) != 0))
+			_exit(6);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* Which of keys 7..15 the store holds, as a bit mask (bit i: key i). */
+static unsigned
+keys_held(struct env *e)
+{
+	MDB_txn *txn;
+	MDB_val k, v;
+	char key[16];
+	unsigned m = 0;
+	int i;
+
+	assert_int_equal(mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn), 0);
+	for (i = 7; i < 16; i++) {
+		snprintf(key, sizeof(key), "k%04d", i);
+		k.mv_data = key;
+		k.mv_size = strlen(key);
+		if (mdb_get(txn, e->dbi[i % NDB], &k, &v) == 0) {
+			assert_int_equal(v.mv_size, i < 10 ? 3000 : 100);
+			m |= 1u << i;
+		}
+	}
+	mdb_txn_abort(txn);
+	return m;
+}
+
+#define KEYS(a, b)	(((1u << ((b) + 1)) - 1) & ~((1u << (a)) - 1))
+
+/* A power cut with a txn open: its flushed parts come back, committed. */
+static void
+test_parts_after_power_cut(void **state)
+{
+	struct env e;
+	char err[256];
+	uint64_t n = 0;
+
+	(void)state;
+	fresh(&e);
+	parts_writer(&e, 0);
+	if (recover(&e, &n, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	/* 10 txns after the start's checkpoint, and the open one. */
+	assert_int_equal(n, 11);
+	assert_int_equal(keys_held(&e), KEYS(7, 14));
+	cleanup(&e);
+}
+
+/* Its parts and its last record: one txn, replayed whole. */
+static void
+test_parts_then_commit(void **state)
+{
+	struct env e;
+	char err[256];
+	uint64_t n = 0;
+
+	(void)state;
+	fresh(&e);
+	parts_writer(&e, 1);
+	if (recover(&e, &n, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	assert_int_equal(n, 11);
+	assert_int_equal(keys_held(&e), KEYS(7, 15));
+	cleanup(&e);
+}
+
+/*
+ * Killed on the same boot with a txn open: the page cache holds every
+ * commit but not the open txn, which only the log has. Replayed from
+ * LMDB's last commit; a second replay finds nothing more to do.
+ */
+static void
+test_parts_after_kill_same_boot(void **state)
+{
+	struct env e;
+	struct wal_ckpt ck;
+	MDB_envinfo info;
+	char err[256];
+	uint64_t n = 0;
+	int st;
+
+	(void)state;
+	fresh(&e);
+	parts_writer(&e, 0);
+	assert_int_equal(wal_prepare(e.dir, "boot-A", &st, &ck, err,
+	    sizeof(err)), 0);
+	assert_int_equal(st, WAL_STALE);
+	assert_true(ck.ck_run != 0);
+	assert_int_equal(env_open(&e), 0);
+	assert_int_equal(keys_held(&e), KEYS(7, 9));
+	assert_int_equal(mdb_env_info(e.env, &info), 0);
+	if (wal_replay_from(e.dir, e.env, &ck, info.me_last_txnid, apply, &e,
+	    &n, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	assert_int_equal(n, 1);
+	assert_int_equal(keys_held(&e), KEYS(7, 14));
+	assert_int_equal(mdb_env_info(e.env, &info), 0);
+	if (wal_replay_from(e.dir, e.env, &ck, info.me_last_txnid, apply, &e,
+	    &n, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	assert_int_equal(n, 0);
+	assert_int_equal(keys_held(&e), KEYS(7, 14));
+	cleanup(&e);
+}
+
 int
 main(void)
 {
@@ -470,6 +631,9 @@ main(void)
 		cmocka_unit_test(test_replay_gap_refused),
 		cmocka_unit_test(test_stale_same_boot),
 		cmocka_unit_test(test_checkpoint_by_size),
+		cmocka_unit_test(test_parts_after_power_cut),
+		cmocka_unit_test(test_parts_then_commit),
+		cmocka_unit_test(test_parts_after_kill_same_boot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -358,6 +358,7 @@ verify_ok(struct fx *f)
 	char msg[256];
 	int rc;
 
+	writer_audit_barrier(f->w);
 	assert_int_equal(store_reader_begin(rd), STORE_OK);
 	rc = audit_verify(rd, &count, &bad, msg, sizeof(msg));
 	store_reader_end(rd);
@@ -392,6 +393,8 @@ audit_of(struct fx *f, const char *hhid)
 	struct stxn *rd = store_reader_new(f->st);
 	struct find_arg fa;
 
+	/* A reader of the log first has what was answered committed. */
+	writer_audit_barrier(f->w);
 	memset(&fa, 0, sizeof(fa));
 	assert_int_equal(store_reader_begin(rd), STORE_OK);
 	assert_int_equal(store_audit_scan(rd, hhid, NULL, 0, find_cb, &fa),
@@ -399,6 +402,30 @@ audit_of(struct fx *f, const char *hhid)
 	store_reader_end(rd);
 	store_reader_free(rd);
 	return fa;
+}
+
+/* The last audit seq a reader sees now, without a barrier. */
+static uint64_t
+audit_last_seen(struct fx *f)
+{
+	struct stxn *rd = store_reader_new(f->st);
+	uint64_t seq = 0;
+
+	assert_int_equal(store_reader_begin(rd), STORE_OK);
+	assert_int_equal(store_audit_last(rd, &seq), STORE_OK);
+	store_reader_end(rd);
+	store_reader_free(rd);
+	return seq;
+}
+
+/* Submits a read of household (a, b) and waits for its answer. */
+static void
+read_one(struct fx *f, struct tjob *r, unsigned a, unsigned b)
+{
+	tj_init(r, TJ_READ, a, b, 1);
+	submit(f, r);
+	WAIT_UNTIL(r->tj_posted == 1);
+	assert_int_equal(r->tj_job.wj_rc, STORE_OK);
 }
 
 /* ------------------------------------------------------------ tests */
@@ -642,6 +669,95 @@ test_reads_grouped(void **state)
 		tj_fini(&r[i]);
 	tj_fini(&w);
 	tj_fini(&r2);
+}
+
+/*
+ * With the log, batches of reads are logged (and answered) as parts of one
+ * txn kept open, not committed: a reader of the store does not see their
+ * records until a barrier (QueryAudit's), a change, or audit_commit_ms
+ * commits it. Without the log every batch is committed.
+ */
+static void
+test_reads_kept_open(void **state)
+{
+	struct fx *f = *state;
+	struct tjob w0, r[NREADS], w1, r2;
+	struct writer_stats s0, s1;
+	uint64_t seen;
+	int i;
+
+	writer_set_audit_commit_ms(f->w, 1000);
+	writer_set_open_idle_us(f->w, 60u * 1000000);
+	/* A write first: it commits, and its person is known from then. */
+	tj_init(&w0, TJ_OK, 9, 1, 1);
+	submit(f, &w0);
+	WAIT_UNTIL(w0.tj_posted == 1);
+	assert_int_equal(w0.tj_job.wj_rc, STORE_OK);
+	writer_stats(f->w, &s0);
+	for (i = 0; i < NREADS; i++)
+		read_one(f, &r[i], 9, (unsigned)(10 + i));
+	writer_stats(f->w, &s1);
+	seen = audit_last_seen(f);
+	if (t_wal) {
+		/* Each read its own batch, each a part; none committed. */
+		assert_int_equal(s1.ws_parts - s0.ws_parts, NREADS);
+		assert_int_equal(s1.ws_commits, s0.ws_commits);
+		assert_int_equal(seen, w0.tj_job.wj_audit->seq);
+		writer_audit_barrier(f->w);
+		assert_int_equal(audit_last_seen(f),
+		    r[NREADS - 1].tj_job.wj_audit->seq);
+	} else {
+		assert_int_equal(s1.ws_parts, 0);
+		assert_int_equal(seen, r[NREADS - 1].tj_job.wj_audit->seq);
+	}
+	/* Reads again, then a write: committed with them, in order. */
+	read_one(f, &r2, 9, 99);
+	tj_init(&w1, TJ_OK, 9, 100, 1);
+	submit(f, &w1);
+	WAIT_UNTIL(w1.tj_posted == 1);
+	assert_int_equal(w1.tj_job.wj_rc, STORE_OK);
+	assert_int_equal(w1.tj_job.wj_audit->seq, r2.tj_job.wj_audit->seq + 1);
+	assert_int_equal(audit_last_seen(f), w1.tj_job.wj_audit->seq);
+	assert_true(plan_exists(f, w1.tj_hhid));
+	assert_int_equal(verify_ok(f), NREADS + 3);
+	tj_fini(&w0);
+	for (i = 0; i < NREADS; i++)
+		tj_fini(&r[i]);
+	tj_fini(&r2);
+	tj_fini(&w1);
+}
+
+/*
+ * audit_commit_ms bounds how long a txn stays open under reads; a queue
+ * that stays empty commits it sooner (here: 20 ms).
+ */
+static void
+test_open_txn_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct tjob w0, r1, r2, r3;
+
+	writer_set_audit_commit_ms(f->w, 5);
+	writer_set_open_idle_us(f->w, 60u * 1000000);
+	tj_init(&w0, TJ_OK, 11, 1, 1);
+	submit(f, &w0);
+	WAIT_UNTIL(w0.tj_posted == 1);
+	read_one(f, &r1, 11, 2);
+	/* Older than 5 ms at its next batch: committed with that batch. */
+	usleep(20000);
+	read_one(f, &r2, 11, 3);
+	assert_int_equal(audit_last_seen(f), r2.tj_job.wj_audit->seq);
+	/* No batch for the idle time: committed without one. */
+	writer_set_audit_commit_ms(f->w, 1000);
+	writer_set_open_idle_us(f->w, 20000);
+	read_one(f, &r3, 11, 4);
+	usleep(200000);
+	assert_int_equal(audit_last_seen(f), r3.tj_job.wj_audit->seq);
+	assert_int_equal(verify_ok(f), 4);
+	tj_fini(&w0);
+	tj_fini(&r1);
+	tj_fini(&r2);
+	tj_fini(&r3);
 }
 
 static void
@@ -1301,6 +1417,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reads_grouped, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_audit_only_job, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_reads_kept_open, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_open_txn_bounded, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_audit_failure_rolls_back_data, setup_small, teardown),
