@@ -31,10 +31,15 @@
  * it is committed when no batch came for WRITER_OPEN_IDLE_US, when it is
  * audit_commit_ms old, or at a stop. A failure to log a part, or to
  * commit a txn with logged parts, is final (store_fail_open_txn): the
- * daemon stops and the next start replays them. Why: a commit copies the
- * pages it touches (the log's last leaf, branch pages, the free list, the
- * meta database), which at a few reads per batch was most of what a read
- * cost the disk and much of the writer's time (A/B in writer.h).
+ * daemon stops and the next start replays them. So a batch with a change
+ * commits the open txn alone before it runs (its failure is then its
+ * own), and none is kept open near a full map or file system
+ * (WRITER_OPEN_ROOM) or after a batch met one (w_space_trouble): a full
+ * disk refuses requests and leaves the daemon up, as before. Why: a
+ * commit copies the pages it touches (the log's last leaf, branch pages,
+ * the free list, the meta database), which at a few reads per batch was
+ * most of what a read cost the disk and much of the writer's time (A/B
+ * in writer.h).
  *
  * Without the log, LMDB's own order, as follows.
  *

@@ -474,6 +474,29 @@ def cli_refused(daemon, as_name, code, *args):
     return r
 
 
+def raw_loop(d, as_name, make, acked, stop, failed=None):
+    """One connection sending make(i) -> (frame, token) for i = 1, 2, ...
+    until stop is set, one request at a time: the token of each OK answer
+    goes to acked, of any other to failed (if given). Returns quietly when
+    the daemon goes away under it (kill -9)."""
+    try:
+        with Raw(d, as_name, timeout=30) as c:
+            i = 0
+            while not stop.is_set():
+                i += 1
+                frame, token = make(i)
+                c.send_frame(frame)
+                r = c.recv_frame(timeout=30)
+                if r is None:
+                    return
+                if r.code == 0:
+                    acked.append(token)
+                elif failed is not None:
+                    failed.append((token, r.code_name))
+    except Exception:
+        return
+
+
 def new_household(daemon, as_name="wmo", members=("henk.desmet:Henk de Smet:ouder",),
                   area="noord", ref="TOESTEMMING-BB-1"):
     """CLI household create; returns the id (line 1 of stdout)."""

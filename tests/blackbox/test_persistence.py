@@ -7,6 +7,7 @@ import threading
 import time
 
 from harness import (test, Daemon, Raw, cli, cli_ok, new_household, plan_json,
+                     raw_loop,
                      check, eq, req_get_plan, req_mutate, mut_add_goal,
                      plan_summary, SLOW)
 
@@ -55,20 +56,10 @@ def restart_keeps_everything():
 
 
 def raw_writer(d, hh, tag, acked, stop):
-    try:
-        with Raw(d, "wmo", timeout=30) as c:
-            i = 0
-            while not stop.is_set():
-                i += 1
-                text = "%s-%d" % (tag, i)
-                c.send_frame(req_mutate(i, hh, mut_add_goal(1, text)))
-                r = c.recv_frame(timeout=30)
-                if r is None:
-                    return
-                if r.code == 0:
-                    acked.append(text)
-    except Exception:
-        return       # the daemon was killed under us
+    def make(i):
+        text = "%s-%d" % (tag, i)
+        return req_mutate(i, hh, mut_add_goal(1, text)), text
+    raw_loop(d, "wmo", make, acked, stop)
 
 
 def cli_writer(d, hh, tag, acked, stop):
@@ -124,19 +115,7 @@ def kill9_keeps_acknowledged_writes():
 
 def raw_reader(d, hh, answered, stop):
     """GetPlan of hh in a loop; each answer OK counted."""
-    try:
-        with Raw(d, "wmo", timeout=30) as c:
-            i = 0
-            while not stop.is_set():
-                i += 1
-                c.send_frame(req_get_plan(i, hh))
-                r = c.recv_frame(timeout=30)
-                if r is None:
-                    return
-                if r.code == 0:
-                    answered.append(i)
-    except Exception:
-        return       # the daemon was killed under us
+    raw_loop(d, "wmo", lambda i: (req_get_plan(i, hh), i), answered, stop)
 
 
 def getplan_records(d, hh):

@@ -544,41 +544,40 @@ keys_held(struct env *e)
 
 #define KEYS(a, b)	(((1u << ((b) + 1)) - 1) & ~((1u << (a)) - 1))
 
-/* A power cut with a txn open: its flushed parts come back, committed. */
+/*
+ * After a power cut the parts of the txn the writer had open come back:
+ * committed at the log's end when only parts were logged (closed 0), as
+ * one txn with its last record when its commit was logged too (1).
+ */
 static void
-test_parts_after_power_cut(void **state)
+parts_recovered(int closed, unsigned want)
 {
 	struct env e;
 	char err[256];
 	uint64_t n = 0;
 
-	(void)state;
 	fresh(&e);
-	parts_writer(&e, 0);
+	parts_writer(&e, closed);
 	if (recover(&e, &n, err, sizeof(err)) == -1)
 		fail_msg("%s", err);
 	/* 10 txns after the start's checkpoint, and the open one. */
 	assert_int_equal(n, 11);
-	assert_int_equal(keys_held(&e), KEYS(7, 14));
+	assert_int_equal(keys_held(&e), want);
 	cleanup(&e);
 }
 
-/* Its parts and its last record: one txn, replayed whole. */
+static void
+test_parts_after_power_cut(void **state)
+{
+	(void)state;
+	parts_recovered(0, KEYS(7, 14));
+}
+
 static void
 test_parts_then_commit(void **state)
 {
-	struct env e;
-	char err[256];
-	uint64_t n = 0;
-
 	(void)state;
-	fresh(&e);
-	parts_writer(&e, 1);
-	if (recover(&e, &n, err, sizeof(err)) == -1)
-		fail_msg("%s", err);
-	assert_int_equal(n, 11);
-	assert_int_equal(keys_held(&e), KEYS(7, 15));
-	cleanup(&e);
+	parts_recovered(1, KEYS(7, 15));
 }
 
 /*
