@@ -164,6 +164,8 @@ struct stxn {
 					   file's pages when it began */
 	struct walbuf	 sx_wal;	/* its changes, for the log (st_wal) */
 	int		 sx_wal_locked;	/* a write txn's: holds st_wal_mtx */
+	uint64_t	 sx_begin_end;	/* a write txn's: where the file ended
+					   by the meta it began on (bytes) */
 	int		 sx_other;	/* changed more than the audit log and
 					   its head (store_txn_only_audit) */
 };
@@ -172,6 +174,8 @@ struct stxn {
 typedef int (*store_scan_fn)(const MDB_val *key, const uint8_t *payload,
     size_t len, void *arg);
 
+/* After a commit: the file extended to its meta's end (store_env.c). */
+void	store_extend_to_meta(struct store *, uint64_t began);
 int	store_map_rc(int mrc);
 int	stxn_fail(struct stxn *, int rc);
 int	stxn_mdb_fail(struct stxn *, int mrc, const char *what, int db);
