@@ -103,20 +103,16 @@ store_meta_end(struct store *st)
 void
 store_extend_to_meta(struct store *st, uint64_t began)
 {
-	MDB_envinfo info;
-	MDB_stat ms;
 	struct stat sb;
 	mdb_filehandle_t fd;
 	uint64_t need;
 
-	if (st->st_is_index || mdb_env_info(st->st_env, &info) != MDB_SUCCESS ||
-	    mdb_env_stat(st->st_env, &ms) != MDB_SUCCESS ||
+	if (st->st_is_index || began == 0 || (need = store_meta_end(st)) == 0 ||
 	    mdb_env_get_fd(st->st_env, &fd) != MDB_SUCCESS ||
 	    fstat(fd, &sb) == -1)
 		return;
-	need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
 	if ((uint64_t)sb.st_size < need && (uint64_t)sb.st_size >= began &&
-	    began > 0 && ftruncate(fd, (off_t)need) == -1)
+	    ftruncate(fd, (off_t)need) == -1)
 		log_warnx("store: %s/data.mdb: extending it to %llu bytes: %s",
 		    st->st_dir, (unsigned long long)need, strerror(errno));
 }

@@ -125,36 +125,51 @@ check_content(struct env *e, int n)
 	mdb_txn_abort(txn);
 }
 
-/* A child runs TXNS logged transactions and dies without a word. */
+/* Runs fn(e, arg) in a child that dies without a word; it must get to its end. */
 static void
-killed_writer(struct env *e)
+in_child(void (*fn)(struct env *, int), struct env *e, int arg)
 {
-	struct wal *w;
-	char err[256];
 	pid_t pid;
-	int st, i;
+	int st;
 
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		if (env_open(e) != 0 ||
-		    wal_start(&w, e->dir, e->env, "boot-A", 300, 1, err,
-		    sizeof(err)))
-			_exit(2);
-		/*
-		 * Checkpoints begin at the first commit after each pause
-		 * (every 300 ms): at i = 6, 16 and 26, so the
-		 * last 13 transactions are only in the log.
-		 */
-		for (i = 0; i < TXNS; i++) {
-			one_txn(e, w, i);
-			if (i == 5 || i == 15 || i == 25)
-				usleep(400000);
-		}
+		fn(e, arg);
 		_exit(0);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* A child runs TXNS logged transactions and dies without a word. */
+static void
+killed_writer_run(struct env *e, int unused)
+{
+	struct wal *w;
+	char err[256];
+	int i;
+
+	(void)unused;
+	if (env_open(e) != 0 ||
+	    wal_start(&w, e->dir, e->env, "boot-A", 300, 1, err, sizeof(err)))
+		_exit(2);
+	/*
+	 * Checkpoints begin at the first commit after each pause
+	 * (every 300 ms): at i = 6, 16 and 26, so the
+	 * last 13 transactions are only in the log.
+	 */
+	for (i = 0; i < TXNS; i++) {
+		one_txn(e, w, i);
+		if (i == 5 || i == 15 || i == 25)
+			usleep(400000);
+	}
+}
+
+static void
+killed_writer(struct env *e)
+{
+	in_child(killed_writer_run, e, 0);
 }
 
 static void
@@ -467,7 +482,7 @@ test_stale_same_boot(void **state)
  * it dies with the txn open, never committed into LMDB.
  */
 static void
-parts_writer(struct env *e, int closed)
+parts_writer_run(struct env *e, int closed)
 {
 	struct walbuf wb;
 	struct wal *w;
@@ -475,47 +490,45 @@ parts_writer(struct env *e, int closed)
 	MDB_val k, v;
 	char err[256], key[16], val[100];
 	uint64_t id, lsn;
-	pid_t pid;
-	int st, i;
+	int i;
 
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (env_open(e) != 0 ||
-		    wal_start(&w, e->dir, e->env, "boot-A", 60000, 1, err,
-		    sizeof(err)))
-			_exit(2);
-		for (i = 0; i < 10; i++)
-			one_txn(e, w, i);
-		memset(&wb, 0, sizeof(wb));
-		if (mdb_txn_begin(e->env, NULL, 0, &txn) != 0)
-			_exit(3);
-		id = mdb_txn_id(txn);
-		for (i = 10; i < (closed ? 16 : 15); i++) {
-			snprintf(key, sizeof(key), "k%04d", i);
-			memset(val, 'a' + i % 26, sizeof(val));
-			k.mv_data = key;
-			k.mv_size = strlen(key);
-			v.mv_data = val;
-			v.mv_size = sizeof(val);
-			if (mdb_put(txn, e->dbi[i % NDB], &k, &v, 0) != 0 ||
-			    walbuf_add(&wb, WAL_PUT, (unsigned)(i % NDB), key,
-			    k.mv_size, val, sizeof(val)) != 0)
-				_exit(4);
-			if (i == 15)
-				break;
-			if (wal_append_part(w, id, &wb, &lsn) != 0 ||
-			    wal_sync(w, lsn) != 0)
-				_exit(5);
-			wb.wb_len = 0;
-		}
-		if (closed && (mdb_txn_commit(txn) != 0 ||
-		    wal_commit(w, id, &wb) != 0))
-			_exit(6);
-		_exit(0);
+	if (env_open(e) != 0 ||
+	    wal_start(&w, e->dir, e->env, "boot-A", 60000, 1, err,
+	    sizeof(err)))
+		_exit(2);
+	for (i = 0; i < 10; i++)
+		one_txn(e, w, i);
+	memset(&wb, 0, sizeof(wb));
+	if (mdb_txn_begin(e->env, NULL, 0, &txn) != 0)
+		_exit(3);
+	id = mdb_txn_id(txn);
+	for (i = 10; i < (closed ? 16 : 15); i++) {
+		snprintf(key, sizeof(key), "k%04d", i);
+		memset(val, 'a' + i % 26, sizeof(val));
+		k.mv_data = key;
+		k.mv_size = strlen(key);
+		v.mv_data = val;
+		v.mv_size = sizeof(val);
+		if (mdb_put(txn, e->dbi[i % NDB], &k, &v, 0) != 0 ||
+		    walbuf_add(&wb, WAL_PUT, (unsigned)(i % NDB), key,
+		    k.mv_size, val, sizeof(val)) != 0)
+			_exit(4);
+		if (i == 15)
+			break;
+		if (wal_append_part(w, id, &wb, &lsn) != 0 ||
+		    wal_sync(w, lsn) != 0)
+			_exit(5);
+		wb.wb_len = 0;
 	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	if (closed && (mdb_txn_commit(txn) != 0 ||
+	    wal_commit(w, id, &wb) != 0))
+		_exit(6);
+}
+
+static void
+parts_writer(struct env *e, int closed)
+{
+	in_child(parts_writer_run, e, closed);
 }
 
 /* Which of keys 7..15 the store holds, as a bit mask (bit i: key i). */
