@@ -35,22 +35,99 @@
 
 /* ------------------------------------------------------------- checks */
 
+/* LMDB's page number in its free list records (MDB_ID, midl.h). */
+typedef size_t store_pgid;
+
+/*
+ * A file that ends before the pages its meta counts, opened for writing:
+ * mended when every page it lacks is a free page (see store_meta_end:
+ * LMDB counts a commit's loose pages but never writes them, and an eenpland
+ * before the commit extended the file could leave them at the end), else
+ * refused. The file is extended first (a page past the end would SIGBUS,
+ * the extension reads as zeros), the free list read through LMDB — a
+ * branch or leaf of it that was cut off reads as a zero page, which LMDB
+ * calls corrupt — and every page from the first one lacking (a partial
+ * last page included) to the meta's last must be named in it. Else the
+ * file is cut back to the size it had: refused as it was found.
+ * 1: mended; 0: not a free tail (size restored); -1: an error (errno).
+ */
+static int
+store_mend_tail(MDB_env *env, uint64_t size, uint64_t need, unsigned psize,
+    uint64_t *lacking)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	mdb_filehandle_t fd;
+	uint64_t first, last, n, found = 0, i;
+	uint8_t *seen;
+	int mrc, ok = 0;
+
+	first = size / psize;
+	last = need / psize - 1;
+	*lacking = n = last - first + 1;
+	if (mdb_env_get_fd(env, &fd) != MDB_SUCCESS)
+		return 0;
+	if ((seen = calloc(n, 1)) == NULL)
+		return -1;
+	if (ftruncate(fd, (off_t)need) == -1) {
+		free(seen);
+		return -1;
+	}
+	if ((mrc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS ||
+	    (mrc = mdb_cursor_open(txn, 0, &cur)) != MDB_SUCCESS)
+		goto done;
+	while ((mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == MDB_SUCCESS) {
+		const store_pgid *idl = v.mv_data;
+		store_pgid cnt;
+
+		/* An IDL: its length, then that many page numbers. */
+		if (v.mv_size < sizeof(cnt) || v.mv_size % sizeof(cnt))
+			goto done;
+		memcpy(&cnt, idl, sizeof(cnt));
+		if (cnt != v.mv_size / sizeof(cnt) - 1)
+			goto done;
+		for (i = 1; i <= cnt; i++) {
+			store_pgid pg;
+
+			memcpy(&pg, idl + i, sizeof(pg));
+			if (pg >= first && pg <= last && !seen[pg - first]) {
+				seen[pg - first] = 1;
+				found++;
+			}
+		}
+	}
+	ok = mrc == MDB_NOTFOUND && found == n;
+done:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	free(seen);
+	if (!ok && ftruncate(fd, (off_t)size) == -1)
+		return -1;
+	return ok;
+}
+
 /*
  * LMDB has no page checksums and maps the file: a file shorter than the
  * pages its meta page claims opens fine and then SIGBUSes on the first read
- * past the end. Refuse it before reading anything but the meta pages.
+ * past the end. Refuse it before reading anything but the meta pages —
+ * unless it lacks only free pages (store_mend_tail), which an open for
+ * writing mends.
  * env_info comes before stat: a concurrent writer grows the file before it
  * moves the meta, so this order never refuses a healthy file.
  */
 static int
-store_check_size(MDB_env *env, const char *dir, char *err, size_t errlen)
+store_check_size(MDB_env *env, const char *dir, int readonly, char *err,
+    size_t errlen)
 {
 	char path[PATH_MAX];
 	MDB_envinfo info;
 	MDB_stat ms;
 	struct stat sb;
-	uint64_t need;
-	int mrc;
+	uint64_t need, lacking = 0;
+	int mrc, rc;
 
 	if ((mrc = mdb_env_info(env, &info)) != MDB_SUCCESS ||
 	    (mrc = mdb_env_stat(env, &ms)) != MDB_SUCCESS) {
@@ -67,13 +144,35 @@ store_check_size(MDB_env *env, const char *dir, char *err, size_t errlen)
 		return -1;
 	}
 	need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
-	if ((uint64_t)sb.st_size < need) {
+	if ((uint64_t)sb.st_size >= need)
+		return 0;
+	if (readonly) {
 		snprintf(err, errlen, "%s: data file truncated: %lld bytes, "
-		    "needs %llu; restore from a backup", path,
+		    "needs %llu; if it lacks only free pages (an older "
+		    "eenpland left them), starting the daemon mends it, else "
+		    "restore from a backup", path,
 		    (long long)sb.st_size, (unsigned long long)need);
 		return -1;
 	}
-	return 0;
+	rc = store_mend_tail(env, (uint64_t)sb.st_size, need, ms.ms_psize,
+	    &lacking);
+	if (rc == 1) {
+		log_warnx("store: %s: the file ended %llu page(s) before its "
+		    "last one, all of them free pages LMDB never wrote (an "
+		    "older eenpland left them): extended to %llu bytes", path,
+		    (unsigned long long)lacking, (unsigned long long)need);
+		return 0;
+	}
+	if (rc == -1) {
+		snprintf(err, errlen, "%s: data file truncated: %lld bytes, "
+		    "needs %llu; mending it: %s", path, (long long)sb.st_size,
+		    (unsigned long long)need, strerror(errno));
+		return -1;
+	}
+	snprintf(err, errlen, "%s: data file truncated: %lld bytes, "
+	    "needs %llu; restore from a backup", path,
+	    (long long)sb.st_size, (unsigned long long)need);
+	return -1;
 }
 
 /*
@@ -964,7 +1063,8 @@ store_env_open(struct store *st, unsigned maxdbs, char *err, size_t errlen)
 		    mdb_strerror(mrc));
 		return -1;
 	}
-	if (store_check_size(st->st_env, st->st_dir, err, errlen) == -1)
+	if (store_check_size(st->st_env, st->st_dir, st->st_readonly, err,
+	    errlen) == -1)
 		return -1;
 	if ((mrc = mdb_reader_check(st->st_env, &dead)) != MDB_SUCCESS) {
 		snprintf(err, errlen, "reader check: %s", mdb_strerror(mrc));

@@ -58,6 +58,8 @@ struct fx {
 	size_t		 iplen;
 };
 
+static off_t	file_size(const char *);
+
 static int
 rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
@@ -2300,6 +2302,9 @@ test_truncated_file_refused(void **state)
 	assert_null(st);
 	assert_non_null(strstr(err, "data file truncated"));
 	assert_non_null(strstr(err, "needs"));
+	assert_non_null(strstr(err, "restore from a backup"));
+	/* Live pages lacking: not mended, the file left as it was found. */
+	assert_int_equal(file_size(f->data), sb.st_size / 2);
 	/* Read-only (the admin tools) refuses too. */
 	assert_int_equal(testkey_open(&st, f->env, 0, 0, 1, 0, err,
 	    sizeof(err)), -1);
@@ -4779,6 +4784,138 @@ test_loose_tail_extended(void **state)
 	assert_true(store_damaged(f->st));
 }
 
+/*
+ * A store an older eenpland left with loose pages at its end (before the
+ * commit extended the file): made here with plain LMDB as stop 29 found
+ * it (1,000-byte values put and deleted in one txn, three times). An open
+ * for writing mends it (every page lacking is free), a read-only open says
+ * so and refuses, and nothing in it is lost.
+ */
+/*
+ * The free pages at the end of f's data file: how many of the pages up to
+ * the meta's last one are named in LMDB's free list, counted down from it.
+ */
+static uint64_t
+free_tail(MDB_env *env, uint64_t *need)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint64_t last, run = 0;
+	uint8_t *isfree;
+
+	assert_int_equal(mdb_env_info(env, &info), 0);
+	assert_int_equal(mdb_env_stat(env, &ms), 0);
+	last = info.me_last_pgno;
+	*need = (last + 1) * ms.ms_psize;
+	assert_non_null(isfree = calloc(last + 1, 1));
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_cursor_open(txn, 0, &cur), 0);
+	while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+		const size_t *idl = v.mv_data;
+
+		for (size_t i = 1; i <= idl[0]; i++)
+			if (idl[i] <= last)
+				isfree[idl[i]] = 1;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	while (run <= last && isfree[last - run])
+		run++;
+	free(isfree);
+	return run;
+}
+
+/*
+ * A store an older eenpland left with free pages it never wrote at its end
+ * (LMDB's loose pages, before the commit extended the file): made here by
+ * freeing the last pages (a 40 kB value put, then deleted, with plain LMDB)
+ * and cutting them off. An open for writing mends it (every page lacking
+ * is free) and nothing is lost; a read-only open refuses, saying what
+ * mends it; half a live page more cut off is refused for writing too, and
+ * the file left as it was found.
+ */
+static void
+test_loose_tail_mended_at_open(void **state)
+{
+	struct fx *f = *state;
+	struct store *st = NULL;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	static uint8_t big[40000];
+	char id[40], err[512];
+	uint64_t need, run, version;
+	off_t cut;
+	int i;
+
+	for (i = 1; i <= 10; i++) {
+		snprintf(id, sizeof(id), "%032x", i);
+		assert_int_equal(put_hh_body(f, id, (uint64_t)i, 1500),
+		    STORE_OK);
+	}
+	fx_close(f);
+	memset(big, 'l', sizeof(big));
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+	assert_int_equal(mdb_env_set_mapsize(env, f->map), 0);
+	assert_int_equal(mdb_env_open(env, f->env, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "zz_loose", MDB_CREATE, &dbi), 0);
+	k.mv_data = "big";
+	k.mv_size = 3;
+	v.mv_data = big;
+	v.mv_size = sizeof(big);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	run = free_tail(env, &need);
+	mdb_env_close(env);
+	/* The value's overflow pages (10) were the last; now free. */
+	assert_true(run >= 5);
+	assert_int_equal((uint64_t)file_size(f->data), need);
+	cut = (off_t)(need - run * 4096);
+	assert_int_equal(truncate(f->data, cut), 0);
+
+	/* Read-only (the admin tools): refused, saying what mends it. */
+	assert_int_equal(testkey_open(&st, f->env, 0, 0, 1, f->key, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "starting the daemon mends it"));
+	assert_int_equal(file_size(f->data), cut);
+	/* For writing: mended, every household there. */
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal((uint64_t)file_size(f->data), need);
+	for (i = 1; i <= 10; i++) {
+		snprintf(id, sizeof(id), "%032x", i);
+		assert_int_equal(get_version(f, id, &version), STORE_OK);
+		assert_int_equal(version, (uint64_t)i);
+	}
+	assert_int_equal(put_hh_body(f, HH_MID, 1, 100), STORE_OK);
+	fx_close(f);
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(get_version(f, HH_MID, &version), STORE_OK);
+	assert_int_equal(version, 1);
+	/*
+	 * Half of the last live page cut off as well: refused for writing,
+	 * the file left as it was found (not extended).
+	 */
+	fx_close(f);
+	assert_int_equal(truncate(f->data, cut - 2048), 0);
+	assert_int_equal(testkey_open(&st, f->env, f->map, 0, 0, f->key, err,
+	    sizeof(err)), -1);
+	assert_null(st);
+	assert_non_null(strstr(err, "restore from a backup"));
+	assert_int_equal(file_size(f->data), cut - 2048);
+	/* Let teardown close something. */
+	assert_int_equal(unlink(f->data), 0);
+	assert_int_equal(fx_open(f), 0);
+}
+
 static void
 test_compact(void **state)
 {
@@ -4934,6 +5071,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_compact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loose_tail_extended, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_loose_tail_mended_at_open,
+		    setup, teardown),
 	};
 
 	log_init(0, "test_store");
