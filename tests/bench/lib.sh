@@ -10,7 +10,11 @@
 #                                  else POP), the settings of the ini lines
 #                                  and INI-FILE, the daemon started (pid),
 #                                  two seconds to start; BENCH: eenplan-bench
-#                                  on it, with that population's households
+#                                  on it, with that population's households.
+#                                  Exits 2 when the port is taken already or
+#                                  the daemon did not stay up (an earlier
+#                                  run's daemon on the port once answered a
+#                                  whole A/B in place of the builds named)
 #   bench_stop                     the daemon stopped, waited for
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 P=$ROOT/certs/demo
@@ -43,9 +47,22 @@ bench_daemon() {
 	rm -rf "$TMP/data"
 	cp -r "$pop/data" "$TMP/data"
 	cp "$pop/store.key" "$TMP/store.key"
+	# Another server on the port (a daemon an interrupted run left) would
+	# answer every request of the run in this one's place: refused.
+	# (/proc/net/tcp: port 7630 is 1DCE; state 0A is LISTEN.)
+	if awk '$2 ~ /:1DCE$/ && $4 == "0A" { found = 1 } END { exit !found }' /proc/net/tcp; then
+		echo "bench: 127.0.0.1:7630 is taken (a daemon left by an earlier run? $(pgrep -a eenpland | head -3))" >&2
+		exit 2
+	fi
 	"$ROOT/deploy/mkconf.sh" "$P" "$TMP/data" 7630 "$TMP/run.ini" > "$TMP/conf"
 	"$1" -f "$TMP/conf" 2> "$TMP/log" &
 	pid=$!
 	BENCH="$ROOT/build/eenplan-bench --server 127.0.0.1:7630 --cert $P/people/wmo.crt --key $P/people/wmo.key --ca $P/ca/root.crt --households $pop/households.txt -q"
 	sleep 2
+	if ! kill -0 "$pid" 2> /dev/null; then
+		echo "bench: $1 exited at start:" >&2
+		tail -5 "$TMP/log" >&2
+		pid=
+		exit 2
+	fi
 }
