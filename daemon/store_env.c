@@ -1532,6 +1532,25 @@ store_wal_recover(struct store *st, char *err, size_t errlen)
 }
 
 /*
+ * 1 when this process writes beside a daemon's log (not the daemon, no
+ * log of its own) and the marker says that daemon is gone since, on this
+ * boot or after a failure (see store_write_begin).
+ */
+static int
+store_beside_daemon_gone(struct store *st)
+{
+	char boot[64];
+	int state;
+
+	if (st->st_readonly || st->st_daemon || st->st_wal != NULL ||
+	    st->st_is_index)
+		return 0;
+	boot_id(boot, sizeof(boot));
+	state = wal_state(st->st_dir, boot);
+	return state == WAL_STALE || state == WAL_RECOVER;
+}
+
+/*
  * After a commit of this process beside a daemon running with its log:
  * flushed and checkpointed (wal_external_commit) under the write lock.
  */
@@ -1871,6 +1890,24 @@ store_txn_new(struct store *st, struct stxn *parent, struct stxn **out)
 		stxn_release(tx);
 		return store_map_rc(mrc) == STORE_NOTFOUND ? STORE_ERR :
 		    store_map_rc(mrc);
+	}
+	/*
+	 * Beside a daemon: one that stopped without closing its log since
+	 * this process opened the store (kill -9, or its log failed) may
+	 * have logged parts of a txn it never committed, answered; the next
+	 * start replays the records after LMDB's last commit, and a commit
+	 * here would put that past them (wal.c). Refused, under the write
+	 * lock (the daemon holds no open txn while it is ours) until the
+	 * store is recovered.
+	 */
+	if (parent == NULL && store_beside_daemon_gone(st)) {
+		log_warnx("store: %s: the daemon stopped without closing its "
+		    "log while this process had the store open: nothing is "
+		    "written here; run `eenpland recover` (or start the "
+		    "daemon), then run this again", st->st_dir);
+		mdb_txn_abort(tx->sx_txn);
+		stxn_release(tx);
+		return STORE_ERR;
 	}
 	/* Commits of another process (rekey) made durable before ours. */
 	if (tx->sx_wal_locked &&

@@ -1324,6 +1324,105 @@ test_rekey_beside_idle_writer(void **state)
 	tj_fini(&j2);
 }
 
+/* The child's side of test_beside_after_kill: 0, or where it failed. */
+static int
+kill_child_run(struct fx *f, int up, int go, uint64_t *last)
+{
+	struct tjob w0, r[4];
+	struct timespec ts;
+	char c;
+	int i;
+
+	if (fx_open(f) != 0)
+		return 2;
+	writer_set_audit_commit_ms(f->w, 1000);
+	writer_set_open_idle_us(f->w, 60u * 1000000);
+	tj_init(&w0, TJ_OK, 13, 1, 1);
+	submit(f, &w0);
+	if (write(up, "u", 1) != 1 || read(go, &c, 1) != 1)
+		return 3;
+	for (i = 0; i < 4; i++) {
+		tj_init(&r[i], TJ_READ, 13, (unsigned)(2 + i), 1);
+		submit(f, &r[i]);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 20;
+		pthread_mutex_lock(&t_mtx);
+		while (r[i].tj_posted == 0 && pthread_cond_timedwait(&t_cond,
+		    &t_mtx, &ts) != ETIMEDOUT)
+			;
+		pthread_mutex_unlock(&t_mtx);
+		if (r[i].tj_posted == 0 || r[i].tj_job.wj_rc != STORE_OK)
+			return 4;
+	}
+	*last = r[3].tj_job.wj_audit->seq;
+	return 0;
+}
+
+/*
+ * A process writing beside the daemon (rekey) opened the store while the
+ * daemon ran; the daemon is killed with a txn open whose parts (audit
+ * records of answered reads) are only in its log. The next start replays
+ * the records after LMDB's last commit: a commit beside in between would
+ * put that past the parts, and they would be skipped. So the commit
+ * beside is refused until the store is recovered, and the recovery keeps
+ * every answered read's record. Without the log there is no marker, and
+ * the write beside goes through.
+ */
+static void
+test_beside_after_kill(void **state)
+{
+	struct fx *f = *state;
+	struct store *bs = NULL;
+	struct stxn *tx;
+	uint64_t last = 0;
+	int up[2], go[2], status;
+	char c, err[512];
+	pid_t pid;
+
+	writer_free(f->w);
+	f->w = NULL;
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(go), 0);
+	fflush(NULL);
+	assert_true((pid = fork()) >= 0);
+	if (pid == 0) {
+		int rc = kill_child_run(f, up[1], go[0], &last);
+
+		if (rc == 0 && write(up[1], &last, sizeof(last)) !=
+		    (ssize_t)sizeof(last))
+			rc = 5;
+		_exit(rc);	/* the writer's txn open: as kill -9 leaves it */
+	}
+	assert_int_equal(read(up[0], &c, 1), 1);
+	/* Beside it, while it runs. */
+	assert_int_equal(testkey_open(&bs, f->env, f->map, 0, 0, 0, err,
+	    sizeof(err)), 0);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(read(up[0], &last, sizeof(last)), sizeof(last));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(up[0]);
+	close(up[1]);
+	close(go[0]);
+	close(go[1]);
+	if (t_wal) {
+		assert_int_equal(store_write_begin(bs, &tx), STORE_ERR);
+	} else {
+		assert_int_equal(store_write_begin(bs, &tx), STORE_OK);
+		assert_int_equal(store_meta_put(tx, "beside", "x", 1),
+		    STORE_OK);
+		assert_int_equal(store_commit(tx), STORE_OK);
+	}
+	store_close(bs);
+	/* The next start: every answered read on record, the chain whole. */
+	assert_int_equal(fx_open(f), 0);
+	assert_int_equal(audit_last_seen(f), last);
+	assert_int_equal(verify_ok(f), 5);
+}
+
 #define LOAD_MAX	500
 
 struct loader {
@@ -1448,6 +1547,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_rekey_ack_survives_failed_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_beside_after_kill, setup,
+		    teardown),
 	};
 
 	log_init(0, "test_writer");
